@@ -1,0 +1,114 @@
+/**
+ * eSpeak NG compiled to wasm. The package is GPL-3.0, so it stays an optional dependency that we
+ * load at run time only: nothing here imports it statically, and a missing package is a clear error.
+ */
+import { createRequire } from 'node:module';
+import { DEFAULT_SAMPLE_RATE, type Pcm } from '../pcm.ts';
+import { createSerialQueue } from '../serial.ts';
+import type { TtsEngine, TtsLang } from './engine.ts';
+
+export const ESPEAK_PACKAGE = '@echogarden/espeak-ng-emscripten';
+
+/** BCP-47 tag → eSpeak voice. Hindi would be `'hi-IN': 'hi'` once TtsLang has it. */
+const VOICES: Readonly<Record<TtsLang, string>> = {
+  'zh-CN': 'cmn',
+  'en-US': 'en-us',
+};
+
+/** The little of the emscripten module's surface we use (the package ships no types). */
+interface EspeakWorker {
+  set_voice(voice: string): unknown;
+  set_rate(wpm: number): unknown;
+  set_pitch(pitch: number): unknown;
+  readonly samplerate?: number;
+  synthesize(text: string, onChunk: (samples: Int16Array | undefined, events: unknown) => void): unknown;
+}
+interface EspeakModule {
+  eSpeakNGWorker: new () => EspeakWorker;
+}
+
+export interface EspeakOptions {
+  /** Words per minute (eSpeak default 175). */
+  rate?: number;
+  /** 0–100 (eSpeak default 50). */
+  pitch?: number;
+}
+
+/** True when the optional package can be resolved (lets callers and tests decide without loading 24 MB). */
+export function espeakInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve(ESPEAK_PACKAGE);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// One wasm instance per process: it holds ~24 MB of voice data, and its worker is not re-entrant,
+// so every engine shares it and every call goes through one queue.
+let worker: Promise<EspeakWorker> | undefined;
+const queue = createSerialQueue();
+let currentVoice: string | undefined;
+
+function loadWorker(): Promise<EspeakWorker> {
+  worker ??= (async () => {
+    let mod: { default: () => Promise<EspeakModule> };
+    try {
+      // A variable specifier keeps TypeScript and bundlers from treating the package as required.
+      const specifier: string = ESPEAK_PACKAGE;
+      mod = (await import(specifier)) as typeof mod;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+        throw new Error(
+          `eSpeak TTS needs the optional package ${ESPEAK_PACKAGE} (GPL-3.0), which is not installed: ` +
+            `run \`npm install ${ESPEAK_PACKAGE}\``,
+          { cause: err },
+        );
+      }
+      throw new Error(`could not load ${ESPEAK_PACKAGE}: ${(err as Error).message}`, { cause: err });
+    }
+    const m = await mod.default();
+    return new m.eSpeakNGWorker();
+  })();
+  // Forget a failed load so a later call (e.g. after installing the package) can try again.
+  worker.catch(() => {
+    worker = undefined;
+  });
+  return worker;
+}
+
+export function createEspeakEngine(opts: EspeakOptions = {}): TtsEngine {
+  return {
+    name: 'espeak-ng',
+    synthesize(text: string, lang: TtsLang): Promise<Pcm> {
+      const voice = VOICES[lang];
+      if (!voice) return Promise.reject(new Error(`espeak-ng: no voice for language "${lang}"`));
+      return queue.run(async () => {
+        const w = await loadWorker();
+        if (voice !== currentVoice) {
+          w.set_voice(voice);
+          currentVoice = voice;
+        }
+        // Rate and pitch are worker-wide; set them every call because engines may differ.
+        w.set_rate(opts.rate ?? 175);
+        w.set_pitch(opts.pitch ?? 50);
+        const chunks: Int16Array[] = [];
+        let total = 0;
+        w.synthesize(text, (samples) => {
+          if (!samples?.length) return;
+          // `samples` is a view into wasm memory that the next chunk overwrites: copy it.
+          chunks.push(Int16Array.from(samples));
+          total += samples.length;
+        });
+        const out = new Int16Array(total);
+        let at = 0;
+        for (const c of chunks) {
+          out.set(c, at);
+          at += c.length;
+        }
+        return { sampleRate: w.samplerate ?? DEFAULT_SAMPLE_RATE, samples: out };
+      });
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * `payspeaker demo` (what `npm start` runs): an embedded broker and one virtual speaker in
+ * this process, three sample payments announced one after another, then a clean exit.
+ */
+import { Command, Option } from 'commander';
+import { startBroker } from '../../../broker/broker.ts';
+import { PaymentPublisher } from '../../../broker/publisher.ts';
+import { newPaymentId } from '../../../broker/payment-ids.ts';
+import { connectOnce, endClient } from '../../mqtt/connect.ts';
+import { makeNotification, type Channel, type Kind } from '../../protocol/index.ts';
+import { LANGUAGES, type Language } from '../../speech/index.ts';
+import { commonOptions, type CliContext } from '../context.ts';
+import { CliError, EXIT } from '../exit-codes.ts';
+import { eventLine } from '../output.ts';
+import { startSpeaker } from '../speaker-setup.ts';
+import type { LogLevel } from '../../log.ts';
+
+const DEMO_DEVICE = 'SPK-DEMO';
+
+/** Amounts in minor units: 123.45, 1,005.00 and 0.50 yuan, one per channel. */
+const SAMPLES: { amount: number; currency: string; channel: Channel; kind: Kind }[] = [
+  { amount: 12_345, currency: 'CNY', channel: 'wechat', kind: 'payment' },
+  { amount: 100_500, currency: 'CNY', channel: 'alipay', kind: 'payment' },
+  { amount: 50, currency: 'CNY', channel: 'unionpay', kind: 'payment' },
+];
+
+interface DemoFlags {
+  lang: Language;
+  audio: string;
+  json?: boolean;
+  logLevel: LogLevel;
+}
+
+export function demoCommand(ctx: CliContext): Command {
+  const s = ctx.settings;
+  return new Command('demo')
+    .description('embedded broker + one virtual speaker + three sample payments, then exit (npm start)')
+    .addOption(new Option('--lang <lang>', 'announcement language').choices(LANGUAGES).env('PAYSPEAKER_LANG').default(s.lang ?? 'zh-CN'))
+    .addOption(new Option('--audio <sink>', 'auto, player, file:DIR or none').env('PAYSPEAKER_AUDIO').default(s.audio ?? 'auto'))
+    .addOption(commonOptions.json())
+    .addOption(commonOptions.logLevel({ ...s, logLevel: s.logLevel ?? 'warn' }))
+    .action(async (flags: DemoFlags) => {
+      const json = Boolean(flags.json);
+      const log = ctx.logger({ level: flags.logLevel, json, name: 'demo' });
+      const broker = await startBroker({ port: 0, wsPort: null, log });
+      try {
+        const speaker = await startSpeaker({ id: DEMO_DEVICE, broker: broker.mqttUrl, lang: flags.lang, audio: flags.audio, log }, (e) => {
+          if (e.event === 'announced' || e.event === 'rejected') ctx.print(eventLine(e, json));
+        });
+        if (!json) ctx.print(`payspeaker demo: broker on ${broker.mqttUrl}, speaker ${DEMO_DEVICE} speaking ${flags.lang}`);
+        await sendSamples(broker.mqttUrl);
+        await speaker.stop();
+        if (!json) ctx.print(`done: ${SAMPLES.length} payments announced. Next: "npx payspeaker --help"`);
+      } finally {
+        await broker.close();
+      }
+    });
+}
+
+async function sendSamples(brokerUrl: string): Promise<void> {
+  const client = await connectOnce(brokerUrl, { clientId: 'payspeaker-demo-backend' });
+  try {
+    const publisher = new PaymentPublisher(client);
+    for (const sample of SAMPLES) {
+      const createdAt = Date.now();
+      const ack = await publisher.send(makeNotification({ id: newPaymentId(createdAt), device: DEMO_DEVICE, createdAt, ...sample }), 30_000);
+      if (ack.status !== 'played') throw new CliError(`the demo speaker did not play a sample: ${ack.status} ${ack.reason ?? ''}`, EXIT.FAILURE);
+    }
+  } finally {
+    await endClient(client);
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * `payspeaker pay 123.45 --device SPK-0001`: publish one test payment and wait for the
+ * device's ack. The amount is parsed from its decimal text into minor units, never via a float.
+ */
+import { Command, Option } from 'commander';
+import {
+  CHANNELS,
+  isDeviceId,
+  makeNotification,
+  MoneyError,
+  parseAmount,
+  PAYMENT_ID_PATTERN,
+  type Ack,
+  type Channel,
+  type Notification,
+} from '../../protocol/index.ts';
+import { PaymentPublisher, AckTimeoutError } from '../../../broker/publisher.ts';
+import { newPaymentId } from '../../../broker/payment-ids.ts';
+import { BrokerUnreachableError, connectOnce, endClient } from '../../mqtt/connect.ts';
+import { commonOptions, type CliContext } from '../context.ts';
+import { CliError, EXIT } from '../exit-codes.ts';
+import { parseDuration } from '../duration.ts';
+
+interface PayFlags {
+  device?: string;
+  currency: string;
+  channel: Channel;
+  refund?: boolean;
+  id?: string;
+  broker: string;
+  timeout: string;
+  json?: boolean;
+}
+
+export function payCommand(ctx: CliContext): Command {
+  const s = ctx.settings;
+  return new Command('pay')
+    .description("send a test payment to a speaker and print the speaker's ack")
+    .argument('<amount>', 'amount in major units as a decimal, e.g. 123.45')
+    .addOption(new Option('--device <device-id>', 'target speaker, e.g. SPK-0001').env('PAYSPEAKER_DEVICE').default(s.device))
+    .addOption(new Option('--currency <code>', 'ISO 4217 currency code').env('PAYSPEAKER_CURRENCY').default(s.currency ?? 'CNY'))
+    .addOption(new Option('--channel <channel>', 'payment channel').choices(CHANNELS).env('PAYSPEAKER_CHANNEL').default(s.channel ?? 'wechat'))
+    .option('--refund', 'announce a refund instead of a payment')
+    .option('--id <payment-id>', 'payment id (default: a new unique id); reuse one to test dedupe')
+    .addOption(commonOptions.broker(s))
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the ack').env('PAYSPEAKER_TIMEOUT').default(s.timeout ?? '10s'))
+    .addOption(commonOptions.json())
+    .action(async (amount: string, flags: PayFlags) => {
+      const notification = buildNotification(amount, flags);
+      const timeoutMs = parseDuration(flags.timeout, '--timeout');
+      const ack = await publishAndWait(notification, flags.broker, timeoutMs);
+      ctx.print(flags.json ? JSON.stringify({ ...ack, latencyMs: ack.at - notification.createdAt }) : describeAck(ack));
+      if (ack.status === 'rejected') throw new CliError(`payment ${ack.id} was rejected: ${ack.reason}`, EXIT.REJECTED);
+    });
+}
+
+function buildNotification(amountText: string, flags: PayFlags): Notification {
+  if (!flags.device) throw new CliError('a target device is needed: pass --device SPK-0001 (or set PAYSPEAKER_DEVICE)');
+  if (!isDeviceId(flags.device)) {
+    throw new CliError(`--device ${JSON.stringify(flags.device)} is not a valid device id: use letters, digits, "-" or "_" (e.g. SPK-0001)`);
+  }
+  if (flags.id !== undefined && !PAYMENT_ID_PATTERN.test(flags.id)) {
+    throw new CliError(`--id ${JSON.stringify(flags.id)} is not a valid payment id: use 1-64 letters, digits, ".", "_", ":" or "-"`);
+  }
+  const currency = flags.currency.toUpperCase();
+  let amount: number;
+  try {
+    amount = parseAmount(amountText, currency);
+  } catch (err) {
+    if (err instanceof MoneyError) throw new CliError(err.message);
+    throw err;
+  }
+  const createdAt = Date.now();
+  return makeNotification({
+    id: flags.id ?? newPaymentId(createdAt),
+    device: flags.device,
+    amount,
+    currency,
+    channel: flags.channel,
+    kind: flags.refund ? 'refund' : 'payment',
+    createdAt,
+  });
+}
+
+async function publishAndWait(notification: Notification, brokerUrl: string, timeoutMs: number): Promise<Ack> {
+  let client;
+  try {
+    client = await connectOnce(brokerUrl, { clientId: `payspeaker-pay-${notification.id}` });
+  } catch (err) {
+    if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
+    throw err;
+  }
+  try {
+    return await new PaymentPublisher(client).send(notification, timeoutMs);
+  } catch (err) {
+    if (err instanceof AckTimeoutError) throw new CliError(err.message, EXIT.TIMEOUT);
+    throw err;
+  } finally {
+    await endClient(client);
+  }
+}
+
+function describeAck(ack: Ack): string {
+  switch (ack.status) {
+    case 'played':
+      return `played on ${ack.device}: ${ack.text} (${ack.id})`;
+    case 'duplicate':
+      return `duplicate: ${ack.device} already announced ${ack.id}; not spoken again`;
+    case 'summarized':
+      return `summarized: ${ack.device} included ${ack.id} in a summary announcement`;
+    case 'rejected':
+      return `rejected by ${ack.device}: ${ack.reason}: ${ack.detail}`;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The `payspeaker` command line: one program, one file per command under commands/.
+ * Errors meant for the user end with a one-line message and a meaningful exit code.
+ */
+import { Command, CommanderError } from 'commander';
+import { configFlag, ConfigError, loadConfig } from '../config.ts';
+import { VERSION } from '../version.ts';
+import { defaultContext, type CliContext } from './context.ts';
+import { CliError, EXIT } from './exit-codes.ts';
+import { brokerCommand } from './commands/broker.ts';
+import { deviceCommand } from './commands/device.ts';
+import { payCommand } from './commands/pay.ts';
+import { demoCommand } from './commands/demo.ts';
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('payspeaker')
+    .description('Payment speaker simulator: an MQTT broker, virtual speakers that announce payments aloud, and test payments.')
+    .version(VERSION)
+    .option('--config <file>', 'JSON config file (default: ./payspeaker.config.json, then the user config dir)')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Settings come from flags, then PAYSPEAKER_* environment variables, then the config file.
+Exit codes: 0 ok, 1 unexpected failure, 2 bad usage or input, 3 payment rejected,
+            4 no ack in time, 5 broker unreachable.
+
+Examples:
+  npx payspeaker demo                         broker + speaker + three sample payments
+  npx payspeaker broker                       MQTT on 127.0.0.1:1883, WebSocket on :8080
+  npx payspeaker device --id SPK-0001         a virtual speaker
+  npx payspeaker pay 123.45 --device SPK-0001 a test payment; prints the device's ack`,
+    );
+  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand]) program.addCommand(make(ctx));
+  program.exitOverride();
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let ctx: CliContext;
+  try {
+    const { file, settings } = loadConfig(configFlag(argv));
+    ctx = defaultContext(settings, file);
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message, EXIT.USAGE);
+    throw err;
+  }
+  try {
+    await buildProgram(ctx).parseAsync(argv, { from: 'user' });
+    return EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has already printed its message (or the help text).
+      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    if (err instanceof CliError) return fail(err.message, err.exitCode);
+    return fail(`unexpected error: ${(err as Error).stack ?? String(err)}`, EXIT.FAILURE);
+  }
+}
+
+function fail(message: string, code: number): number {
+  process.stderr.write(`payspeaker: ${message}\n`);
+  return code;
+}
+
+process.exitCode = await main(process.argv.slice(2));

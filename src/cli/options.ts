@@ -1,0 +1,12 @@
+/** Parsers for option values: each rejects a bad value with what was given and what is allowed. */
+import { InvalidArgumentError } from 'commander';
+
+export function parsePort(flag: string) {
+  return (text: string): number => {
+    const port = Number(text);
+    if (!/^\d+$/.test(text) || port > 65535) {
+      throw new InvalidArgumentError(`${flag} must be a port number from 0 to 65535 (0 picks a free one), got ${JSON.stringify(text)}`);
+    }
+    return port;
+  };
+}

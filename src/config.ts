@@ -1,0 +1,79 @@
+/**
+ * Settings from a config file. Precedence, highest first: command-line flag, environment
+ * variable (PAYSPEAKER_*), config file, built-in default. The file is JSON and is found at
+ * --config FILE, else $PAYSPEAKER_CONFIG, else ./payspeaker.config.json, else
+ * <user config dir>/payspeaker/config.json.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import envPaths from 'env-paths';
+import { z } from 'zod';
+
+export const settingsSchema = z.strictObject({
+  broker: z.string().optional(),
+  device: z.string().optional(),
+  lang: z.string().optional(),
+  audio: z.string().optional(),
+  currency: z.string().optional(),
+  channel: z.string().optional(),
+  host: z.string().optional(),
+  port: z.number().int().min(0).max(65535).optional(),
+  wsPort: z.number().int().min(0).max(65535).optional(),
+  timeout: z.string().optional(),
+  logLevel: z.string().optional(),
+});
+export type Settings = z.infer<typeof settingsSchema>;
+
+export interface LoadedConfig {
+  file: string | null;
+  settings: Settings;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function userConfigFile(): string {
+  return path.join(envPaths('payspeaker', { suffix: '' }).config, 'config.json');
+}
+
+function findConfigFile(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string | null {
+  const named = explicit ?? env.PAYSPEAKER_CONFIG;
+  if (named) {
+    if (!fs.existsSync(named)) throw new ConfigError(`config file ${named} does not exist: check the path given by --config or PAYSPEAKER_CONFIG`);
+    return named;
+  }
+  for (const candidate of [path.join(cwd, 'payspeaker.config.json'), userConfigFile()]) {
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
+  const file = findConfigFile(explicit, env, cwd);
+  if (!file) return { file: null, settings: {} };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = settingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length ? `"${issue.path.join('.')}"` : 'the top level';
+    const known = Object.keys(settingsSchema.shape).join(', ');
+    throw new ConfigError(`config file ${file}: ${where}: ${issue.message} (known settings: ${known})`);
+  }
+  return { file, settings: parsed.data };
+}
+
+/** Finds `--config FILE` / `--config=FILE` before the full parse, so the file can supply defaults. */
+export function configFlag(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--config') return argv[i + 1];
+    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+  }
+  return undefined;
+}

@@ -1,0 +1,31 @@
+/**
+ * Logging with pino, always to stderr so stdout stays free for results and `--json` events.
+ * On a terminal the lines are pretty-printed; elsewhere they are JSON, one per line.
+ */
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface LogOptions {
+  level?: LogLevel;
+  /** Force JSON lines even on a terminal (scripts, CI). */
+  json?: boolean;
+  name?: string;
+}
+
+export function createLogger(opts: LogOptions = {}): Logger {
+  const level = opts.level ?? 'info';
+  const base = { name: opts.name ?? 'payspeaker', level };
+  if (!opts.json && process.stderr.isTTY) {
+    // Synchronous pretty stream: no worker thread, and lines are never lost on exit.
+    return pino(base, pretty({ destination: 2, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+  }
+  return pino(base, pino.destination({ dest: 2, sync: true }));
+}
+
+/** A logger that drops everything, for tests and library callers that pass none. */
+export const silentLogger: Logger = pino({ level: 'silent' });

@@ -1,0 +1,46 @@
+/**
+ * Opening an MQTT connection for a short-lived tool (pay, tests): one attempt, a deadline,
+ * and an error that says what to do, instead of MQTT.js's default of retrying forever.
+ */
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+export class BrokerUnreachableError extends Error {
+  constructor(url: string, cause: string) {
+    super(`cannot connect to the broker at ${url} (${cause}): start one with "npx payspeaker broker" or pass --broker URL`);
+    this.name = 'BrokerUnreachableError';
+  }
+}
+
+export function connectOnce(url: string, opts: IClientOptions = {}, timeoutMs = 5000): Promise<MqttClient> {
+  let client: MqttClient;
+  try {
+    client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: timeoutMs, ...opts });
+  } catch (err) {
+    return Promise.reject(new BrokerUnreachableError(url, (err as Error).message));
+  }
+  return new Promise((resolve, reject) => {
+    const fail = (cause: string) => {
+      cleanup();
+      client.end(true);
+      reject(new BrokerUnreachableError(url, cause));
+    };
+    const onError = (err: Error & { code?: string | number }) => fail(err.code ? `${err.code}` : err.message);
+    const onClose = () => fail('connection closed');
+    const timer = setTimeout(() => fail(`no answer within ${timeoutMs} ms`), timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off('error', onError);
+      client.off('close', onClose);
+    };
+    client.once('connect', () => {
+      cleanup();
+      resolve(client);
+    });
+    client.on('error', onError);
+    client.on('close', onClose);
+  });
+}
+
+export function endClient(client: MqttClient): Promise<void> {
+  return new Promise((resolve) => client.end(false, {}, () => resolve()));
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { durationMs, nonSilentMs } from '../../src/audio/pcm.ts';
+import { createEspeakEngine, ESPEAK_PACKAGE, espeakInstalled } from '../../src/audio/tts/espeak.ts';
+
+const MISSING = `optional package ${ESPEAK_PACKAGE} is not installed (npm install ${ESPEAK_PACKAGE})`;
+
+describe('espeak-ng engine', () => {
+  // First use loads 24 MB of voice data and warms each voice: give it room on a slow CI box.
+  it('speaks Mandarin and English as real audio', { timeout: 30_000 }, async ({ skip }) => {
+    skip(!espeakInstalled(), MISSING);
+    const engine = createEspeakEngine();
+    expect(engine.name).toBe('espeak-ng');
+    for (const [lang, text] of [
+      ['zh-CN', '微信收款一百二十三点四五元'],
+      ['en-US', 'Payment received, one hundred twenty three dollars and forty five cents'],
+    ] as const) {
+      const pcm = await engine.synthesize(text, lang);
+      expect(pcm.sampleRate).toBe(22_050);
+      expect(durationMs(pcm)).toBeGreaterThan(500);
+      expect(nonSilentMs(pcm), `${lang} speech above the noise floor`).toBeGreaterThanOrEqual(500);
+    }
+  });
+
+  it('serialises concurrent calls and keeps each result intact', { timeout: 30_000 }, async ({ skip }) => {
+    skip(!espeakInstalled(), MISSING);
+    const engine = createEspeakEngine();
+    const texts = ['支付宝到账五元', 'Received five dollars', '微信收款十元'];
+    const langs = ['zh-CN', 'en-US', 'zh-CN'] as const;
+    const together = await Promise.all(texts.map((t, i) => engine.synthesize(t, langs[i]!)));
+    for (let i = 0; i < texts.length; i++) {
+      const alone = await engine.synthesize(texts[i]!, langs[i]!);
+      expect(Array.from(together[i]!.samples)).toEqual(Array.from(alone.samples));
+    }
+  });
+});

@@ -1,0 +1,95 @@
+/** Runs the real `payspeaker` CLI as a child process, the way a user does. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+
+export const BIN = path.resolve(import.meta.dirname, '../../bin/payspeaker.js');
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Env without the caller's PAYSPEAKER_* settings, so tests do not depend on the machine. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PAYSPEAKER_')));
+  return { ...env, ...extra };
+}
+
+export function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`payspeaker ${args.join(' ')} did not exit within ${opts.timeoutMs ?? 20_000} ms\n${stdout}\n${stderr}`));
+    }, opts.timeoutMs ?? 20_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A long-running CLI process (broker, device) whose stdout lines can be awaited. */
+export class CliProcess {
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  stderr = '';
+  private readonly waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d));
+    readline.createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      this.lines.push(line);
+      for (const w of [...this.waiters]) {
+        if (w.match(line)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    });
+  }
+
+  /** Resolves with the first stdout line (seen or future) that matches. */
+  waitForLine(match: (line: string) => boolean, timeoutMs = 20_000): Promise<string> {
+    const seen = this.lines.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no matching line within ${timeoutMs} ms; stdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`)),
+        timeoutMs,
+      );
+      this.waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+    });
+  }
+
+  /** Resolves with the first JSON event on stdout that satisfies `match`. */
+  async waitForEvent<T = Record<string, unknown>>(match: (e: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<T> {
+    const line = await this.waitForLine((l) => {
+      try {
+        return match(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        return false;
+      }
+    }, timeoutMs);
+    return JSON.parse(line) as T;
+  }
+
+  exited(): Promise<number | null> {
+    if (this.child.exitCode !== null) return Promise.resolve(this.child.exitCode);
+    return new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  /** Sends SIGTERM and resolves with the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited();
+  }
+}
