@@ -37,6 +37,7 @@ function urlHost(host: string): string {
 export async function listenTcp(aedes: Aedes, host: string, port: number): Promise<Listener> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    socket.setNoDelay(true); // acks are tiny: do not let Nagle hold them for 40 ms
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     aedes.handle(socket);

@@ -17,6 +17,7 @@ import {
 import type { Language } from '../src/speech/index.ts';
 import type { TtsEngine } from '../src/audio/tts/engine.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
+import { disableNagle } from '../src/mqtt/no-delay.ts';
 import { VERSION } from '../src/version.ts';
 import { Announcer, type Announcement } from './announcer.ts';
 import { RecentIds } from './recent-ids.ts';
@@ -61,7 +62,7 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       will: { topic: topics.state(id), payload: Buffer.from(this.stateJson(false)), qos: 1, retain: true },
       ...this.opts.mqtt,
     });
-    this.client = client;
+    this.client = disableNagle(client);
     client.on('message', (topic, payload) => {
       if (topic === topics.notify(id)) this.onNotify(payload);
     });

@@ -3,6 +3,7 @@
  * and an error that says what to do, instead of MQTT.js's default of retrying forever.
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { disableNagle } from './no-delay.ts';
 
 export class BrokerUnreachableError extends Error {
   constructor(url: string, cause: string) {
@@ -34,7 +35,7 @@ export function connectOnce(url: string, opts: IClientOptions = {}, timeoutMs = 
     };
     client.once('connect', () => {
       cleanup();
-      resolve(client);
+      resolve(disableNagle(client));
     });
     client.on('error', onError);
     client.on('close', onClose);

@@ -66,6 +66,9 @@ export function formatAmount(money: Money): string {
  */
 export function parseAmount(text: string, currency: string): number {
   const digits = minorDigits(currency);
+  if (/^\s*-/.test(text)) {
+    throw new MoneyError('invalid-amount', `amount ${text} is negative: amounts are always positive; announce a refund with --refund`);
+  }
   const match = /^(\d+)(?:\.(\d+))?$/.exec(text.trim());
   if (!match) {
     throw new MoneyError('invalid-amount', `amount ${JSON.stringify(text)} is not a plain decimal number: write it like 123.45`);

@@ -1,8 +1,9 @@
 /** Headless ALSA for tests: configs that make aplay write what it plays into a file. */
 import { constants } from 'node:fs';
-import { accessSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { accessSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll } from 'vitest';
 
 export const INSTALL_ALSA = 'aplay not found on PATH: install alsa-utils to run the ALSA playback tests';
 
@@ -17,8 +18,17 @@ export function aplayInstalled(): boolean {
   });
 }
 
+const made: string[] = [];
+// Registered while the importing test file is being collected, so it runs once that file is done.
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory under the OS temp dir, removed after the test file finishes. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `payspeaker-${prefix}-`));
+  const dir = mkdtempSync(path.join(os.tmpdir(), `payspeaker-${prefix}-`));
+  made.push(dir);
+  return dir;
 }
 
 /**

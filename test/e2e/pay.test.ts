@@ -78,13 +78,13 @@ describe('payspeaker pay → device → ack', () => {
   it.each([
     [['12.345'], /12\.345 has 3 decimals but CNY has 2/],
     [['abc'], /amount "abc" is not a plain decimal number/],
-    [['-5'], /not a plain decimal number/],
+    [['--', '-5'], /amount -5 is negative: .*--refund/],
     [['5', '--currency', 'ABC'], /unknown currency "ABC"/],
     [['5', '--channel', 'venmo'], /argument 'venmo' is invalid.*wechat/],
     [['5', '--timeout', 'soon'], /--timeout "soon" is not a duration/],
     [['5', '--id', 'has space'], /--id "has space" is not a valid payment id/],
   ])('exits 2 on bad input %j without publishing', async (args, message) => {
-    const result = await runCli(['pay', ...args, '--device', DEVICE, '--broker', broker.mqttUrl]);
+    const result = await runCli(['pay', '--device', DEVICE, '--broker', broker.mqttUrl, ...args]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
   });

@@ -26,6 +26,7 @@ interface EspeakWorker {
 interface EspeakModule {
   eSpeakNGWorker: new () => EspeakWorker;
 }
+type EspeakModuleFactory = () => Promise<EspeakModule>;
 
 export interface EspeakOptions {
   /** Words per minute (eSpeak default 175). */
@@ -50,25 +51,29 @@ let worker: Promise<EspeakWorker> | undefined;
 const queue = createSerialQueue();
 let currentVoice: string | undefined;
 
+/** Imports the optional package, turning "not installed" into an error that says what to do. */
+export async function importEspeak(specifier: string = ESPEAK_PACKAGE): Promise<EspeakModuleFactory> {
+  try {
+    // A variable specifier keeps TypeScript and bundlers from treating the package as required.
+    return ((await import(specifier)) as { default: EspeakModuleFactory }).default;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const missing =
+      code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /cannot find (package|module)|failed to (load|resolve)/i.test(String(err));
+    if (missing) {
+      throw new Error(
+        `eSpeak TTS needs the optional package ${specifier} (GPL-3.0), which is not installed: run \`npm install ${specifier}\``,
+        { cause: err },
+      );
+    }
+    throw new Error(`could not load ${specifier}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 function loadWorker(): Promise<EspeakWorker> {
   worker ??= (async () => {
-    let mod: { default: () => Promise<EspeakModule> };
-    try {
-      // A variable specifier keeps TypeScript and bundlers from treating the package as required.
-      const specifier: string = ESPEAK_PACKAGE;
-      mod = (await import(specifier)) as typeof mod;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-        throw new Error(
-          `eSpeak TTS needs the optional package ${ESPEAK_PACKAGE} (GPL-3.0), which is not installed: ` +
-            `run \`npm install ${ESPEAK_PACKAGE}\``,
-          { cause: err },
-        );
-      }
-      throw new Error(`could not load ${ESPEAK_PACKAGE}: ${(err as Error).message}`, { cause: err });
-    }
-    const m = await mod.default();
+    const init = await importEspeak();
+    const m = await init();
     return new m.eSpeakNGWorker();
   })();
   // Forget a failed load so a later call (e.g. after installing the package) can try again.

@@ -1,0 +1,31 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { probeSoundDevice, soundDeviceAnswers } from '../../src/audio/sinks/index.ts';
+import { aplayInstalled, INSTALL_ALSA, tempDir, withEnv, writeCaptureConfig, writeNoDeviceConfig } from './alsa-helpers.ts';
+
+const linuxWithAplay = process.platform === 'linux' && aplayInstalled();
+const dir = tempDir('device');
+
+describe.runIf(process.platform === 'linux')('soundDeviceAnswers (Linux, via aplay)', () => {
+  it('is true when ALSA_CONFIG_PATH gives a working default (file plugin)', async ({ skip }) => {
+    skip(!linuxWithAplay, INSTALL_ALSA);
+    const conf = writeCaptureConfig(dir, path.join(dir, 'probe.wav'));
+    expect(await withEnv({ ALSA_CONFIG_PATH: conf }, soundDeviceAnswers)).toBe(true);
+  });
+
+  it('is false when the ALSA config has no usable default', async ({ skip }) => {
+    skip(!linuxWithAplay, INSTALL_ALSA);
+    const conf = writeNoDeviceConfig(dir);
+    const probe = await withEnv({ ALSA_CONFIG_PATH: conf }, probeSoundDevice);
+    expect(probe.ok).toBe(false);
+    expect(probe.reason).toMatch(/aplay exited with 1: .*audio open error/);
+  });
+
+  it('is false when aplay is not on PATH', async () => {
+    const empty = path.join(dir, 'empty-bin');
+    mkdirSync(empty, { recursive: true });
+    const probe = await withEnv({ PATH: empty }, probeSoundDevice);
+    expect(probe).toEqual({ ok: false, reason: 'aplay was not found on PATH (install alsa-utils)' });
+  });
+});
