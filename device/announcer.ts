@@ -1,52 +1,53 @@
 /**
- * Turns accepted notifications into sound, one at a time and in arrival order: build the
- * phrase, synthesise it, play it. Nothing ever overlaps, because every job waits for the
- * one before it.
+ * The speaker's mouth: one announcement at a time, in the order asked, never overlapping.
+ * Each job yields an utterance (lazily, so a summary can gather everything that arrived while
+ * it waited in line), which the voice renders, the volume scales and the board plays.
  */
-import type { Notification } from '../src/protocol/index.ts';
-import { phrase, type Language } from '../src/speech/index.ts';
-import type { TtsEngine } from '../src/audio/tts/engine.ts';
+import { applyVolume } from '../src/audio/volume.ts';
+import { createSerialQueue } from '../src/audio/serial.ts';
 import type { PlayResult } from '../src/audio/sinks/sink.ts';
+import type { Language, Utterance } from '../src/speech/index.ts';
+import type { Voice } from '../src/voice/voice.ts';
 import type { AudioOut } from './board.ts';
 
-export interface Announcement {
-  notification: Notification;
-  text: string;
+export interface Spoken {
+  utterance: Utterance;
   playback: PlayResult;
 }
 
 export class Announcer {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = createSerialQueue();
   private queued = 0;
 
   constructor(
-    private readonly voice: TtsEngine,
+    private readonly voice: Voice,
     private readonly audio: AudioOut,
     private readonly lang: Language,
+    private readonly volume: () => number,
   ) {}
 
-  /** Number of announcements waiting or playing. */
+  /** Announcements waiting or playing. */
   get pending(): number {
     return this.queued;
   }
 
-  /** Queues an announcement; resolves when it has been played (or rejects if it could not be). */
-  announce(notification: Notification): Promise<Announcement> {
+  /**
+   * Queues an announcement; resolves once it has been played. `volume` overrides the setting
+   * (a "minimum volume" prompt must stay audible even when the box is muted).
+   */
+  say(label: string, utterance: () => Utterance | Promise<Utterance>, volume?: number): Promise<Spoken> {
     this.queued += 1;
-    const job = this.tail.then(() => this.speak(notification));
-    this.tail = job.catch(() => undefined).finally(() => (this.queued -= 1));
-    return job;
+    return this.queue
+      .run(async () => {
+        const u = await utterance();
+        const pcm = applyVolume(await this.voice.render(u, this.lang), volume ?? this.volume());
+        return { utterance: u, playback: await this.audio.play(pcm, label) };
+      })
+      .finally(() => (this.queued -= 1));
   }
 
   /** Resolves once everything queued so far has been played. */
-  async idle(): Promise<void> {
-    while (this.queued > 0) await this.tail;
-  }
-
-  private async speak(notification: Notification): Promise<Announcement> {
-    const text = phrase(notification, this.lang);
-    const pcm = await this.voice.synthesize(text, this.lang);
-    const playback = await this.audio.play(pcm, notification.id);
-    return { notification, text, playback };
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 }

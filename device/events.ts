@@ -1,7 +1,10 @@
 /** What a speaker reports as it works: printed by the CLI, one JSON object per line with --json. */
-import type { Channel, Kind, RejectionReason } from '../src/protocol/index.ts';
+import type { Channel, CommandName, Kind, RejectionReason } from '../src/protocol/index.ts';
+import type { Prompt } from '../src/speech/index.ts';
+import type { DeviceState } from './state-machine.ts';
 
 export type SpeakerEvent =
+  | { event: 'state'; device: string; state: DeviceState; from: DeviceState }
   | { event: 'online'; device: string; broker: string }
   | { event: 'offline'; device: string; broker: string }
   | {
@@ -20,5 +23,9 @@ export type SpeakerEvent =
       sink: string;
       file?: string;
     }
+  | { event: 'summarized'; device: string; scope: 'offline' | 'burst'; ids: string[]; count: number; text: string }
   | { event: 'duplicate'; device: string; id: string }
-  | { event: 'rejected'; device: string; id: string | null; reason: RejectionReason; detail: string };
+  | { event: 'rejected'; device: string; id: string | null; reason: RejectionReason; detail: string }
+  | { event: 'spoke'; device: string; what: Prompt | 'replay' | 'summary' | 'battery'; text: string }
+  | { event: 'volume'; device: string; volume: number }
+  | { event: 'command'; device: string; id: string | null; command: CommandName | null; ok: boolean; error?: string };

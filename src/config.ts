@@ -14,6 +14,8 @@ export const settingsSchema = z.strictObject({
   device: z.string().optional(),
   lang: z.string().optional(),
   audio: z.string().optional(),
+  voiceEngine: z.string().optional(),
+  dataDir: z.string().optional(),
   currency: z.string().optional(),
   channel: z.string().optional(),
   host: z.string().optional(),
@@ -31,6 +33,11 @@ export interface LoadedConfig {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** Where a device keeps its NVS file unless --data-dir says otherwise. */
+export function defaultDeviceDataDir(deviceId: string): string {
+  return path.join(envPaths('payspeaker', { suffix: '' }).data, 'devices', deviceId);
 }
 
 export function userConfigFile(): string {

@@ -1,15 +1,40 @@
 /**
- * The headless board, for tests and fleets: no sound card, audio kept in memory so it can
- * be inspected, and an injectable clock.
+ * The headless board, for tests and fleets: no sound card (audio kept in memory to inspect),
+ * buttons pressed from code, an LED that records, NVS in memory unless a file is given.
  */
 import { createMemorySink, type MemorySink } from '../../src/audio/sinks/index.ts';
-import { systemClock, type Board, type Clock } from '../board.ts';
+import { systemClock, type Board, type Clock, type Nvs } from '../board.ts';
+import { createMemoryNvs } from '../drivers/nvs-memory.ts';
+import { createButtonEmitter, createRecordingLed, createSimulatedBattery, createSimulatedLink, type ButtonEmitter } from '../drivers/simulated.ts';
 
 export interface HeadlessBoard extends Board {
   readonly audio: MemorySink;
+  readonly buttons: ButtonEmitter;
+  readonly led: ReturnType<typeof createRecordingLed>;
 }
 
-export function createHeadlessBoard(opts: { clock?: Clock } = {}): HeadlessBoard {
+export interface HeadlessBoardOptions {
+  clock?: Clock;
+  nvs?: Nvs;
+  batteryPercent?: number;
+}
+
+export function createHeadlessBoard(opts: HeadlessBoardOptions = {}): HeadlessBoard {
+  const clock = opts.clock ?? systemClock;
   const audio = createMemorySink();
-  return { name: 'headless', audio, clock: opts.clock ?? systemClock, close: () => audio.close() };
+  const nvs = opts.nvs ?? createMemoryNvs();
+  return {
+    name: 'headless',
+    audio,
+    clock,
+    nvs,
+    buttons: createButtonEmitter(),
+    led: createRecordingLed(),
+    battery: createSimulatedBattery(clock, { startPercent: opts.batteryPercent }),
+    link: createSimulatedLink(),
+    async close() {
+      await audio.close();
+      await nvs.close();
+    },
+  };
 }

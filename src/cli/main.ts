@@ -11,6 +11,7 @@ import { brokerCommand } from './commands/broker.ts';
 import { deviceCommand } from './commands/device.ts';
 import { payCommand } from './commands/pay.ts';
 import { demoCommand } from './commands/demo.ts';
+import { voicepackCommand } from './commands/voicepack.ts';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('payspeaker')
@@ -31,7 +32,7 @@ Examples:
   npx payspeaker device --id SPK-0001         a virtual speaker
   npx payspeaker pay 123.45 --device SPK-0001 a test payment; prints the device's ack`,
     );
-  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand]) program.addCommand(make(ctx));
+  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, voicepackCommand]) program.addCommand(make(ctx));
   program.exitOverride();
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

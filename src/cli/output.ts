@@ -3,19 +3,30 @@ import type { SpeakerEvent } from '../../device/events.ts';
 import { formatAmount } from '../protocol/index.ts';
 
 export function describeEvent(e: SpeakerEvent): string {
+  const who = `[${e.device}]`;
   switch (e.event) {
+    case 'state':
+      return `${who} ${e.from} → ${e.state}`;
     case 'online':
-      return `[${e.device}] online (${e.broker})`;
+      return `${who} online (${e.broker})`;
     case 'offline':
-      return `[${e.device}] offline: lost the broker at ${e.broker}, reconnecting`;
+      return `${who} offline: lost the broker at ${e.broker}, reconnecting`;
     case 'announced': {
       const where = e.file ? `, ${e.file}` : '';
-      return `[${e.device}] 🔊 ${e.text}  (${formatAmount(e)} ${e.currency}, ${e.id}${where})`;
+      return `${who} 🔊 ${e.text}  (${formatAmount(e)} ${e.currency}, ${e.id}${where})`;
     }
+    case 'summarized':
+      return `${who} 🔊 ${e.text}  (${e.count} ${e.scope} payments summarized)`;
+    case 'spoke':
+      return `${who} 🔊 ${e.text}`;
+    case 'volume':
+      return `${who} volume ${e.volume}/10`;
     case 'duplicate':
-      return `[${e.device}] duplicate ${e.id}: already announced, not spoken again`;
+      return `${who} duplicate ${e.id}: already announced, not spoken again`;
     case 'rejected':
-      return `[${e.device}] rejected ${e.id ?? '(no id)'}: ${e.reason}: ${e.detail}`;
+      return `${who} rejected ${e.id ?? '(no id)'}: ${e.reason}: ${e.detail}`;
+    case 'command':
+      return `${who} command ${e.command ?? '(unknown)'} ${e.ok ? 'done' : `failed: ${e.error}`}`;
   }
 }
 

@@ -1,8 +1,9 @@
-/** Wires a laptop board, the voice and a Speaker together: shared by `device` and `demo`. */
+/** Wires a laptop board, a voice and a Speaker together: shared by `device` and `demo`. */
+import path from 'node:path';
 import { Speaker } from '../../device/speaker.ts';
-import { createLaptopBoard } from '../../device/boards/laptop.ts';
-import { createEspeakEngine } from '../audio/tts/espeak.ts';
+import { createLaptopBoard, type LaptopBoard } from '../../device/boards/laptop.ts';
 import { parseAudioSpec } from '../audio/sinks/index.ts';
+import { createVoice, VOICE_ENGINES, type VoiceEngineName } from '../voice/index.ts';
 import type { SpeakerEvent } from '../../device/events.ts';
 import type { Language } from '../speech/index.ts';
 import type { Logger } from '../log.ts';
@@ -13,20 +14,48 @@ export interface SpeakerSetup {
   broker: string;
   lang: Language;
   audio: string;
+  voiceEngine: string;
+  dataDir: string;
   log: Logger;
+  /** Panel and keys: only on a terminal, never with --json. */
+  interactive: boolean;
+  onQuit?: () => void;
 }
 
-export async function startSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent) => void): Promise<Speaker> {
+export interface RunningSpeaker {
+  speaker: Speaker;
+  board: LaptopBoard;
+}
+
+function isVoiceEngine(x: string): x is VoiceEngineName {
+  return (VOICE_ENGINES as readonly string[]).includes(x);
+}
+
+/** Boots the speaker (it keeps connecting in the background) and returns at once. */
+export async function bootSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent) => void): Promise<RunningSpeaker> {
   let spec;
   try {
     spec = parseAudioSpec(setup.audio);
   } catch (err) {
     throw new CliError(`--audio: ${(err as Error).message}`);
   }
-  const board = await createLaptopBoard({ audio: spec, log: setup.log });
-  const speaker = new Speaker({ id: setup.id, brokerUrl: setup.broker, lang: setup.lang, board, voice: createEspeakEngine(), log: setup.log });
+  if (!isVoiceEngine(setup.voiceEngine)) {
+    throw new CliError(`--voice-engine ${JSON.stringify(setup.voiceEngine)} is not an engine: use one of ${VOICE_ENGINES.join(', ')}`);
+  }
+  const voice = await createVoice(setup.voiceEngine, { langs: [setup.lang], log: setup.log }).catch((err: Error) => {
+    throw new CliError(err.message, 1);
+  });
+  const board = await createLaptopBoard({
+    device: setup.id,
+    audio: spec,
+    log: setup.log,
+    nvsFile: path.join(setup.dataDir, 'nvs.json'),
+    interactive: setup.interactive,
+    onQuit: setup.onQuit,
+  });
+  const speaker = new Speaker({ id: setup.id, brokerUrl: setup.broker, lang: setup.lang, board, voice, log: setup.log });
   speaker.on('event', onEvent);
   setup.log.info({ broker: setup.broker }, 'connecting to the broker');
-  await speaker.start();
-  return speaker;
+  await speaker.boot();
+  return { speaker, board };
 }

@@ -4,3 +4,4 @@ export * from './channels.ts';
 export * from './money.ts';
 export * from './notification.ts';
 export * from './ack.ts';
+export * from './command.ts';

@@ -9,8 +9,40 @@ export interface Announcement {
   kind: Kind;
 }
 
-/** One spoken language: a BCP-47 code and the sentence it speaks for an announcement. */
+/** Fixed sentences a speaker says about itself, not about money. */
+export type Prompt = 'power-on' | 'network-connected' | 'network-lost' | 'volume-max' | 'volume-min' | 'no-records' | 'low-battery';
+
+/** A sum of money in one currency: integer minor units plus an ISO 4217 code. */
+export interface Total {
+  amount: number;
+  currency: string;
+}
+
+/** Everything a speaker can say. Summaries carry one total per currency, in the order to say them. */
+export type Message =
+  | { type: 'payment'; payment: Announcement }
+  | { type: 'prompt'; prompt: Prompt }
+  | { type: 'summary'; scope: 'today' | 'offline' | 'burst'; count: number; totals: Total[] }
+  | { type: 'battery'; percent: number };
+
+/**
+ * A message as said: the whole sentence (for a TTS engine) and the same sentence as voice-pack
+ * clip keys in order (for firmware that joins prerecorded clips).
+ */
+export interface Utterance {
+  text: string;
+  clips: string[];
+}
+
+/** One prerecorded unit of a voice pack; `text` is what to synthesise to record it. */
+export interface Clip {
+  key: string;
+  text: string;
+}
+
+/** One spoken language: a BCP-47 code, what it says for a message, and every clip it may use. */
 export interface SpeechLanguage {
   readonly code: string;
-  phrase(announcement: Announcement): string;
+  say(message: Message): Utterance;
+  vocabulary(): Clip[];
 }

@@ -2,6 +2,9 @@
  * `payspeaker demo` (what `npm start` runs): an embedded broker and one virtual speaker in
  * this process, three sample payments announced one after another, then a clean exit.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { startBroker } from '../../../broker/broker.ts';
 import { PaymentPublisher } from '../../../broker/publisher.ts';
@@ -9,10 +12,11 @@ import { newPaymentId } from '../../../broker/payment-ids.ts';
 import { connectOnce, endClient } from '../../mqtt/connect.ts';
 import { makeNotification, type Channel, type Kind } from '../../protocol/index.ts';
 import { LANGUAGES, type Language } from '../../speech/index.ts';
+import { VOICE_ENGINES } from '../../voice/index.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { eventLine } from '../output.ts';
-import { startSpeaker } from '../speaker-setup.ts';
+import { bootSpeaker } from '../speaker-setup.ts';
 import type { LogLevel } from '../../log.ts';
 
 const DEMO_DEVICE = 'SPK-DEMO';
@@ -27,6 +31,7 @@ const SAMPLES: { amount: number; currency: string; channel: Channel; kind: Kind 
 interface DemoFlags {
   lang: Language;
   audio: string;
+  voiceEngine: string;
   json?: boolean;
   logLevel: LogLevel;
 }
@@ -37,22 +42,28 @@ export function demoCommand(ctx: CliContext): Command {
     .description('embedded broker + one virtual speaker + three sample payments, then exit (npm start)')
     .addOption(new Option('--lang <lang>', 'announcement language').choices(LANGUAGES).env('PAYSPEAKER_LANG').default(s.lang ?? 'zh-CN'))
     .addOption(new Option('--audio <sink>', 'auto, player, file:DIR or none').env('PAYSPEAKER_AUDIO').default(s.audio ?? 'auto'))
+    .addOption(new Option('--voice-engine <engine>', 'clips, espeak or say').choices(VOICE_ENGINES).env('PAYSPEAKER_VOICE_ENGINE').default(s.voiceEngine ?? 'clips'))
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel({ ...s, logLevel: s.logLevel ?? 'warn' }))
     .action(async (flags: DemoFlags) => {
       const json = Boolean(flags.json);
       const log = ctx.logger({ level: flags.logLevel, json, name: 'demo' });
       const broker = await startBroker({ port: 0, wsPort: null, log });
+      // A fresh NVS each run, so the demo is the same every time.
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-demo-'));
       try {
-        const speaker = await startSpeaker({ id: DEMO_DEVICE, broker: broker.mqttUrl, lang: flags.lang, audio: flags.audio, log }, (e) => {
-          if (e.event === 'announced' || e.event === 'rejected') ctx.print(eventLine(e, json));
+        const setup = { id: DEMO_DEVICE, broker: broker.mqttUrl, lang: flags.lang, audio: flags.audio, voiceEngine: flags.voiceEngine, dataDir, log, interactive: false };
+        const { speaker } = await bootSpeaker(setup, (e) => {
+          if (e.event === 'announced' || e.event === 'rejected' || e.event === 'spoke') ctx.print(eventLine(e, json));
         });
+        await speaker.start(); // online: the broker now holds a session for it
         if (!json) ctx.print(`payspeaker demo: broker on ${broker.mqttUrl}, speaker ${DEMO_DEVICE} speaking ${flags.lang}`);
         await sendSamples(broker.mqttUrl);
         await speaker.stop();
         if (!json) ctx.print(`done: ${SAMPLES.length} payments announced. Next: "npx payspeaker --help"`);
       } finally {
         await broker.close();
+        fs.rmSync(dataDir, { recursive: true, force: true });
       }
     });
 }

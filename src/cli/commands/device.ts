@@ -1,19 +1,24 @@
-/** `payspeaker device`: one virtual speaker on this machine, until SIGINT/SIGTERM. */
+/** `payspeaker device`: one virtual speaker on this machine, until SIGINT/SIGTERM or `q`. */
 import { Command, Option } from 'commander';
 import { LANGUAGES, type Language } from '../../speech/index.ts';
+import { VOICE_ENGINES } from '../../voice/index.ts';
 import { isDeviceId } from '../../protocol/index.ts';
+import { defaultDeviceDataDir } from '../../config.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError } from '../exit-codes.ts';
 import { eventLine } from '../output.ts';
 import { untilShutdown } from '../signals.ts';
-import { startSpeaker } from '../speaker-setup.ts';
+import { bootSpeaker } from '../speaker-setup.ts';
 import type { LogLevel } from '../../log.ts';
+import type { TerminalPanel } from '../../../device/drivers/terminal-panel.ts';
 
 interface DeviceFlags {
   id?: string;
   broker: string;
   lang: Language;
   audio: string;
+  voiceEngine: string;
+  dataDir?: string;
   json?: boolean;
   logLevel: LogLevel;
 }
@@ -30,20 +35,45 @@ export function deviceCommand(ctx: CliContext): Command {
         .env('PAYSPEAKER_AUDIO')
         .default(s.audio ?? 'auto'),
     )
+    .addOption(
+      new Option('--voice-engine <engine>', 'clips (prerecorded voice pack, like real boxes), espeak or say (full sentences)')
+        .choices(VOICE_ENGINES)
+        .env('PAYSPEAKER_VOICE_ENGINE')
+        .default(s.voiceEngine ?? 'clips'),
+    )
+    .addOption(new Option('--data-dir <dir>', "where the device keeps its NVS (default: the user data dir)").env('PAYSPEAKER_DATA_DIR').default(s.dataDir))
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(s))
+    .addHelpText('after', '\nOn a terminal a live panel shows the status light, volume, queue and last payment.\nKeys: + / - volume, r replay, s today\'s summary, p battery, q quit.')
     .action(async (flags: DeviceFlags) => {
       if (!flags.id) throw new CliError('a device id is needed: pass --id SPK-0001 (or set PAYSPEAKER_DEVICE)');
       if (!isDeviceId(flags.id)) {
         throw new CliError(`--id ${JSON.stringify(flags.id)} is not a valid device id: use 1-64 letters, digits, "-" or "_" (e.g. SPK-0001)`);
       }
-      const log = ctx.logger({ level: flags.logLevel, json: Boolean(flags.json), name: 'device' });
-      const speaker = await startSpeaker(
-        { id: flags.id, broker: flags.broker, lang: flags.lang, audio: flags.audio, log },
-        (e) => ctx.print(eventLine(e, Boolean(flags.json))),
+      const json = Boolean(flags.json);
+      const interactive = !json && Boolean(process.stdout.isTTY && process.stdin.isTTY);
+      const log = ctx.logger({ level: flags.logLevel, json, name: 'device' });
+      let quit: () => void = () => undefined;
+      const quitPressed = new Promise<string>((resolve) => (quit = () => resolve('q')));
+      // Until the board exists events print plainly; then through its panel, so lines do not tear it.
+      let panel: TerminalPanel | null = null;
+      const { speaker, board } = await bootSpeaker(
+        {
+          id: flags.id,
+          broker: flags.broker,
+          lang: flags.lang,
+          audio: flags.audio,
+          voiceEngine: flags.voiceEngine,
+          dataDir: flags.dataDir ?? defaultDeviceDataDir(flags.id),
+          log,
+          interactive,
+          onQuit: quit,
+        },
+        (e) => (panel ? panel.log(eventLine(e, false)) : ctx.print(eventLine(e, json))),
       );
-      const signal = await untilShutdown();
-      log.info({ signal }, 'shutting down');
+      panel = board.panel;
+      const reason = await Promise.race([untilShutdown(), quitPressed]);
+      log.info({ reason }, 'shutting down');
       await speaker.stop();
     });
 }

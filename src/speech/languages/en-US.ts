@@ -53,10 +53,16 @@ function amountWords(a: Announcement): string {
 
 export const enUS: SpeechLanguage = {
   code: 'en-US',
-  phrase(a) {
+  say(m) {
+    if (m.type !== 'payment') throw new Error(`${m.type} not implemented yet`);
+    const a = m.payment;
     const verb = a.kind === 'refund' ? 'Refunded' : 'Received';
     const channel = CHANNEL_NAMES[a.channel];
     const on = channel === undefined ? '' : ` on ${channel}`;
-    return `${verb} ${amountWords(a)}${on}`;
+    const text = `${verb} ${amountWords(a)}${on}`;
+    return { text, clips: [text] };
+  },
+  vocabulary() {
+    return [];
   },
 };

@@ -30,8 +30,14 @@ function verb(a: Announcement): string {
 
 export const zhCN: SpeechLanguage = {
   code: 'zh-CN',
-  phrase(a) {
+  say(m) {
+    if (m.type !== 'payment') throw new Error(`${m.type} not implemented yet`);
+    const a = m.payment;
     const { major, fraction } = splitMinor(a);
-    return `${BRANDS[a.channel]}${verb(a)}${zhDecimal(major, fraction)}${zhCurrencyWord(a.currency)}`;
+    const text = `${BRANDS[a.channel]}${verb(a)}${zhDecimal(major, fraction)}${zhCurrencyWord(a.currency)}`;
+    return { text, clips: [text] };
+  },
+  vocabulary() {
+    return [];
   },
 };

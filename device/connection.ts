@@ -1,0 +1,117 @@
+/**
+ * The device's MQTT session: persistent (clean: false), QoS 1, a last will that marks it
+ * offline, and reconnects with exponential backoff and full jitter (1 s to 60 s) instead of
+ * MQTT.js's fixed interval. Incoming QoS 1 messages pass through `intake` before their PUBACK
+ * goes back, so the firmware can store a payment durably first (MQTT.js would otherwise ack
+ * before an async handler has finished).
+ */
+import { EventEmitter } from 'node:events';
+import mqtt, { type IClientOptions, type MqttClient, type IClientPublishOptions } from 'mqtt';
+import { disableNagle } from '../src/mqtt/no-delay.ts';
+import type { Logger } from '../src/log.ts';
+import { Backoff } from './backoff.ts';
+import type { DeviceStateMachine } from './state-machine.ts';
+
+export interface ConnectionOptions {
+  clientId: string;
+  brokerUrl: string;
+  machine: DeviceStateMachine;
+  log: Logger;
+  /** The last will: published by the broker if the device vanishes. */
+  will: { topic: string; payload: string };
+  /** Topics to (re)subscribe with QoS 1 after every connect. */
+  subscriptions: string[];
+  mqtt?: IClientOptions;
+  backoff?: Backoff;
+}
+
+type Intake = (topic: string, payload: Buffer) => Promise<void>;
+
+export class Connection extends EventEmitter<{ online: []; offline: [] }> {
+  private client: MqttClient | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private readonly backoff: Backoff;
+  /** Called for every incoming message, before its PUBACK. Set by the firmware. */
+  intake: Intake = async () => undefined;
+
+  constructor(private readonly opts: ConnectionOptions) {
+    super();
+    this.backoff = opts.backoff ?? new Backoff();
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  start(): void {
+    const { opts } = this;
+    const client = mqtt.connect(opts.brokerUrl, {
+      clientId: opts.clientId,
+      clean: false, // the broker keeps QoS 1 notifications for us while we are away
+      keepalive: 120,
+      reconnectPeriod: 0, // we schedule reconnects ourselves, with backoff
+      connectTimeout: 10_000,
+      will: { topic: opts.will.topic, payload: Buffer.from(opts.will.payload), qos: 1, retain: true },
+      ...opts.mqtt,
+    });
+    this.client = disableNagle(client);
+    client.handleMessage = (packet, done) => {
+      this.intake(packet.topic, packet.payload as Buffer).then(
+        () => done(),
+        (err: Error) => {
+          // Not acked: the broker redelivers after the next reconnect.
+          opts.log.error({ err: err.message, topic: packet.topic }, 'could not take a message; it will be redelivered');
+          client.end(true);
+        },
+      );
+    };
+    client.on('connect', () => void this.onConnect());
+    client.on('close', () => this.onClose());
+    client.on('error', (err) => opts.log.warn({ broker: opts.brokerUrl, err: err.message }, 'broker connection problem'));
+  }
+
+  publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
+    // While offline MQTT.js keeps QoS 1 publishes in memory and sends them after reconnecting.
+    if (!this.client) return Promise.resolve();
+    return this.client.publishAsync(topic, payload, options).then(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = null;
+    if (client) await client.endAsync();
+  }
+
+  private async onConnect(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.backoff.reset();
+    try {
+      await client.subscribeAsync(this.opts.subscriptions, { qos: 1 });
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, 'could not subscribe; reconnecting');
+      client.end(true);
+      return;
+    }
+    this.opts.machine.send('connected');
+    this.emit('online');
+  }
+
+  private onClose(): void {
+    if (this.stopping || !this.client) return;
+    const wasOnline = this.opts.machine.state === 'online';
+    this.opts.machine.send('connection-lost');
+    if (wasOnline) this.emit('offline');
+    const delay = this.backoff.next();
+    this.opts.log.info({ retryInMs: delay, attempt: this.backoff.attempt }, 'disconnected from the broker; retrying');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.stopping || !this.client) return;
+      this.opts.machine.send('retry');
+      this.client.reconnect();
+    }, delay);
+  }
+}
