@@ -12,6 +12,7 @@ import { connectOnce, endClient } from '../src/mqtt/connect.ts';
 import { makeNotification } from '../src/protocol/index.ts';
 import { phrase, type Language } from '../src/speech/index.ts';
 import { createEspeakEngine } from '../src/audio/tts/espeak.ts';
+import { createTtsVoice } from '../src/voice/index.ts';
 import { Speaker } from '../device/speaker.ts';
 import { createHeadlessBoard } from '../device/boards/headless.ts';
 import { formatMs, summarize, type Summary } from './stats.ts';
@@ -53,7 +54,14 @@ for (const lang of ['zh-CN', 'en-US'] as Language[]) {
 
 progress(`sending ${count} payments through the embedded broker`);
 const broker = await startBroker({ port: 0, wsPort: null });
-const speaker = new Speaker({ id: 'SPK-BENCH', brokerUrl: broker.mqttUrl, lang: 'zh-CN', board: createHeadlessBoard(), voice });
+const speaker = new Speaker({
+  id: 'SPK-BENCH',
+  brokerUrl: broker.mqttUrl,
+  lang: 'zh-CN',
+  board: createHeadlessBoard(),
+  voice: createTtsVoice(voice),
+  settings: { prompts: false },
+});
 await speaker.start();
 const client = await connectOnce(broker.mqttUrl, { clientId: 'bench-backend' });
 const publisher = new PaymentPublisher(client);

@@ -82,7 +82,8 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const client = this.client;
     this.client = null;
-    if (client) await client.endAsync();
+    // Mid-reconnect there is nobody to say goodbye to: force, or end() waits for a connection.
+    if (client) await client.endAsync(!client.connected);
   }
 
   private async onConnect(): Promise<void> {

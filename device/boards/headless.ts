@@ -15,13 +15,30 @@ export interface HeadlessBoard extends Board {
 
 export interface HeadlessBoardOptions {
   clock?: Clock;
+  /**
+   * How fast "playback" runs: 0 (default) returns at once; 1 takes as long as the audio, like a
+   * real speaker; 20 is twenty times faster. Queues and bursts only form when playback takes time.
+   */
+  playbackSpeed?: number;
   nvs?: Nvs;
   batteryPercent?: number;
 }
 
+function paced(sink: MemorySink, speed: number): MemorySink {
+  if (speed <= 0) return sink;
+  return {
+    ...sink,
+    async play(pcm, label) {
+      const result = await sink.play(pcm, label);
+      await new Promise((resolve) => setTimeout(resolve, result.durationMs / speed));
+      return result;
+    },
+  };
+}
+
 export function createHeadlessBoard(opts: HeadlessBoardOptions = {}): HeadlessBoard {
   const clock = opts.clock ?? systemClock;
-  const audio = createMemorySink();
+  const audio = paced(createMemorySink(), opts.playbackSpeed ?? 0);
   const nvs = opts.nvs ?? createMemoryNvs();
   return {
     name: 'headless',

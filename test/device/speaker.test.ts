@@ -9,6 +9,7 @@ import { CliProcess } from '../support/cli.ts';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
 import { makeNotification, parseAck, topics, type Ack } from '../../src/protocol/index.ts';
 import { createEspeakEngine } from '../../src/audio/tts/espeak.ts';
+import { createTtsVoice } from '../../src/voice/index.ts';
 import { Speaker } from '../../device/speaker.ts';
 import { createHeadlessBoard } from '../../device/boards/headless.ts';
 import type { AudioOut } from '../../device/board.ts';
@@ -16,7 +17,9 @@ import type { RunningBroker } from '../../broker/broker.ts';
 
 let broker: RunningBroker;
 let backend: MqttClient;
-const voice = createEspeakEngine();
+const voice = createTtsVoice(createEspeakEngine());
+/** Status prompts off: these tests count payment announcements. */
+const settings = { prompts: false };
 
 beforeAll(async () => {
   broker = await startTestBroker();
@@ -67,7 +70,7 @@ describe('Speaker', () => {
   it('announces a burst one at a time, in arrival order, and acks each', async () => {
     const board = createHeadlessBoard();
     const { out, spans } = recording(board.audio);
-    const speaker = new Speaker({ id: 'SPK-ORDER', brokerUrl: broker.mqttUrl, lang: 'zh-CN', board: { ...board, audio: out }, voice });
+    const speaker = new Speaker({ id: 'SPK-ORDER', brokerUrl: broker.mqttUrl, lang: 'zh-CN', board: { ...board, audio: out }, voice, settings });
     const acks = await collectAcks('SPK-ORDER');
     await speaker.start();
     const ids = ['P-1', 'P-2', 'P-3', 'P-4', 'P-5'];
@@ -84,7 +87,7 @@ describe('Speaker', () => {
 
   it('acks a redelivered id as duplicate without playing it again', async () => {
     const board = createHeadlessBoard();
-    const speaker = new Speaker({ id: 'SPK-DUP', brokerUrl: broker.mqttUrl, lang: 'en-US', board, voice });
+    const speaker = new Speaker({ id: 'SPK-DUP', brokerUrl: broker.mqttUrl, lang: 'en-US', board, voice, settings });
     const acks = await collectAcks('SPK-DUP');
     await speaker.start();
     for (let i = 0; i < 3; i++) await backend.publishAsync(topics.notify('SPK-DUP'), payment('SPK-DUP', 'SAME-ID', 250), { qos: 1 });
@@ -95,7 +98,7 @@ describe('Speaker', () => {
   });
 
   it('publishes a retained online state, and offline when it stops', async () => {
-    const speaker = new Speaker({ id: 'SPK-STATE', brokerUrl: broker.mqttUrl, lang: 'zh-CN', board: createHeadlessBoard(), voice });
+    const speaker = new Speaker({ id: 'SPK-STATE', brokerUrl: broker.mqttUrl, lang: 'zh-CN', board: createHeadlessBoard(), voice, settings });
     await speaker.start();
     const observer = await connectOnce(broker.mqttUrl, { clientId: 'test-state-observer' });
     const states: Record<string, unknown>[] = [];

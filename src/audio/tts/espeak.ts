@@ -2,6 +2,7 @@
  * eSpeak NG compiled to wasm. The package is GPL-3.0, so it stays an optional dependency that we
  * load at run time only: nothing here imports it statically, and a missing package is a clear error.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DEFAULT_SAMPLE_RATE, type Pcm } from '../pcm.ts';
 import { createSerialQueue } from '../serial.ts';
@@ -9,10 +10,11 @@ import type { TtsEngine, TtsLang } from './engine.ts';
 
 export const ESPEAK_PACKAGE = '@echogarden/espeak-ng-emscripten';
 
-/** BCP-47 tag → eSpeak voice. Hindi would be `'hi-IN': 'hi'` once TtsLang has it. */
+/** BCP-47 tag → eSpeak voice. */
 const VOICES: Readonly<Record<TtsLang, string>> = {
   'zh-CN': 'cmn',
   'en-US': 'en-us',
+  'hi-IN': 'hi',
 };
 
 /** The little of the emscripten module's surface we use (the package ships no types). */
@@ -51,6 +53,23 @@ let worker: Promise<EspeakWorker> | undefined;
 const queue = createSerialQueue();
 let currentVoice: string | undefined;
 
+let release: string | undefined;
+
+/** The installed package's release ("0.3.5"), or "missing": part of a voice pack's version. */
+export function espeakRelease(): string {
+  release ??= readRelease();
+  return release;
+}
+
+function readRelease(): string {
+  try {
+    const file = createRequire(import.meta.url).resolve(`${ESPEAK_PACKAGE}/package.json`);
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'missing';
+  }
+}
+
 /** Imports the optional package, turning "not installed" into an error that says what to do. */
 export async function importEspeak(specifier: string = ESPEAK_PACKAGE): Promise<EspeakModuleFactory> {
   try {
@@ -84,8 +103,11 @@ function loadWorker(): Promise<EspeakWorker> {
 }
 
 export function createEspeakEngine(opts: EspeakOptions = {}): TtsEngine {
+  const rate = opts.rate ?? 175;
+  const pitch = opts.pitch ?? 50;
   return {
     name: 'espeak-ng',
+    version: `${espeakRelease()} rate=${rate} pitch=${pitch}`,
     synthesize(text: string, lang: TtsLang): Promise<Pcm> {
       const voice = VOICES[lang];
       if (!voice) return Promise.reject(new Error(`espeak-ng: no voice for language "${lang}"`));
@@ -96,8 +118,8 @@ export function createEspeakEngine(opts: EspeakOptions = {}): TtsEngine {
           currentVoice = voice;
         }
         // Rate and pitch are worker-wide; set them every call because engines may differ.
-        w.set_rate(opts.rate ?? 175);
-        w.set_pitch(opts.pitch ?? 50);
+        w.set_rate(rate);
+        w.set_pitch(pitch);
         const chunks: Int16Array[] = [];
         let total = 0;
         w.synthesize(text, (samples) => {

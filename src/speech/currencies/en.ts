@@ -62,5 +62,12 @@ export function enCldrName(currency: string, count: number): string {
   return name ?? currency;
 }
 
+/** Every unit name in the table, singular and plural, in table order: the currency clips of an en-US voice pack. */
+export const EN_TABLE_UNIT_WORDS: readonly string[] = [
+  ...new Set(
+    Object.values(UNITS).flatMap(({ major, minor }) => [major, ...(minor === undefined ? [] : [minor])].flatMap((u) => [u.one, u.other])),
+  ),
+];
+
 /** Codes listed above (lets tests check each against ISO 4217's minor digits). */
 export const EN_UNIT_CURRENCIES: readonly string[] = Object.keys(UNITS);

@@ -23,6 +23,12 @@ const SPOKEN: Readonly<Record<string, string>> = {
   MYR: '林吉特',
 };
 
+/** Codes listed above: currencies whose word a zh-CN voice pack records. */
+export const ZH_WORD_CURRENCIES: readonly string[] = Object.keys(SPOKEN);
+
+/** The words of the table above, in table order: the currency clips a zh-CN voice pack records. */
+export const ZH_TABLE_CURRENCY_WORDS: readonly string[] = [...new Set(Object.values(SPOKEN))];
+
 // DisplayNames loads CLDR data on construction: build it once, on first use.
 let displayNames: Intl.DisplayNames | undefined;
 

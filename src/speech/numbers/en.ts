@@ -11,6 +11,20 @@ const TENS = 'twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety';
 const UNITS = 'one|two|three|four|five|six|seven|eight|nine';
 const TENS_THEN_UNIT = new RegExp(`\\b(${TENS}) (${UNITS})\\b`, 'g');
 
+/**
+ * Every word enInteger and enFractionDigits can write, plus "point" (said before decimals): the
+ * number clips of an en-US voice pack. Hyphenated tens are two clips ("twenty", "three").
+ */
+export const EN_NUMBER_WORDS: readonly string[] = [
+  ...'zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen'.split(' '),
+  ...TENS.split('|'),
+  'hundred',
+  'thousand',
+  'million',
+  'billion',
+  'point',
+];
+
 /** The largest number we ask to-words for (99,999,999,999: see MAX_MAJOR_UNITS in protocol/money.ts). */
 export const MAX_EN_INTEGER = 99_999_999_999;
 

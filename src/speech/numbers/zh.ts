@@ -66,6 +66,9 @@ export function zhFractionDigits(fraction: string): string {
   return Array.from(fraction.replace(/0+$/, ''), (d) => DIGITS[Number(d)]!).join('');
 }
 
+/** Every character the readers above write, each one voice-pack clip: digits, 两, place and group units, 点. */
+export const ZH_NUMBER_CHARS: readonly string[] = [...DIGITS, '两', ...PLACES.slice(1), ...GROUP_UNITS.slice(1), '点'];
+
 /** Reads major units and their fraction string: (12, "50") → 十二点五, (100, "00") → 一百. */
 export function zhDecimal(major: number, fraction: string): string {
   const decimals = zhFractionDigits(fraction);

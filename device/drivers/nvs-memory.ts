@@ -1,0 +1,10 @@
+/**
+ * NVS that lives only in memory, for the headless board and tests. It keeps the file driver's
+ * rules (JSON-safe values, frozen copies, async durable `set`) so code tested against it
+ * behaves the same on a real box.
+ */
+import { StagedNvs, type Nvs } from './nvs.ts';
+
+export function createMemoryNvs(initial: Record<string, unknown> = {}): Nvs {
+  return new StagedNvs('memory NVS', async () => undefined, Object.entries(initial));
+}
