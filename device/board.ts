@@ -5,7 +5,7 @@
  * and a Raspberry Pi board fits the same shape.
  */
 import type { Pcm } from '../src/audio/pcm.ts';
-import type { PlayResult } from '../src/audio/sinks/sink.ts';
+import type { PlayResult, StagedPlayback } from '../src/audio/sinks/sink.ts';
 import type { Nvs } from './drivers/nvs.ts';
 import type { DeviceState } from './state-machine.ts';
 
@@ -15,6 +15,10 @@ export type { Nvs };
 export interface AudioOut {
   readonly name: string;
   play(pcm: Pcm, label: string): Promise<PlayResult>;
+  /** Optional: make the audio ready so that `commit` is instant (see AudioSink.stage). */
+  stage?(pcm: Pcm, label: string): Promise<StagedPlayback>;
+  /** Optional: finish a staged commit that a crash interrupted (see AudioSink.resume). */
+  resume?(token: string): Promise<PlayResult | null>;
   close(): Promise<void>;
 }
 

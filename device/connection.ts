@@ -32,12 +32,16 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
   private retryTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   private readonly backoff: Backoff;
+  /** Publishes made before start() wait here instead of being lost. */
+  private readonly started: Promise<MqttClient>;
+  private markStarted!: (client: MqttClient) => void;
   /** Called for every incoming message, before its PUBACK. Set by the firmware. */
   intake: Intake = async () => undefined;
 
   constructor(private readonly opts: ConnectionOptions) {
     super();
     this.backoff = opts.backoff ?? new Backoff();
+    this.started = new Promise((resolve) => (this.markStarted = resolve));
   }
 
   get connected(): boolean {
@@ -69,12 +73,14 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     client.on('connect', () => void this.onConnect());
     client.on('close', () => this.onClose());
     client.on('error', (err) => opts.log.warn({ broker: opts.brokerUrl, err: err.message }, 'broker connection problem'));
+    this.markStarted(client);
   }
 
-  publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
+  async publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
     // While offline MQTT.js keeps QoS 1 publishes in memory and sends them after reconnecting.
-    if (!this.client) return Promise.resolve();
-    return this.client.publishAsync(topic, payload, options).then(() => undefined);
+    const client = await this.started;
+    if (this.stopping) return;
+    await client.publishAsync(topic, payload, options);
   }
 
   async stop(): Promise<void> {

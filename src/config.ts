@@ -35,9 +35,14 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Where a device keeps its NVS file unless --data-dir says otherwise. */
-export function defaultDeviceDataDir(deviceId: string): string {
-  return path.join(envPaths('payspeaker', { suffix: '' }).data, 'devices', deviceId);
+/** payspeaker's data directory (device NVS files; later the broker's registry) unless --data-dir says otherwise. */
+export function defaultDataDir(): string {
+  return envPaths('payspeaker', { suffix: '' }).data;
+}
+
+/** Each virtual device keeps its NVS in its own folder under the data directory. */
+export function deviceNvsFile(dataDir: string, deviceId: string): string {
+  return path.join(dataDir, 'devices', deviceId, 'nvs.json');
 }
 
 export function userConfigFile(): string {

@@ -4,7 +4,7 @@
  * (queued while offline) or in a burst, and acks every one with its final status.
  */
 import { encodeAck, parseNotification, topics, PROTOCOL_VERSION, type Ack, type Notification, type Rejection } from '../../src/protocol/index.ts';
-import { utter, type Total } from '../../src/speech/index.ts';
+import { utter, type Total, type Utterance } from '../../src/speech/index.ts';
 import type { Extension, FirmwareContext } from '../context.ts';
 
 type Scope = 'offline' | 'burst';
@@ -19,9 +19,25 @@ export class PaymentsExtension implements Extension {
 
   constructor(private readonly ctx: FirmwareContext) {}
 
-  start(): void {
+  async start(): Promise<void> {
+    await this.resumeInFlight();
     // Announce what was accepted before a crash or reboot but never announced.
     for (const n of this.ctx.payments.pending()) this.route(n);
+  }
+
+  /** The device died between "done" and the sound coming out: let the board finish, then ack. */
+  private async resumeInFlight(): Promise<void> {
+    const { payments, board, log } = this.ctx;
+    const flight = payments.inFlight();
+    if (!flight) return;
+    const result = board.audio.resume ? await board.audio.resume(flight.token).catch((err: Error) => log.warn({ err: err.message }, 'could not resume')) : null;
+    log.info({ payments: flight.ids, resumed: Boolean(result) }, 'finished an announcement a restart interrupted');
+    // Acks again in any case (the first may have died with the process); reports only what it let out now.
+    if (result && flight.scope) {
+      this.ctx.emit({ event: 'summarized', device: this.ctx.id, scope: flight.scope, ids: flight.ids, count: flight.ids.length, text: flight.text });
+    }
+    for (const id of flight.ids) this.sendAck({ id, status: flight.status, text: flight.text });
+    await payments.settle(flight.token);
   }
 
   stop(): void {}
@@ -48,9 +64,14 @@ export class PaymentsExtension implements Extension {
 
   private announce(n: Notification): void {
     const { ctx } = this;
-    ctx.announcer.say(n.id, () => utter({ type: 'payment', payment: n }, ctx.lang)).then(
-      async ({ utterance, playback }) => {
-        await ctx.payments.finish([n]);
+    let token: string | undefined;
+    const done = (u: Utterance, staged?: string) => {
+      token = staged;
+      return ctx.payments.finish([n], staged ? { token: staged, ids: [n.id], status: 'played', text: u.text } : undefined);
+    };
+    ctx.announcer.say(n.id, () => utter({ type: 'payment', payment: n }, ctx.lang), { beforePlay: done }).then(
+      ({ utterance, playback }) => {
+        void ctx.payments.settle(token);
         ctx.emit({
           event: 'announced',
           device: ctx.id,
@@ -84,14 +105,22 @@ export class PaymentsExtension implements Extension {
     }
     this.batches[scope] = { items: [n], lastAdded: now };
     let taken: Notification[] = [];
+    let token: string | undefined;
+    const summary = async () => {
+      taken = await this.takeWhenSettled(scope);
+      return utter({ type: 'summary', scope, count: taken.length, totals: totals(taken) }, this.ctx.lang);
+    };
     this.ctx.announcer
-      .say(`summary-${scope}`, async () => {
-        taken = await this.takeWhenSettled(scope);
-        return utter({ type: 'summary', scope, count: taken.length, totals: totals(taken) }, this.ctx.lang);
+      .say(`summary-${scope}`, summary, {
+        beforePlay: (u, staged) => {
+          token = staged;
+          const flight = staged ? { token: staged, ids: taken.map((t) => t.id), status: 'summarized' as const, scope, text: u.text } : undefined;
+          return this.ctx.payments.finish(taken, flight);
+        },
       })
       .then(
-        async ({ utterance }) => {
-          await this.ctx.payments.finish(taken);
+        ({ utterance }) => {
+          void this.ctx.payments.settle(token);
           const ids = taken.map((t) => t.id);
           this.ctx.emit({ event: 'summarized', device: this.ctx.id, scope, ids, count: ids.length, text: utterance.text });
           for (const id of ids) this.sendAck({ id, status: 'summarized', text: utterance.text });
@@ -115,9 +144,9 @@ export class PaymentsExtension implements Extension {
   }
 
   private audioFailed(ns: Notification[], err: Error): void {
+    // Not announced, so not handled: a retry from the backend must be allowed to play.
+    void this.ctx.payments.drop(ns);
     for (const n of ns) {
-      // Not announced, so not handled: a retry from the backend must be allowed to play.
-      void this.ctx.payments.drop(n.id);
       this.reject({ reason: 'audio-failed', detail: `could not play the announcement: ${err.message}`, id: n.id });
     }
   }

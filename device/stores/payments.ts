@@ -14,6 +14,7 @@ import type { Clock } from '../board.ts';
 
 const HANDLED = 'payments.handled';
 const INBOX = 'payments.inbox';
+const IN_FLIGHT = 'payments.inFlight';
 const LAST = 'ledger.last';
 const TODAY = 'ledger.today';
 
@@ -23,6 +24,19 @@ interface Today {
   count: number;
   /** Minor units per ISO 4217 currency. */
   totals: Record<string, number>;
+}
+
+/**
+ * An announcement marked done whose audio was staged but maybe not yet let out when the device
+ * died: on boot the board finishes the commit (if its output can) and the acks go out.
+ */
+export interface InFlight {
+  token: string;
+  ids: string[];
+  status: 'played' | 'summarized';
+  /** For summaries: which kind, so the restarted device can report it. */
+  scope?: 'offline' | 'burst';
+  text: string;
 }
 
 export function localDate(epochMs: number): string {
@@ -60,8 +74,11 @@ export class PaymentStore {
     return this.nvs.set({ [INBOX]: [...this.inbox.values()] });
   }
 
-  /** Marks notifications announced or summarized: out of the inbox, into dedupe and the ledger. */
-  finish(done: Notification[]): Promise<void> {
+  /**
+   * Marks notifications announced or summarized: out of the inbox, into dedupe and the ledger,
+   * and — in the same write — what is about to be played, for `inFlight` after a crash.
+   */
+  finish(done: Notification[], inFlight?: InFlight): Promise<void> {
     for (const n of done) {
       this.inbox.delete(n.id);
       this.handled.add(n.id);
@@ -77,13 +94,33 @@ export class PaymentStore {
       today.totals[n.currency] = (today.totals[n.currency] ?? 0) + n.amount;
     }
     const last = done.length ? { [LAST]: done[done.length - 1] } : {};
-    return this.nvs.set({ [INBOX]: [...this.inbox.values()], [HANDLED]: [...this.handled], [TODAY]: today, ...last });
+    const writes = { [INBOX]: [...this.inbox.values()], [HANDLED]: [...this.handled], [TODAY]: today, [IN_FLIGHT]: inFlight ?? null };
+    return this.nvs.set({ ...writes, ...last });
   }
 
-  /** Takes a notification out of the inbox without marking it handled (it could not be played). */
-  drop(id: string): Promise<void> {
-    this.inbox.delete(id);
-    return this.nvs.set({ [INBOX]: [...this.inbox.values()] });
+  /** The announcement that was being let out when the device last stopped, if any. */
+  inFlight(): InFlight | null {
+    return this.nvs.get<InFlight>(IN_FLIGHT) ?? null;
+  }
+
+  /** That announcement is out: nothing to finish after a crash (unless a newer one is in flight). */
+  settle(token: string | undefined): Promise<void> {
+    return token !== undefined && this.inFlight()?.token === token ? this.nvs.set({ [IN_FLIGHT]: null }) : Promise.resolve();
+  }
+
+  /**
+   * Forgets notifications that could not be played, whether or not `finish` already booked
+   * them: out of the inbox, out of dedupe, out of today's takings, so a retry plays and counts.
+   */
+  drop(ns: Notification[]): Promise<void> {
+    const today = this.current();
+    for (const n of ns) {
+      this.inbox.delete(n.id);
+      if (!this.handled.delete(n.id) || n.kind !== 'payment') continue;
+      today.count = Math.max(0, today.count - 1);
+      today.totals[n.currency] = Math.max(0, (today.totals[n.currency] ?? 0) - n.amount);
+    }
+    return this.nvs.set({ [INBOX]: [...this.inbox.values()], [HANDLED]: [...this.handled], [TODAY]: today });
   }
 
   lastPayment(): Notification | null {

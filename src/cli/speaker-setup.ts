@@ -1,5 +1,5 @@
 /** Wires a laptop board, a voice and a Speaker together: shared by `device` and `demo`. */
-import path from 'node:path';
+import { deviceNvsFile } from '../config.ts';
 import { Speaker } from '../../device/speaker.ts';
 import { createLaptopBoard, type LaptopBoard } from '../../device/boards/laptop.ts';
 import { parseAudioSpec } from '../audio/sinks/index.ts';
@@ -49,7 +49,7 @@ export async function bootSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent
     device: setup.id,
     audio: spec,
     log: setup.log,
-    nvsFile: path.join(setup.dataDir, 'nvs.json'),
+    nvsFile: deviceNvsFile(setup.dataDir, setup.id),
     interactive: setup.interactive,
     onQuit: setup.onQuit,
   });

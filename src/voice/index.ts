@@ -10,6 +10,7 @@ import type { Language } from '../speech/index.ts';
 import { createClipVoice } from './clip-voice.ts';
 import { ensureVoicePack } from './pack/cache.ts';
 import type { VoicePack } from './pack/load.ts';
+import { defaultVoicePackDir } from './pack/paths.ts';
 import { createTtsVoice } from './tts-voice.ts';
 import type { Voice } from './voice.ts';
 
@@ -49,22 +50,32 @@ export const VOICE_ENGINES: readonly VoiceEngineName[] = Object.freeze(Object.ke
 
 /** The voice a speaker announces with, ready to use: packs are loaded (or recorded) now, not at the first payment. */
 export function createVoice(kind: VoiceEngineName, opts: CreateVoiceOptions): Promise<Voice> {
-  const make = FACTORIES[kind] as Factory | undefined;
+  const make: Factory | undefined = Object.hasOwn(FACTORIES, kind) ? FACTORIES[kind] : undefined;
   if (!make) return Promise.reject(new Error(`unknown voice engine "${kind}": use one of ${VOICE_ENGINES.join(', ')}`));
   return make(opts);
 }
+
+/**
+ * Packs loaded by this process, by cache dir and language. A fleet of virtual speakers in one
+ * process shares one copy (~2 MB per language) instead of loading and checking it per speaker,
+ * the way every box's flash holds the same clips.
+ */
+const loadedPacks = new Map<string, Promise<VoicePack>>();
 
 /** Packs are recorded with eSpeak: it runs everywhere from npm and reads all three languages. */
 async function clipsVoice(opts: CreateVoiceOptions): Promise<Voice> {
   const engine = createEspeakEngine();
   const packs: Partial<Record<Language, VoicePack>> = {};
   for (const lang of opts.langs) {
-    packs[lang] = await ensureVoicePack(lang, {
-      engine,
-      cacheDir: opts.cacheDir,
-      log: opts.log,
-      onProgress: opts.onProgress && ((done, total, key) => opts.onProgress!(done, total, key, lang)),
-    });
+    const id = `${opts.cacheDir ?? defaultVoicePackDir()}\u0000${lang}`;
+    let pack = loadedPacks.get(id);
+    if (!pack) {
+      const onProgress = opts.onProgress && ((done: number, total: number, key: string) => opts.onProgress!(done, total, key, lang));
+      pack = ensureVoicePack(lang, { engine, cacheDir: opts.cacheDir, log: opts.log, onProgress });
+      loadedPacks.set(id, pack);
+      pack.catch(() => loadedPacks.delete(id)); // let a later speaker try again
+    }
+    packs[lang] = await pack;
   }
   return createClipVoice({ packs, fallback: engine, log: opts.log ?? silentLogger });
 }

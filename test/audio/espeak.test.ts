@@ -6,13 +6,14 @@ const MISSING = `optional package ${ESPEAK_PACKAGE} is not installed (npm instal
 
 describe('espeak-ng engine', () => {
   // First use loads 24 MB of voice data and warms each voice: give it room on a slow CI box.
-  it('speaks Mandarin and English as real audio', { timeout: 30_000 }, async ({ skip }) => {
+  it('speaks Mandarin, English and Hindi as real audio', { timeout: 30_000 }, async ({ skip }) => {
     skip(!espeakInstalled(), MISSING);
     const engine = createEspeakEngine();
     expect(engine.name).toBe('espeak-ng');
     for (const [lang, text] of [
       ['zh-CN', '微信收款一百二十三点四五元'],
       ['en-US', 'Payment received, one hundred twenty three dollars and forty five cents'],
+      ['hi-IN', 'Paytm पर एक सौ तेईस रुपये प्राप्त हुए'],
     ] as const) {
       const pcm = await engine.synthesize(text, lang);
       expect(pcm.sampleRate).toBe(22_050);
@@ -34,6 +35,12 @@ describe('espeak-ng engine', () => {
       expect(together[i]!.samples.length / alone.samples.length).toBeCloseTo(1, 1);
       expect(nonSilentMs(together[i]!)).toBeGreaterThan(300);
     }
+  });
+
+  it('names its release and settings, so voice packs recorded with others are rebuilt', ({ skip }) => {
+    skip(!espeakInstalled(), MISSING);
+    expect(createEspeakEngine().version).toMatch(/^\d+\.\d+\.\d+ rate=175 pitch=50$/);
+    expect(createEspeakEngine({ rate: 150 }).version).toMatch(/ rate=150 pitch=50$/);
   });
 
   it('rejects a language it has no voice for', async () => {

@@ -62,8 +62,9 @@ async function inspect(file: string): Promise<number> {
   let raw: string;
   try {
     raw = await readFile(file, 'utf8');
-  } catch {
-    return 0; // killed before its first write ever landed
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0; // killed before its first write ever landed
+    throw err;
   }
   const doc = JSON.parse(raw) as { format: number; values: { n: number; ids: string[] } };
   expect(doc.format).toBe(1);
@@ -101,4 +102,4 @@ it(`survives ${ROUNDS} SIGKILLs at random moments without losing a durable write
   // The schedule really did kill writers that were writing, not only idle start-ups.
   expect(midWriteKills).toBeGreaterThan(ROUNDS / 2);
   expect(lastPrinted).toBeGreaterThan(0);
-}, 60_000);
+}, 45_000); // ~10 s on an idle 2-core machine

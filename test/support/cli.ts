@@ -1,5 +1,7 @@
 /** Runs the real `payspeaker` CLI as a child process, the way a user does. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -11,10 +13,14 @@ export interface RunResult {
   stderr: string;
 }
 
+/** One data directory per test process: devices' NVS files never touch the user's own. */
+const DATA_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-test-data-'));
+process.once('exit', () => fs.rmSync(DATA_DIR, { recursive: true, force: true }));
+
 /** Env without the caller's PAYSPEAKER_* settings, so tests do not depend on the machine. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PAYSPEAKER_')));
-  return { ...env, ...extra };
+  return { ...env, PAYSPEAKER_DATA_DIR: DATA_DIR, ...extra };
 }
 
 export function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {

@@ -1,7 +1,8 @@
 /** The voice-pack cache a speaker uses: recorded on first use, reused, repaired, shared between racers. */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEspeakEngine, espeakInstalled } from '../../src/audio/tts/espeak.ts';
 import { utter, vocabulary } from '../../src/speech/index.ts';
 import {
@@ -14,9 +15,16 @@ import {
   type Manifest,
   type VoicePack,
 } from '../../src/voice/index.ts';
-import { captureLog, ESPEAK_MISSING, tempDir } from './helpers.ts';
+import { captureLog, ESPEAK_MISSING, removeTempDirs, tempDir } from './helpers.ts';
+
+function runScript(script: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', script, ...args], (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+}
 
 describe.skipIf(!espeakInstalled())(`voice-pack cache (skipped if ${ESPEAK_MISSING})`, () => {
+  afterAll(removeTempDirs);
   const engine = createEspeakEngine();
   const total = vocabulary('zh-CN').length;
   let cacheDir: string;
@@ -86,12 +94,38 @@ describe.skipIf(!espeakInstalled())(`voice-pack cache (skipped if ${ESPEAK_MISSI
 
   it('survives two builders racing for the same pack: one wins, the other uses its pack', async () => {
     const raceDir = tempDir('race');
-    const [a, b] = await Promise.all([ensureVoicePack('zh-CN', { engine, cacheDir: raceDir }), ensureVoicePack('zh-CN', { engine, cacheDir: raceDir })]);
+    const { log, lines } = captureLog();
+    const [a, b] = await Promise.all([ensureVoicePack('zh-CN', { engine, cacheDir: raceDir, log }), ensureVoicePack('zh-CN', { engine, cacheDir: raceDir, log })]);
+    expect(lines.filter((l) => l.msg.startsWith('another builder installed this voice pack first'))).toHaveLength(1);
     expect(a.dir).toBe(b.dir);
     expect(a.version).toBe(b.version);
     // No temp or moved-aside folders left behind, and what is in place loads cleanly.
     expect(fs.readdirSync(raceDir)).toEqual([path.basename(a.dir)]);
     const onDisk = await loadVoicePack(a.dir);
     expect(onDisk.clips.size).toBe(total);
+  });
+
+  it('survives two processes racing for the same pack', { timeout: 60_000 }, async () => {
+    const raceDir = tempDir('race-processes');
+    const script = path.join(import.meta.dirname, 'fixtures/ensure-pack.ts');
+    const results = await Promise.all([0, 1].map(() => runScript(script, raceDir)));
+    const [a, b] = results.map((r) => JSON.parse(r) as { dir: string; version: string; clips: number });
+    expect(a).toEqual(b);
+    expect(a).toMatchObject({ version: first.version, clips: total });
+    expect(fs.readdirSync(raceDir)).toEqual([path.basename(a!.dir)]);
+    await expect(loadVoicePack(a!.dir)).resolves.toMatchObject({ version: first.version });
+  });
+
+  it('shares one loaded pack between the speakers of a process', async () => {
+    const shared = tempDir('shared');
+    const progress: number[] = [];
+    await createVoice('clips', { langs: ['zh-CN'], cacheDir: shared, onProgress: (done) => progress.push(done) });
+    expect(progress).toHaveLength(total);
+    // With the files gone, a second speaker can only have got its clips from the first one's copy.
+    fs.rmSync(shared, { recursive: true });
+    const voice = await createVoice('clips', { langs: ['zh-CN'], cacheDir: shared, onProgress: (done) => progress.push(done) });
+    expect(progress).toHaveLength(total);
+    const u = utter({ type: 'payment', payment: { amount: 500, currency: 'CNY', channel: 'wechat', kind: 'payment' } }, 'zh-CN');
+    expect((await voice.render(u, 'zh-CN')).samples.length).toBeGreaterThan(0);
   });
 });

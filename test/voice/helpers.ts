@@ -35,6 +35,15 @@ export function counting(engine: TtsEngine): TtsEngine & { calls: string[] } {
   };
 }
 
+const made: string[] = [];
+
+/** A fresh folder under the OS temp dir, removed by removeTempDirs() (call it in afterAll). */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `payspeaker-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `payspeaker-${prefix}-`));
+  made.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }

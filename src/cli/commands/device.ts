@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { LANGUAGES, type Language } from '../../speech/index.ts';
 import { VOICE_ENGINES } from '../../voice/index.ts';
 import { isDeviceId } from '../../protocol/index.ts';
-import { defaultDeviceDataDir } from '../../config.ts';
+import { defaultDataDir } from '../../config.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError } from '../exit-codes.ts';
 import { eventLine } from '../output.ts';
@@ -41,7 +41,7 @@ export function deviceCommand(ctx: CliContext): Command {
         .env('PAYSPEAKER_VOICE_ENGINE')
         .default(s.voiceEngine ?? 'clips'),
     )
-    .addOption(new Option('--data-dir <dir>', "where the device keeps its NVS (default: the user data dir)").env('PAYSPEAKER_DATA_DIR').default(s.dataDir))
+    .addOption(new Option('--data-dir <dir>', "data directory; the NVS is DIR/devices/<id>/nvs.json (default: the user data dir)").env('PAYSPEAKER_DATA_DIR').default(s.dataDir))
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(s))
     .addHelpText('after', '\nOn a terminal a live panel shows the status light, volume, queue and last payment.\nKeys: + / - volume, r replay, s today\'s summary, p battery, q quit.')
@@ -64,7 +64,7 @@ export function deviceCommand(ctx: CliContext): Command {
           lang: flags.lang,
           audio: flags.audio,
           voiceEngine: flags.voiceEngine,
-          dataDir: flags.dataDir ?? defaultDeviceDataDir(flags.id),
+          dataDir: flags.dataDir ?? defaultDataDir(),
           log,
           interactive,
           onQuit: quit,

@@ -32,8 +32,8 @@ const cacheDirOption = () =>
 export function voicepackCommand(ctx: CliContext): Command {
   return new Command('voicepack')
     .description('record and list voice packs: the prerecorded clips a speaker joins into announcements')
-    .addCommand(buildCommand(ctx))
-    .addCommand(listCommand(ctx));
+    .addCommand(buildCommand(ctx).exitOverride()) // main() turns Commander's errors into exit code 2;
+    .addCommand(listCommand(ctx).exitOverride()); // it only reaches top-level commands, so nested ones opt in
 }
 
 function buildCommand(ctx: CliContext): Command {

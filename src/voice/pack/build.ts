@@ -28,7 +28,7 @@ export async function buildVoicePack(opts: BuildVoicePackOptions): Promise<Voice
   const { lang, engine, outDir } = opts;
   const clips = uniqueClips(lang);
   await clearPack(outDir);
-  const entries: Record<string, ClipEntry> = {};
+  const entries: [string, ClipEntry][] = [];
   const audio = new Map<string, Pcm>();
   let sampleRate: number | undefined;
   let bytes = 0;
@@ -41,7 +41,7 @@ export async function buildVoicePack(opts: BuildVoicePackOptions): Promise<Voice
     const wav = encodeWav(pcm);
     const file = clipFileName(i);
     await writeFile(path.join(outDir, file), wav);
-    entries[clip.key] = { file, sha256: sha256(wav), samples: pcm.samples.length };
+    entries.push([clip.key, { file, sha256: sha256(wav), samples: pcm.samples.length }]);
     audio.set(clip.key, pcm);
     bytes += wav.length;
     opts.onProgress?.(i + 1, clips.length, clip.key);
@@ -53,7 +53,7 @@ export async function buildVoicePack(opts: BuildVoicePackOptions): Promise<Voice
     version: packVersion(lang, engine, clips),
     engine: engine.name,
     builtAt: (opts.now?.() ?? new Date()).toISOString(),
-    clips: entries,
+    clips: Object.fromEntries(entries), // defines own keys, whatever a key is spelled like
   };
   await writeManifest(outDir, manifest);
   return packFrom(outDir, manifest, audio, bytes + Buffer.byteLength(JSON.stringify(manifest, null, 2)) + 1);

@@ -40,11 +40,16 @@ export async function ensureVoicePack(lang: Language, opts: EnsureVoicePackOptio
   if (typeof why !== 'string') return why;
   if (why === 'missing') log.info({ lang, dir }, `recording the ${lang} voice pack with ${opts.engine.name} (first use only)`);
   else log.warn({ lang, dir }, `${why}; re-recording it with ${opts.engine.name}`);
-  return rebuildVoicePack(lang, opts);
+  return buildAndInstall(lang, opts, false);
 }
 
 /** Records the pack afresh and swaps it into the cache, whatever is there now (`voicepack build`). */
-export async function rebuildVoicePack(lang: Language, opts: EnsureVoicePackOptions): Promise<VoicePack> {
+export function rebuildVoicePack(lang: Language, opts: EnsureVoicePackOptions): Promise<VoicePack> {
+  return buildAndInstall(lang, opts, true);
+}
+
+/** `replace`: swap out even a current pack found in place (an explicit rebuild) instead of using it. */
+async function buildAndInstall(lang: Language, opts: EnsureVoicePackOptions, replace: boolean): Promise<VoicePack> {
   const log = opts.log ?? silentLogger;
   const cacheDir = opts.cacheDir ?? defaultVoicePackDir();
   const dir = cachedPackDir(cacheDir, lang, opts.engine);
@@ -54,7 +59,7 @@ export async function rebuildVoicePack(lang: Language, opts: EnsureVoicePackOpti
   const started = performance.now();
   try {
     const built = await buildVoicePack({ lang, engine: opts.engine, outDir: tmp, onProgress: opts.onProgress });
-    const pack = await install(tmp, dir, built, opts.engine);
+    const pack = await install(tmp, dir, built, replace ? null : opts.engine, log);
     log.info({ lang, dir, clips: pack.clips.size, ms: Math.round(performance.now() - started) }, `${lang} voice pack ready`);
     return pack;
   } finally {
@@ -76,22 +81,28 @@ async function unusable(dir: string, lang: Language, engine: TtsEngine): Promise
 }
 
 /**
- * Moves the finished build from `tmp` to `dir`. If another process got there first with a current
- * pack, that one is used; a stale or damaged one in the way is moved aside and deleted.
+ * Moves the finished build from `tmp` to `dir`. If another process got there first with a pack
+ * current for `engine`, that one is used; anything else in the way (a stale or damaged pack, or
+ * any pack when `engine` is null) is moved aside and deleted.
  */
-async function install(tmp: string, dir: string, built: VoicePack, engine: TtsEngine): Promise<VoicePack> {
+async function install(tmp: string, dir: string, built: VoicePack, engine: TtsEngine | null, log: Logger): Promise<VoicePack> {
+  let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       await rename(tmp, dir);
       return { ...built, dir };
     } catch (err) {
       if (!isTaken(err)) throw err;
+      lastError = err;
     }
-    const there = await unusable(dir, built.language, engine);
-    if (typeof there !== 'string') return there;
+    const there = engine ? await unusable(dir, built.language, engine) : 'replacing';
+    if (typeof there !== 'string') {
+      log.debug({ dir }, 'another builder installed this voice pack first; using theirs');
+      return there;
+    }
     await moveAsideAndDelete(dir);
   }
-  throw new Error(`could not install the voice pack into ${dir}: other processes keep replacing it; try again`);
+  throw new Error(`could not move the new voice pack into ${dir}: ${(lastError as Error).message}`, { cause: lastError });
 }
 
 /** rename() onto an existing non-empty folder: ENOTEMPTY or EEXIST on POSIX, EPERM on Windows. */
