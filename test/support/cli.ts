@@ -19,7 +19,8 @@ process.once('exit', () => fs.rmSync(DATA_DIR, { recursive: true, force: true })
 
 /** Env without the caller's PAYSPEAKER_* settings, so tests do not depend on the machine. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PAYSPEAKER_')));
+  // Keeps the run's shared voice-pack cache (test/global-setup.ts), drops the machine's other settings.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PAYSPEAKER_') || k === 'PAYSPEAKER_VOICEPACK_DIR'));
   return { ...env, PAYSPEAKER_DATA_DIR: DATA_DIR, ...extra };
 }
 
