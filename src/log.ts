@@ -15,16 +15,19 @@ export interface LogOptions {
   /** Force JSON lines even on a terminal (scripts, CI). */
   json?: boolean;
   name?: string;
+  /** Where lines go instead of stderr (the device's terminal panel prints them above itself). */
+  destination?: NodeJS.WritableStream;
 }
 
 export function createLogger(opts: LogOptions = {}): Logger {
   const level = opts.level ?? 'info';
   const base = { name: opts.name ?? 'payspeaker', level };
-  if (!opts.json && process.stderr.isTTY) {
+  if (!opts.json && (opts.destination || process.stderr.isTTY)) {
     // Synchronous pretty stream: no worker thread, and lines are never lost on exit.
-    return pino(base, pretty({ destination: 2, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+    const destination = opts.destination ?? 2;
+    return pino(base, pretty({ destination, sync: true, singleLine: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
   }
-  return pino(base, pino.destination({ dest: 2, sync: true }));
+  return pino(base, opts.destination ?? pino.destination({ dest: 2, sync: true }));
 }
 
 /** A logger that drops everything, for tests and library callers that pass none. */

@@ -8,7 +8,7 @@ export interface CliContext {
   configFile: string | null;
   /** Writes one line to stdout (results and --json events). */
   print(line: string): void;
-  logger(opts: { level: LogLevel; json: boolean; name: string }): Logger;
+  logger(opts: { level: LogLevel; json: boolean; name: string; destination?: NodeJS.WritableStream }): Logger;
 }
 
 export function defaultContext(settings: Settings, configFile: string | null): CliContext {

@@ -2,11 +2,12 @@
 import type { SpeakerEvent } from '../../device/events.ts';
 import { formatAmount } from '../protocol/index.ts';
 
-export function describeEvent(e: SpeakerEvent): string {
+/** A line for a person, or null for events a terminal does not need (the panel shows the state). */
+export function describeEvent(e: SpeakerEvent): string | null {
   const who = `[${e.device}]`;
   switch (e.event) {
     case 'state':
-      return `${who} ${e.from} → ${e.state}`;
+      return null;
     case 'online':
       return `${who} online (${e.broker})`;
     case 'offline':
@@ -30,6 +31,6 @@ export function describeEvent(e: SpeakerEvent): string {
   }
 }
 
-export function eventLine(e: SpeakerEvent, json: boolean): string {
+export function eventLine(e: SpeakerEvent, json: boolean): string | null {
   return json ? JSON.stringify(e) : describeEvent(e);
 }

@@ -27,6 +27,14 @@ export interface RunningSpeaker {
   board: LaptopBoard;
 }
 
+/** On a terminal, one self-updating line while a voice pack is recorded on first use. */
+function progressLine(): ((done: number, total: number, key: string, lang: Language) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (done, total, _key, lang) => {
+    process.stderr.write(`\rrecording the ${lang} voice pack: ${done}/${total} clips${done === total ? '\n' : ''}`);
+  };
+}
+
 function isVoiceEngine(x: string): x is VoiceEngineName {
   return (VOICE_ENGINES as readonly string[]).includes(x);
 }
@@ -42,7 +50,7 @@ export async function bootSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent
   if (!isVoiceEngine(setup.voiceEngine)) {
     throw new CliError(`--voice-engine ${JSON.stringify(setup.voiceEngine)} is not an engine: use one of ${VOICE_ENGINES.join(', ')}`);
   }
-  const voice = await createVoice(setup.voiceEngine, { langs: [setup.lang], log: setup.log }).catch((err: Error) => {
+  const voice = await createVoice(setup.voiceEngine, { langs: [setup.lang], log: setup.log, onProgress: progressLine() }).catch((err: Error) => {
     throw new CliError(err.message, 1);
   });
   const board = await createLaptopBoard({

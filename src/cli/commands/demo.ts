@@ -54,7 +54,7 @@ export function demoCommand(ctx: CliContext): Command {
       try {
         const setup = { id: DEMO_DEVICE, broker: broker.mqttUrl, lang: flags.lang, audio: flags.audio, voiceEngine: flags.voiceEngine, dataDir, log, interactive: false };
         const { speaker } = await bootSpeaker(setup, (e) => {
-          if (e.event === 'announced' || e.event === 'rejected' || e.event === 'spoke') ctx.print(eventLine(e, json));
+          if (e.event === 'announced' || e.event === 'rejected' || e.event === 'spoke') ctx.print(eventLine(e, json)!);
         });
         await speaker.start(); // online: the broker now holds a session for it
         if (!json) ctx.print(`payspeaker demo: broker on ${broker.mqttUrl}, speaker ${DEMO_DEVICE} speaking ${flags.lang}`);

@@ -1,4 +1,5 @@
 /** `payspeaker device`: one virtual speaker on this machine, until SIGINT/SIGTERM or `q`. */
+import { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import { LANGUAGES, type Language } from '../../speech/index.ts';
 import { VOICE_ENGINES } from '../../voice/index.ts';
@@ -52,11 +53,18 @@ export function deviceCommand(ctx: CliContext): Command {
       }
       const json = Boolean(flags.json);
       const interactive = !json && Boolean(process.stdout.isTTY && process.stdin.isTTY);
-      const log = ctx.logger({ level: flags.logLevel, json, name: 'device' });
+      // Until the board exists lines print plainly; then through its panel, so they do not tear it.
+      let panel: TerminalPanel | null = null;
+      const print = (line: string | null) => line !== null && (panel ? panel.log(line) : ctx.print(line));
+      const logLines = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const line of chunk.toString('utf8').trimEnd().split('\n')) panel ? panel.log(line) : process.stderr.write(`${line}\n`);
+          done();
+        },
+      });
+      const log = ctx.logger({ level: flags.logLevel, json, name: 'device', ...(interactive ? { destination: logLines } : {}) });
       let quit: () => void = () => undefined;
       const quitPressed = new Promise<string>((resolve) => (quit = () => resolve('q')));
-      // Until the board exists events print plainly; then through its panel, so lines do not tear it.
-      let panel: TerminalPanel | null = null;
       const { speaker, board } = await bootSpeaker(
         {
           id: flags.id,
@@ -69,7 +77,7 @@ export function deviceCommand(ctx: CliContext): Command {
           interactive,
           onQuit: quit,
         },
-        (e) => (panel ? panel.log(eventLine(e, false)) : ctx.print(eventLine(e, json))),
+        (e) => print(eventLine(e, json)),
       );
       panel = board.panel;
       const reason = await Promise.race([untilShutdown(), quitPressed]);
