@@ -12,6 +12,7 @@ import { deviceCommand } from './commands/device.ts';
 import { payCommand } from './commands/pay.ts';
 import { demoCommand } from './commands/demo.ts';
 import { voicepackCommand } from './commands/voicepack.ts';
+import { commandCommand } from './commands/command.ts';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('payspeaker')
@@ -30,9 +31,11 @@ Examples:
   npx payspeaker demo                         broker + speaker + three sample payments
   npx payspeaker broker                       MQTT on 127.0.0.1:1883, WebSocket on :8080
   npx payspeaker device --id SPK-0001         a virtual speaker
-  npx payspeaker pay 123.45 --device SPK-0001 a test payment; prints the device's ack`,
+  npx payspeaker pay 123.45 --device SPK-0001 a test payment; prints the device's ack
+  npx payspeaker command replay --device SPK-0001   press a button remotely
+  npx payspeaker voicepack build --lang hi-IN  record a voice pack`,
     );
-  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, voicepackCommand]) program.addCommand(make(ctx));
+  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, commandCommand, voicepackCommand]) program.addCommand(make(ctx));
   program.exitOverride();
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

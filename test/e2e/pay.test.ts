@@ -63,6 +63,18 @@ describe('payspeaker pay → device → ack', () => {
     expect(fs.readdirSync(wavDir).length).toBe(before);
   });
 
+  it('presses buttons remotely with `payspeaker command`', async () => {
+    const volume = await runCli(['command', 'set-volume', '--value', '3', '--device', DEVICE, '--broker', broker.mqttUrl, '--json']);
+    expect(volume.code, volume.stderr).toBe(0);
+    expect(JSON.parse(volume.stdout)).toMatchObject({ ok: true, command: 'set-volume', volume: 3, device: DEVICE });
+    const replay = await runCli(['command', 'replay', '--device', DEVICE, '--broker', broker.mqttUrl]);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stdout).toMatch(new RegExp(`^${DEVICE} replay: said ".*退款十二点五元"`));
+    const bad = await runCli(['command', 'dance', '--device', DEVICE, '--broker', broker.mqttUrl]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/"command" is "dance": it must be one of volume-up/);
+  });
+
   it('exits 4 with a clear message when no device answers in time', async () => {
     const result = await runCli(['pay', '1', '--device', 'SPK-NOBODY', '--broker', broker.mqttUrl, '--timeout', '1s']);
     expect(result.code).toBe(4);
