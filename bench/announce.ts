@@ -17,7 +17,17 @@ import { Speaker } from '../device/speaker.ts';
 import { createHeadlessBoard } from '../device/boards/headless.ts';
 import { formatMs, summarize, type Summary } from './stats.ts';
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '200' }, json: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '200' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write('Usage: npm run bench [-- --count 200] [-- --json]\n');
+  process.exit(0);
+}
 const count = Number(values.count);
 if (!Number.isInteger(count) || count < 1) throw new Error(`--count must be a positive integer, got ${values.count}`);
 

@@ -24,8 +24,13 @@ const { values } = parseArgs({
     'espeak-count': { type: 'string', default: '300' },
     langs: { type: 'string', default: LANGUAGES.join(',') },
     json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  process.stdout.write('Usage: npm run bench:voices [-- --count 10000] [-- --espeak-count 300] [-- --langs zh-CN,en-US,hi-IN] [-- --json]\n');
+  process.exit(0);
+}
 const count = positive(values.count, '--count');
 const espeakCount = Math.min(count, positive(values['espeak-count'], '--espeak-count'));
 const langs = values.langs.split(',').map((l) => l.trim());

@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from '../src/log.ts';
 import { VERSION } from '../src/version.ts';
 import { Announcer } from './announcer.ts';
 import { Connection } from './connection.ts';
+import { Backoff, type BackoffOptions } from './backoff.ts';
 import { DEFAULT_SETTINGS, type Extension, type FirmwareContext, type FirmwareSettings } from './context.ts';
 import { DeviceStateMachine, type DeviceState } from './state-machine.ts';
 import { PaymentStore } from './stores/payments.ts';
@@ -35,6 +36,8 @@ export interface SpeakerOptions {
   settings?: Partial<FirmwareSettings>;
   /** Extra MQTT.js options (credentials, timings in tests). */
   mqtt?: IClientOptions;
+  /** Reconnect timing (defaults: 1 s to 60 s, full jitter); tests inject their randomness. */
+  backoff?: BackoffOptions;
 }
 
 interface Running {
@@ -72,6 +75,7 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       will: { topic: topics.state(opts.id), payload: stateJson(ctxBase, false) },
       subscriptions: [topics.notify(opts.id), topics.command(opts.id)],
       mqtt: opts.mqtt,
+      backoff: new Backoff(opts.backoff),
     });
     const volume = new VolumeSetting(opts.board.nvs);
     const ctx: FirmwareContext = {

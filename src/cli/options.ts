@@ -10,3 +10,10 @@ export function parsePort(flag: string) {
     return port;
   };
 }
+
+export function parseCount(flag: string) {
+  return (text: string): number => {
+    if (!/^\d+$/.test(text)) throw new InvalidArgumentError(`${flag} must be a whole number, got ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+}

@@ -5,6 +5,7 @@ import { createLaptopBoard, type LaptopBoard } from '../../device/boards/laptop.
 import { parseAudioSpec } from '../audio/sinks/index.ts';
 import { createVoice, VOICE_ENGINES, type VoiceEngineName } from '../voice/index.ts';
 import type { SpeakerEvent } from '../../device/events.ts';
+import type { FirmwareSettings } from '../../device/context.ts';
 import type { Language } from '../speech/index.ts';
 import type { Logger } from '../log.ts';
 import { CliError } from './exit-codes.ts';
@@ -16,6 +17,9 @@ export interface SpeakerSetup {
   audio: string;
   voiceEngine: string;
   dataDir: string;
+  /** Firmware tuning (offline age, burst depth) and the silence between clips. */
+  settings?: Partial<FirmwareSettings>;
+  clipGapMs?: number;
   log: Logger;
   /** Panel and keys: only on a terminal, never with --json. */
   interactive: boolean;
@@ -50,7 +54,7 @@ export async function bootSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent
   if (!isVoiceEngine(setup.voiceEngine)) {
     throw new CliError(`--voice-engine ${JSON.stringify(setup.voiceEngine)} is not an engine: use one of ${VOICE_ENGINES.join(', ')}`);
   }
-  const voice = await createVoice(setup.voiceEngine, { langs: [setup.lang], log: setup.log, onProgress: progressLine() }).catch((err: Error) => {
+  const voice = await createVoice(setup.voiceEngine, { langs: [setup.lang], log: setup.log, gapMs: setup.clipGapMs, onProgress: progressLine() }).catch((err: Error) => {
     throw new CliError(err.message, 1);
   });
   const board = await createLaptopBoard({
@@ -61,7 +65,7 @@ export async function bootSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent
     interactive: setup.interactive,
     onQuit: setup.onQuit,
   });
-  const speaker = new Speaker({ id: setup.id, brokerUrl: setup.broker, lang: setup.lang, board, voice, log: setup.log });
+  const speaker = new Speaker({ id: setup.id, brokerUrl: setup.broker, lang: setup.lang, board, voice, log: setup.log, settings: setup.settings });
   speaker.on('event', onEvent);
   setup.log.info({ broker: setup.broker }, 'connecting to the broker');
   await speaker.boot();

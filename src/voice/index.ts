@@ -30,6 +30,8 @@ export interface CreateVoiceOptions {
   log?: Logger;
   /** Where `clips` keeps its packs (default: defaultVoicePackDir()). */
   cacheDir?: string;
+  /** Silence between joined clips (clips voice), default DEFAULT_GAP_MS. */
+  gapMs?: number;
   /** Progress while a pack is recorded on first use. */
   onProgress?: (done: number, total: number, key: string, lang: Language) => void;
 }
@@ -77,7 +79,7 @@ async function clipsVoice(opts: CreateVoiceOptions): Promise<Voice> {
     }
     packs[lang] = await pack;
   }
-  return createClipVoice({ packs, fallback: engine, log: opts.log ?? silentLogger });
+  return createClipVoice({ packs, fallback: engine, log: opts.log ?? silentLogger, gapMs: opts.gapMs });
 }
 
 /** Speaks a word per language once, so a broken engine fails at boot, not at the first payment. */

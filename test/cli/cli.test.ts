@@ -41,6 +41,15 @@ describe('payspeaker CLI', () => {
     expect(badOption.stderr).toMatch(/'fr-FR' is invalid.*zh-CN/);
   });
 
+  it('refuses bad device tuning values with the flag and the value', async () => {
+    const depth = await runCli(['device', '--id', 'SPK-1', '--burst-depth', 'many']);
+    expect(depth.code).toBe(2);
+    expect(depth.stderr).toMatch(/--burst-depth must be a whole number, got "many"/);
+    const stale = await runCli(['device', '--id', 'SPK-1', '--stale-after', 'later', '--broker', 'mqtt://127.0.0.1:1']);
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toMatch(/--stale-after "later" is not a duration/);
+  });
+
   it('asks for a device id, and refuses one that would break the topic tree', async () => {
     const missing = await runCli(['device']);
     expect(missing.code).toBe(2);

@@ -9,6 +9,8 @@ import { commonOptions, type CliContext } from '../context.ts';
 import { CliError } from '../exit-codes.ts';
 import { eventLine } from '../output.ts';
 import { untilShutdown } from '../signals.ts';
+import { parseDuration } from '../duration.ts';
+import { parseCount } from '../options.ts';
 import { bootSpeaker } from '../speaker-setup.ts';
 import type { LogLevel } from '../../log.ts';
 import type { TerminalPanel } from '../../../device/drivers/terminal-panel.ts';
@@ -20,6 +22,9 @@ interface DeviceFlags {
   audio: string;
   voiceEngine: string;
   dataDir?: string;
+  clipGap: string;
+  staleAfter: string;
+  burstDepth: number;
   json?: boolean;
   logLevel: LogLevel;
 }
@@ -43,6 +48,18 @@ export function deviceCommand(ctx: CliContext): Command {
         .default(s.voiceEngine ?? 'clips'),
     )
     .addOption(new Option('--data-dir <dir>', "data directory; the NVS is DIR/devices/<id>/nvs.json (default: the user data dir)").env('PAYSPEAKER_DATA_DIR').default(s.dataDir))
+    .addOption(new Option('--clip-gap <duration>', 'silence between joined clips').env('PAYSPEAKER_CLIP_GAP').default(s.clipGap ?? '40ms'))
+    .addOption(
+      new Option('--stale-after <duration>', 'a notification older than this on arrival was queued offline: summarized, not read out')
+        .env('PAYSPEAKER_STALE_AFTER')
+        .default(s.staleAfter ?? '60s'),
+    )
+    .addOption(
+      new Option('--burst-depth <n>', 'announcements waiting before further payments join one summary')
+        .env('PAYSPEAKER_BURST_DEPTH')
+        .argParser(parseCount('--burst-depth'))
+        .default(s.burstDepth ?? 5),
+    )
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(s))
     .addHelpText('after', '\nOn a terminal a live panel shows the status light, volume, queue and last payment.\nKeys: + / - volume, r replay, s today\'s summary, p battery, q quit.')
@@ -73,6 +90,8 @@ export function deviceCommand(ctx: CliContext): Command {
           audio: flags.audio,
           voiceEngine: flags.voiceEngine,
           dataDir: flags.dataDir ?? defaultDataDir(),
+          clipGapMs: parseDuration(flags.clipGap, '--clip-gap', { allowZero: true }),
+          settings: { staleAfterMs: parseDuration(flags.staleAfter, '--stale-after'), burstDepth: flags.burstDepth },
           log,
           interactive,
           onQuit: quit,
