@@ -23,9 +23,9 @@ export interface ConnectionOptions {
   subscriptions: string[];
   mqtt?: IClientOptions;
   backoff?: Backoff;
+  /** Takes every incoming message; its PUBACK goes back only once this resolves. */
+  intake: (topic: string, payload: Buffer) => Promise<void>;
 }
-
-type Intake = (topic: string, payload: Buffer) => Promise<void>;
 
 export class Connection extends EventEmitter<{ online: []; offline: [] }> {
   private client: MqttClient | null = null;
@@ -35,8 +35,8 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
   /** Publishes made before start() wait here instead of being lost. */
   private readonly started: Promise<MqttClient>;
   private markStarted!: (client: MqttClient) => void;
-  /** Called for every incoming message, before its PUBACK. Set by the firmware. */
-  intake: Intake = async () => undefined;
+  /** Set while stopping: messages are no longer taken (nor PUBACKed), so the broker keeps them. */
+  private closedForIntake = false;
 
   constructor(private readonly opts: ConnectionOptions) {
     super();
@@ -61,12 +61,17 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     });
     this.client = disableNagle(client);
     client.handleMessage = (packet, done) => {
-      this.intake(packet.topic, packet.payload as Buffer).then(
+      // An error skips the PUBACK (the broker redelivers it next session) but lets MQTT.js go
+      // on to the packets behind it, such as the PUBACK of our own goodbye.
+      if (this.closedForIntake) return done(new Error('stopping: left with the broker for the next session'));
+      this.opts.intake(packet.topic, packet.payload as Buffer).then(
         () => done(),
         (err: Error) => {
-          // Not acked: the broker redelivers after the next reconnect.
-          opts.log.error({ err: err.message, topic: packet.topic }, 'could not take a message; it will be redelivered');
-          client.end(true);
+          // Not acked; aedes resends unacked QoS 1 only on reconnect, so drop the link (not the
+          // client: end() would close the stores the reconnect keeps).
+          opts.log.error({ err: err.message, topic: packet.topic }, 'could not take a message; reconnecting so it is redelivered');
+          done(err);
+          client.stream.destroy();
         },
       );
     };
@@ -83,7 +88,13 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     await client.publishAsync(topic, payload, options);
   }
 
+  /** Stops taking messages (first step of a clean shutdown): what arrives now stays with the broker. */
+  closeIntake(): void {
+    this.closedForIntake = true;
+  }
+
   async stop(): Promise<void> {
+    this.closeIntake();
     this.stopping = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const client = this.client;
@@ -95,14 +106,16 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
   private async onConnect(): Promise<void> {
     const client = this.client;
     if (!client) return;
-    this.backoff.reset();
     try {
       await client.subscribeAsync(this.opts.subscriptions, { qos: 1 });
     } catch (err) {
       this.opts.log.error({ err: (err as Error).message }, 'could not subscribe; reconnecting');
-      client.end(true);
+      client.stream.destroy();
       return;
     }
+    // Only a session that works resets the backoff: a broker that accepts the connection but
+    // refuses the subscription must not be retried every second.
+    this.backoff.reset();
     this.opts.machine.send('connected');
     this.emit('online');
   }
@@ -118,7 +131,9 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
       this.retryTimer = null;
       if (this.stopping || !this.client) return;
       this.opts.machine.send('retry');
-      this.client.reconnect();
+      // Keep the stores: without them MQTT.js starts empty and drops the acks queued while offline.
+      const { incomingStore, outgoingStore } = this.client;
+      this.client.reconnect({ incomingStore, outgoingStore });
     }, delay);
   }
 }

@@ -47,8 +47,10 @@ export interface FirmwareContext {
   readonly payments: PaymentStore;
   readonly volume: VolumeSetting;
   emit(event: SpeakerEvent): void;
-  /** The device's own state changed in a way the retained state topic and display should show. */
-  refresh(): void;
+  /** Redraws the status light and display (queue, last payment). */
+  show(): void;
+  /** Something in the retained state message changed (the volume): republish it, and redraw. */
+  publishState(): void;
 }
 
 /** A feature of the firmware: it subscribes to what it needs in start() and lets go in stop(). */

@@ -76,6 +76,11 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       subscriptions: [topics.notify(opts.id), topics.command(opts.id)],
       mqtt: opts.mqtt,
       backoff: new Backoff(opts.backoff),
+      intake: async (topic, payload) => {
+        if (topic === topics.notify(opts.id)) return payments.intake(payload);
+        // Commands may speak for seconds: run them without holding up the notifications behind.
+        if (topic === topics.command(opts.id)) void controls.onCommand(payload);
+      },
     });
     const volume = new VolumeSetting(opts.board.nvs);
     const ctx: FirmwareContext = {
@@ -87,10 +92,11 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       machine,
       connection,
       announcer: new Announcer(opts.voice, opts.board.audio, opts.lang, () => volume.level),
-      payments: new PaymentStore(opts.board.nvs, opts.board.clock),
+      payments: new PaymentStore(opts.board.nvs, opts.board.clock, log),
       volume,
       emit: (e) => this.report(e),
-      refresh: () => presence.refresh(),
+      show: () => presence.show(),
+      publishState: () => presence.refresh(),
     };
     const payments = new PaymentsExtension(ctx);
     const controls = new ControlsExtension(ctx);
@@ -98,11 +104,6 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
     const telemetry = new TelemetryExtension(ctx);
     this.on('event', (e) => telemetry.observe(e));
     machine.on('transition', ({ from, to }) => this.report({ event: 'state', device: opts.id, state: to, from }));
-    connection.intake = async (topic, payload) => {
-      if (topic === topics.notify(opts.id)) return payments.intake(payload);
-      // Commands may speak for seconds: run them without holding up the notifications behind.
-      if (topic === topics.command(opts.id)) void controls.onCommand(payload);
-    };
     this.running = { ctx, extensions: [presence, payments, controls, telemetry] };
     for (const ext of this.running.extensions) await ext.start();
     prompt(ctx, 'power-on');
@@ -121,6 +122,7 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
     const running = this.running;
     if (!running) return;
     this.running = null;
+    running.ctx.connection.closeIntake(); // what arrives now stays with the broker for next time
     await running.ctx.announcer.idle();
     for (const ext of [...running.extensions].reverse()) await ext.stop();
     await running.ctx.connection.stop();

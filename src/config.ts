@@ -17,7 +17,7 @@ export const settingsSchema = z.strictObject({
   voiceEngine: z.string().optional(),
   clipGap: z.string().optional(),
   staleAfter: z.string().optional(),
-  burstDepth: z.number().int().min(0).optional(),
+  burstDepth: z.number().int().min(1).optional(),
   dataDir: z.string().optional(),
   currency: z.string().optional(),
   channel: z.string().optional(),

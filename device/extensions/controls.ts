@@ -83,7 +83,7 @@ export class ControlsExtension implements Extension {
     const volume = await this.ctx.volume.set(requested);
     if (volume !== before) {
       this.ctx.emit({ event: 'volume', device: this.ctx.id, volume });
-      this.ctx.refresh();
+      this.ctx.publishState();
     }
     // At the ends the box says so, like the real ones: pressing up at 10 says 音量最大.
     const end = requested >= MAX_VOLUME ? 'volume-max' : requested <= MIN_VOLUME ? 'volume-min' : null;

@@ -5,17 +5,24 @@
  */
 import { encodeAck, parseNotification, topics, PROTOCOL_VERSION, type Ack, type Notification, type Rejection } from '../../src/protocol/index.ts';
 import { utter, type Total, type Utterance } from '../../src/speech/index.ts';
+import type { PlayResult } from '../../src/audio/sinks/sink.ts';
 import type { Extension, FirmwareContext } from '../context.ts';
 
 type Scope = 'offline' | 'burst';
 
 interface Batch {
   items: Notification[];
+  /** Monotonic times (performance.now): how long the rush has lasted, not what the wall clock says. */
+  openedAt: number;
   lastAdded: number;
 }
 
+/** An offline summary waits for the rush of queued notifications to end, but never longer than this. */
+const MAX_SETTLE_MS = 3000;
+
 export class PaymentsExtension implements Extension {
   private readonly batches: Partial<Record<Scope, Batch>> = {};
+  private deliveries = 0;
 
   constructor(private readonly ctx: FirmwareContext) {}
 
@@ -25,21 +32,6 @@ export class PaymentsExtension implements Extension {
     for (const n of this.ctx.payments.pending()) this.route(n);
   }
 
-  /** The device died between "done" and the sound coming out: let the board finish, then ack. */
-  private async resumeInFlight(): Promise<void> {
-    const { payments, board, log } = this.ctx;
-    const flight = payments.inFlight();
-    if (!flight) return;
-    const result = board.audio.resume ? await board.audio.resume(flight.token).catch((err: Error) => log.warn({ err: err.message }, 'could not resume')) : null;
-    log.info({ payments: flight.ids, resumed: Boolean(result) }, 'finished an announcement a restart interrupted');
-    // Acks again in any case (the first may have died with the process); reports only what it let out now.
-    if (result && flight.scope) {
-      this.ctx.emit({ event: 'summarized', device: this.ctx.id, scope: flight.scope, ids: flight.ids, count: flight.ids.length, text: flight.text });
-    }
-    for (const id of flight.ids) this.sendAck({ id, status: flight.status, text: flight.text });
-    await payments.settle(flight.token);
-  }
-
   stop(): void {}
 
   /** Runs before the PUBACK: whatever this resolves for is safe from a crash. */
@@ -47,105 +39,131 @@ export class PaymentsExtension implements Extension {
     const parsed = parseNotification(payload, this.ctx.id);
     if (!parsed.ok) return this.reject(parsed.rejection);
     const n = parsed.notification;
-    if (this.ctx.payments.isKnown(n.id)) {
+    const { payments } = this.ctx;
+    if (payments.isHandled(n.id)) {
       this.ctx.emit({ event: 'duplicate', device: this.ctx.id, id: n.id });
       return this.sendAck({ id: n.id, status: 'duplicate' });
     }
-    await this.ctx.payments.accept(n);
+    // Still waiting to be announced (a retry, or a redelivery after a crash before the PUBACK):
+    // the original's final ack answers for this id too.
+    if (payments.isPending(n.id)) return;
+    await payments.accept(n);
     this.route(n);
+  }
+
+  /** The device died between "done" and the sound coming out: let the board finish, then ack. */
+  private async resumeInFlight(): Promise<void> {
+    const { payments, board, log } = this.ctx;
+    const flight = payments.inFlight();
+    if (!flight) return;
+    let resumed: PlayResult | null = null;
+    if (flight.token && board.audio.resume) {
+      resumed = await board.audio.resume(flight.token).catch((err: Error) => {
+        log.warn({ err: err.message }, 'could not finish the interrupted announcement');
+        return null;
+      });
+    }
+    log.info({ payments: flight.ids, resumed: resumed !== null }, 'acking an announcement a restart interrupted');
+    if (resumed && flight.scope) {
+      this.ctx.emit({ event: 'summarized', device: this.ctx.id, scope: flight.scope, ids: flight.ids, count: flight.ids.length, text: flight.text });
+    }
+    // The first ack may have died with the process: send it (again). Acks are idempotent.
+    for (const id of flight.ids) this.sendAck({ id, status: flight.status, text: flight.text });
+    await payments.settle(flight.key);
   }
 
   private route(n: Notification): void {
     const { settings, announcer, board } = this.ctx;
     if (n.kind === 'payment' && board.clock.now() - n.createdAt > settings.staleAfterMs) return this.batch('offline', n);
     if (n.kind === 'payment' && announcer.pending >= settings.burstDepth) return this.batch('burst', n);
-    this.announce(n);
-  }
-
-  private announce(n: Notification): void {
-    const { ctx } = this;
-    let token: string | undefined;
-    const done = (u: Utterance, staged?: string) => {
-      token = staged;
-      return ctx.payments.finish([n], staged ? { token: staged, ids: [n.id], status: 'played', text: u.text } : undefined);
-    };
-    ctx.announcer.say(n.id, () => utter({ type: 'payment', payment: n }, ctx.lang), { beforePlay: done }).then(
-      ({ utterance, playback }) => {
-        void ctx.payments.settle(token);
-        ctx.emit({
-          event: 'announced',
-          device: ctx.id,
-          id: n.id,
-          text: utterance.text,
-          status: 'played',
-          amount: n.amount,
-          currency: n.currency,
-          channel: n.channel,
-          kind: n.kind,
-          latencyMs: ctx.board.clock.now() - n.createdAt,
-          durationMs: Math.round(playback.durationMs),
-          sink: playback.sink,
-          ...(playback.file ? { file: playback.file } : {}),
-        });
-        this.sendAck({ id: n.id, status: 'played', text: utterance.text });
-        ctx.refresh();
-      },
-      (err: Error) => this.audioFailed([n], err),
-    );
+    this.deliver(n.id, async () => [n], ([p]) => utter({ type: 'payment', payment: p! }, this.ctx.lang), 'played');
   }
 
   /** Adds to the open batch of this scope, or opens one with a summary queued behind the current announcements. */
   private batch(scope: Scope, n: Notification): void {
-    const now = this.ctx.board.clock.now();
+    const now = performance.now();
     const open = this.batches[scope];
     if (open) {
       open.items.push(n);
       open.lastAdded = now;
       return;
     }
-    this.batches[scope] = { items: [n], lastAdded: now };
-    let taken: Notification[] = [];
-    let token: string | undefined;
-    const summary = async () => {
-      taken = await this.takeWhenSettled(scope);
-      return utter({ type: 'summary', scope, count: taken.length, totals: totals(taken) }, this.ctx.lang);
-    };
-    this.ctx.announcer
-      .say(`summary-${scope}`, summary, {
-        beforePlay: (u, staged) => {
-          token = staged;
-          const flight = staged ? { token: staged, ids: taken.map((t) => t.id), status: 'summarized' as const, scope, text: u.text } : undefined;
-          return this.ctx.payments.finish(taken, flight);
-        },
-      })
-      .then(
-        ({ utterance }) => {
-          void this.ctx.payments.settle(token);
-          const ids = taken.map((t) => t.id);
-          this.ctx.emit({ event: 'summarized', device: this.ctx.id, scope, ids, count: ids.length, text: utterance.text });
-          for (const id of ids) this.sendAck({ id, status: 'summarized', text: utterance.text });
-          this.ctx.refresh();
-        },
-        (err: Error) => this.audioFailed(taken.length ? taken : (this.batches[scope]?.items ?? []), err),
-      );
+    this.batches[scope] = { items: [n], openedAt: now, lastAdded: now };
+    const summary = (items: Notification[]) => utter({ type: 'summary', scope, count: items.length, totals: totals(items) }, this.ctx.lang);
+    this.deliver(`summary-${scope}`, () => this.takeWhenSettled(scope), summary, 'summarized', scope);
   }
 
-  /** Offline notifications arrive in a rush after reconnecting: wait until the rush is over. */
+  /**
+   * One announcement of one payment or of a summary: picks its items when its turn comes,
+   * records them as done just before the sound comes out (with what is in flight, for a crash),
+   * then reports and acks them — or rejects them all if the audio failed.
+   */
+  private deliver(
+    label: string,
+    pick: () => Promise<Notification[]>,
+    speech: (items: Notification[]) => Utterance,
+    status: 'played' | 'summarized',
+    scope?: Scope,
+  ): void {
+    const { ctx } = this;
+    let items: Notification[] = [];
+    const key = `${label}@${++this.deliveries}`;
+    const utterance = async () => {
+      items = await pick();
+      return speech(items);
+    };
+    const beforePlay = (u: Utterance, token: string | undefined) =>
+      ctx.payments.finish(items, { key, token: token ?? null, ids: items.map((i) => i.id), status, text: u.text, ...(scope ? { scope } : {}) });
+    ctx.announcer.say(label, utterance, { beforePlay }).then(
+      ({ utterance: u, playback }) => {
+        ctx.payments.settle(key).catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not clear the in-flight record'));
+        if (status === 'played') this.reportPlayed(items[0]!, u, playback);
+        else ctx.emit({ event: 'summarized', device: ctx.id, scope: scope!, ids: items.map((i) => i.id), count: items.length, text: u.text });
+        for (const i of items) this.sendAck({ id: i.id, status, text: u.text });
+        ctx.show();
+      },
+      (err: Error) => this.audioFailed(items, err),
+    );
+  }
+
+  private reportPlayed(n: Notification, u: Utterance, playback: PlayResult): void {
+    const { ctx } = this;
+    ctx.emit({
+      event: 'announced',
+      device: ctx.id,
+      id: n.id,
+      text: u.text,
+      status: 'played',
+      amount: n.amount,
+      currency: n.currency,
+      channel: n.channel,
+      kind: n.kind,
+      latencyMs: ctx.board.clock.now() - n.createdAt,
+      durationMs: Math.round(playback.durationMs),
+      sink: playback.sink,
+      ...(playback.file ? { file: playback.file } : {}),
+    });
+  }
+
+  /** Offline notifications arrive in a rush after reconnecting: wait until the rush is over (or capped). */
   private async takeWhenSettled(scope: Scope): Promise<Notification[]> {
-    const { settleMs } = this.ctx.settings;
-    for (;;) {
-      const wait = this.batches[scope]!.lastAdded + settleMs - this.ctx.board.clock.now();
-      if (scope === 'burst' || wait <= 0) break;
-      await new Promise((r) => setTimeout(r, wait));
+    const batch = this.batches[scope]!;
+    if (scope === 'offline') {
+      const { settleMs } = this.ctx.settings;
+      for (;;) {
+        const now = performance.now();
+        const wait = Math.min(batch.lastAdded + settleMs, batch.openedAt + MAX_SETTLE_MS) - now;
+        if (wait <= 0) break;
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
-    const items = this.batches[scope]!.items;
     delete this.batches[scope];
-    return items;
+    return batch.items;
   }
 
   private audioFailed(ns: Notification[], err: Error): void {
     // Not announced, so not handled: a retry from the backend must be allowed to play.
-    void this.ctx.payments.drop(ns);
+    this.ctx.payments.drop(ns).catch((e: Error) => this.ctx.log.error({ err: e.message }, 'could not record a failed announcement'));
     for (const n of ns) {
       this.reject({ reason: 'audio-failed', detail: `could not play the announcement: ${err.message}`, id: n.id });
     }

@@ -44,7 +44,7 @@ export class PresenceExtension implements Extension {
     if (this.ctx.connection.connected) await this.publishState(false);
   }
 
-  /** Something shown on the state topic or display changed (volume, last payment, queue). */
+  /** Something in the state message changed (the volume): republish it and redraw. */
   refresh(): void {
     if (this.ctx.connection.connected) void this.publishState(true);
     this.show();
@@ -57,7 +57,7 @@ export class PresenceExtension implements Extension {
       .catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not publish state'));
   }
 
-  private show(): void {
+  show(): void {
     const { ctx } = this;
     ctx.board.led.set(ctx.machine.state);
     const last = ctx.payments.lastPayment();

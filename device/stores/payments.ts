@@ -11,6 +11,7 @@ import type { Notification } from '../../src/protocol/index.ts';
 import type { Total } from '../../src/speech/index.ts';
 import type { Nvs } from '../drivers/nvs.ts';
 import type { Clock } from '../board.ts';
+import type { Logger } from '../../src/log.ts';
 
 const HANDLED = 'payments.handled';
 const INBOX = 'payments.inbox';
@@ -31,7 +32,10 @@ interface Today {
  * died: on boot the board finishes the commit (if its output can) and the acks go out.
  */
 export interface InFlight {
-  token: string;
+  /** Unique per announcement, so settling one never clears the record of the next. */
+  key: string;
+  /** What the board needs to finish letting the sound out (recorders only); null for a loudspeaker. */
+  token: string | null;
   ids: string[];
   status: 'played' | 'summarized';
   /** For summaries: which kind, so the restarted device can report it. */
@@ -52,15 +56,30 @@ export class PaymentStore {
   constructor(
     private readonly nvs: Nvs,
     private readonly clock: Clock,
+    private readonly log: Logger,
     private readonly capacity = 1000,
   ) {
-    this.handled = new Set(nvs.get<string[]>(HANDLED) ?? []);
-    this.inbox = new Map((nvs.get<Notification[]>(INBOX) ?? []).map((n) => [n.id, n]));
+    this.handled = new Set(this.stored(HANDLED, (v): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string')) ?? []);
+    const inbox = this.stored(INBOX, (v): v is Notification[] => Array.isArray(v) && v.every((n) => typeof n?.id === 'string')) ?? [];
+    this.inbox = new Map(inbox.map((n) => [n.id, n]));
   }
 
-  /** True for an id already handled or waiting in the inbox: a repeat must not be announced. */
-  isKnown(id: string): boolean {
-    return this.handled.has(id) || this.inbox.has(id);
+  /** A stored value of the wrong shape (a hand edit, an old format) is dropped with a warning, not fatal. */
+  private stored<T>(key: string, valid: (v: unknown) => v is T): T | undefined {
+    const value = this.nvs.get<unknown>(key);
+    if (value === undefined || valid(value)) return value as T | undefined;
+    this.log.warn({ key }, `ignored NVS key "${key}": it does not hold what the firmware stores there`);
+    return undefined;
+  }
+
+  /** Announced (or summarized) before: a repeat is acked duplicate. */
+  isHandled(id: string): boolean {
+    return this.handled.has(id);
+  }
+
+  /** Accepted and waiting to be announced. */
+  isPending(id: string): boolean {
+    return this.inbox.has(id);
   }
 
   /** Notifications accepted before the last shutdown or crash and not yet announced. */
@@ -71,7 +90,11 @@ export class PaymentStore {
   /** Puts a notification in the inbox; resolves once that is durable (then it may be PUBACKed). */
   accept(n: Notification): Promise<void> {
     this.inbox.set(n.id, n);
-    return this.nvs.set({ [INBOX]: [...this.inbox.values()] });
+    return this.nvs.set({ [INBOX]: [...this.inbox.values()] }).catch((err: unknown) => {
+      // Not stored, so not PUBACKed: the redelivery must find it new, not pending.
+      this.inbox.delete(n.id);
+      throw err;
+    });
   }
 
   /**
@@ -100,12 +123,12 @@ export class PaymentStore {
 
   /** The announcement that was being let out when the device last stopped, if any. */
   inFlight(): InFlight | null {
-    return this.nvs.get<InFlight>(IN_FLIGHT) ?? null;
+    return this.stored(IN_FLIGHT, (v): v is InFlight | null => v === null || (typeof v === 'object' && Array.isArray((v as InFlight).ids))) ?? null;
   }
 
   /** That announcement is out: nothing to finish after a crash (unless a newer one is in flight). */
-  settle(token: string | undefined): Promise<void> {
-    return token !== undefined && this.inFlight()?.token === token ? this.nvs.set({ [IN_FLIGHT]: null }) : Promise.resolve();
+  settle(key: string): Promise<void> {
+    return this.inFlight()?.key === key ? this.nvs.set({ [IN_FLIGHT]: null }) : Promise.resolve();
   }
 
   /**
@@ -120,7 +143,10 @@ export class PaymentStore {
       today.count = Math.max(0, today.count - 1);
       today.totals[n.currency] = Math.max(0, (today.totals[n.currency] ?? 0) - n.amount);
     }
-    return this.nvs.set({ [INBOX]: [...this.inbox.values()], [HANDLED]: [...this.handled], [TODAY]: today });
+    // Nothing of these is in flight any more: a reboot must not ack them as played.
+    const flight = this.inFlight();
+    const clearFlight = flight && ns.some((n) => flight.ids.includes(n.id)) ? { [IN_FLIGHT]: null } : {};
+    return this.nvs.set({ [INBOX]: [...this.inbox.values()], [HANDLED]: [...this.handled], [TODAY]: today, ...clearFlight });
   }
 
   lastPayment(): Notification | null {

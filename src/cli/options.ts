@@ -11,9 +11,11 @@ export function parsePort(flag: string) {
   };
 }
 
-export function parseCount(flag: string) {
+export function parseCount(flag: string, min = 1) {
   return (text: string): number => {
-    if (!/^\d+$/.test(text)) throw new InvalidArgumentError(`${flag} must be a whole number, got ${JSON.stringify(text)}`);
+    if (!/^\d+$/.test(text) || Number(text) < min) {
+      throw new InvalidArgumentError(`${flag} must be a whole number of at least ${min}, got ${JSON.stringify(text)}`);
+    }
     return Number(text);
   };
 }

@@ -68,6 +68,13 @@ export async function bootSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent
   const speaker = new Speaker({ id: setup.id, brokerUrl: setup.broker, lang: setup.lang, board, voice, log: setup.log, settings: setup.settings });
   speaker.on('event', onEvent);
   setup.log.info({ broker: setup.broker }, 'connecting to the broker');
-  await speaker.boot();
+  try {
+    await speaker.boot();
+  } catch (err) {
+    // Give the terminal back (raw-mode keyboard) and the files, or the process hangs on.
+    await speaker.stop().catch(() => undefined);
+    await board.close().catch(() => undefined);
+    throw new CliError(`device ${setup.id} could not start: ${(err as Error).message}`, 1);
+  }
   return { speaker, board };
 }

@@ -44,7 +44,7 @@ describe('payspeaker CLI', () => {
   it('refuses bad device tuning values with the flag and the value', async () => {
     const depth = await runCli(['device', '--id', 'SPK-1', '--burst-depth', 'many']);
     expect(depth.code).toBe(2);
-    expect(depth.stderr).toMatch(/--burst-depth must be a whole number, got "many"/);
+    expect(depth.stderr).toMatch(/--burst-depth must be a whole number of at least 1, got "many"/);
     const stale = await runCli(['device', '--id', 'SPK-1', '--stale-after', 'later', '--broker', 'mqtt://127.0.0.1:1']);
     expect(stale.code).toBe(2);
     expect(stale.stderr).toMatch(/--stale-after "later" is not a duration/);
@@ -92,7 +92,7 @@ describe('payspeaker CLI', () => {
 
 describe('payspeaker broker', () => {
   it('listens on TCP and WebSocket, carries messages, and stops cleanly on SIGTERM', async () => {
-    const broker = new CliProcess(['broker', '--port', '0', '--ws-port', '0', '--json']);
+    const broker = new CliProcess(['broker', '--port', '0', '--ws-port', '0', '--insecure', '--json']);
     const listening = await broker.waitForEvent<{ mqtt: string; ws: string }>((e) => e.event === 'listening');
     expect(listening.mqtt).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
     expect(listening.ws).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/mqtt$/);
@@ -109,10 +109,10 @@ describe('payspeaker broker', () => {
   });
 
   it('says which port is taken', async () => {
-    const first = new CliProcess(['broker', '--port', '0', '--no-ws-port', '--json']);
+    const first = new CliProcess(['broker', '--port', '0', '--no-ws-port', '--insecure', '--json']);
     const { mqtt } = await first.waitForEvent<{ mqtt: string }>((e) => e.event === 'listening');
     const port = new URL(mqtt).port;
-    const second = await runCli(['broker', '--port', port, '--no-ws-port']);
+    const second = await runCli(['broker', '--port', port, '--no-ws-port', '--insecure']);
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`MQTT port ${port} on 127.0.0.1 is already in use .*--port`));
     expect(await first.stop()).toBe(0);

@@ -17,6 +17,7 @@ import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { eventLine } from '../output.ts';
 import { bootSpeaker } from '../speaker-setup.ts';
+import type { Speaker } from '../../../device/speaker.ts';
 import type { LogLevel } from '../../log.ts';
 
 const DEMO_DEVICE = 'SPK-DEMO';
@@ -51,17 +52,19 @@ export function demoCommand(ctx: CliContext): Command {
       const broker = await startBroker({ port: 0, wsPort: null, log });
       // A fresh NVS each run, so the demo is the same every time.
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-demo-'));
+      let speaker: Speaker | null = null;
       try {
         const setup = { id: DEMO_DEVICE, broker: broker.mqttUrl, lang: flags.lang, audio: flags.audio, voiceEngine: flags.voiceEngine, dataDir, log, interactive: false };
-        const { speaker } = await bootSpeaker(setup, (e) => {
+        ({ speaker } = await bootSpeaker(setup, (e) => {
           if (e.event === 'announced' || e.event === 'rejected' || e.event === 'spoke') ctx.print(eventLine(e, json)!);
-        });
+        }));
         await speaker.start(); // online: the broker now holds a session for it
         if (!json) ctx.print(`payspeaker demo: broker on ${broker.mqttUrl}, speaker ${DEMO_DEVICE} speaking ${flags.lang}`);
         await sendSamples(broker.mqttUrl);
-        await speaker.stop();
         if (!json) ctx.print(`done: ${SAMPLES.length} payments announced. Next: "npx payspeaker --help"`);
       } finally {
+        // Also when a sample failed: a speaker left running would keep the process alive.
+        await speaker?.stop();
         await broker.close();
         fs.rmSync(dataDir, { recursive: true, force: true });
       }
