@@ -12,10 +12,19 @@
  *                 `net.createServer(aedes.handle)`, leaves Nagle on)
  *
  * The project's code always asks for no-delay, and the Speaker's MQTT client is private, so the
- * "off" sides are made by swapping net.Socket.prototype.setNoDelay for a version that ignores
- * `true` on the sockets of the sides being tested, for the duration of that mode only. Calls
+ * "off" sides are made by swapping net.Socket.prototype.setNoDelay, while a mode's broker and
+ * clients connect, for a version that ignores `true` on the sides being tested. (setNoDelay is
+ * only called on connect, so the round trips themselves run on the real prototype.) Calls
  * honoured and ignored are counted and printed, so a run shows the switch really happened.
- * Usage: npx tsx bench/nagle.ts [--count 200] [--modes shipped,nagle-on,...] [--json]
+ *
+ * Modes run one after another, each with its own broker, speaker and backend, after --warmup
+ * payments that are not counted. By default payments go back to back, like `npm run bench`;
+ * --gap MS leaves each connection idle for MS before every payment, like a counter where
+ * payments come seconds apart. The gap matters: Nagle only holds a small write while an earlier
+ * one is unacknowledged, and the peer's delayed ACK is what it waits for.
+ *
+ * Usage: npx tsx bench/nagle.ts [--count 200] [--warmup 20] [--gap 0] [--modes shipped,...]
+ *                               [--json [--samples]]   (--samples: every round trip, in order)
  */
 import net from 'node:net';
 import { parseArgs } from 'node:util';
@@ -38,12 +47,15 @@ const MODES = {
 } as const;
 type Mode = keyof typeof MODES;
 
-const USAGE = `Usage: npx tsx bench/nagle.ts [--count 200] [--modes ${Object.keys(MODES).join(',')}] [--json]`;
+const USAGE = `Usage: npx tsx bench/nagle.ts [--count 200] [--warmup 20] [--gap MS] [--modes ${Object.keys(MODES).join(',')}] [--json [--samples]]`;
 const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '200' },
     modes: { type: 'string', default: Object.keys(MODES).join(',') },
     json: { type: 'boolean', default: false },
+    warmup: { type: 'string', default: '20' },
+    gap: { type: 'string', default: '0' },
+    samples: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -53,6 +65,10 @@ if (values.help) {
 }
 const count = Number(values.count);
 if (!Number.isInteger(count) || count < 1) throw new Error(`--count must be a positive integer, got ${values.count}`);
+const warmup = Number(values.warmup);
+if (!Number.isInteger(warmup) || warmup < 1) throw new Error(`--warmup must be a positive integer, got ${values.warmup}`);
+const gap = Number(values.gap);
+if (!Number.isFinite(gap) || gap < 0) throw new Error(`--gap must be a number of milliseconds >= 0, got ${values.gap}`);
 const modes = values.modes.split(',').map((m) => m.trim());
 for (const m of modes) if (!(m in MODES)) throw new Error(`--modes: "${m}" is not a mode; use ${Object.keys(MODES).join(', ')}`);
 
@@ -96,9 +112,17 @@ const engine = createEspeakEngine();
 await engine.synthesize(phrase(sample(0), 'zh-CN'), 'zh-CN'); // load the wasm and the voice once
 const voice = createTtsVoice(engine);
 
-const results: Record<string, Summary & Tally> = {};
-for (const mode of modes as Mode[]) {
-  progress(`${mode}: sending ${count} payments`);
+interface Setup {
+  mode: Mode;
+  tally: Tally;
+  publisher: PaymentPublisher;
+  samples: number[];
+  close(): Promise<void>;
+}
+
+/** Broker, speaker and backend for one mode. setNoDelay is only called while connecting, so the
+ * patch is needed during setup only; the measured round trips all run on the real prototype. */
+async function setUp(mode: Mode): Promise<Setup> {
   const tally: Tally = { honoured: 0, ignored: 0 };
   applyMode(mode, tally);
   try {
@@ -114,26 +138,47 @@ for (const mode of modes as Mode[]) {
     await speaker.start();
     const client = await connectOnce(broker.mqttUrl, { clientId: `bench-nagle-${mode}` });
     const publisher = new PaymentPublisher(client);
-    // One payment outside the sample: it also subscribes to the acks (one more round trip).
-    await publisher.send(makeNotification({ id: `WARM-${mode}`, device: 'SPK-NAGLE', createdAt: Date.now(), ...sample(0) }));
-    const samples: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const n = makeNotification({ id: `NAGLE-${mode}-${i}`, device: 'SPK-NAGLE', createdAt: Date.now(), ...sample(i) });
-      samples.push(await timeAsync(() => publisher.send(n)));
-    }
-    await endClient(client);
-    await speaker.stop();
-    await broker.close();
-    results[mode] = { ...summarize(samples), ...tally };
+    return {
+      mode,
+      tally,
+      publisher,
+      samples: [],
+      async close() {
+        await endClient(client);
+        await speaker.stop();
+        await broker.close();
+      },
+    };
   } finally {
     restore();
   }
 }
 
+progress(`setting up ${modes.join(', ')}`);
+const setups: Setup[] = [];
+for (const mode of modes as Mode[]) setups.push(await setUp(mode));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+for (const s of setups) {
+  // Warm-up outside the sample: the first payments of a fresh process are slow while V8
+  // compiles the speaker's path (tens of ms, up to ~130 ms, seen on the first 5 or so).
+  for (let i = 0; i < warmup; i++) {
+    await s.publisher.send(makeNotification({ id: `WARM-${s.mode}-${i}`, device: 'SPK-NAGLE', createdAt: Date.now(), ...sample(i % count) }));
+  }
+  progress(`${s.mode}: ${count} payments${gap ? `, ${gap} ms apart` : ' back to back'}`);
+  for (let i = 0; i < count; i++) {
+    if (gap) await sleep(gap);
+    const n = makeNotification({ id: `NAGLE-${s.mode}-${i}`, device: 'SPK-NAGLE', createdAt: Date.now(), ...sample(i) });
+    s.samples.push(await timeAsync(() => s.publisher.send(n)));
+  }
+}
+for (const s of setups) await s.close();
+const results: Record<string, Summary & Tally & { samples?: number[] }> = {};
+for (const s of setups) results[s.mode] = { ...summarize(s.samples), ...s.tally, ...(values.samples ? { samples: s.samples } : {}) };
+
 if (values.json) {
-  process.stdout.write(`${JSON.stringify({ node: process.version, count, results })}\n`);
+  process.stdout.write(`${JSON.stringify({ node: process.version, count, warmup, gapMs: gap, results })}\n`);
 } else {
-  process.stdout.write(`payspeaker Nagle bench — Node ${process.version}, ${count} pay → ack round trips per mode\n`);
+  process.stdout.write(`payspeaker Nagle bench — Node ${process.version}, ${count} pay → ack round trips per mode, ${gap ? `${gap} ms apart` : 'back to back'}\n`);
   for (const [name, r] of Object.entries(results)) {
     process.stdout.write(`${name.padEnd(13)} ${formatMs(r)}  mean ${r.mean.toFixed(2)} ms  setNoDelay(true) honoured ${r.honoured}, ignored ${r.ignored}\n`);
   }

@@ -4,7 +4,7 @@
  *   2. clips            — utterance built, clips joined from the pack (what real boxes do)
  *   3. espeak           — utterance built, whole sentence synthesised (cloud-TTS style)
  * Amounts, channels and refunds are drawn from a seeded generator, so runs are comparable.
- * eSpeak is ~1000× slower than joining clips, so it gets fewer samples (--espeak-count).
+ * eSpeak is several hundred times slower than joining clips, so it gets fewer samples (--espeak-count).
  * Usage: npm run bench:voices [-- --count 10000] [-- --espeak-count 300] [-- --langs zh-CN,en-US] [-- --json]
  */
 import os from 'node:os';

@@ -12,6 +12,7 @@ import type { DeviceStateMachine } from './state-machine.ts';
 import type { PaymentStore } from './stores/payments.ts';
 import type { VolumeSetting } from './stores/volume.ts';
 import type { SpeakerEvent } from './events.ts';
+import type { Trust } from './trust.ts';
 
 export interface FirmwareSettings {
   /** A notification older than this when it arrives was queued while we were offline: summarized, not read out. */
@@ -46,6 +47,7 @@ export interface FirmwareContext {
   readonly announcer: Announcer;
   readonly payments: PaymentStore;
   readonly volume: VolumeSetting;
+  readonly trust: Trust;
   emit(event: SpeakerEvent): void;
   /** Redraws the status light and display (queue, last payment). */
   show(): void;

@@ -14,6 +14,7 @@ import { VERSION } from '../src/version.ts';
 import { Announcer } from './announcer.ts';
 import { Connection } from './connection.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
+import { Trust } from './trust.ts';
 import { DEFAULT_SETTINGS, type Extension, type FirmwareContext, type FirmwareSettings } from './context.ts';
 import { DeviceStateMachine, type DeviceState } from './state-machine.ts';
 import { PaymentStore } from './stores/payments.ts';
@@ -38,6 +39,8 @@ export interface SpeakerOptions {
   mqtt?: IClientOptions;
   /** Reconnect timing (defaults: 1 s to 60 s, full jitter); tests inject their randomness. */
   backoff?: BackoffOptions;
+  /** Which notifications may be spoken. Without it signatures are not checked (a warning says so). */
+  trust?: Trust;
 }
 
 interface Running {
@@ -83,6 +86,8 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       },
     });
     const volume = new VolumeSetting(opts.board.nvs);
+    const trust = opts.trust ?? new Trust({ publicKey: null });
+    if (trust.insecure) log.warn('insecure: notification signatures are not checked, anyone who can publish to this device can make it announce a payment');
     const ctx: FirmwareContext = {
       ...ctxBase,
       brokerUrl: opts.brokerUrl,
@@ -94,6 +99,7 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       announcer: new Announcer(opts.voice, opts.board.audio, opts.lang, () => volume.level),
       payments: new PaymentStore(opts.board.nvs, opts.board.clock, log),
       volume,
+      trust,
       emit: (e) => this.report(e),
       show: () => presence.show(),
       publishState: () => presence.refresh(),

@@ -1,7 +1,7 @@
 /**
  * Settings from a config file. Precedence, highest first: command-line flag, environment
  * variable (PAYSPEAKER_*), config file, built-in default. The file is JSON and is found at
- * --config FILE, else $PAYSPEAKER_CONFIG, else ./payspeaker.config.json, else
+ * --settings FILE, else $PAYSPEAKER_CONFIG, else ./payspeaker.config.json, else
  * <user config dir>/payspeaker/config.json.
  */
 import fs from 'node:fs';
@@ -55,7 +55,7 @@ export function userConfigFile(): string {
 function findConfigFile(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string | null {
   const named = explicit ?? env.PAYSPEAKER_CONFIG;
   if (named) {
-    if (!fs.existsSync(named)) throw new ConfigError(`config file ${named} does not exist: check the path given by --config or PAYSPEAKER_CONFIG`);
+    if (!fs.existsSync(named)) throw new ConfigError(`config file ${named} does not exist: check the path given by --settings or PAYSPEAKER_CONFIG`);
     return named;
   }
   for (const candidate of [path.join(cwd, 'payspeaker.config.json'), userConfigFile()]) {
@@ -83,12 +83,15 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
   return { file, settings: parsed.data };
 }
 
-/** Finds `--config FILE` / `--config=FILE` before the full parse, so the file can supply defaults. */
+/**
+ * Finds `--settings FILE` / `--settings=FILE` before the full parse, so the file can supply
+ * defaults. (Not `--config`: that names a device's own config file, as written by `provision`.)
+ */
 export function configFlag(argv: string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--config') return argv[i + 1];
-    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+    if (arg === '--settings') return argv[i + 1];
+    if (arg.startsWith('--settings=')) return arg.slice('--settings='.length);
   }
   return undefined;
 }

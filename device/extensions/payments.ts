@@ -39,6 +39,9 @@ export class PaymentsExtension implements Extension {
     const parsed = parseNotification(payload, this.ctx.id);
     if (!parsed.ok) return this.reject(parsed.rejection);
     const n = parsed.notification;
+    // Before anything else: an unsigned, forged or stale notification must not even count as seen.
+    const verdict = this.ctx.trust.check(n, this.ctx.board.clock.now());
+    if (!verdict.ok) return this.reject({ ...verdict, id: n.id });
     const { payments } = this.ctx;
     if (payments.isHandled(n.id)) {
       this.ctx.emit({ event: 'duplicate', device: this.ctx.id, id: n.id });

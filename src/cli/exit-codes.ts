@@ -11,6 +11,8 @@ export const EXIT = {
   TIMEOUT: 4,
   /** The broker could not be reached. */
   UNREACHABLE: 5,
+  /** The broker refused the credentials (or they are missing). */
+  REFUSED: 6,
 } as const;
 
 /** An error whose message is meant for the user, with the exit code it should end with. */

@@ -13,12 +13,15 @@ import { payCommand } from './commands/pay.ts';
 import { demoCommand } from './commands/demo.ts';
 import { voicepackCommand } from './commands/voicepack.ts';
 import { commandCommand } from './commands/command.ts';
+import { provisionCommand } from './commands/provision.ts';
+import { devicesCommand } from './commands/devices.ts';
+import { revokeCommand } from './commands/revoke.ts';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('payspeaker')
     .description('Payment speaker simulator: an MQTT broker, virtual speakers that announce payments aloud, and test payments.')
     .version(VERSION)
-    .option('--config <file>', 'JSON config file (default: ./payspeaker.config.json, then the user config dir)')
+    .option('--settings <file>', 'JSON settings file (default: ./payspeaker.config.json, then the user config dir)')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -35,7 +38,7 @@ Examples:
   npx payspeaker command replay --device SPK-0001   press a button remotely
   npx payspeaker voicepack build --lang hi-IN  record a voice pack`,
     );
-  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, commandCommand, voicepackCommand]) program.addCommand(make(ctx));
+  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, commandCommand, provisionCommand, devicesCommand, revokeCommand, voicepackCommand]) program.addCommand(make(ctx));
   program.exitOverride();
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

@@ -9,6 +9,7 @@ import type { FirmwareSettings } from '../../device/context.ts';
 import type { Language } from '../speech/index.ts';
 import type { Logger } from '../log.ts';
 import { CliError } from './exit-codes.ts';
+import type { Trust } from '../../device/trust.ts';
 
 export interface SpeakerSetup {
   id: string;
@@ -17,6 +18,10 @@ export interface SpeakerSetup {
   audio: string;
   voiceEngine: string;
   dataDir: string;
+  /** MQTT username/password from the device config; null to connect anonymously (--insecure). */
+  credentials: { username: string; password: string } | null;
+  /** Whose signatures make a payment real. */
+  trust: Trust;
   /** Firmware tuning (offline age, burst depth) and the silence between clips. */
   settings?: Partial<FirmwareSettings>;
   clipGapMs?: number;
@@ -65,7 +70,17 @@ export async function bootSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent
     interactive: setup.interactive,
     onQuit: setup.onQuit,
   });
-  const speaker = new Speaker({ id: setup.id, brokerUrl: setup.broker, lang: setup.lang, board, voice, log: setup.log, settings: setup.settings });
+  const speaker = new Speaker({
+    id: setup.id,
+    brokerUrl: setup.broker,
+    lang: setup.lang,
+    board,
+    voice,
+    log: setup.log,
+    settings: setup.settings,
+    trust: setup.trust,
+    ...(setup.credentials ? { mqtt: setup.credentials } : {}),
+  });
   speaker.on('event', onEvent);
   setup.log.info({ broker: setup.broker }, 'connecting to the broker');
   try {

@@ -12,6 +12,25 @@ export class BrokerUnreachableError extends Error {
   }
 }
 
+const CONNACK_REASONS: Record<number, string> = {
+  1: 'it does not speak this MQTT version',
+  2: 'it rejected the client id',
+  3: 'it is unavailable',
+  4: 'it refused the username or password',
+  5: 'this client is not authorized',
+};
+
+/** The broker answered, and said no: credentials, not the network, are the problem. */
+export class BrokerRefusedError extends Error {
+  constructor(url: string, readonly code: number) {
+    super(
+      `the broker at ${url} refused the connection (CONNACK ${code}: ${CONNACK_REASONS[code] ?? 'unknown reason'}): ` +
+        `point --data at the broker's data directory (its broker/backend.json holds the backend's credentials), or run the broker with --insecure`,
+    );
+    this.name = 'BrokerRefusedError';
+  }
+}
+
 export function connectOnce(url: string, opts: IClientOptions = {}, timeoutMs = 5000): Promise<MqttClient> {
   let client: MqttClient;
   try {
@@ -25,7 +44,14 @@ export function connectOnce(url: string, opts: IClientOptions = {}, timeoutMs = 
       client.end(true);
       reject(new BrokerUnreachableError(url, cause));
     };
-    const onError = (err: Error & { code?: string | number }) => fail(err.code ? `${err.code}` : err.message);
+    const onError = (err: Error & { code?: string | number }) => {
+      if (typeof err.code === 'number' && CONNACK_REASONS[err.code]) {
+        cleanup();
+        client.end(true);
+        return reject(new BrokerRefusedError(url, err.code));
+      }
+      fail(err.code ? `${err.code}` : err.message);
+    };
     const onClose = () => fail('connection closed');
     const timer = setTimeout(() => fail(`no answer within ${timeoutMs} ms`), timeoutMs);
     const cleanup = () => {

@@ -5,3 +5,4 @@ export * from './money.ts';
 export * from './notification.ts';
 export * from './ack.ts';
 export * from './command.ts';
+export * from './signing.ts';

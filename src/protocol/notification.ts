@@ -27,7 +27,17 @@ export interface Notification {
   kind: Kind;
   /** When the backend created the payment, Unix epoch milliseconds. */
   createdAt: number;
+  /**
+   * The backend's Ed25519 signature over the fields above (see signing.ts), base64url. Parsing
+   * only checks its shape; whether it is genuine is `verifyNotification`'s job, because only
+   * the caller knows which public key to trust.
+   */
+  sig?: string;
 }
+
+/** 64 signature bytes as unpadded base64url: 86 characters. The last one carries only 2 bits
+ * (of 4), so it must be one of A, Q, g, w: one signature has exactly one spelling. */
+export const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{85}[AQgw]$/;
 
 export const REJECTION_REASONS = [
   'payload-too-large',
@@ -43,6 +53,12 @@ export const REJECTION_REASONS = [
   'unknown-channel',
   'unknown-kind',
   'invalid-timestamp',
+  /** `sig` is missing, malformed, or not the backend's signature over these fields. */
+  'bad-signature',
+  /** `createdAt` is older than the acceptance window (a replay or a very late delivery). */
+  'expired',
+  /** `createdAt` is further ahead of the device's clock than the allowed skew. */
+  'from-the-future',
   /** Valid, but the speaker's audio output failed; the backend may retry. */
   'audio-failed',
 ] as const;
@@ -104,9 +120,15 @@ export function parseNotification(payload: Uint8Array | string, expectedDevice: 
   if (size > MAX_NOTIFICATION_BYTES) {
     return reject('payload-too-large', `payload is ${size} bytes; a notification may be at most ${MAX_NOTIFICATION_BYTES} bytes`);
   }
+  const text = typeof payload === 'string' ? payload : decodeUtf8(payload);
+  if (text === null) return reject('malformed-json', 'payload is not valid JSON (it is not valid UTF-8): send one JSON object encoded as UTF-8');
+  if (text.startsWith('\uFEFF')) {
+    return reject('malformed-json', 'payload is not valid JSON (it starts with a byte order mark, U+FEFF): send the JSON without a BOM');
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+    // V8's JSON.parse does not recurse, so even deeply nested input cannot overflow the stack.
+    raw = JSON.parse(text);
   } catch (err) {
     return reject('malformed-json', `payload is not valid JSON (${(err as Error).message}): send one JSON object`);
   }
@@ -127,7 +149,24 @@ export function parseNotification(payload: Uint8Array | string, expectedDevice: 
   if (n.amount > maxMinorUnits(n.currency)) {
     return reject('amount-out-of-range', `amount ${n.amount} is above the largest a speaker reads (${MAX_MAJOR_UNITS} ${n.currency} in minor units)`, id);
   }
-  return { ok: true, notification: { v: PROTOCOL_VERSION, ...n } };
+  // A null sig counts as absent, like null elsewhere; verifyNotification then says "no signature".
+  const sig = Object.prototype.hasOwnProperty.call(record, 'sig') ? record.sig : undefined;
+  if (sig === undefined || sig === null) return { ok: true, notification: { v: PROTOCOL_VERSION, ...n } };
+  if (typeof sig !== 'string' || !SIGNATURE_PATTERN.test(sig)) {
+    return reject('bad-signature', `"sig" is ${describeValue(sig)}: it must be 86 base64url characters (a 64-byte Ed25519 signature); sign with the backend's key`, id);
+  }
+  return { ok: true, notification: { v: PROTOCOL_VERSION, ...n, sig } };
+}
+
+/**
+ * Strict: Buffer#toString quietly turns broken bytes into U+FFFD, and the protocol refuses a
+ * payload that is not UTF-8; such a decode does not re-encode to the same bytes. (A round trip
+ * rather than TextDecoder's `fatal`, which Node builds without ICU do not support.)
+ */
+function decodeUtf8(bytes: Uint8Array): string | null {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = buffer.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(buffer) ? text : null;
 }
 
 function checkFields(record: Record<string, unknown>, id: string | null): ParseResult | null {

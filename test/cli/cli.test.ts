@@ -36,25 +36,28 @@ describe('payspeaker CLI', () => {
     const unknown = await runCli(['speak']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'speak'/);
-    const badOption = await runCli(['device', '--id', 'SPK-1', '--lang', 'fr-FR']);
+    const badOption = await runCli(['device', '--insecure', '--id', 'SPK-1', '--lang', 'fr-FR']);
     expect(badOption.code).toBe(2);
     expect(badOption.stderr).toMatch(/'fr-FR' is invalid.*zh-CN/);
   });
 
   it('refuses bad device tuning values with the flag and the value', async () => {
-    const depth = await runCli(['device', '--id', 'SPK-1', '--burst-depth', 'many']);
+    const depth = await runCli(['device', '--insecure', '--id', 'SPK-1', '--burst-depth', 'many']);
     expect(depth.code).toBe(2);
     expect(depth.stderr).toMatch(/--burst-depth must be a whole number of at least 1, got "many"/);
-    const stale = await runCli(['device', '--id', 'SPK-1', '--stale-after', 'later', '--broker', 'mqtt://127.0.0.1:1']);
+    const stale = await runCli(['device', '--insecure', '--id', 'SPK-1', '--stale-after', 'later', '--broker', 'mqtt://127.0.0.1:1']);
     expect(stale.code).toBe(2);
     expect(stale.stderr).toMatch(/--stale-after "later" is not a duration/);
   });
 
   it('asks for a device id, and refuses one that would break the topic tree', async () => {
-    const missing = await runCli(['device']);
+    const noConfig = await runCli(['device']);
+    expect(noConfig.code).toBe(2);
+    expect(noConfig.stderr).toMatch(/pass --config SPK-0001\.json \(from "npx payspeaker provision SPK-0001"\), or --insecure/);
+    const missing = await runCli(['device', '--insecure']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/pass --id SPK-0001/);
-    const wildcard = await runCli(['device', '--id', 'SPK/#']);
+    const wildcard = await runCli(['device', '--insecure', '--id', 'SPK/#']);
     expect(wildcard.code).toBe(2);
     expect(wildcard.stderr).toMatch(/"SPK\/#" is not a valid device id/);
   });
@@ -62,12 +65,12 @@ describe('payspeaker CLI', () => {
   it('takes settings from the config file, overridden by env vars, overridden by flags', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-config-'));
     fs.writeFileSync(path.join(dir, 'payspeaker.config.json'), JSON.stringify({ device: 'SPK-FROM-FILE', broker: 'mqtt://127.0.0.1:1', timeout: '1s' }));
-    const fromFile = await runCli(['pay', '1'], { cwd: dir });
+    const fromFile = await runCli(['pay', '--insecure', '1'], { cwd: dir });
     expect(fromFile.code).toBe(5);
     expect(fromFile.stderr).toContain('mqtt://127.0.0.1:1');
-    const fromEnv = await runCli(['pay', '1'], { cwd: dir, env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' } });
+    const fromEnv = await runCli(['pay', '--insecure', '1'], { cwd: dir, env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' } });
     expect(fromEnv.stderr).toContain('mqtt://127.0.0.1:2');
-    const fromFlag = await runCli(['pay', '1', '--broker', 'mqtt://127.0.0.1:3'], { cwd: dir, env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' } });
+    const fromFlag = await runCli(['pay', '--insecure', '1', '--broker', 'mqtt://127.0.0.1:3'], { cwd: dir, env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' } });
     expect(fromFlag.stderr).toContain('mqtt://127.0.0.1:3');
     fs.rmSync(dir, { recursive: true });
   });
@@ -76,14 +79,14 @@ describe('payspeaker CLI', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-config-'));
     const file = path.join(dir, 'custom.json');
     fs.writeFileSync(file, JSON.stringify({ brokr: 'mqtt://x' }));
-    const typo = await runCli(['--config', file, 'pay', '1']);
+    const typo = await runCli(['--settings', file, 'pay', '1']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/custom\.json.*brokr.*known settings: broker/);
     fs.writeFileSync(file, '{ not json');
-    const broken = await runCli(['pay', '1'], { env: { PAYSPEAKER_CONFIG: file } });
+    const broken = await runCli(['pay', '--insecure', '1'], { env: { PAYSPEAKER_CONFIG: file } });
     expect(broken.code).toBe(2);
     expect(broken.stderr).toMatch(/custom\.json is not valid JSON/);
-    const missing = await runCli(['--config', path.join(dir, 'nope.json'), 'pay', '1']);
+    const missing = await runCli(['--settings', path.join(dir, 'nope.json'), 'pay', '1']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/nope\.json does not exist/);
     fs.rmSync(dir, { recursive: true });

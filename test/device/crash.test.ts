@@ -34,7 +34,7 @@ afterAll(async () => {
 
 const all: CliProcess[] = [];
 function startDevice(): CliProcess {
-  const args = ['device', '--id', DEVICE, '--broker', broker.mqttUrl, '--audio', `file:${dir}/wav`, '--data-dir', `${dir}/data`, '--json'];
+  const args = ['device', '--insecure', '--id', DEVICE, '--broker', broker.mqttUrl, '--audio', `file:${dir}/wav`, '--data-dir', `${dir}/data`, '--json'];
   const p = new CliProcess(args);
   all.push(p);
   return p;

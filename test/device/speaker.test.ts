@@ -113,7 +113,7 @@ describe('Speaker', () => {
   });
 
   it('is marked offline by its last will when the device process is killed', async () => {
-    const device = new CliProcess(['device', '--id', 'SPK-WILL', '--broker', broker.mqttUrl, '--audio', 'none', '--json']);
+    const device = new CliProcess(['device', '--insecure', '--id', 'SPK-WILL', '--broker', broker.mqttUrl, '--audio', 'none', '--json']);
     await device.waitForEvent((e) => e.event === 'online');
     const observer = await connectOnce(broker.mqttUrl, { clientId: 'test-will-observer' });
     const states: Record<string, unknown>[] = [];

@@ -23,11 +23,11 @@ describe.skipIf(!hasAplay)(`device --audio player (headless ALSA; ${INSTALL_ALSA
   it('plays the announcement through aplay: the captured PCM is real speech', async () => {
     const dir = tempDir('e2e-play');
     const capture = path.join(dir, 'speaker.wav');
-    const device = new CliProcess(['device', '--id', 'SPK-PLAY', '--broker', broker.mqttUrl, '--audio', 'player', '--json'], {
+    const device = new CliProcess(['device', '--insecure', '--id', 'SPK-PLAY', '--broker', broker.mqttUrl, '--audio', 'player', '--json'], {
       ALSA_CONFIG_PATH: writeCaptureConfig(dir, capture),
     });
     await device.waitForEvent((e) => e.event === 'online');
-    const result = await runCli(['pay', '888.88', '--device', 'SPK-PLAY', '--broker', broker.mqttUrl, '--json']);
+    const result = await runCli(['pay', '--insecure', '888.88', '--device', 'SPK-PLAY', '--broker', broker.mqttUrl, '--json']);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ status: 'played', text: '微信收款八百八十八点八八元' });
     const played = decodeWav(fs.readFileSync(capture));
@@ -38,11 +38,11 @@ describe.skipIf(!hasAplay)(`device --audio player (headless ALSA; ${INSTALL_ALSA
 
   it('acks audio-failed when the sound device cannot be opened, and `pay` exits 3 with the reason', async () => {
     const dir = tempDir('e2e-nodev');
-    const device = new CliProcess(['device', '--id', 'SPK-MUTE', '--broker', broker.mqttUrl, '--audio', 'player', '--json'], {
+    const device = new CliProcess(['device', '--insecure', '--id', 'SPK-MUTE', '--broker', broker.mqttUrl, '--audio', 'player', '--json'], {
       ALSA_CONFIG_PATH: writeNoDeviceConfig(dir),
     });
     await device.waitForEvent((e) => e.event === 'online');
-    const result = await runCli(['pay', '5', '--device', 'SPK-MUTE', '--broker', broker.mqttUrl]);
+    const result = await runCli(['pay', '--insecure', '5', '--device', 'SPK-MUTE', '--broker', broker.mqttUrl]);
     expect(result.code).toBe(3);
     expect(result.stdout).toMatch(/rejected by SPK-MUTE: audio-failed: could not play the announcement: .*Unknown PCM default/);
     expect(result.stderr).toMatch(/was rejected: audio-failed/);

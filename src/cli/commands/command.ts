@@ -4,13 +4,16 @@
  */
 import { Command, Option } from 'commander';
 import { COMMANDS, isDeviceId, parseCommand, topics, type CommandName, type CommandResult } from '../../protocol/index.ts';
-import { BrokerUnreachableError, connectOnce, endClient } from '../../mqtt/connect.ts';
+import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../mqtt/connect.ts';
 import { newPaymentId } from '../../../broker/payment-ids.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { parseDuration } from '../duration.ts';
+import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
+import { backendFromDataDir } from '../backend.ts';
+import type { Credentials } from '../../../broker/credentials.ts';
 
-interface CommandFlags {
+interface CommandFlags extends DataFlags {
   device?: string;
   value?: string;
   broker: string;
@@ -20,28 +23,31 @@ interface CommandFlags {
 
 export function commandCommand(ctx: CliContext): Command {
   const s = ctx.settings;
-  return new Command('command')
+  const cmd = new Command('command')
     .description("press a speaker's button remotely: volume, replay, today's summary, battery")
     .argument('<command>', `one of ${COMMANDS.join(', ')}`)
     .addOption(new Option('--device <device-id>', 'target speaker, e.g. SPK-0001').env('PAYSPEAKER_DEVICE').default(s.device))
     .option('--value <n>', 'for set-volume: 0-10')
     .addOption(commonOptions.broker(s))
     .addOption(new Option('--timeout <duration>', 'how long to wait for the result').env('PAYSPEAKER_TIMEOUT').default(s.timeout ?? '10s'))
-    .addOption(commonOptions.json())
-    .action(async (name: string, flags: CommandFlags) => {
+    .addOption(commonOptions.json());
+  return addDataOption(cmd, s).action(async (name: string, flags: CommandFlags) => {
       if (!flags.device || !isDeviceId(flags.device)) throw new CliError('a valid target device is needed: pass --device SPK-0001');
       const payload = JSON.stringify({ v: 1, id: newPaymentId().replace('PAY', 'CMD'), command: name, ...(flags.value === undefined ? {} : { value: Number(flags.value) }) });
       const checked = parseCommand(payload); // the device would refuse it: say why here instead
       if (!checked.ok) throw new CliError(checked.error);
-      const result = await send(flags.broker, flags.device, checked.command.id, payload, parseDuration(flags.timeout, '--timeout'));
+      const { credentials } = backendFromDataDir(resolveDataDir(flags), { insecure: true, needsKey: false });
+      const result = await send(flags.broker, flags.device, checked.command.id, payload, parseDuration(flags.timeout, '--timeout'), credentials);
       ctx.print(flags.json ? JSON.stringify(result) : describe(result));
       if (!result.ok) throw new CliError(`${flags.device} could not ${name}: ${result.error}`, EXIT.REJECTED);
     });
 }
 
-async function send(brokerUrl: string, device: string, id: string, payload: string, timeoutMs: number): Promise<CommandResult> {
-  const client = await connectOnce(brokerUrl, { clientId: `payspeaker-cmd-${id}` }).catch((err: Error) => {
-    throw err instanceof BrokerUnreachableError ? new CliError(err.message, EXIT.UNREACHABLE) : err;
+async function send(brokerUrl: string, device: string, id: string, payload: string, timeoutMs: number, credentials: Credentials | null): Promise<CommandResult> {
+  const client = await connectOnce(brokerUrl, { clientId: `backend-cmd-${id}`, ...(credentials ?? {}) }).catch((err: Error) => {
+    if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
+    if (err instanceof BrokerRefusedError) throw new CliError(err.message, EXIT.REFUSED);
+    throw err;
   });
   try {
     const result = new Promise<CommandResult>((resolve, reject) => {

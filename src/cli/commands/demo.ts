@@ -10,7 +10,12 @@ import { startBroker } from '../../../broker/broker.ts';
 import { PaymentPublisher } from '../../../broker/publisher.ts';
 import { newPaymentId } from '../../../broker/payment-ids.ts';
 import { connectOnce, endClient } from '../../mqtt/connect.ts';
-import { makeNotification, type Channel, type Kind } from '../../protocol/index.ts';
+import { makeNotification, signNotification, type Channel, type Kind } from '../../protocol/index.ts';
+import type { KeyObject } from 'node:crypto';
+import { loadOrCreateBackendKeys } from '../../../broker/backend-keys.ts';
+import { brokerDir } from '../../../broker/data-dir.ts';
+import { provisionDevice, readBackendCredentials, type Credentials } from '../../../broker/credentials.ts';
+import { Trust } from '../../../device/trust.ts';
 import { LANGUAGES, type Language } from '../../speech/index.ts';
 import { VOICE_ENGINES } from '../../voice/index.ts';
 import { commonOptions, type CliContext } from '../context.ts';
@@ -49,18 +54,32 @@ export function demoCommand(ctx: CliContext): Command {
     .action(async (flags: DemoFlags) => {
       const json = Boolean(flags.json);
       const log = ctx.logger({ level: flags.logLevel, json, name: 'demo' });
-      const broker = await startBroker({ port: 0, wsPort: null, log });
-      // A fresh NVS each run, so the demo is the same every time.
+      // A fresh data directory each run, so the demo is the same every time — and secure like
+      // the real thing: a registry, a provisioned speaker, signed payments.
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-demo-'));
+      const broker = await startBroker({ port: 0, wsPort: null, log, security: { mode: 'secure', dataDir } });
+      const keys = loadOrCreateBackendKeys(brokerDir(dataDir));
+      const device = provisionDevice(broker.registry!, DEMO_DEVICE);
       let speaker: Speaker | null = null;
       try {
-        const setup = { id: DEMO_DEVICE, broker: broker.mqttUrl, lang: flags.lang, audio: flags.audio, voiceEngine: flags.voiceEngine, dataDir, log, interactive: false };
+        const setup = {
+          id: DEMO_DEVICE,
+          broker: broker.mqttUrl,
+          credentials: { username: device.username, password: device.password },
+          trust: new Trust({ publicKey: keys.publicKey }),
+          lang: flags.lang,
+          audio: flags.audio,
+          voiceEngine: flags.voiceEngine,
+          dataDir,
+          log,
+          interactive: false,
+        };
         ({ speaker } = await bootSpeaker(setup, (e) => {
           if (e.event === 'announced' || e.event === 'rejected' || e.event === 'spoke') ctx.print(eventLine(e, json)!);
         }));
         await speaker.start(); // online: the broker now holds a session for it
         if (!json) ctx.print(`payspeaker demo: broker on ${broker.mqttUrl}, speaker ${DEMO_DEVICE} speaking ${flags.lang}`);
-        await sendSamples(broker.mqttUrl);
+        await sendSamples(broker.mqttUrl, readBackendCredentials(dataDir)!, keys.privateKey);
         if (!json) ctx.print(`done: ${SAMPLES.length} payments announced. Next: "npx payspeaker --help"`);
       } finally {
         // Also when a sample failed: a speaker left running would keep the process alive.
@@ -71,13 +90,14 @@ export function demoCommand(ctx: CliContext): Command {
     });
 }
 
-async function sendSamples(brokerUrl: string): Promise<void> {
-  const client = await connectOnce(brokerUrl, { clientId: 'payspeaker-demo-backend' });
+async function sendSamples(brokerUrl: string, credentials: Credentials, key: KeyObject): Promise<void> {
+  const client = await connectOnce(brokerUrl, { clientId: 'backend-demo', ...credentials });
   try {
     const publisher = new PaymentPublisher(client);
     for (const sample of SAMPLES) {
       const createdAt = Date.now();
-      const ack = await publisher.send(makeNotification({ id: newPaymentId(createdAt), device: DEMO_DEVICE, createdAt, ...sample }), 30_000);
+      const notification = signNotification(makeNotification({ id: newPaymentId(createdAt), device: DEMO_DEVICE, createdAt, ...sample }), key);
+      const ack = await publisher.send(notification, 30_000);
       if (ack.status !== 'played') throw new CliError(`the demo speaker did not play a sample: ${ack.status} ${ack.reason ?? ''}`, EXIT.FAILURE);
     }
   } finally {

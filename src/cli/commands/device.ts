@@ -11,11 +11,15 @@ import { eventLine } from '../output.ts';
 import { untilShutdown } from '../signals.ts';
 import { parseDuration } from '../duration.ts';
 import { parseCount } from '../options.ts';
-import { bootSpeaker } from '../speaker-setup.ts';
+import { bootSpeaker, type SpeakerSetup } from '../speaker-setup.ts';
+import { loadDeviceConfig } from '../device-config.ts';
+import { Trust } from '../../../device/trust.ts';
 import type { LogLevel } from '../../log.ts';
 import type { TerminalPanel } from '../../../device/drivers/terminal-panel.ts';
 
 interface DeviceFlags {
+  config?: string;
+  insecure?: boolean;
   id?: string;
   broker: string;
   lang: Language;
@@ -33,6 +37,8 @@ export function deviceCommand(ctx: CliContext): Command {
   const s = ctx.settings;
   return new Command('device')
     .description('run a virtual speaker that announces the payments sent to it')
+    .option('--config <file>', 'the device config "payspeaker provision" wrote: id, broker, credentials, backend key')
+    .option('--insecure', 'no credentials and no signature checks: any publisher can make this speaker announce (demos only)')
     .addOption(new Option('--id <device-id>', 'device id, e.g. SPK-0001').env('PAYSPEAKER_DEVICE').default(s.device))
     .addOption(commonOptions.broker(s))
     .addOption(new Option('--lang <lang>', 'announcement language').choices(LANGUAGES).env('PAYSPEAKER_LANG').default(s.lang ?? 'zh-CN'))
@@ -63,11 +69,8 @@ export function deviceCommand(ctx: CliContext): Command {
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(s))
     .addHelpText('after', '\nOn a terminal a live panel shows the status light, volume, queue and last payment.\nKeys: + / - volume, r replay, s today\'s summary, p battery, q quit.')
-    .action(async (flags: DeviceFlags) => {
-      if (!flags.id) throw new CliError('a device id is needed: pass --id SPK-0001 (or set PAYSPEAKER_DEVICE)');
-      if (!isDeviceId(flags.id)) {
-        throw new CliError(`--id ${JSON.stringify(flags.id)} is not a valid device id: use 1-64 letters, digits, "-" or "_" (e.g. SPK-0001)`);
-      }
+    .action(async (flags: DeviceFlags, cmd: Command) => {
+      const identity = resolveIdentity(flags, cmd);
       const json = Boolean(flags.json);
       const interactive = !json && Boolean(process.stdout.isTTY && process.stdin.isTTY);
       // Until the board exists lines print plainly; then through its panel, so they do not tear it.
@@ -84,8 +87,7 @@ export function deviceCommand(ctx: CliContext): Command {
       const quitPressed = new Promise<string>((resolve) => (quit = () => resolve('q')));
       const { speaker, board } = await bootSpeaker(
         {
-          id: flags.id,
-          broker: flags.broker,
+          ...identity,
           lang: flags.lang,
           audio: flags.audio,
           voiceEngine: flags.voiceEngine,
@@ -103,4 +105,28 @@ export function deviceCommand(ctx: CliContext): Command {
       log.info({ reason }, 'shutting down');
       await speaker.stop();
     });
+}
+
+/** Who the device is and whom it trusts: from its config file, or (--insecure) from flags alone. */
+function resolveIdentity(flags: DeviceFlags, cmd: Command): Pick<SpeakerSetup, 'id' | 'broker' | 'credentials' | 'trust'> {
+  if (flags.config) {
+    const c = loadDeviceConfig(flags.config);
+    if (flags.id !== undefined && cmd.getOptionValueSource('id') === 'cli' && flags.id !== c.id) {
+      throw new CliError(`--id ${flags.id} does not match the id in ${flags.config} (${c.id}): drop --id, or pass that device's own config`);
+    }
+    if (!c.backendPublicKey && !flags.insecure) {
+      throw new CliError(`${flags.config} has no backendPublicKey, so this device could not tell a real payment from a fake: provision it again with --force once the broker has started, or pass --insecure`);
+    }
+    // An explicit --broker (flag, env, settings file) wins over the config's.
+    const broker = cmd.getOptionValueSource('broker') === 'default' ? c.broker : flags.broker;
+    return { id: c.id, broker, credentials: { username: c.username, password: c.password }, trust: new Trust({ publicKey: c.backendPublicKey }) };
+  }
+  if (!flags.insecure) {
+    throw new CliError('a device needs its config to know whom to trust: pass --config SPK-0001.json (from "npx payspeaker provision SPK-0001"), or --insecure for a demo without credentials or signatures');
+  }
+  if (!flags.id) throw new CliError('a device id is needed: pass --id SPK-0001 (or set PAYSPEAKER_DEVICE)');
+  if (!isDeviceId(flags.id)) {
+    throw new CliError(`--id ${JSON.stringify(flags.id)} is not a valid device id: use 1-64 letters, digits, "-" or "_" (e.g. SPK-0001)`);
+  }
+  return { id: flags.id, broker: flags.broker, credentials: null, trust: new Trust({ publicKey: null }) };
 }

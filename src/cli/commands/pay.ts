@@ -16,12 +16,16 @@ import {
 } from '../../protocol/index.ts';
 import { PaymentPublisher, AckTimeoutError } from '../../../broker/publisher.ts';
 import { newPaymentId } from '../../../broker/payment-ids.ts';
-import { BrokerUnreachableError, connectOnce, endClient } from '../../mqtt/connect.ts';
+import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../mqtt/connect.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { parseDuration } from '../duration.ts';
+import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
+import { backendFromDataDir } from '../backend.ts';
+import type { Credentials } from '../../../broker/credentials.ts';
 
-interface PayFlags {
+interface PayFlags extends DataFlags {
+  insecure?: boolean;
   device?: string;
   currency: string;
   channel: Channel;
@@ -34,7 +38,7 @@ interface PayFlags {
 
 export function payCommand(ctx: CliContext): Command {
   const s = ctx.settings;
-  return new Command('pay')
+  const cmd = new Command('pay')
     .description("send a test payment to a speaker and print the speaker's ack")
     .argument('<amount>', 'amount in major units as a decimal, e.g. 123.45')
     .addOption(new Option('--device <device-id>', 'target speaker, e.g. SPK-0001').env('PAYSPEAKER_DEVICE').default(s.device))
@@ -44,11 +48,14 @@ export function payCommand(ctx: CliContext): Command {
     .option('--id <payment-id>', 'payment id (default: a new unique id); reuse one to test dedupe')
     .addOption(commonOptions.broker(s))
     .addOption(new Option('--timeout <duration>', 'how long to wait for the ack').env('PAYSPEAKER_TIMEOUT').default(s.timeout ?? '10s'))
-    .addOption(commonOptions.json())
-    .action(async (amount: string, flags: PayFlags) => {
-      const notification = buildNotification(amount, flags);
+    .option('--insecure', 'send the payment unsigned if the data directory has no backend key (only an --insecure speaker accepts it)')
+    .addOption(commonOptions.json());
+  return addDataOption(cmd, s).action(async (amount: string, flags: PayFlags) => {
+      const unsigned = buildNotification(amount, flags);
       const timeoutMs = parseDuration(flags.timeout, '--timeout');
-      const ack = await publishAndWait(notification, flags.broker, timeoutMs);
+      const backend = backendFromDataDir(resolveDataDir(flags), { insecure: Boolean(flags.insecure), needsKey: true });
+      const notification = backend.sign(unsigned);
+      const ack = await publishAndWait(notification, flags.broker, timeoutMs, backend.credentials);
       ctx.print(flags.json ? JSON.stringify({ ...ack, latencyMs: ack.at - notification.createdAt }) : describeAck(ack));
       if (ack.status === 'rejected') throw new CliError(`payment ${ack.id} was rejected: ${ack.reason}`, EXIT.REJECTED);
     });
@@ -82,12 +89,13 @@ function buildNotification(amountText: string, flags: PayFlags): Notification {
   });
 }
 
-async function publishAndWait(notification: Notification, brokerUrl: string, timeoutMs: number): Promise<Ack> {
+async function publishAndWait(notification: Notification, brokerUrl: string, timeoutMs: number, credentials: Credentials | null): Promise<Ack> {
   let client;
   try {
-    client = await connectOnce(brokerUrl, { clientId: `payspeaker-pay-${notification.id}` });
+    client = await connectOnce(brokerUrl, { clientId: `backend-pay-${notification.id}`, ...(credentials ?? {}) });
   } catch (err) {
     if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
+    if (err instanceof BrokerRefusedError) throw new CliError(err.message, EXIT.REFUSED);
     throw err;
   }
   try {

@@ -1,0 +1,76 @@
+/**
+ * Who may publish and subscribe where: pure functions of (principal, topic), so the whole
+ * policy reads — and is tested — as a table. The aedes hooks in auth.ts only apply them.
+ *
+ *   device X  subscribes  devices/X/notify, devices/X/cmd                  (no wildcards)
+ *             publishes   devices/X/ack, state, telemetry, cmd/result      (its will: devices/X/state)
+ *   backend   subscribes  devices/{+|id}/ack, state, telemetry, cmd/result
+ *             publishes   devices/{id}/notify, devices/{id}/cmd             (nobody else may)
+ *
+ * Everything else is refused, including `$SYS/…` and topics outside payspeaker/v1.
+ */
+import { isDeviceId, parseDeviceTopic, topics, TOPIC_ROOT } from '../src/protocol/index.ts';
+
+export type Principal = { role: 'device'; id: string } | { role: 'backend' };
+
+export type Decision = { allowed: true } | { allowed: false; reason: string };
+
+/** What a device sends; the backend listens to these. */
+const DEVICE_PUBLISHES = new Set(['ack', 'state', 'telemetry', 'cmd/result']);
+/** What the backend sends; a device listens to these, its own only. */
+const BACKEND_PUBLISHES = new Set(['notify', 'cmd']);
+
+const ALLOW: Decision = { allowed: true };
+const deny = (reason: string): Decision => ({ allowed: false, reason });
+
+export function describePrincipal(p: Principal): string {
+  return p.role === 'device' ? `device ${p.id}` : 'the backend';
+}
+
+export function canPublish(p: Principal, topic: string): Decision {
+  const where = parseDeviceTopic(topic);
+  if (!where) return deny(`${topic} is not a payspeaker device topic`);
+  if (p.role === 'backend') {
+    return BACKEND_PUBLISHES.has(where.leaf) ? ALLOW : deny(`the backend publishes only notify and cmd, not ${where.leaf}`);
+  }
+  if (where.deviceId !== p.id) return deny(`a device may publish only under its own id (${p.id}), not ${where.deviceId}`);
+  if (BACKEND_PUBLISHES.has(where.leaf)) return deny(`only the backend may publish ${where.leaf}`);
+  return DEVICE_PUBLISHES.has(where.leaf) ? ALLOW : deny(`a device publishes only ack, state, telemetry and cmd/result, not ${where.leaf}`);
+}
+
+export function canSubscribe(p: Principal, filter: string): Decision {
+  if (p.role === 'backend') return backendCanSubscribe(filter);
+  if (filter.includes('+') || filter.includes('#')) return deny('devices may not use wildcard subscriptions');
+  const where = parseDeviceTopic(filter);
+  if (!where) return deny(`${filter} is not a payspeaker device topic`);
+  if (where.deviceId !== p.id) return deny(`a device may subscribe only to its own topics (${p.id}), not ${where.deviceId}'s`);
+  return BACKEND_PUBLISHES.has(where.leaf) ? ALLOW : deny(`a device subscribes only to its notify and cmd topics, not ${where.leaf}`);
+}
+
+/**
+ * Whether a message on `topic` may be delivered to `p`: the subscription rules applied to the
+ * concrete topic. Checked on every delivery — live, retained and queued for a persistent
+ * session — so no way around the subscription check can make a device read another's payments.
+ */
+export function canReceive(p: Principal, topic: string): Decision {
+  return canSubscribe(p, topic);
+}
+
+/** The will is a publish the broker makes later on the client's behalf: it is checked at connect. */
+export function canSetWill(p: Principal, topic: string): Decision {
+  if (p.role === 'backend') return deny('the backend has no last will');
+  const own = topics.state(p.id);
+  return topic === own ? ALLOW : deny(`a device's last will must be its own state topic (${own}), not ${topic}`);
+}
+
+/** `devices/+/ack` or `devices/SPK-0001/ack`; never `#`, which would include other traffic. */
+function backendCanSubscribe(filter: string): Decision {
+  const prefix = `${TOPIC_ROOT}/devices/`;
+  if (!filter.startsWith(prefix)) return deny(`${filter} is not a payspeaker device topic`);
+  const rest = filter.slice(prefix.length);
+  const slash = rest.indexOf('/');
+  const id = rest.slice(0, slash);
+  const leaf = rest.slice(slash + 1);
+  if (slash <= 0 || (id !== '+' && !isDeviceId(id))) return deny(`${filter}: the device level must be "+" or a device id`);
+  return DEVICE_PUBLISHES.has(leaf) ? ALLOW : deny(`the backend subscribes only to ack, state, telemetry and cmd/result, not ${leaf}`);
+}
