@@ -5,7 +5,21 @@
 import net from 'node:net';
 import http from 'node:http';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
+
+/**
+ * What the broker's limits need from a listener (broker/limits.ts): whether to accept a new
+ * connection from an address at all, and a chance to guard its byte stream before aedes sees it.
+ */
+export interface ConnectionGuard {
+  /** Called once per accepted socket, before any byte is read; false drops it at once. */
+  admit(address: string): boolean;
+  /** Wraps the stream aedes will read (the packet-size cap). */
+  guard(stream: Duplex, address: string): void;
+  /** Largest WebSocket message accepted (ws `maxPayload`); undefined leaves ws's default. */
+  maxWsPayload?: number;
+}
 
 export interface Listener {
   readonly url: string;
@@ -34,9 +48,16 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-export async function listenTcp(aedes: Aedes, host: string, port: number): Promise<Listener> {
+export async function listenTcp(aedes: Aedes, host: string, port: number, limits?: ConnectionGuard): Promise<Listener> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    const address = socket.remoteAddress ?? 'unknown address';
+    if (limits && !limits.admit(address)) {
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
+    if (limits) limits.guard(socket, address);
     socket.setNoDelay(true); // acks are tiny: do not let Nagle hold them for 40 ms
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -54,13 +75,19 @@ export async function listenTcp(aedes: Aedes, host: string, port: number): Promi
   };
 }
 
-export async function listenWebSocket(aedes: Aedes, host: string, port: number): Promise<Listener> {
+export async function listenWebSocket(aedes: Aedes, host: string, port: number, limits?: ConnectionGuard): Promise<Listener> {
   const server = http.createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with an MQTT client to ws://host:port/mqtt\n');
   });
-  const wss = new WebSocketServer({ server });
+  const wss = new WebSocketServer({ server, ...(limits?.maxWsPayload && { maxPayload: limits.maxWsPayload }) });
   wss.on('connection', (socket, req) => {
+    const address = req.socket.remoteAddress ?? 'unknown address';
+    if (limits && !limits.admit(address)) {
+      socket.terminate();
+      return;
+    }
     const stream = createWebSocketStream(socket);
+    if (limits) limits.guard(stream, address);
     // A client that vanishes mid-frame makes the stream error; aedes handles the close.
     stream.on('error', () => socket.terminate());
     aedes.handle(stream as unknown as net.Socket, req);
