@@ -4,10 +4,11 @@
  * With `security` it authenticates clients against the registry and applies the ACL
  * (docs/SECURITY.md); without it, it is open, as it was before security existed.
  */
-import { Aedes, type AedesOptions } from 'aedes';
-import { listenTcp, listenWebSocket, type Listener } from './listeners.ts';
+import { Aedes, type AedesOptions, type AuthenticateError } from 'aedes';
+import { listenTcp, listenWebSocket, type ConnectionGuard, type Listener } from './listeners.ts';
+import { ConnectionGate, LogThrottle, guardPacketSize, resolveLimits, type Limits } from './limits.ts';
 import { PlaybackTracker } from './tracker.ts';
-import { Authenticator, forgetRefusedSubscriptions } from './auth.ts';
+import { Authenticator, forgetRefusedSubscriptions, remoteAddress } from './auth.ts';
 import { Sessions } from './sessions.ts';
 import { openRegistry, type Registry } from './registry.ts';
 import { ensureBackendCredentials } from './credentials.ts';
@@ -30,6 +31,14 @@ export interface BrokerOptions {
   log?: Logger;
   /** Omitted: open, and silent about it (the behaviour tests were written against). */
   security?: SecurityOptions;
+  /**
+   * Resource limits (broker/limits.ts); `{}` takes DEFAULT_LIMITS, fields override them.
+   * Omitted or false: aedes's own defaults and no rate limit, as before limits existed
+   * (`payspeaker broker` always passes them).
+   */
+  limits?: Partial<Limits> | false;
+  /** The clock the connection-rate limit and the log throttle use (tests). */
+  now?: () => number;
 }
 
 export interface RunningBroker {
@@ -45,12 +54,17 @@ export interface RunningBroker {
 export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBroker> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? silentLogger;
+  const limits = opts.limits === undefined || opts.limits === false ? null : resolveLimits(opts.limits);
+  const now = opts.now ?? Date.now;
+  const throttle = new LogThrottle(1000, now);
   const security = setUpSecurity(opts.security, log);
-  const aedes = await Aedes.createBroker(security?.hooks);
+  const hooks = limits ? withLimits(security?.hooks ?? {}, limits, log, throttle) : security?.hooks;
+  const aedes = await Aedes.createBroker(hooks);
   security?.start(aedes);
   const tracker = new PlaybackTracker(log);
   await tracker.attach(aedes);
-  logClientEvents(aedes, log);
+  logClientEvents(aedes, log, throttle);
+  const guard = limits ? connectionGuard(limits, log, throttle, now) : undefined;
 
   const listeners: Listener[] = [];
   const shutDown = async () => {
@@ -58,14 +72,14 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
     security?.stop();
   };
   try {
-    listeners.push(await listenTcp(aedes, host, opts.port ?? 1883));
-    if (opts.wsPort !== null) listeners.push(await listenWebSocket(aedes, host, opts.wsPort ?? 8080));
+    listeners.push(await listenTcp(aedes, host, opts.port ?? 1883, guard));
+    if (opts.wsPort !== null) listeners.push(await listenWebSocket(aedes, host, opts.wsPort ?? 8080, guard));
   } catch (err) {
     await shutDown();
     throw err;
   }
   const [tcp, ws] = listeners;
-  log.info({ mqtt: tcp!.url, ws: ws?.url ?? null, ...(opts.security && { security: opts.security.mode }) }, 'broker listening');
+  log.info({ mqtt: tcp!.url, ws: ws?.url ?? null, ...(opts.security && { security: opts.security.mode }), ...(limits && { limits }) }, 'broker listening');
 
   let closing: Promise<void> | null = null;
   return {
@@ -122,9 +136,63 @@ async function closeAll(aedes: Aedes, listeners: Listener[]): Promise<void> {
   await Promise.all(listeners.map((l) => l.close()));
 }
 
-function logClientEvents(aedes: Aedes, log: Logger): void {
+/**
+ * The aedes options for `limits`, around the security hooks (if any). aedes checks client-id
+ * length only for MQTT 3.1, so authenticate does it for every version, with CONNACK 2.
+ */
+function withLimits(hooks: AedesOptions, limits: Limits, log: Logger, throttle: LogThrottle): AedesOptions {
+  const authenticate = hooks.authenticate ?? ((_client, _username, _password, done) => done(null, true));
+  return {
+    ...hooks,
+    maxTopicLevels: limits.maxTopicLevels,
+    maxClientsIdLength: limits.maxClientIdLength,
+    maxInflightInbound: limits.maxInflightInbound,
+    queueLimit: limits.queueLimit,
+    connectTimeout: limits.connectTimeoutMs,
+    authenticate: (client, username, password, done) => {
+      if (client.id.length <= limits.maxClientIdLength) return authenticate(client, username, password, done);
+      const address = remoteAddress(client);
+      const count = throttle.note(`client-id:${address}`);
+      if (count !== null) {
+        log.warn({ address, length: client.id.length, refused: count }, `refused ${count} connection(s) from ${address}: client id longer than ${limits.maxClientIdLength} characters`);
+      }
+      done(Object.assign(new Error('client id too long'), { returnCode: 2 }) as AuthenticateError, false);
+    },
+  };
+}
+
+/** The per-address rate limit and packet-size cap the listeners apply; each logs at most once a second per address. */
+function connectionGuard(limits: Limits, log: Logger, throttle: LogThrottle, now: () => number): ConnectionGuard {
+  const rate = limits.connectRate;
+  const gate = rate ? new ConnectionGate(rate, now) : null;
+  return {
+    maxWsPayload: limits.maxPacketBytes || undefined,
+    admit: (address) => {
+      if (!gate || gate.admit(address)) return true;
+      const count = throttle.note(`rate:${address}`);
+      if (count !== null) {
+        log.warn({ address, refused: count }, `refused ${count} connection attempt(s) from ${address}: more than ${rate!.perSecond}/s (burst ${rate!.burst})`);
+      }
+      return false;
+    },
+    guard: (stream, address) =>
+      guardPacketSize(stream, limits.maxPacketBytes, (verdict) => {
+        const count = throttle.note(`size:${address}`);
+        if (count === null) return;
+        const why = verdict.reason === 'too-large' ? `a ${verdict.declared}-byte packet exceeds the ${limits.maxPacketBytes}-byte limit` : 'malformed packet length';
+        log.warn({ address, dropped: count }, `dropped ${count} connection(s) from ${address}: ${why}`);
+      }),
+  };
+}
+
+function logClientEvents(aedes: Aedes, log: Logger, throttle: LogThrottle): void {
   aedes.on('client', (client) => log.debug({ client: client.id }, 'client connected'));
   aedes.on('clientDisconnect', (client) => log.debug({ client: client.id }, 'client disconnected'));
   aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'client error'));
-  aedes.on('connectionError', (client, err) => log.warn({ client: client?.id, err: err.message }, 'connection error'));
+  // Garbage bytes, early hang-ups and refused CONNECTs all land here: one line a second per address.
+  aedes.on('connectionError', (client, err) => {
+    const address = client ? remoteAddress(client) : 'unknown address';
+    const count = throttle.note(`error:${address}`);
+    if (count !== null) log.warn({ client: client?.id, address, err: err.message, errors: count }, count > 1 ? `connection error (${count} from ${address} since the last line)` : 'connection error');
+  });
 }

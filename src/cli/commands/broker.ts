@@ -5,10 +5,11 @@
  */
 import { Command, Option } from 'commander';
 import { startBroker, type SecurityOptions } from '../../../broker/broker.ts';
+import { DEFAULT_LIMITS, type Limits } from '../../../broker/limits.ts';
 import { backendCredentialsFile, registryFile } from '../../../broker/data-dir.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
 import { commonOptions, type CliContext } from '../context.ts';
-import { parsePort } from '../options.ts';
+import { parseCount, parsePort } from '../options.ts';
 import { untilShutdown } from '../signals.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 
@@ -19,6 +20,26 @@ interface BrokerFlags extends DataFlags {
   wsPort: number | false;
   json?: boolean;
   logLevel: 'info';
+  maxPacket: number;
+  maxTopicLevels: number;
+  maxClientId: number;
+  maxInflight: number;
+  connectRate: number;
+  connectBurst: number;
+  connectTimeout: number;
+}
+
+const D = DEFAULT_LIMITS;
+
+function limitsFrom(f: BrokerFlags): Partial<Limits> {
+  return {
+    maxPacketBytes: f.maxPacket,
+    maxTopicLevels: f.maxTopicLevels,
+    maxClientIdLength: f.maxClientId,
+    maxInflightInbound: f.maxInflight,
+    connectTimeoutMs: f.connectTimeout,
+    connectRate: f.connectRate === 0 ? null : { perSecond: f.connectRate, burst: f.connectBurst },
+  };
 }
 
 export function brokerCommand(ctx: CliContext): Command {
@@ -34,6 +55,17 @@ export function brokerCommand(ctx: CliContext): Command {
         .default(s.wsPort ?? 8080),
     )
     .option('--no-ws-port', 'do not listen for WebSocket connections')
+    .addOption(new Option('--max-packet <bytes>', 'largest MQTT packet; a bigger one drops the connection (0 = no cap)').argParser(parseCount('--max-packet', 0)).default(D.maxPacketBytes))
+    .addOption(new Option('--max-topic-levels <n>', 'most levels in a topic (1-100)').argParser(parseCount('--max-topic-levels')).default(D.maxTopicLevels))
+    .addOption(new Option('--max-client-id <chars>', 'longest client id').argParser(parseCount('--max-client-id')).default(D.maxClientIdLength))
+    .addOption(new Option('--max-inflight <n>', 'inbound QoS 2 messages a client may hold awaiting PUBREL').argParser(parseCount('--max-inflight')).default(D.maxInflightInbound))
+    .addOption(
+      new Option('--connect-rate <per-second>', 'new connections per second per client address (0 = no limit)')
+        .argParser(parseCount('--connect-rate', 0))
+        .default(D.connectRate!.perSecond),
+    )
+    .addOption(new Option('--connect-burst <n>', 'connections one address may open at once before --connect-rate applies').argParser(parseCount('--connect-burst')).default(D.connectRate!.burst))
+    .addOption(new Option('--connect-timeout <ms>', 'drop a connection that sends no CONNECT within this time').argParser(parseCount('--connect-timeout', 100)).default(D.connectTimeoutMs))
     .option('--insecure', 'let anyone connect, publish and subscribe without credentials (a demo on a trusted machine only)')
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(s));
@@ -42,7 +74,7 @@ export function brokerCommand(ctx: CliContext): Command {
     const dataDir = resolveDataDir(flags);
     const security: SecurityOptions = flags.insecure ? { mode: 'insecure' } : { mode: 'secure', dataDir };
     const wsPort = flags.wsPort === false ? null : flags.wsPort;
-    const broker = await startBroker({ host: flags.host, port: flags.port, wsPort, log, security }).catch((err: Error) => {
+    const broker = await startBroker({ host: flags.host, port: flags.port, wsPort, log, security, limits: limitsFrom(flags) }).catch((err: Error) => {
       throw new CliError(err.message, EXIT.FAILURE);
     });
     const registry = security.mode === 'secure' ? registryFile(dataDir) : null;
