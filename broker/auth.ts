@@ -9,6 +9,7 @@
  * device's own (it would take over another session).
  */
 import crypto from 'node:crypto';
+import { LogThrottle } from './limits.ts';
 import type net from 'node:net';
 import type { Aedes, AedesOptions, AuthenticateError, Client, Subscription } from 'aedes';
 import { canPublish, canReceive, canSetWill, canSubscribe, describePrincipal, type Decision, type Principal } from './acl.ts';
@@ -80,6 +81,7 @@ type Hooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'author
 /** The aedes hooks for secure mode, and the session each authenticated client got. */
 export class Authenticator {
   private readonly sessions = new WeakMap<Client, Session>();
+  private readonly refusals = new LogThrottle();
   // aedes hands authenticate() no packet: preConnect keeps the will topic for it.
   private readonly willTopics = new WeakMap<Client, string>();
   /** Clients already logged for a withheld delivery: a leaked subscription must not flood the log. */
@@ -109,7 +111,12 @@ export class Authenticator {
         }
         const who = username ? JSON.stringify(username.slice(0, 80)) : '(no username)';
         const address = remoteAddress(client);
-        this.log.warn({ username: username?.slice(0, 80), clientId: client.id, address, connack: verdict.code }, `refused ${who} from ${address}: ${verdict.reason}`);
+        // One line per address, username and reason per second: a credential-stuffing flood must not flood the log.
+        const count = this.refusals.note(`${address} ${who} ${verdict.reason}`);
+        if (count !== null) {
+          const times = count > 1 ? ` (${count} times since the last line)` : '';
+          this.log.warn({ username: username?.slice(0, 80), clientId: client.id, address, connack: verdict.code }, `refused ${who} from ${address}: ${verdict.reason}${times}`);
+        }
         done(Object.assign(new Error(verdict.reason), { returnCode: verdict.code }) as AuthenticateError, false);
       },
       authorizePublish: (client, packet, done) => {
