@@ -47,6 +47,10 @@ export class PaymentsExtension implements Extension {
       this.ctx.emit({ event: 'duplicate', device: this.ctx.id, id: n.id });
       return this.sendAck({ id: n.id, status: 'duplicate' });
     }
+    if (payments.isBeyondMemory(n.createdAt)) {
+      const detail = 'older than the oldest payment this device still remembers: it could be a replay of one announced long ago';
+      return this.reject({ reason: 'expired', detail, id: n.id });
+    }
     // Still waiting to be announced (a retry, or a redelivery after a crash before the PUBACK):
     // the original's final ack answers for this id too.
     if (payments.isPending(n.id)) return;

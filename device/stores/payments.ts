@@ -2,7 +2,8 @@
  * Everything the device must remember about payments, in NVS, so a reboot (even `kill -9`)
  * neither repeats nor loses one:
  *   inbox      notifications accepted (PUBACK sent) but not yet announced or summarized;
- *   handled    the ids of the last ≥1,000 payments already dealt with (dedupe);
+ *   handled    the ids of the last 1,000 payments already dealt with (dedupe), and the age
+ *              below which a payment is refused because its id may have been forgotten;
  *   ledger     the last payment (replay) and today's takings (summary).
  * A notification enters the inbox durably before its PUBACK goes back, and leaves it in the
  * same write that marks it handled and books it in the ledger.
@@ -14,6 +15,8 @@ import type { Clock } from '../board.ts';
 import type { Logger } from '../../src/log.ts';
 
 const HANDLED = 'payments.handled';
+/** The newest createdAt among ids evicted from `handled`: anything as old could be a replay we no longer recognise. */
+const FORGOTTEN_UP_TO = 'payments.forgottenUpTo';
 const INBOX = 'payments.inbox';
 const IN_FLIGHT = 'payments.inFlight';
 const LAST = 'ledger.last';
@@ -50,7 +53,9 @@ export function localDate(epochMs: number): string {
 }
 
 export class PaymentStore {
-  private readonly handled: Set<string>;
+  /** id → createdAt, oldest first (a Map iterates in insertion order). */
+  private readonly handled: Map<string, number>;
+  private forgottenUpTo: number;
   private readonly inbox: Map<string, Notification>;
 
   constructor(
@@ -59,7 +64,9 @@ export class PaymentStore {
     private readonly log: Logger,
     private readonly capacity = 1000,
   ) {
-    this.handled = new Set(this.stored(HANDLED, (v): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string')) ?? []);
+    const handled = this.stored(HANDLED, (v): v is [string, number][] => Array.isArray(v) && v.every((x) => Array.isArray(x) && typeof x[0] === 'string' && typeof x[1] === 'number'));
+    this.handled = new Map(handled ?? []);
+    this.forgottenUpTo = this.stored(FORGOTTEN_UP_TO, (v): v is number => typeof v === 'number') ?? 0;
     const inbox = this.stored(INBOX, (v): v is Notification[] => Array.isArray(v) && v.every((n) => typeof n?.id === 'string')) ?? [];
     this.inbox = new Map(inbox.map((n) => [n.id, n]));
   }
@@ -75,6 +82,14 @@ export class PaymentStore {
   /** Announced (or summarized) before: a repeat is acked duplicate. */
   isHandled(id: string): boolean {
     return this.handled.has(id);
+  }
+
+  /**
+   * True when a notification is no newer than the payments dedupe has already forgotten: its id
+   * may have been announced and evicted since, so it cannot be told apart from a replay.
+   */
+  isBeyondMemory(createdAt: number): boolean {
+    return createdAt <= this.forgottenUpTo;
   }
 
   /** Accepted and waiting to be announced. */
@@ -104,11 +119,12 @@ export class PaymentStore {
   finish(done: Notification[], inFlight?: InFlight): Promise<void> {
     for (const n of done) {
       this.inbox.delete(n.id);
-      this.handled.add(n.id);
+      this.handled.set(n.id, n.createdAt);
     }
-    for (const oldest of this.handled) {
+    for (const [oldest, createdAt] of this.handled) {
       if (this.handled.size <= this.capacity) break;
-      this.handled.delete(oldest); // a Set iterates in insertion order: oldest first
+      this.handled.delete(oldest);
+      this.forgottenUpTo = Math.max(this.forgottenUpTo, createdAt);
     }
     const today = this.current();
     for (const n of done) {
@@ -117,7 +133,13 @@ export class PaymentStore {
       today.totals[n.currency] = (today.totals[n.currency] ?? 0) + n.amount;
     }
     const last = done.length ? { [LAST]: done[done.length - 1] } : {};
-    const writes = { [INBOX]: [...this.inbox.values()], [HANDLED]: [...this.handled], [TODAY]: today, [IN_FLIGHT]: inFlight ?? null };
+    const writes = {
+      [INBOX]: [...this.inbox.values()],
+      [HANDLED]: [...this.handled],
+      [FORGOTTEN_UP_TO]: this.forgottenUpTo,
+      [TODAY]: today,
+      [IN_FLIGHT]: inFlight ?? null,
+    };
     return this.nvs.set({ ...writes, ...last });
   }
 
