@@ -1,11 +1,11 @@
 /**
- * The embedded broker: aedes 1.x with a TCP and a WebSocket listener, plus the playback
- * tracker. Everything binds to 127.0.0.1 by default; port 0 picks a free port (tests).
+ * The embedded broker: aedes 1.x with a TCP and a WebSocket listener (and, with `tls`, their
+ * mqtts and wss forms), plus the playback tracker. Everything binds to 127.0.0.1 by default; port 0 picks a free port (tests).
  * With `security` it authenticates clients against the registry and applies the ACL
  * (docs/SECURITY.md); without it, it is open, as it was before security existed.
  */
 import { Aedes, type AedesOptions, type AuthenticateError } from 'aedes';
-import { listenTcp, listenWebSocket, type ConnectionGuard, type Listener } from './listeners.ts';
+import { listenTcp, listenTls, listenWebSocket, type ConnectionGuard, type Listener, type TlsListenOptions } from './listeners.ts';
 import { ConnectionGate, LogThrottle, guardPacketSize, resolveLimits, type Limits } from './limits.ts';
 import { PlaybackTracker } from './tracker.ts';
 import { Authenticator, forgetRefusedSubscriptions, remoteAddress } from './auth.ts';
@@ -39,6 +39,18 @@ export interface BrokerOptions {
   limits?: Partial<Limits> | false;
   /** The clock the connection-rate limit and the log throttle use (tests). */
   now?: () => number;
+  /** Also listen for MQTT over TLS and over secure WebSocket (broker/tls.ts makes the certificate). */
+  tls?: BrokerTlsOptions;
+}
+
+export interface BrokerTlsOptions {
+  /** The server certificate (PEM; may include intermediates) and its private key (PEM). */
+  cert: string;
+  key: string;
+  /** mqtts port; 0 picks a free port. Default 8883. */
+  port?: number;
+  /** wss port; 0 picks a free port, null disables it. Default 8443. */
+  wssPort?: number | null;
 }
 
 export interface RunningBroker {
@@ -46,6 +58,10 @@ export interface RunningBroker {
   readonly tracker: PlaybackTracker;
   readonly mqttUrl: string;
   readonly wsUrl: string | null;
+  /** mqtts://… when started with `tls`, else null. */
+  readonly mqttsUrl: string | null;
+  /** wss://…/mqtt when started with `tls` (and a wss port), else null. */
+  readonly wssUrl: string | null;
   /** The device registry in secure mode, else null. */
   readonly registry: Registry | null;
   close(): Promise<void>;
@@ -71,22 +87,39 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
     await closeAll(aedes, listeners);
     security?.stop();
   };
+  let tcp: Listener, ws: Listener | null = null, mqtts: Listener | null = null, wss: Listener | null = null;
+  const add = (l: Listener) => (listeners.push(l), l);
   try {
-    listeners.push(await listenTcp(aedes, host, opts.port ?? 1883, guard));
-    if (opts.wsPort !== null) listeners.push(await listenWebSocket(aedes, host, opts.wsPort ?? 8080, guard));
+    tcp = add(await listenTcp(aedes, host, opts.port ?? 1883, guard));
+    if (opts.wsPort !== null) ws = add(await listenWebSocket(aedes, host, opts.wsPort ?? 8080, guard));
+    if (opts.tls) {
+      const tlsOpts: TlsListenOptions = { cert: opts.tls.cert, key: opts.tls.key, onHandshakeError: handshakeLogger(log, throttle) };
+      mqtts = add(await listenTls(aedes, host, opts.tls.port ?? 8883, tlsOpts, guard));
+      if (opts.tls.wssPort !== null) wss = add(await listenWebSocket(aedes, host, opts.tls.wssPort ?? 8443, guard, tlsOpts));
+    }
   } catch (err) {
     await shutDown();
     throw err;
   }
-  const [tcp, ws] = listeners;
-  log.info({ mqtt: tcp!.url, ws: ws?.url ?? null, ...(opts.security && { security: opts.security.mode }), ...(limits && { limits }) }, 'broker listening');
+  log.info(
+    {
+      mqtt: tcp.url,
+      ws: ws?.url ?? null,
+      ...(opts.tls && { mqtts: mqtts?.url ?? null, wss: wss?.url ?? null }),
+      ...(opts.security && { security: opts.security.mode }),
+      ...(limits && { limits }),
+    },
+    'broker listening',
+  );
 
   let closing: Promise<void> | null = null;
   return {
     aedes,
     tracker,
-    mqttUrl: tcp!.url,
+    mqttUrl: tcp.url,
     wsUrl: ws?.url ?? null,
+    mqttsUrl: mqtts?.url ?? null,
+    wssUrl: wss?.url ?? null,
     registry: security?.registry ?? null,
     close: () => (closing ??= shutDown().then(() => log.info('broker stopped'))),
   };
@@ -182,6 +215,22 @@ function connectionGuard(limits: Limits, log: Logger, throttle: LogThrottle, now
         const why = verdict.reason === 'too-large' ? `a ${verdict.declared}-byte packet exceeds the ${limits.maxPacketBytes}-byte limit` : 'malformed packet length';
         log.warn({ address, dropped: count }, `dropped ${count} connection(s) from ${address}: ${why}`);
       }),
+  };
+}
+
+/**
+ * A client that gives up during the TLS handshake — typically a device that does not trust our
+ * CA, or that dialled a name the certificate does not carry — says so only with an alert; one
+ * line a second per address.
+ */
+function handshakeLogger(log: Logger, throttle: LogThrottle): (address: string, err: Error & { code?: string }) => void {
+  return (address, err) => {
+    const count = throttle.note(`tls:${address}`);
+    if (count === null) return;
+    const hint = /unknown ca|bad certificate|certificate unknown|socket hang up|ECONNRESET/i.test(`${err.code ?? ''} ${err.message}`)
+      ? ': the client hung up mid-handshake, usually because it does not trust our certificate (give it DIR/certs/ca.pem; check the host name it dials is in the certificate)'
+      : '';
+    log.warn({ address, err: err.message, failed: count }, `TLS handshake with ${address} failed${count > 1 ? ` (${count} since the last line)` : ''}${hint}`);
   };
 }
 

@@ -1,9 +1,12 @@
 /**
- * Network listeners that feed connections to aedes: plain MQTT over TCP and MQTT over
- * WebSocket. Each returns a closer, so the broker can shut down in order.
+ * Network listeners that feed connections to aedes: plain MQTT over TCP, MQTT over WebSocket,
+ * and (with a certificate) their TLS forms, mqtts and wss. Each returns a closer, so the broker
+ * can shut down in order.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import http from 'node:http';
+import https from 'node:https';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
@@ -44,6 +47,11 @@ function listen(server: net.Server, host: string, port: number, what: string, fl
   });
 }
 
+/** A TLS socket's peer; after a failed handshake it is gone from the TLS socket but not from the TCP one under it. */
+function peerAddress(socket: tls.TLSSocket): string {
+  return socket.remoteAddress ?? (socket as unknown as { _parent?: net.Socket })._parent?.remoteAddress ?? 'unknown address';
+}
+
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
@@ -75,10 +83,60 @@ export async function listenTcp(aedes: Aedes, host: string, port: number, limits
   };
 }
 
-export async function listenWebSocket(aedes: Aedes, host: string, port: number, limits?: ConnectionGuard): Promise<Listener> {
-  const server = http.createServer((_req, res) => {
-    res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with an MQTT client to ws://host:port/mqtt\n');
+/** A server certificate and key (PEM) for the TLS listeners, and who hears of failed handshakes. */
+export interface TlsListenOptions {
+  cert: string;
+  key: string;
+  /** A client that gave up during the handshake (say, it does not trust our CA). */
+  onHandshakeError?: (address: string, err: Error & { code?: string }) => void;
+}
+
+/**
+ * MQTT over TLS (mqtts). The rate limit applies to the raw TCP connection, before the
+ * handshake, so a flood of connections costs no TLS work; aedes gets the decrypted stream.
+ */
+export async function listenTls(aedes: Aedes, host: string, port: number, opts: TlsListenOptions, limits?: ConnectionGuard): Promise<Listener> {
+  const sockets = new Set<net.Socket>();
+  const server = tls.createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, (socket) => {
+    const address = socket.remoteAddress ?? 'unknown address';
+    if (limits) limits.guard(socket, address);
+    socket.setNoDelay(true);
+    aedes.handle(socket);
   });
+  server.on('connection', (raw: net.Socket) => {
+    const address = raw.remoteAddress ?? 'unknown address';
+    if (limits && !limits.admit(address)) {
+      raw.on('error', () => {});
+      raw.destroy();
+      return;
+    }
+    sockets.add(raw);
+    raw.once('close', () => sockets.delete(raw));
+  });
+  server.on('tlsClientError', (err: Error & { code?: string }, socket) => opts.onHandshakeError?.(peerAddress(socket), err));
+  const bound = await listen(server, host, port, 'MQTT-over-TLS', '--tls-port');
+  return {
+    url: `mqtts://${urlHost(host)}:${bound}`,
+    port: bound,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** MQTT over WebSocket; with `tls`, over secure WebSocket (wss) on an HTTPS server. */
+export async function listenWebSocket(aedes: Aedes, host: string, port: number, limits?: ConnectionGuard, tlsOpts?: TlsListenOptions): Promise<Listener> {
+  const scheme = tlsOpts ? 'wss' : 'ws';
+  const answer = (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: connect with an MQTT client to ${scheme}://host:port/mqtt\n`);
+  };
+  const server = tlsOpts ? https.createServer({ cert: tlsOpts.cert, key: tlsOpts.key, minVersion: 'TLSv1.2' }, answer) : http.createServer(answer);
+  if (tlsOpts?.onHandshakeError) {
+    const onError = tlsOpts.onHandshakeError;
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => onError(peerAddress(socket), err));
+  }
   const wss = new WebSocketServer({ server, ...(limits?.maxWsPayload && { maxPayload: limits.maxWsPayload }) });
   wss.on('connection', (socket, req) => {
     const address = req.socket.remoteAddress ?? 'unknown address';
@@ -92,9 +150,9 @@ export async function listenWebSocket(aedes: Aedes, host: string, port: number, 
     stream.on('error', () => socket.terminate());
     aedes.handle(stream as unknown as net.Socket, req);
   });
-  const bound = await listen(server, host, port, 'MQTT-over-WebSocket', '--ws-port');
+  const bound = await listen(server, host, port, tlsOpts ? 'MQTT-over-secure-WebSocket' : 'MQTT-over-WebSocket', tlsOpts ? '--wss-port' : '--ws-port');
   return {
-    url: `ws://${urlHost(host)}:${bound}/mqtt`,
+    url: `${scheme}://${urlHost(host)}:${bound}/mqtt`,
     port: bound,
     close: () =>
       new Promise((resolve) => {

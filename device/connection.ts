@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient, type IClientPublishOptions } from 'mqtt';
 import { disableNagle } from '../src/mqtt/no-delay.ts';
+import { describeTlsError } from '../src/mqtt/connect.ts';
 import type { Logger } from '../src/log.ts';
 import { Backoff } from './backoff.ts';
 import type { DeviceStateMachine } from './state-machine.ts';
@@ -77,7 +78,11 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     };
     client.on('connect', () => void this.onConnect());
     client.on('close', () => this.onClose());
-    client.on('error', (err) => opts.log.warn({ broker: opts.brokerUrl, err: err.message }, 'broker connection problem'));
+    client.on('error', (err) => {
+      // A TLS failure says which CA to use instead of OpenSSL's terse code.
+      const why = describeTlsError(opts.brokerUrl, err, 'the device config') ?? err.message;
+      opts.log.warn({ broker: opts.brokerUrl, err: why }, 'broker connection problem');
+    });
     this.markStarted(client);
   }
 

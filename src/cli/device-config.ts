@@ -3,6 +3,7 @@
  * is, its MQTT credentials, and the backend's public key it trusts payments from.
  */
 import fs from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { isDeviceId, publicKeyFromString } from '../protocol/index.ts';
 import type { KeyObject } from 'node:crypto';
@@ -14,6 +15,8 @@ const schema = z.object({
   username: z.string(),
   password: z.string(),
   backendPublicKey: z.string().nullable(),
+  /** The development CA (PEM) that signs the broker's TLS certificate; absent: the system's CAs. */
+  ca: z.string().optional(),
 });
 
 export interface DeviceConfig {
@@ -23,6 +26,8 @@ export interface DeviceConfig {
   password: string;
   /** Null in a config written before the backend had a key: such a device cannot check signatures. */
   backendPublicKey: KeyObject | null;
+  /** PEM of the CA the broker's TLS certificate must be signed by (mqtts://, wss://); null: the system's CAs. */
+  ca: string | null;
 }
 
 export function loadDeviceConfig(file: string): DeviceConfig {
@@ -44,5 +49,12 @@ export function loadDeviceConfig(file: string): DeviceConfig {
   } catch (err) {
     throw new CliError(`--config ${file}: backendPublicKey: ${(err as Error).message}`);
   }
-  return { ...c, backendPublicKey: key };
+  if (c.ca !== undefined) {
+    try {
+      if (!new X509Certificate(c.ca).ca) throw new Error('it is not a CA certificate');
+    } catch (err) {
+      throw new CliError(`--config ${file}: ca: ${(err as Error).message}: provision the device again (npx payspeaker provision ID --force)`);
+    }
+  }
+  return { ...c, backendPublicKey: key, ca: c.ca ?? null };
 }

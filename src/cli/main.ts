@@ -16,6 +16,7 @@ import { commandCommand } from './commands/command.ts';
 import { provisionCommand } from './commands/provision.ts';
 import { devicesCommand } from './commands/devices.ts';
 import { revokeCommand } from './commands/revoke.ts';
+import { certsCommand } from './commands/certs.ts';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('payspeaker')
@@ -38,7 +39,7 @@ Examples:
   npx payspeaker command replay --device SPK-0001   press a button remotely
   npx payspeaker voicepack build --lang hi-IN  record a voice pack`,
     );
-  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, commandCommand, provisionCommand, devicesCommand, revokeCommand, voicepackCommand]) program.addCommand(make(ctx));
+  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, commandCommand, provisionCommand, devicesCommand, revokeCommand, certsCommand, voicepackCommand]) program.addCommand(make(ctx));
   program.exitOverride();
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

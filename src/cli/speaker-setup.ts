@@ -10,6 +10,7 @@ import type { Language } from '../speech/index.ts';
 import type { Logger } from '../log.ts';
 import { CliError } from './exit-codes.ts';
 import type { Trust } from '../../device/trust.ts';
+import { tlsClientOptions } from '../mqtt/connect.ts';
 
 export interface SpeakerSetup {
   id: string;
@@ -22,6 +23,8 @@ export interface SpeakerSetup {
   credentials: { username: string; password: string } | null;
   /** Whose signatures make a payment real. */
   trust: Trust;
+  /** PEM of the CA the broker's certificate must be signed by (mqtts://, wss://); null: the system's CAs. */
+  ca?: string | null;
   /** Firmware tuning (offline age, burst depth) and the silence between clips. */
   settings?: Partial<FirmwareSettings>;
   clipGapMs?: number;
@@ -79,7 +82,7 @@ export async function bootSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent
     log: setup.log,
     settings: setup.settings,
     trust: setup.trust,
-    ...(setup.credentials ? { mqtt: setup.credentials } : {}),
+    ...(setup.credentials || setup.ca ? { mqtt: { ...setup.credentials, ...tlsClientOptions(setup.broker, setup.ca) } } : {}),
   });
   speaker.on('event', onEvent);
   setup.log.info({ broker: setup.broker }, 'connecting to the broker');

@@ -2,6 +2,7 @@
  * Opening an MQTT connection for a short-lived tool (pay, tests): one attempt, a deadline,
  * and an error that says what to do, instead of MQTT.js's default of retrying forever.
  */
+import net from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { disableNagle } from './no-delay.ts';
 
@@ -31,7 +32,89 @@ export class BrokerRefusedError extends Error {
   }
 }
 
-export function connectOnce(url: string, opts: IClientOptions = {}, timeoutMs = 5000): Promise<MqttClient> {
+/** True for mqtts:// and wss:// (and MQTT.js's aliases), where a server certificate is checked. */
+export function isTlsUrl(url: string): boolean {
+  return /^(mqtts|wss|ssl|tls):/i.test(url.trim());
+}
+
+/**
+ * MQTT.js options that make a TLS connection trust `caPem` (the development CA from
+ * `payspeaker certs`) instead of the system's CAs, and always verify the certificate and the
+ * host name. Nothing for a plain mqtt:// or ws:// URL, or without a CA (the system's CAs apply).
+ */
+export function tlsClientOptions(url: string, caPem: string | null | undefined): IClientOptions {
+  if (!isTlsUrl(url)) return {};
+  const opts: IClientOptions = { rejectUnauthorized: true };
+  if (caPem) opts.ca = caPem;
+  let host = '';
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    // MQTT.js reports a malformed URL itself
+  }
+  // SNI carries names only (RFC 6066); for an IP address the certificate's IP SAN is checked.
+  if (host && net.isIP(host) === 0) opts.servername = host;
+  return opts;
+}
+
+const NOT_SIGNED_BY_CA = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/** The broker's TLS certificate was refused: wrong CA, wrong host name, or out of date. */
+export class BrokerCertificateError extends Error {
+  readonly code: string;
+  constructor(
+    readonly url: string,
+    err: TlsError,
+    caSource?: string,
+  ) {
+    super(describeTlsError(url, err, caSource) ?? err.message);
+    this.code = typeof err.code === 'string' ? err.code : 'TLS';
+    this.name = 'BrokerCertificateError';
+  }
+}
+
+type TlsError = Error & { code?: unknown; host?: string; cert?: { subjectaltname?: string } };
+
+/**
+ * A plain-language line for a TLS verification error, or null when `err` is not one. `caSource`
+ * names where the trusted CA came from (a file, a device config); without one, the system's CAs.
+ * Exported so a long-lived client (the device) can log the same words.
+ */
+export function describeTlsError(url: string, err: TlsError, caSource?: string): string | null {
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (NOT_SIGNED_BY_CA.has(code) || code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return describeCertificateProblem(url, code, err, caSource);
+  }
+  return null;
+}
+
+function describeCertificateProblem(url: string, code: string, err: TlsError, caSource?: string): string {
+  const trusted = caSource ? `the CA in ${caSource}` : "the system's trusted CAs";
+  const detail = err.message;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const names = err.cert?.subjectaltname ? `; it names ${err.cert.subjectaltname.replace(/IP Address:/g, 'IP:')}` : '';
+    return (
+      `the broker's certificate at ${url} is not valid for the host this client dialled (${detail}${names}): ` +
+      `dial a host the certificate names, or issue a new one that names it (npx payspeaker certs --host HOST --force)`
+    );
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return `the broker's certificate at ${url} is out of date (${code}: ${detail}): check this machine's clock, or issue a new one (npx payspeaker certs --force)`;
+  }
+  return (
+    `the broker's certificate at ${url} is not signed by ${trusted} (${code}: ${detail}): ` +
+    `use the broker's DIR/certs/ca.pem (provision the device again, or pass --ca FILE), or check that the URL points at the right broker`
+  );
+}
+
+export function connectOnce(url: string, opts: IClientOptions = {}, timeoutMs = 5000, caSource?: string): Promise<MqttClient> {
   let client: MqttClient;
   try {
     client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: timeoutMs, ...opts });
@@ -49,6 +132,15 @@ export function connectOnce(url: string, opts: IClientOptions = {}, timeoutMs = 
         cleanup();
         client.end(true);
         return reject(new BrokerRefusedError(url, err.code));
+      }
+      if (describeTlsError(url, err, caSource) !== null) {
+        cleanup();
+        client.end(true);
+        return reject(new BrokerCertificateError(url, err, caSource));
+      }
+      // Speaking TLS to a plain port (or the reverse) shows up as a protocol error, not a refusal.
+      if (isTlsUrl(url) && (err.code === 'EPROTO' || err.code === 'ECONNRESET' || err.code === 'ERR_SSL_WRONG_VERSION_NUMBER')) {
+        return fail(`${err.code} before the TLS handshake finished: is ${url} a TLS port? mqtts:// and wss:// need the broker's --tls ports (8883, 8443)`);
       }
       fail(err.code ? `${err.code}` : err.message);
     };

@@ -1,12 +1,14 @@
 /**
  * `payspeaker broker`: the embedded aedes broker on TCP and WebSocket until SIGINT/SIGTERM.
  * Secure by default: clients need credentials from the registry in DIR/broker (`provision`);
- * `--insecure` lets anyone in, with a warning.
+ * `--insecure` lets anyone in, with a warning. `--tls` adds mqtts and wss listeners with the
+ * certificate `payspeaker certs` made in DIR/certs/.
  */
 import { Command, Option } from 'commander';
 import { startBroker, type SecurityOptions } from '../../../broker/broker.ts';
 import { DEFAULT_LIMITS, type Limits } from '../../../broker/limits.ts';
 import { backendCredentialsFile, registryFile } from '../../../broker/data-dir.ts';
+import { loadServerTls, tlsFiles } from '../../../broker/tls.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { parseCount, parsePort } from '../options.ts';
@@ -27,6 +29,11 @@ interface BrokerFlags extends DataFlags {
   connectRate: number;
   connectBurst: number;
   connectTimeout: number;
+  tls?: boolean;
+  tlsPort: number;
+  wssPort: number | false;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 const D = DEFAULT_LIMITS;
@@ -66,6 +73,12 @@ export function brokerCommand(ctx: CliContext): Command {
     )
     .addOption(new Option('--connect-burst <n>', 'connections one address may open at once before --connect-rate applies').argParser(parseCount('--connect-burst')).default(D.connectRate!.burst))
     .addOption(new Option('--connect-timeout <ms>', 'drop a connection that sends no CONNECT within this time').argParser(parseCount('--connect-timeout', 100)).default(D.connectTimeoutMs))
+    .option('--tls', 'also listen for MQTT over TLS (mqtts) and secure WebSocket (wss), with the certificate from "payspeaker certs"')
+    .addOption(new Option('--tls-port <port>', 'mqtts port, with --tls (0 = any free port)').env('PAYSPEAKER_TLS_PORT').argParser(parsePort('--tls-port')).default(8883))
+    .addOption(new Option('--wss-port <port>', 'MQTT-over-secure-WebSocket port, with --tls (0 = any free port)').env('PAYSPEAKER_WSS_PORT').argParser(parsePort('--wss-port')).default(8443))
+    .option('--no-wss-port', 'with --tls, do not listen for secure WebSocket connections')
+    .option('--tls-cert <file>', "the broker's certificate, PEM (default: DIR/certs/server.pem)")
+    .option('--tls-key <file>', "the broker's private key, PEM (default: DIR/certs/server-key.pem)")
     .option('--insecure', 'let anyone connect, publish and subscribe without credentials (a demo on a trusted machine only)')
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(s));
@@ -74,21 +87,37 @@ export function brokerCommand(ctx: CliContext): Command {
     const dataDir = resolveDataDir(flags);
     const security: SecurityOptions = flags.insecure ? { mode: 'insecure' } : { mode: 'secure', dataDir };
     const wsPort = flags.wsPort === false ? null : flags.wsPort;
-    const broker = await startBroker({ host: flags.host, port: flags.port, wsPort, log, security, limits: limitsFrom(flags) }).catch((err: Error) => {
+    const tls = flags.tls ? tlsFrom(flags, dataDir) : undefined;
+    const broker = await startBroker({ host: flags.host, port: flags.port, wsPort, log, security, limits: limitsFrom(flags), tls }).catch((err: Error) => {
       throw new CliError(err.message, EXIT.FAILURE);
     });
     const registry = security.mode === 'secure' ? registryFile(dataDir) : null;
     const backendCredentials = security.mode === 'secure' ? backendCredentialsFile(dataDir) : null;
-    if (flags.json) ctx.print(JSON.stringify({ event: 'listening', mqtt: broker.mqttUrl, ws: broker.wsUrl, security: security.mode, registry, backendCredentials }));
-    else ctx.print(listeningLine(broker.mqttUrl, broker.wsUrl, registry));
+    const urls = [broker.mqttUrl, broker.wsUrl, broker.mqttsUrl, broker.wssUrl].filter((u): u is string => u !== null);
+    if (flags.json) {
+      const tlsInfo = tls ? { mqtts: broker.mqttsUrl, wss: broker.wssUrl, ca: tlsFiles(dataDir).ca } : {};
+      ctx.print(JSON.stringify({ event: 'listening', mqtt: broker.mqttUrl, ws: broker.wsUrl, ...tlsInfo, security: security.mode, registry, backendCredentials }));
+    } else ctx.print(listeningLine(urls, registry));
     const signal = await untilShutdown();
     log.info({ signal }, 'shutting down');
     await broker.close();
   });
 }
 
-function listeningLine(mqtt: string, ws: string | null, registry: string | null): string {
-  const urls = `broker listening on ${mqtt}${ws ? ` and ${ws}` : ''}`;
+/** The certificate and ports for --tls; the files default to what `payspeaker certs` wrote. */
+function tlsFrom(flags: BrokerFlags, dataDir: string) {
+  const files = tlsFiles(dataDir);
+  let pems;
+  try {
+    pems = loadServerTls(flags.tlsCert ?? files.cert, flags.tlsKey ?? files.key);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  return { ...pems, port: flags.tlsPort, wssPort: flags.wssPort === false ? null : flags.wssPort };
+}
+
+function listeningLine(urls: string[], registry: string | null): string {
+  const listening = `broker listening on ${urls.length > 1 ? `${urls.slice(0, -1).join(', ')} and ${urls.at(-1)}` : urls[0]}`;
   const access = registry ? `devices need credentials (npx payspeaker provision ID); registry ${registry}` : 'INSECURE: no credentials needed';
-  return `${urls}; ${access} (Ctrl-C to stop)`;
+  return `${listening}; ${access} (Ctrl-C to stop)`;
 }

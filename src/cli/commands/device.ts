@@ -108,7 +108,7 @@ export function deviceCommand(ctx: CliContext): Command {
 }
 
 /** Who the device is and whom it trusts: from its config file, or (--insecure) from flags alone. */
-function resolveIdentity(flags: DeviceFlags, cmd: Command): Pick<SpeakerSetup, 'id' | 'broker' | 'credentials' | 'trust'> {
+function resolveIdentity(flags: DeviceFlags, cmd: Command): Pick<SpeakerSetup, 'id' | 'broker' | 'credentials' | 'trust' | 'ca'> {
   if (flags.config) {
     const c = loadDeviceConfig(flags.config);
     if (flags.id !== undefined && cmd.getOptionValueSource('id') === 'cli' && flags.id !== c.id) {
@@ -119,7 +119,7 @@ function resolveIdentity(flags: DeviceFlags, cmd: Command): Pick<SpeakerSetup, '
     }
     // An explicit --broker (flag, env, settings file) wins over the config's.
     const broker = cmd.getOptionValueSource('broker') === 'default' ? c.broker : flags.broker;
-    return { id: c.id, broker, credentials: { username: c.username, password: c.password }, trust: new Trust({ publicKey: c.backendPublicKey }) };
+    return { id: c.id, broker, credentials: { username: c.username, password: c.password }, trust: new Trust({ publicKey: c.backendPublicKey }), ca: c.ca };
   }
   if (!flags.insecure) {
     throw new CliError('a device needs its config to know whom to trust: pass --config SPK-0001.json (from "npx payspeaker provision SPK-0001"), or --insecure for a demo without credentials or signatures');

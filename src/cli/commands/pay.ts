@@ -2,6 +2,7 @@
  * `payspeaker pay 123.45 --device SPK-0001`: publish one test payment and wait for the
  * device's ack. The amount is parsed from its decimal text into minor units, never via a float.
  */
+import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import {
   CHANNELS,
@@ -16,7 +17,8 @@ import {
 } from '../../protocol/index.ts';
 import { PaymentPublisher, AckTimeoutError } from '../../../broker/publisher.ts';
 import { newPaymentId } from '../../../broker/payment-ids.ts';
-import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../mqtt/connect.ts';
+import { BrokerCertificateError, BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient, isTlsUrl, tlsClientOptions } from '../../mqtt/connect.ts';
+import { tlsFiles } from '../../../broker/tls.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { parseDuration } from '../duration.ts';
@@ -33,6 +35,7 @@ interface PayFlags extends DataFlags {
   id?: string;
   broker: string;
   timeout: string;
+  ca?: string;
   json?: boolean;
 }
 
@@ -48,6 +51,7 @@ export function payCommand(ctx: CliContext): Command {
     .option('--id <payment-id>', 'payment id (default: a new unique id); reuse one to test dedupe')
     .addOption(commonOptions.broker(s))
     .addOption(new Option('--timeout <duration>', 'how long to wait for the ack').env('PAYSPEAKER_TIMEOUT').default(s.timeout ?? '10s'))
+    .option('--ca <file>', "for mqtts:// and wss://: the CA (PEM) the broker's certificate must be signed by (default: DIR/certs/ca.pem if it exists, else the system's CAs)")
     .option('--insecure', 'send the payment unsigned if the data directory has no backend key (only an --insecure speaker accepts it)')
     .addOption(commonOptions.json());
   return addDataOption(cmd, s).action(async (amount: string, flags: PayFlags) => {
@@ -55,7 +59,7 @@ export function payCommand(ctx: CliContext): Command {
       const timeoutMs = parseDuration(flags.timeout, '--timeout');
       const backend = backendFromDataDir(resolveDataDir(flags), { insecure: Boolean(flags.insecure), needsKey: true });
       const notification = backend.sign(unsigned);
-      const ack = await publishAndWait(notification, flags.broker, timeoutMs, backend.credentials);
+      const ack = await publishAndWait(notification, flags.broker, timeoutMs, backend.credentials, brokerCa(flags));
       ctx.print(flags.json ? JSON.stringify({ ...ack, latencyMs: ack.at - notification.createdAt }) : describeAck(ack));
       if (ack.status === 'rejected') throw new CliError(`payment ${ack.id} was rejected: ${ack.reason}`, EXIT.REJECTED);
     });
@@ -89,12 +93,32 @@ function buildNotification(amountText: string, flags: PayFlags): Notification {
   });
 }
 
-async function publishAndWait(notification: Notification, brokerUrl: string, timeoutMs: number, credentials: Credentials | null): Promise<Ack> {
+/** The CA to check the broker's certificate against: --ca, else the data directory's development CA, else none (system CAs). */
+function brokerCa(flags: PayFlags): { pem: string; file: string } | null {
+  if (!isTlsUrl(flags.broker)) return null;
+  const file = flags.ca ?? tlsFiles(resolveDataDir(flags)).ca;
+  try {
+    return { pem: fs.readFileSync(file, 'utf8'), file };
+  } catch (err) {
+    if (flags.ca === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CliError(`--ca ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}: pass the broker's DIR/certs/ca.pem`);
+  }
+}
+
+async function publishAndWait(
+  notification: Notification,
+  brokerUrl: string,
+  timeoutMs: number,
+  credentials: Credentials | null,
+  ca: { pem: string; file: string } | null,
+): Promise<Ack> {
   let client;
   try {
-    client = await connectOnce(brokerUrl, { clientId: `backend-pay-${notification.id}`, ...(credentials ?? {}) });
+    const opts = { clientId: `backend-pay-${notification.id}`, ...(credentials ?? {}), ...tlsClientOptions(brokerUrl, ca?.pem) };
+    client = await connectOnce(brokerUrl, opts, undefined, ca?.file);
   } catch (err) {
     if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
+    if (err instanceof BrokerCertificateError) throw new CliError(err.message, EXIT.UNREACHABLE);
     if (err instanceof BrokerRefusedError) throw new CliError(err.message, EXIT.REFUSED);
     throw err;
   }

@@ -10,6 +10,7 @@ import { openRegistry } from '../../../broker/registry.ts';
 import { checkProvisionable, provisionDevice, ProvisioningError, type Provisioned } from '../../../broker/credentials.ts';
 import { backendPublicKeyFile, brokerDir, registryFile, writeSecretFile } from '../../../broker/data-dir.ts';
 import { loadOrCreateBackendKeys } from '../../../broker/backend-keys.ts';
+import { readCaCertificate, tlsFiles } from '../../../broker/tls.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
 import { isDeviceId } from '../../protocol/index.ts';
 import { commonOptions, type CliContext } from '../context.ts';
@@ -23,6 +24,8 @@ export interface DeviceConfigFile {
   password: string;
   /** PEM of the backend's signing key; null until the backend has one. */
   backendPublicKey: string | null;
+  /** PEM of the development CA (DIR/certs/ca.pem, from `payspeaker certs`) when there is one. */
+  ca?: string;
 }
 
 interface ProvisionFlags extends DataFlags {
@@ -50,22 +53,24 @@ export function provisionCommand(ctx: CliContext): Command {
     const device = provisionInRegistry(dataDir, id, Boolean(flags.force), () => {
       if (fs.existsSync(out) && !flags.force) throw new CliError(`${out} already exists: choose another file with --out FILE, or pass --force to replace it`);
     });
-    const config: DeviceConfigFile = { id, broker: flags.broker, username: device.username, password: device.password, backendPublicKey };
+    const ca = readCaCertificate(dataDir);
+    const config: DeviceConfigFile = { id, broker: flags.broker, username: device.username, password: device.password, backendPublicKey, ...(ca !== null && { ca }) };
     try {
       writeSecretFile(out, `${JSON.stringify(config, null, 2)}\n`);
     } catch (err) {
       throw new CliError(`${id} is recorded, but its config could not be written to ${out} (${(err as Error).message}): run again with --force --out FILE`, EXIT.FAILURE);
     }
-    for (const line of report(device, out, dataDir, flags, backendPublicKey !== null)) ctx.print(line);
+    for (const line of report(device, out, dataDir, flags, backendPublicKey !== null, ca !== null)) ctx.print(line);
   });
 }
 
 /** What the user reads: where the secret went, and that it is one. Never the secret itself. */
-function report(device: Provisioned, out: string, dataDir: string, flags: ProvisionFlags, hasKey: boolean): string[] {
-  if (flags.json) return [JSON.stringify({ event: 'provisioned', id: device.id, file: out, broker: flags.broker, rotated: device.rotated, backendPublicKey: hasKey })];
+function report(device: Provisioned, out: string, dataDir: string, flags: ProvisionFlags, hasKey: boolean, hasCa: boolean): string[] {
+  if (flags.json) return [JSON.stringify({ event: 'provisioned', id: device.id, file: out, broker: flags.broker, rotated: device.rotated, backendPublicKey: hasKey, ca: hasCa })];
   return [
     `${device.rotated ? 'provisioned again (new secret)' : 'provisioned'} ${device.id} in ${registryFile(dataDir)}`,
     `wrote ${out} (mode 0600): it holds the device's secret — give it to that device only, never commit it`,
+    ...(hasCa ? [`the device trusts the broker certificate signed by ${tlsFiles(dataDir).ca} (for mqtts:// and wss://)`] : []),
   ];
 }
 
