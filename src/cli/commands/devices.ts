@@ -1,10 +1,10 @@
 /** `payspeaker devices`: the provisioned devices, with status, presence and last seen. */
 import { Command } from 'commander';
-import { openRegistry, registryExists, type RegistryEntry } from '../../../broker/registry.ts';
+import { registryExists, type RegistryEntry } from '../../../broker/registry.ts';
 import { registryFile } from '../../../broker/data-dir.ts';
 import { commonOptions, type CliContext } from '../context.ts';
-import { CliError, EXIT } from '../exit-codes.ts';
-import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
+import { CliError } from '../exit-codes.ts';
+import { addDataOption, resolveDataDir, withRegistry, type DataFlags } from '../data-option.ts';
 
 interface DevicesFlags extends DataFlags {
   json?: boolean;
@@ -28,17 +28,7 @@ export function devicesCommand(ctx: CliContext): Command {
 }
 
 function listDevices(dataDir: string): RegistryEntry[] {
-  let registry;
-  try {
-    registry = openRegistry(dataDir);
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}: check --data DIR`, EXIT.FAILURE);
-  }
-  try {
-    return registry.list('device');
-  } finally {
-    registry.close();
-  }
+  return withRegistry(dataDir, (registry) => registry.list('device'));
 }
 
 function table(devices: RegistryEntry[]): string[] {

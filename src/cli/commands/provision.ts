@@ -6,12 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { openRegistry } from '../../../broker/registry.ts';
 import { checkProvisionable, provisionDevice, ProvisioningError, type Provisioned } from '../../../broker/credentials.ts';
 import { backendPublicKeyFile, brokerDir, registryFile, writeSecretFile } from '../../../broker/data-dir.ts';
 import { loadOrCreateBackendKeys } from '../../../broker/backend-keys.ts';
 import { readCaCertificate, tlsFiles } from '../../../broker/tls.ts';
-import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
+import { addDataOption, resolveDataDir, withRegistry, type DataFlags } from '../data-option.ts';
 import { isDeviceId } from '../../protocol/index.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
@@ -76,20 +75,14 @@ function report(device: Provisioned, out: string, dataDir: string, flags: Provis
 
 /** Records the device once every check passed (`checkOutput` last), so a refusal changes nothing. */
 function provisionInRegistry(dataDir: string, id: string, force: boolean, checkOutput: () => void): Provisioned {
-  let registry;
-  try {
-    registry = openRegistry(dataDir);
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}: check --data DIR`, EXIT.FAILURE);
-  }
-  try {
-    checkProvisionable(registry, id, force);
-    checkOutput();
-    return provisionDevice(registry, id, { force });
-  } catch (err) {
-    if (err instanceof ProvisioningError) throw new CliError(err.message);
-    throw err;
-  } finally {
-    registry.close();
-  }
+  return withRegistry(dataDir, (registry) => {
+    try {
+      checkProvisionable(registry, id, force);
+      checkOutput();
+      return provisionDevice(registry, id, { force });
+    } catch (err) {
+      if (err instanceof ProvisioningError) throw new CliError(err.message);
+      throw err;
+    }
+  });
 }
