@@ -17,11 +17,11 @@
  * only called on connect, so the round trips themselves run on the real prototype.) Calls
  * honoured and ignored are counted and printed, so a run shows the switch really happened.
  *
- * Modes run one after another, each with its own broker, speaker and backend, after --warmup
- * payments that are not counted. By default payments go back to back, like `npm run bench`;
- * --gap MS leaves each connection idle for MS before every payment, like a counter where
- * payments come seconds apart. The gap matters: Nagle only holds a small write while an earlier
- * one is unacknowledged, and the peer's delayed ACK is what it waits for.
+ * Each mode has its own broker, speaker and backend, and --warmup payments that are not counted.
+ * By default payments go back to back, like `npm run bench`, one mode after another; --gap MS
+ * waits MS before every payment, like a counter where payments come seconds apart, with the
+ * modes interleaved payment by payment. The gap matters: Nagle only holds a small write while
+ * an earlier one is unacknowledged, and the peer's delayed ACK is what it waits for.
  *
  * Usage: npx tsx bench/nagle.ts [--count 200] [--warmup 20] [--gap 0] [--modes shipped,...]
  *                               [--json [--samples]]   (--samples: every round trip, in order)
@@ -158,17 +158,30 @@ progress(`setting up ${modes.join(', ')}`);
 const setups: Setup[] = [];
 for (const mode of modes as Mode[]) setups.push(await setUp(mode));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-for (const s of setups) {
-  // Warm-up outside the sample: the first payments of a fresh process are slow while V8
-  // compiles the speaker's path (tens of ms, up to ~130 ms, seen on the first 5 or so).
-  for (let i = 0; i < warmup; i++) {
-    await s.publisher.send(makeNotification({ id: `WARM-${s.mode}-${i}`, device: 'SPK-NAGLE', createdAt: Date.now(), ...sample(i % count) }));
+const send = (s: Setup, i: number, tag: string) =>
+  s.publisher.send(makeNotification({ id: `NAGLE-${s.mode}-${tag}${i}`, device: 'SPK-NAGLE', createdAt: Date.now(), ...sample(i % count) }));
+// Warm-up outside the sample: the first payments of a fresh process are slow while V8 compiles
+// the speaker's path (tens of ms, up to ~130 ms, seen on the first 5 or so).
+const warmUp = async (s: Setup) => {
+  for (let i = 0; i < warmup; i++) await send(s, i, 'WARM-');
+};
+if (gap === 0) {
+  // Back to back: each mode's payments follow one another on its connections, so modes take turns.
+  for (const s of setups) {
+    await warmUp(s);
+    progress(`${s.mode}: ${count} payments back to back`);
+    for (let i = 0; i < count; i++) s.samples.push(await timeAsync(() => send(s, i, '')));
   }
-  progress(`${s.mode}: ${count} payments${gap ? `, ${gap} ms apart` : ' back to back'}`);
+} else {
+  // Spaced: every connection is idle for at least the gap before each payment whichever order
+  // the modes go in, so they are interleaved and the machine's noisy moments fall on all alike.
+  for (const s of setups) await warmUp(s);
+  progress(`${modes.join(', ')}: ${count} payments each, ${gap} ms apart, interleaved`);
   for (let i = 0; i < count; i++) {
-    if (gap) await sleep(gap);
-    const n = makeNotification({ id: `NAGLE-${s.mode}-${i}`, device: 'SPK-NAGLE', createdAt: Date.now(), ...sample(i) });
-    s.samples.push(await timeAsync(() => s.publisher.send(n)));
+    for (const s of setups) {
+      await sleep(gap);
+      s.samples.push(await timeAsync(() => send(s, i, '')));
+    }
   }
 }
 for (const s of setups) await s.close();

@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { registryExists, type RegistryEntry } from '../../../broker/registry.ts';
 import { registryFile } from '../../../broker/data-dir.ts';
 import { commonOptions, type CliContext } from '../context.ts';
-import { CliError } from '../exit-codes.ts';
 import { addDataOption, resolveDataDir, withRegistry, type DataFlags } from '../data-option.ts';
 
 interface DevicesFlags extends DataFlags {
