@@ -41,6 +41,15 @@ export class Composer {
     return this;
   }
 
+  /** Several items, each rendered by `say`, with a pause mark between them ("十元，五美元"). */
+  list<T>(items: readonly T[], mark: string, say: (out: this, item: T) => unknown): this {
+    items.forEach((item, i) => {
+      if (i > 0) this.pause(mark);
+      say(this, item);
+    });
+    return this;
+  }
+
   done(): Utterance {
     return { text: this.#text, clips: [...this.#clips] };
   }

@@ -113,11 +113,7 @@ function say(m: Message): Composer {
       out.clip(SCOPES[m.scope]).pause(':');
       numberWords(out, enInteger(m.count));
       out.clip(m.count === 1 ? 'payment' : 'payments').pause(',').clip('total');
-      m.totals.forEach((total, i) => {
-        if (i > 0) out.pause(',');
-        amount(out, total);
-      });
-      return out;
+      return out.list(m.totals, ',', amount);
     }
     default:
       return unknownMessage(m);

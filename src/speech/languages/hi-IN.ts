@@ -103,11 +103,7 @@ function say(m: Message): Composer {
     case 'summary': {
       if (isEmptySummary(m)) return out.clip(PROMPT_TEXTS['no-records']);
       out.clip(SCOPES[m.scope]).words(hiInteger(m.count)).clip('भुगतान').pause(',').clip('कुल');
-      m.totals.forEach((total, i) => {
-        if (i > 0) out.pause(',');
-        amount(out, total);
-      });
-      return out;
+      return out.list(m.totals, ',', amount);
     }
     default:
       return unknownMessage(m);

@@ -84,11 +84,7 @@ function say(m: Message): Composer {
       out.clip(SCOPES[m.scope]);
       for (const char of count(m.count)) out.clip(char);
       out.clip('笔').pause('，').clip('共计');
-      m.totals.forEach((total, i) => {
-        if (i > 0) out.pause('，');
-        amount(out, total);
-      });
-      return out;
+      return out.list(m.totals, '，', amount);
     }
     default:
       return unknownMessage(m);
