@@ -14,6 +14,8 @@ import { openRegistry, type Registry } from './registry.ts';
 import { ensureBackendCredentials } from './credentials.ts';
 import { loadOrCreateBackendKeys } from './backend-keys.ts';
 import { brokerDir } from './data-dir.ts';
+import { openPersistence } from './persistence.ts';
+import { startNotificationService, type NotificationService, type ServiceOptions } from './service.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 
 export type SecurityOptions =
@@ -41,6 +43,15 @@ export interface BrokerOptions {
   now?: () => number;
   /** Also listen for MQTT over TLS and over secure WebSocket (broker/tls.ts makes the certificate). */
   tls?: BrokerTlsOptions;
+  /** `memory` (default) or a Redis URL: where sessions and retained messages live (broker/persistence.ts). */
+  persistence?: string;
+  /** A Redis URL several broker processes share: sessions, retained messages and every publish. */
+  cluster?: string;
+  /**
+   * The notification service (broker/service.ts): the durable payment outbox, its dispatcher
+   * and the HTTP API. Omitted: none, as before it existed (`payspeaker broker` always starts it).
+   */
+  service?: ServiceOptions;
 }
 
 export interface BrokerTlsOptions {
@@ -64,6 +75,8 @@ export interface RunningBroker {
   readonly wssUrl: string | null;
   /** The device registry in secure mode, else null. */
   readonly registry: Registry | null;
+  /** The notification service when started with `service`, else null. */
+  readonly service: NotificationService | null;
   close(): Promise<void>;
 }
 
@@ -75,7 +88,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
   const throttle = new LogThrottle(1000, now);
   const security = setUpSecurity(opts.security, log);
   const hooks = limits ? withLimits(security?.hooks ?? {}, limits, log, throttle) : security?.hooks;
-  const aedes = await Aedes.createBroker(hooks);
+  const store = await openPersistence({ persistence: opts.persistence, cluster: opts.cluster, log }).catch((err) => (security?.stop(), Promise.reject(err)));
+  const aedes = await Aedes.createBroker({ ...hooks, ...store.aedesOptions }).catch((err) => store.close().then(() => (security?.stop(), Promise.reject(err))));
+  store.watch(aedes);
   security?.start(aedes);
   const tracker = new PlaybackTracker(log);
   await tracker.attach(aedes);
@@ -83,9 +98,12 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
   const guard = limits ? connectionGuard(limits, log, throttle, now) : undefined;
 
   const listeners: Listener[] = [];
+  let service: NotificationService | null = null;
   const shutDown = async () => {
+    await service?.close();
     await closeAll(aedes, listeners);
     security?.stop();
+    await store.close();
   };
   let tcp: Listener, ws: Listener | null = null, mqtts: Listener | null = null, wss: Listener | null = null;
   const add = (l: Listener) => (listeners.push(l), l);
@@ -97,6 +115,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
       mqtts = add(await listenTls(aedes, host, opts.tls.port ?? 8883, tlsOpts, guard));
       if (opts.tls.wssPort !== null) wss = add(await listenWebSocket(aedes, host, opts.tls.wssPort ?? 8443, guard, tlsOpts));
     }
+    if (opts.service) service = await startNotificationService(opts.service, { aedes, tracker, registry: security?.registry ?? null, host, log });
   } catch (err) {
     await shutDown();
     throw err;
@@ -107,6 +126,8 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
       ws: ws?.url ?? null,
       ...(opts.tls && { mqtts: mqtts?.url ?? null, wss: wss?.url ?? null }),
       ...(opts.security && { security: opts.security.mode }),
+      persistence: store.describe,
+      ...(service && { http: service.httpUrl }),
       ...(limits && { limits }),
     },
     'broker listening',
@@ -121,6 +142,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
     mqttsUrl: mqtts?.url ?? null,
     wssUrl: wss?.url ?? null,
     registry: security?.registry ?? null,
+    service,
     close: () => (closing ??= shutDown().then(() => log.info('broker stopped'))),
   };
 }

@@ -24,6 +24,12 @@ export const settingsSchema = z.strictObject({
   host: z.string().optional(),
   port: z.number().int().min(0).max(65535).optional(),
   wsPort: z.number().int().min(0).max(65535).optional(),
+  httpPort: z.number().int().min(0).max(65535).optional(),
+  /** The notification API `pay` posts to, e.g. http://127.0.0.1:8081. */
+  api: z.string().optional(),
+  paymentTtl: z.string().optional(),
+  retryAfter: z.string().optional(),
+  retryMax: z.string().optional(),
   timeout: z.string().optional(),
   logLevel: z.string().optional(),
 });

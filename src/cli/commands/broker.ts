@@ -14,6 +14,8 @@ import { commonOptions, type CliContext } from '../context.ts';
 import { parseCount, parsePort } from '../options.ts';
 import { untilShutdown } from '../signals.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
+import { parseDuration } from '../duration.ts';
+import { DEFAULT_HTTP_PORT, MAX_TTL_MS, type ServiceOptions } from '../../../broker/service.ts';
 
 interface BrokerFlags extends DataFlags {
   insecure?: boolean;
@@ -34,6 +36,10 @@ interface BrokerFlags extends DataFlags {
   wssPort: number | false;
   tlsCert?: string;
   tlsKey?: string;
+  httpPort: number | false;
+  paymentTtl: string;
+  retryAfter: string;
+  retryMax: string;
 }
 
 const D = DEFAULT_LIMITS;
@@ -79,6 +85,16 @@ export function brokerCommand(ctx: CliContext): Command {
     .option('--no-wss-port', 'with --tls, do not listen for secure WebSocket connections')
     .option('--tls-cert <file>', "the broker's certificate, PEM (default: DIR/certs/server.pem)")
     .option('--tls-key <file>', "the broker's private key, PEM (default: DIR/certs/server-key.pem)")
+    .addOption(
+      new Option('--http-port <port>', 'notification API (HTTP) port for payment backends (0 = any free port)')
+        .env('PAYSPEAKER_HTTP_PORT')
+        .argParser(parsePort('--http-port'))
+        .default(s.httpPort ?? DEFAULT_HTTP_PORT),
+    )
+    .option('--no-http-port', 'do not serve the notification API (payments still flow over MQTT and the outbox)')
+    .addOption(new Option('--payment-ttl <duration>', 'keep re-publishing a payment without a final ack for this long, then mark it expired (max 24h)').env('PAYSPEAKER_PAYMENT_TTL').default(s.paymentTtl ?? '1h'))
+    .addOption(new Option('--retry-after <duration>', 'first re-publish of an unacknowledged payment; doubles each time').env('PAYSPEAKER_RETRY_AFTER').default(s.retryAfter ?? '5s'))
+    .addOption(new Option('--retry-max <duration>', 'longest wait between re-publishes').env('PAYSPEAKER_RETRY_MAX').default(s.retryMax ?? '5m'))
     .option('--insecure', 'let anyone connect, publish and subscribe without credentials (a demo on a trusted machine only)')
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(s));
@@ -88,7 +104,8 @@ export function brokerCommand(ctx: CliContext): Command {
     const security: SecurityOptions = flags.insecure ? { mode: 'insecure' } : { mode: 'secure', dataDir };
     const wsPort = flags.wsPort === false ? null : flags.wsPort;
     const tls = flags.tls ? tlsFrom(flags, dataDir) : undefined;
-    const broker = await startBroker({ host: flags.host, port: flags.port, wsPort, log, security, limits: limitsFrom(flags), tls }).catch((err: Error) => {
+    const service = serviceFrom(flags, dataDir);
+    const broker = await startBroker({ host: flags.host, port: flags.port, wsPort, log, security, limits: limitsFrom(flags), tls, service }).catch((err: Error) => {
       throw new CliError(err.message, EXIT.FAILURE);
     });
     const registry = security.mode === 'secure' ? registryFile(dataDir) : null;
@@ -96,12 +113,22 @@ export function brokerCommand(ctx: CliContext): Command {
     const urls = [broker.mqttUrl, broker.wsUrl, broker.mqttsUrl, broker.wssUrl].filter((u): u is string => u !== null);
     if (flags.json) {
       const tlsInfo = tls ? { mqtts: broker.mqttsUrl, wss: broker.wssUrl, ca: tlsFiles(dataDir).ca } : {};
-      ctx.print(JSON.stringify({ event: 'listening', mqtt: broker.mqttUrl, ws: broker.wsUrl, ...tlsInfo, security: security.mode, registry, backendCredentials }));
-    } else ctx.print(listeningLine(urls, registry));
+      ctx.print(JSON.stringify({ event: 'listening', mqtt: broker.mqttUrl, ws: broker.wsUrl, http: broker.service?.httpUrl ?? null, ...tlsInfo, security: security.mode, registry, backendCredentials }));
+    } else ctx.print(listeningLine(urls, registry, broker.service?.httpUrl ?? null));
     const signal = await untilShutdown();
     log.info({ signal }, 'shutting down');
     await broker.close();
   });
+}
+
+/** The outbox and its HTTP API: always on, in the data directory's broker database. */
+function serviceFrom(flags: BrokerFlags, dataDir: string): ServiceOptions {
+  const ttlMs = parseDuration(flags.paymentTtl, '--payment-ttl');
+  if (ttlMs > MAX_TTL_MS) throw new CliError(`--payment-ttl ${flags.paymentTtl} is longer than 24h: speakers refuse notifications older than that, so retrying longer cannot help`);
+  const baseMs = parseDuration(flags.retryAfter, '--retry-after');
+  const maxMs = parseDuration(flags.retryMax, '--retry-max');
+  if (maxMs < baseMs) throw new CliError(`--retry-max ${flags.retryMax} is shorter than --retry-after ${flags.retryAfter}: the longest wait cannot be shorter than the first`);
+  return { dataDir, httpPort: flags.httpPort === false ? null : flags.httpPort, ttlMs, retry: { baseMs, maxMs } };
 }
 
 /** The certificate and ports for --tls; the files default to what `payspeaker certs` wrote. */
@@ -116,8 +143,9 @@ function tlsFrom(flags: BrokerFlags, dataDir: string) {
   return { ...pems, port: flags.tlsPort, wssPort: flags.wssPort === false ? null : flags.wssPort };
 }
 
-function listeningLine(urls: string[], registry: string | null): string {
+function listeningLine(urls: string[], registry: string | null, api: string | null): string {
   const listening = `broker listening on ${urls.length > 1 ? `${urls.slice(0, -1).join(', ')} and ${urls.at(-1)}` : urls[0]}`;
   const access = registry ? `devices need credentials (npx payspeaker provision ID); registry ${registry}` : 'INSECURE: no credentials needed';
-  return `${listening}; ${access} (Ctrl-C to stop)`;
+  const payments = api ? `; payments API on ${api}/v1/payments` : '';
+  return `${listening}${payments}; ${access} (Ctrl-C to stop)`;
 }

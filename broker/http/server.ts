@@ -1,0 +1,65 @@
+/**
+ * The notification service's HTTP API (fastify): payment backends POST payments here instead
+ * of speaking MQTT. It runs inside the broker process, next to the outbox it writes to.
+ * See docs/API.md.
+ */
+import Fastify from 'fastify';
+import type { Logger } from '../../src/log.ts';
+import type { Outbox } from '../outbox/outbox.ts';
+import { installErrorHandling, ApiError } from './errors.ts';
+import { backendTokenAuth, openAccess } from './auth.ts';
+import { paymentRoutes, PAYMENT_FIELD_HINTS } from './payments.ts';
+import { deviceRoutes, type FleetView } from './devices.ts';
+
+export interface HttpApiOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  outbox: Outbox;
+  fleet: FleetView;
+  log: Logger;
+}
+
+export interface HttpApi {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** A payment is ~200 bytes of JSON; 16 KiB is plenty and bounds what a client can make us parse. */
+const BODY_LIMIT = 16 * 1024;
+
+export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    forceCloseConnections: true,
+    // No coercion ("12.5" must not become 12) and no silent removal of unknown fields.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+  const { registry } = opts.fleet;
+  const auth = registry ? backendTokenAuth(registry) : openAccess;
+  installErrorHandling(app, opts.log, PAYMENT_FIELD_HINTS);
+  app.get('/v1/health', async () => ({ ok: true }));
+  paymentRoutes(app, opts.outbox, auth, (device) => {
+    if (!registry) return;
+    const identity = registry.find(device);
+    if (!identity || identity.role !== 'device') {
+      throw new ApiError(404, 'unknown-device', `device ${device} is not provisioned on this broker: run "npx payspeaker provision ${device}" first`, 'device');
+    }
+    if (identity.status === 'revoked') {
+      throw new ApiError(409, 'device-revoked', `device ${device} was revoked: provision it again ("npx payspeaker provision ${device} --force") before sending it payments`, 'device');
+    }
+  });
+  deviceRoutes(app, opts.outbox, auth, opts.fleet);
+  try {
+    await app.listen({ host: opts.host, port: opts.port });
+  } catch (err) {
+    await app.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new Error(`HTTP port ${opts.port} on ${opts.host} is in use: pass --http-port with a free port (or 0 for any)`);
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  return { url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`, close: () => app.close() };
+}

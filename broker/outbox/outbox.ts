@@ -1,0 +1,301 @@
+/**
+ * The durable outbox: a payment is written to SQLite (fsynced) before the backend hears 201,
+ * and stays pending — re-published with backoff — until the device's final ack or its
+ * time-to-live. Everything survives `kill -9`: the dispatcher just picks up where the table
+ * says it was.
+ *
+ * Writes from the HTTP API and from acks are group-committed (group-commit.ts); the
+ * dispatcher's claim of due payments is its own immediate transaction, so two broker
+ * processes sharing one database never publish the same attempt twice.
+ */
+import { EventEmitter } from 'node:events';
+import Database from 'better-sqlite3';
+import { makeNotification, type Ack, type Channel, type Kind, type Notification } from '../../src/protocol/index.ts';
+import { ensureBrokerDir, registryFile } from '../data-dir.ts';
+import { newPaymentId } from '../payment-ids.ts';
+import { GroupCommit } from './group-commit.ts';
+import { OUTBOX_SCHEMA, PAYMENT_COLUMNS, type PaymentRow } from './schema.ts';
+import { retryDelay, type RetryPolicy } from './retry.ts';
+import { zeroCounts, type PaymentEvent, type PaymentEventKind, type PaymentStatus, type StatusCounts } from './status.ts';
+
+export interface PaymentRequest {
+  device: string;
+  /** Integer minor units, already validated against the currency. */
+  amount: number;
+  currency: string;
+  channel: Channel;
+  kind: Kind;
+  idempotencyKey?: string | null;
+}
+
+export type Payment = PaymentRow;
+
+export interface Accepted {
+  payment: Payment;
+  /** False when an earlier request with the same idempotency key already made it. */
+  created: boolean;
+}
+
+/** One copy of a payment's notification for the dispatcher to publish. */
+export interface Publication {
+  id: string;
+  device: string;
+  payload: string;
+  attempt: number;
+}
+
+export class IdempotencyConflictError extends Error {
+  constructor(
+    readonly key: string,
+    readonly existing: Payment,
+    readonly fields: string[],
+  ) {
+    super(
+      `idempotency key ${JSON.stringify(key)} was already used for payment ${existing.id} with a different ${fields.join(', ')}: ` +
+        `use a new key for a new payment, or resend exactly the same request to get the existing one`,
+    );
+    this.name = 'IdempotencyConflictError';
+  }
+}
+
+export interface OutboxOptions {
+  /** Signs each notification once, when the payment is accepted (see src/protocol/signing.ts). */
+  sign: (n: Notification) => Notification;
+  /** How long the outbox keeps retrying before it gives up with `expired`. */
+  ttlMs: number;
+  retry: RetryPolicy;
+  now?: () => number;
+  random?: () => number;
+}
+
+const SAME_REQUEST_FIELDS = ['device', 'amount', 'currency', 'channel', 'kind'] as const;
+const PENDING = `status IN ('queued', 'delivered')`;
+
+export class Outbox {
+  private readonly commits: GroupCommit;
+  private readonly events = new EventEmitter().setMaxListeners(0);
+  private readonly changed = new Set<string>();
+  /** Keys accepted in the batch not yet committed: a same-turn retry must find them. */
+  private readonly uncommittedKeys = new Map<string, Promise<void>>();
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly stmt;
+
+  /** Called with each new payment's first publication once it is committed. */
+  onAccepted: (p: Publication) => void = () => {};
+  /** Failed background writes (acks, deliveries) are reported here. */
+  onError: (err: Error) => void = () => {};
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly opts: OutboxOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.commits = new GroupCommit(db, () => this.announceChanges());
+    this.commits.onError = (err) => this.onError(err);
+    this.stmt = {
+      insert: db.prepare(`INSERT INTO payments (id, device, amount, currency, channel, kind, idempotency_key, notification, status,
+        attempts, created_at, updated_at, expires_at, next_attempt_at) VALUES
+        (@id, @device, @amount, @currency, @channel, @kind, @idempotencyKey, @notification, 'queued', 1, @createdAt, @createdAt, @expiresAt, @nextAttemptAt)`),
+      event: db.prepare<[string, number, PaymentEventKind, PaymentStatus, string | null]>(
+        'INSERT INTO payment_events (payment_id, at, event, status, detail) VALUES (?, ?, ?, ?, ?)',
+      ),
+      get: db.prepare<[string], PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`),
+      byKey: db.prepare<[string], PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE idempotency_key = ?`),
+      history: db.prepare<[string], { at: number; event: PaymentEventKind; status: PaymentStatus; detail: string | null }>(
+        'SELECT at, event, status, detail FROM payment_events WHERE payment_id = ? ORDER BY seq',
+      ),
+      delivered: db.prepare<[{ now: number; id: string; device: string }]>(
+        `UPDATE payments SET status = 'delivered', delivered_at = @now, updated_at = @now WHERE id = @id AND device = @device AND status = 'queued'`,
+      ),
+      final: db.prepare<[{ status: PaymentStatus; text: string | null; reason: string | null; detail: string | null; now: number; id: string; device: string }]>(
+        `UPDATE payments SET status = @status, text = @text, reason = @reason, detail = @detail, finished_at = @now, updated_at = @now,
+           next_attempt_at = NULL
+         WHERE id = @id AND device = @device AND (${PENDING} OR status = 'expired')`,
+      ),
+      retryLater: db.prepare<[{ detail: string; now: number; next: number; id: string; device: string }]>(
+        `UPDATE payments SET status = 'queued', detail = @detail, updated_at = @now, next_attempt_at = @next WHERE id = @id AND device = @device AND ${PENDING}`,
+      ),
+      dueNow: db.prepare<[{ now: number; device: string }]>(
+        `UPDATE payments SET next_attempt_at = @now WHERE device = @device AND status = 'queued' AND next_attempt_at > @now`,
+      ),
+      due: db.prepare<[{ now: number; limit: number }], { id: string; device: string; notification: string; attempts: number; status: PaymentStatus }>(
+        `SELECT id, device, notification, attempts, status FROM payments
+         WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND expires_at > @now ORDER BY next_attempt_at LIMIT @limit`,
+      ),
+      claim: db.prepare<[number, number, number, string]>('UPDATE payments SET attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?'),
+      expire: db.prepare<[{ now: number }], { id: string }>(
+        `UPDATE payments SET status = 'expired', finished_at = @now, updated_at = @now, next_attempt_at = NULL
+         WHERE next_attempt_at IS NOT NULL AND expires_at <= @now RETURNING id`,
+      ),
+      counts: db.prepare<[string], { status: PaymentStatus; n: number }>('SELECT status, count(*) AS n FROM payments WHERE device = ? GROUP BY status'),
+      lastPayment: db.prepare<[string], { at: number | null }>('SELECT max(created_at) AS at FROM payments WHERE device = ?'),
+    };
+  }
+
+  /** Opens (and creates) the outbox tables in DATA_DIR's broker database. */
+  static open(dataDir: string, opts: OutboxOptions): Outbox {
+    ensureBrokerDir(dataDir);
+    const file = registryFile(dataDir);
+    let db: Database.Database;
+    try {
+      db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      // An accepted payment must survive a power cut: every commit is fsynced (group commit pays for it).
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 2000');
+      db.exec(OUTBOX_SCHEMA);
+    } catch (err) {
+      throw new Error(`cannot open the payment outbox in ${file}: ${(err as Error).message}`);
+    }
+    return new Outbox(db, opts);
+  }
+
+  /**
+   * Stores a payment and resolves once it is on disk. A known idempotency key with the same
+   * request returns the existing payment; with a different one, IdempotencyConflictError.
+   */
+  async accept(req: PaymentRequest): Promise<Accepted> {
+    const key = req.idempotencyKey ?? null;
+    if (key !== null) {
+      const earlier = await this.findByKey(key);
+      if (earlier) return { payment: this.checkSameRequest(key, earlier, req), created: false };
+    }
+    const now = this.now();
+    const id = newPaymentId(now);
+    const notification = JSON.stringify(this.opts.sign(makeNotification({ id, device: req.device, amount: req.amount, currency: req.currency, channel: req.channel, kind: req.kind, createdAt: now })));
+    const nextAttemptAt = now + retryDelay(this.opts.retry, 1, this.random);
+    const row = { id, device: req.device, amount: req.amount, currency: req.currency, channel: req.channel, kind: req.kind, idempotencyKey: key, notification, createdAt: now, expiresAt: now + this.opts.ttlMs, nextAttemptAt };
+    const committed = this.commits.write(() => {
+      this.stmt.insert.run(row);
+      this.addEvent(id, now, 'accepted', 'queued', null);
+    });
+    if (key !== null) this.uncommittedKeys.set(key, committed);
+    try {
+      await committed;
+    } catch (err) {
+      // Another broker process sharing this database took the key first: answer with its payment.
+      const taken = key !== null && (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' ? this.stmt.byKey.get(key) : undefined;
+      if (taken) return { payment: this.checkSameRequest(key!, taken, req), created: false };
+      throw err;
+    } finally {
+      if (key !== null) this.uncommittedKeys.delete(key);
+    }
+    this.onAccepted({ id, device: req.device, payload: notification, attempt: 1 });
+    return { payment: this.find(id)!, created: true };
+  }
+
+  find(id: string): Payment | null {
+    return this.stmt.get.get(id) ?? null;
+  }
+
+  history(id: string): PaymentEvent[] {
+    return this.stmt.history.all(id).map(({ detail, ...e }) => (detail === null ? e : { ...e, detail }));
+  }
+
+  /** Per-status counts of a device's payments, and when its last one was created. */
+  deviceSummary(device: string): { counts: StatusCounts; lastPaymentAt: number | null } {
+    const counts = zeroCounts();
+    for (const { status, n } of this.stmt.counts.all(device)) counts[status] = n;
+    return { counts, lastPaymentAt: this.stmt.lastPayment.get(device)?.at ?? null };
+  }
+
+  /** The device PUBACKed: it has the payment in its NVS and will announce it, even after a reboot. */
+  recordDelivered(device: string, id: string): void {
+    this.commits.enqueue(() => {
+      const now = this.now();
+      if (this.stmt.delivered.run({ now, id, device }).changes > 0) this.addEvent(id, now, 'delivered', 'delivered', null);
+    });
+  }
+
+  /** The device's final word. An `audio-failed` rejection is not final: the speaker may play a retry. */
+  recordAck(device: string, ack: Ack): void {
+    const id = ack.id;
+    if (id === null) return;
+    this.commits.enqueue(() => {
+      const now = this.now();
+      if (ack.status === 'rejected' && ack.reason === 'audio-failed') {
+        const payment = this.stmt.get.get(id);
+        const next = now + retryDelay(this.opts.retry, payment?.attempts ?? 1, this.random);
+        const detail = `device could not play it (${ack.detail ?? 'audio failed'}); retrying`;
+        if (this.stmt.retryLater.run({ detail, now, next, id, device }).changes > 0) this.addEvent(id, now, 'retrying', 'queued', detail);
+        return;
+      }
+      const before = this.stmt.get.get(id)?.status;
+      const fields = { status: ack.status, text: ack.text ?? null, reason: ack.reason ?? null, detail: ack.detail ?? null, now, id, device };
+      if (this.stmt.final.run(fields).changes === 0) return;
+      const detail = before === 'expired' ? `late ack after expiry: ${ack.status}` : (ack.detail ?? null);
+      this.addEvent(id, now, 'acked', ack.status, detail);
+    });
+  }
+
+  /** A device (re)subscribed: what it has not got yet is worth sending now rather than at the next backoff. */
+  makeDueNow(device: string): void {
+    this.commits.enqueue(() => {
+      this.stmt.dueNow.run({ now: this.now(), device });
+    });
+  }
+
+  /**
+   * Expires what outlived its time-to-live, then claims up to `limit` due payments for
+   * publishing, pushing each one's next attempt out by the backoff.
+   */
+  readonly tick = (limit: number): { due: Publication[]; expired: string[] } => {
+    return this.db
+      .transaction(() => {
+        const now = this.now();
+        const expired = this.stmt.expire.all({ now }).map((r) => r.id);
+        for (const id of expired) this.addEvent(id, now, 'expired', 'expired', null);
+        const due = this.stmt.due.all({ now, limit }).map((r) => {
+          const attempt = r.attempts + 1;
+          this.stmt.claim.run(attempt, now + retryDelay(this.opts.retry, attempt, this.random), now, r.id);
+          this.addEvent(r.id, now, 'republished', r.status, `attempt ${attempt}`);
+          return { id: r.id, device: r.device, payload: r.notification, attempt };
+        });
+        return { due, expired };
+      })
+      .immediate();
+  };
+
+  /** Calls `listener` after each committed change to payment `id`; returns the unsubscribe. */
+  watch(id: string, listener: (p: Payment) => void): () => void {
+    this.events.on(id, listener);
+    return () => this.events.off(id, listener);
+  }
+
+  /** Commits what is queued, then closes the database. */
+  close(): void {
+    if (!this.db.open) return;
+    this.commits.flush();
+    this.db.close();
+  }
+
+  private addEvent(id: string, at: number, event: PaymentEventKind, status: PaymentStatus, detail: string | null): void {
+    this.stmt.event.run(id, at, event, status, detail);
+    this.changed.add(id);
+  }
+
+  private announceChanges(): void {
+    const ids = [...this.changed];
+    this.changed.clear();
+    for (const id of ids) {
+      if (this.events.listenerCount(id) === 0) continue;
+      const p = this.find(id);
+      if (p) this.events.emit(id, p);
+    }
+  }
+
+  private async findByKey(key: string): Promise<Payment | null> {
+    const uncommitted = this.uncommittedKeys.get(key);
+    if (!uncommitted) return this.stmt.byKey.get(key) ?? null;
+    await uncommitted.catch(() => {});
+    return this.stmt.byKey.get(key) ?? null;
+  }
+
+  private checkSameRequest(key: string, earlier: Payment, req: PaymentRequest): Payment {
+    const differs = SAME_REQUEST_FIELDS.filter((f) => earlier[f] !== req[f]);
+    if (differs.length > 0) throw new IdempotencyConflictError(key, earlier, differs);
+    return earlier;
+  }
+}

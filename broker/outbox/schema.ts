@@ -1,0 +1,69 @@
+/**
+ * The outbox's tables, in the broker's SQLite database (beside the device registry). One row
+ * per accepted payment, holding the exact signed notification it publishes on every attempt,
+ * and an append-only history of what moved it.
+ */
+import type { Channel, Kind } from '../../src/protocol/index.ts';
+import type { PaymentStatus } from './status.ts';
+
+export const OUTBOX_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS payments (
+    id               TEXT PRIMARY KEY,
+    device           TEXT NOT NULL,
+    amount           INTEGER NOT NULL CHECK (amount > 0),
+    currency         TEXT NOT NULL,
+    channel          TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    idempotency_key  TEXT UNIQUE,
+    notification     TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    next_attempt_at  INTEGER,
+    delivered_at     INTEGER,
+    finished_at      INTEGER,
+    text             TEXT,
+    reason           TEXT,
+    detail           TEXT
+  );
+  -- Only pending payments have a next attempt: the dispatcher's scan reads just those.
+  CREATE INDEX IF NOT EXISTS payments_due ON payments (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS payments_by_device ON payments (device, status);
+  CREATE TABLE IF NOT EXISTS payment_events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    payment_id  TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    event       TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    detail      TEXT
+  );
+  CREATE INDEX IF NOT EXISTS payment_events_by_payment ON payment_events (payment_id, seq);
+`;
+
+/** A payments row with its columns renamed to camelCase by PAYMENT_COLUMNS. */
+export interface PaymentRow {
+  id: string;
+  device: string;
+  amount: number;
+  currency: string;
+  channel: Channel;
+  kind: Kind;
+  idempotencyKey: string | null;
+  status: PaymentStatus;
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number;
+  nextAttemptAt: number | null;
+  deliveredAt: number | null;
+  finishedAt: number | null;
+  text: string | null;
+  reason: string | null;
+  detail: string | null;
+}
+
+export const PAYMENT_COLUMNS = `id, device, amount, currency, channel, kind, idempotency_key AS idempotencyKey, status,
+  attempts, created_at AS createdAt, updated_at AS updatedAt, expires_at AS expiresAt, next_attempt_at AS nextAttemptAt,
+  delivered_at AS deliveredAt, finished_at AS finishedAt, text, reason, detail`;

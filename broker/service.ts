@@ -1,0 +1,85 @@
+/**
+ * The notification service: the durable outbox, the dispatcher that carries its payments to
+ * devices over the broker, and the HTTP API backends call. Started inside the broker process
+ * by startBroker's `service` option (`payspeaker broker` always starts it).
+ */
+import type { Aedes } from 'aedes';
+import { signNotification } from '../src/protocol/index.ts';
+import type { Logger } from '../src/log.ts';
+import { loadOrCreateBackendKeys } from './backend-keys.ts';
+import { brokerDir } from './data-dir.ts';
+import { Outbox } from './outbox/outbox.ts';
+import { Dispatcher } from './outbox/dispatcher.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from './outbox/retry.ts';
+import { startHttpApi, type HttpApi } from './http/server.ts';
+import type { Registry } from './registry.ts';
+import type { PlaybackTracker } from './tracker.ts';
+
+export interface ServiceOptions {
+  /** The outbox lives in DATA_DIR/broker's database; the signing key beside it. */
+  dataDir: string;
+  /** HTTP API port; 0 picks a free port, null runs the outbox without the API. Default 8081. */
+  httpPort?: number | null;
+  /** How long to keep retrying a payment without a final ack. Default 1 h. */
+  ttlMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** How often the dispatcher looks for due retries. Default 250 ms. */
+  pollMs?: number;
+  now?: () => number;
+}
+
+/** Devices refuse a notification older than 24 h (src/protocol/signing.ts), so retrying longer is pointless. */
+export const MAX_TTL_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_TTL_MS = 60 * 60 * 1000;
+export const DEFAULT_HTTP_PORT = 8081;
+
+export interface NotificationService {
+  readonly outbox: Outbox;
+  /** http://host:port, or null without the API. */
+  readonly httpUrl: string | null;
+  close(): Promise<void>;
+}
+
+interface Parts {
+  aedes: Aedes;
+  tracker: PlaybackTracker;
+  registry: Registry | null;
+  host: string;
+  log: Logger;
+}
+
+export async function startNotificationService(opts: ServiceOptions, parts: Parts): Promise<NotificationService> {
+  const ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
+  if (!(ttlMs > 0 && ttlMs <= MAX_TTL_MS)) {
+    throw new Error(`payment time-to-live ${ttlMs} ms is out of range: it must be more than 0 and at most 24 h, the age a speaker still accepts`);
+  }
+  const { privateKey } = loadOrCreateBackendKeys(brokerDir(opts.dataDir));
+  const outbox = Outbox.open(opts.dataDir, {
+    sign: (n) => signNotification(n, privateKey),
+    ttlMs,
+    retry: { ...DEFAULT_RETRY, ...opts.retry },
+    now: opts.now,
+  });
+  const dispatcher = new Dispatcher(outbox, parts.aedes, parts.log, { pollMs: opts.pollMs });
+  let http: HttpApi | null = null;
+  try {
+    await dispatcher.start();
+    const port = opts.httpPort === undefined ? DEFAULT_HTTP_PORT : opts.httpPort;
+    if (port !== null) {
+      http = await startHttpApi({ host: parts.host, port, outbox, log: parts.log, fleet: parts });
+    }
+  } catch (err) {
+    dispatcher.stop();
+    outbox.close();
+    throw err;
+  }
+  return {
+    outbox,
+    httpUrl: http?.url ?? null,
+    async close() {
+      await http?.close();
+      dispatcher.stop();
+      outbox.close();
+    },
+  };
+}
