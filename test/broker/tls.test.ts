@@ -173,14 +173,14 @@ describe('the CLI over TLS: broker --tls, provision, device --config, pay --brok
 
   it('pay trusts DIR/certs/ca.pem by default, or the CA given with --ca', async () => {
     for (const extra of [[], ['--ca', tlsFiles(dir).ca]]) {
-      const r = await runCli(['pay', '1.50', '--device', DEVICE, '--broker', mqtts, '--data', dir, '--json', ...extra]);
+      const r = await runCli(['pay', '--direct', '1.50', '--device', DEVICE, '--broker', mqtts, '--data', dir, '--json', ...extra]);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ status: 'played', device: DEVICE });
     }
   });
 
   it('pay with another CA is refused with a clear message and exit code 5', async () => {
-    const r = await runCli(['pay', '1.50', '--device', DEVICE, '--broker', mqtts, '--data', dir, '--ca', tlsFiles(otherDir).ca]);
+    const r = await runCli(['pay', '--direct', '1.50', '--device', DEVICE, '--broker', mqtts, '--data', dir, '--ca', tlsFiles(otherDir).ca]);
     expect(r.code).toBe(5);
     expect(r.stderr).toContain(`the broker's certificate at ${mqtts} is not signed by the CA in ${tlsFiles(otherDir).ca}`);
   });

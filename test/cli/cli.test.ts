@@ -65,12 +65,12 @@ describe('payspeaker CLI', () => {
   it('takes settings from the config file, overridden by env vars, overridden by flags', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-config-'));
     fs.writeFileSync(path.join(dir, 'payspeaker.config.json'), JSON.stringify({ device: 'SPK-FROM-FILE', broker: 'mqtt://127.0.0.1:1', timeout: '1s' }));
-    const fromFile = await runCli(['pay', '--insecure', '1'], { cwd: dir });
+    const fromFile = await runCli(['pay', '--direct', '--insecure', '1'], { cwd: dir });
     expect(fromFile.code).toBe(5);
     expect(fromFile.stderr).toContain('mqtt://127.0.0.1:1');
-    const fromEnv = await runCli(['pay', '--insecure', '1'], { cwd: dir, env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' } });
+    const fromEnv = await runCli(['pay', '--direct', '--insecure', '1'], { cwd: dir, env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' } });
     expect(fromEnv.stderr).toContain('mqtt://127.0.0.1:2');
-    const fromFlag = await runCli(['pay', '--insecure', '1', '--broker', 'mqtt://127.0.0.1:3'], { cwd: dir, env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' } });
+    const fromFlag = await runCli(['pay', '--direct', '--insecure', '1', '--broker', 'mqtt://127.0.0.1:3'], { cwd: dir, env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' } });
     expect(fromFlag.stderr).toContain('mqtt://127.0.0.1:3');
     fs.rmSync(dir, { recursive: true });
   });
@@ -79,14 +79,14 @@ describe('payspeaker CLI', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-config-'));
     const file = path.join(dir, 'custom.json');
     fs.writeFileSync(file, JSON.stringify({ brokr: 'mqtt://x' }));
-    const typo = await runCli(['--settings', file, 'pay', '1']);
+    const typo = await runCli(['--settings', file, 'pay', '--direct', '1']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/custom\.json.*brokr.*known settings: broker/);
     fs.writeFileSync(file, '{ not json');
-    const broken = await runCli(['pay', '--insecure', '1'], { env: { PAYSPEAKER_CONFIG: file } });
+    const broken = await runCli(['pay', '--direct', '--insecure', '1'], { env: { PAYSPEAKER_CONFIG: file } });
     expect(broken.code).toBe(2);
     expect(broken.stderr).toMatch(/custom\.json is not valid JSON/);
-    const missing = await runCli(['--settings', path.join(dir, 'nope.json'), 'pay', '1']);
+    const missing = await runCli(['--settings', path.join(dir, 'nope.json'), 'pay', '--direct', '1']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/nope\.json does not exist/);
     fs.rmSync(dir, { recursive: true });

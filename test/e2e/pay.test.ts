@@ -32,7 +32,7 @@ afterAll(async () => {
 
 describe('payspeaker pay → device → ack', () => {
   it('announces 123.45 CNY over WeChat as real audio and the CLI exits 0 with the ack', async () => {
-    const result = await runCli(['pay', '--insecure', '123.45', '--device', DEVICE, '--broker', broker.mqttUrl, '--id', 'PAY-E2E-1', '--json']);
+    const result = await runCli(['pay', '--direct', '--insecure', '123.45', '--device', DEVICE, '--broker', broker.mqttUrl, '--id', 'PAY-E2E-1', '--json']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const ack = JSON.parse(result.stdout) as Record<string, unknown>;
@@ -50,14 +50,14 @@ describe('payspeaker pay → device → ack', () => {
   });
 
   it('prints a readable line without --json, and reads refunds and other channels', async () => {
-    const result = await runCli(['pay', '--insecure', '12.50', '--device', DEVICE, '--broker', broker.mqttUrl, '--channel', 'alipay', '--refund']);
+    const result = await runCli(['pay', '--direct', '--insecure', '12.50', '--device', DEVICE, '--broker', broker.mqttUrl, '--channel', 'alipay', '--refund']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^played on ${DEVICE}: .*退款十二点五元 \\(PAY-`));
   });
 
   it('acks a repeated payment id as duplicate and does not speak it again', async () => {
     const before = fs.readdirSync(wavDir).length;
-    const again = await runCli(['pay', '--insecure', '123.45', '--device', DEVICE, '--broker', broker.mqttUrl, '--id', 'PAY-E2E-1', '--json']);
+    const again = await runCli(['pay', '--direct', '--insecure', '123.45', '--device', DEVICE, '--broker', broker.mqttUrl, '--id', 'PAY-E2E-1', '--json']);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ id: 'PAY-E2E-1', status: 'duplicate' });
     expect(fs.readdirSync(wavDir).length).toBe(before);
@@ -76,13 +76,13 @@ describe('payspeaker pay → device → ack', () => {
   });
 
   it('exits 4 with a clear message when no device answers in time', async () => {
-    const result = await runCli(['pay', '--insecure', '1', '--device', 'SPK-NOBODY', '--broker', broker.mqttUrl, '--timeout', '1s']);
+    const result = await runCli(['pay', '--direct', '--insecure', '1', '--device', 'SPK-NOBODY', '--broker', broker.mqttUrl, '--timeout', '1s']);
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/no ack from device SPK-NOBODY .* within 1 s/);
   });
 
   it('exits 5 when the broker cannot be reached', async () => {
-    const result = await runCli(['pay', '--insecure', '1', '--device', DEVICE, '--broker', 'mqtt://127.0.0.1:1', '--timeout', '2s']);
+    const result = await runCli(['pay', '--direct', '--insecure', '1', '--device', DEVICE, '--broker', 'mqtt://127.0.0.1:1', '--timeout', '2s']);
     expect(result.code).toBe(5);
     expect(result.stderr).toMatch(/cannot connect to the broker at mqtt:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/);
   });
@@ -96,7 +96,7 @@ describe('payspeaker pay → device → ack', () => {
     [['5', '--timeout', 'soon'], /--timeout "soon" is not a duration/],
     [['5', '--id', 'has space'], /--id "has space" is not a valid payment id/],
   ])('exits 2 on bad input %j without publishing', async (args, message) => {
-    const result = await runCli(['pay', '--insecure', '--device', DEVICE, '--broker', broker.mqttUrl, ...args]);
+    const result = await runCli(['pay', '--direct', '--insecure', '--device', DEVICE, '--broker', broker.mqttUrl, ...args]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
   });

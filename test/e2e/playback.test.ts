@@ -27,7 +27,7 @@ describe.skipIf(!hasAplay)(`device --audio player (headless ALSA; ${INSTALL_ALSA
       ALSA_CONFIG_PATH: writeCaptureConfig(dir, capture),
     });
     await device.waitForEvent((e) => e.event === 'online');
-    const result = await runCli(['pay', '--insecure', '888.88', '--device', 'SPK-PLAY', '--broker', broker.mqttUrl, '--json']);
+    const result = await runCli(['pay', '--direct', '--insecure', '888.88', '--device', 'SPK-PLAY', '--broker', broker.mqttUrl, '--json']);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ status: 'played', text: '微信收款八百八十八点八八元' });
     const played = decodeWav(fs.readFileSync(capture));
@@ -42,7 +42,7 @@ describe.skipIf(!hasAplay)(`device --audio player (headless ALSA; ${INSTALL_ALSA
       ALSA_CONFIG_PATH: writeNoDeviceConfig(dir),
     });
     await device.waitForEvent((e) => e.event === 'online');
-    const result = await runCli(['pay', '--insecure', '5', '--device', 'SPK-MUTE', '--broker', broker.mqttUrl]);
+    const result = await runCli(['pay', '--direct', '--insecure', '5', '--device', 'SPK-MUTE', '--broker', broker.mqttUrl]);
     expect(result.code).toBe(3);
     expect(result.stdout).toMatch(/rejected by SPK-MUTE: audio-failed: could not play the announcement: .*Unknown PCM default/);
     expect(result.stderr).toMatch(/was rejected: audio-failed/);

@@ -59,7 +59,7 @@ const fresh = (amount = 100): Notification =>
 
 describe('signed notifications on a secure broker', () => {
   it('`pay` signs with the backend key from the data dir, and the provisioned speaker plays it', async () => {
-    const r = await runCli(['pay', '123.45', '--device', DEVICE, '--broker', url, '--data', dir, '--id', 'PAY-SEC-REAL', '--json']);
+    const r = await runCli(['pay', '--direct', '123.45', '--device', DEVICE, '--broker', url, '--data', dir, '--id', 'PAY-SEC-REAL', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'played', text: '微信收款一百二十三点四五元' });
     expect(spoken('PAY-SEC-REAL')).toHaveLength(1);
@@ -92,7 +92,7 @@ describe('signed notifications on a secure broker', () => {
 
   it('refuses a backend without credentials (exit 6) and a device publishing notifications', async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-nocreds-'));
-    const r = await runCli(['pay', '1', '--device', DEVICE, '--broker', url, '--data', empty, '--insecure']);
+    const r = await runCli(['pay', '--direct', '1', '--device', DEVICE, '--broker', url, '--data', empty, '--insecure']);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/refused the connection \(CONNACK 5|refused the connection \(CONNACK 4/);
 
