@@ -116,7 +116,7 @@ function untilFinal(outbox: Outbox, payment: Payment, waitMs: number, res: Serve
       clearTimeout(timer);
       unwatch();
       res.off('close', finish);
-      resolve(latest);
+      resolve(outbox.find(payment.id) ?? latest);
     };
     const unwatch = outbox.watch(payment.id, (p) => {
       latest = p;

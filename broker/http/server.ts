@@ -39,6 +39,8 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   const { registry } = opts.fleet;
   const auth = registry ? backendTokenAuth(registry) : openAccess;
   installErrorHandling(app, opts.log, PAYMENT_FIELD_HINTS);
+  // JSON only: fastify would otherwise hand a text/plain body to the schema as a string.
+  app.removeContentTypeParser('text/plain');
   app.get('/v1/health', async () => ({ ok: true }));
   paymentRoutes(app, opts.outbox, auth, (device) => {
     if (!registry) return;

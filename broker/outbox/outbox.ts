@@ -242,7 +242,7 @@ export class Outbox {
    * publishing, pushing each one's next attempt out by the backoff.
    */
   readonly tick = (limit: number): { due: Publication[]; expired: string[] } => {
-    return this.db
+    const work = this.db
       .transaction(() => {
         const now = this.now();
         const expired = this.stmt.expire.all({ now }).map((r) => r.id);
@@ -256,6 +256,8 @@ export class Outbox {
         return { due, expired };
       })
       .immediate();
+    this.announceChanges();
+    return work;
   };
 
   /** Calls `listener` after each committed change to payment `id`; returns the unsubscribe. */
