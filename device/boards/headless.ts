@@ -3,12 +3,12 @@
  * buttons pressed from code, an LED that records, NVS in memory unless a file is given.
  */
 import { createMemorySink, type MemorySink } from '../../src/audio/sinks/index.ts';
-import { systemClock, type Board, type Clock, type Nvs } from '../board.ts';
+import { systemClock, type AudioOut, type Board, type Clock, type Nvs } from '../board.ts';
 import { createMemoryNvs } from '../drivers/nvs-memory.ts';
 import { createButtonEmitter, createRecordingLed, createSimulatedBattery, createSimulatedLink, type ButtonEmitter } from '../drivers/simulated.ts';
 
-export interface HeadlessBoard extends Board {
-  readonly audio: MemorySink;
+export interface HeadlessBoard<A extends AudioOut = MemorySink> extends Board {
+  readonly audio: A;
   readonly buttons: ButtonEmitter;
   readonly led: ReturnType<typeof createRecordingLed>;
 }
@@ -24,7 +24,7 @@ export interface HeadlessBoardOptions {
   batteryPercent?: number;
 }
 
-function paced(sink: MemorySink, speed: number): MemorySink {
+function paced<A extends AudioOut>(sink: A, speed: number): A {
   if (speed <= 0) return sink;
   return {
     ...sink,
@@ -36,9 +36,15 @@ function paced(sink: MemorySink, speed: number): MemorySink {
   };
 }
 
-export function createHeadlessBoard(opts: HeadlessBoardOptions = {}): HeadlessBoard {
+export function createHeadlessBoard(opts?: HeadlessBoardOptions): HeadlessBoard;
+/**
+ * With `audio`: the board's output is that instead of a memory sink. Fleets pass one that notes
+ * when the PCM was ready and keeps nothing: 10,000 speakers' audio would not fit in memory.
+ */
+export function createHeadlessBoard<A extends AudioOut>(opts: HeadlessBoardOptions & { audio: A }): HeadlessBoard<A>;
+export function createHeadlessBoard(opts: HeadlessBoardOptions & { audio?: AudioOut } = {}): HeadlessBoard<AudioOut> {
   const clock = opts.clock ?? systemClock;
-  const audio = paced(createMemorySink(), opts.playbackSpeed ?? 0);
+  const audio = paced(opts.audio ?? createMemorySink(), opts.playbackSpeed ?? 0);
   const nvs = opts.nvs ?? createMemoryNvs();
   return {
     name: 'headless',

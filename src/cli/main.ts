@@ -17,6 +17,8 @@ import { provisionCommand } from './commands/provision.ts';
 import { devicesCommand } from './commands/devices.ts';
 import { revokeCommand } from './commands/revoke.ts';
 import { certsCommand } from './commands/certs.ts';
+import { chaosCommand } from './commands/chaos.ts';
+import { fleetCommand } from './commands/fleet.ts';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('payspeaker')
@@ -37,9 +39,10 @@ Examples:
   npx payspeaker device --id SPK-0001         a virtual speaker
   npx payspeaker pay 123.45 --device SPK-0001 a test payment; prints the device's ack
   npx payspeaker command replay --device SPK-0001   press a button remotely
-  npx payspeaker voicepack build --lang hi-IN  record a voice pack`,
+  npx payspeaker voicepack build --lang hi-IN  record a voice pack
+  npx payspeaker chaos --target 127.0.0.1:1883 --mean-fault-after 5s   a fault proxy for devices`,
     );
-  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, commandCommand, provisionCommand, devicesCommand, revokeCommand, certsCommand, voicepackCommand]) program.addCommand(make(ctx));
+  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, commandCommand, provisionCommand, devicesCommand, revokeCommand, certsCommand, voicepackCommand, chaosCommand, fleetCommand]) program.addCommand(make(ctx));
   program.exitOverride();
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

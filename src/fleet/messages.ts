@@ -1,0 +1,62 @@
+/**
+ * What the coordinator and its worker processes say to each other over the IPC channel
+ * (structured clone: typed arrays pass as they are). A worker runs one slice of the fleet:
+ * speakers (the full device pipeline) or, for the raw-MQTT baseline, plain MQTT clients.
+ */
+import type { Language } from '../speech/index.ts';
+
+export type WorkerMode = 'speakers' | 'raw';
+
+export interface WorkerSetup {
+  mode: WorkerMode;
+  brokerUrl: string;
+  /** Device ids are deviceId(prefix, i) for i in [from, to). */
+  prefix: string;
+  from: number;
+  to: number;
+  lang: Language;
+  runId: string;
+  /** The backend's Ed25519 public key (PEM) speakers verify with; null: unsigned, not verified. */
+  publicKeyPem: string | null;
+  /** Connections opened at once by this worker: more than the broker's listen backlog loses SYNs. */
+  connectConcurrency: number;
+}
+
+export interface MemorySample {
+  rss: number;
+  heapUsed: number;
+  /** ArrayBuffers outside the heap (voice-pack clips, socket buffers). */
+  external: number;
+}
+
+/** `setup` loads the voice and answers `booted`; `connect` starts the devices and answers `connected`. */
+export type ToWorker = { t: 'setup'; setup: WorkerSetup } | { t: 'connect' } | { t: 'memory' } | { t: 'stop' };
+
+export interface HeardBatch {
+  t: 'heard';
+  /** seq[i] was ready to play (or received, for raw clients) at at[i], epoch ms (clock.ts). */
+  seq: Float64Array;
+  at: Float64Array;
+  /** How many of these were heard in a summary rather than one by one. */
+  summarized: number;
+}
+
+export interface WorkerCounters {
+  /** Redeliveries the device recognised and acked `duplicate` (not heard twice). */
+  redelivered: number;
+  rejected: number;
+  /** Payment ids from another run or tool. */
+  stray: number;
+  /** The first few rejection reasons, for the report. */
+  reasons: string[];
+}
+
+export type FromWorker =
+  | { t: 'booted'; memory: MemorySample }
+  | { t: 'online'; count: number }
+  | { t: 'connected'; memory: MemorySample }
+  | HeardBatch
+  | ({ t: 'counters' } & WorkerCounters)
+  | { t: 'memory'; memory: MemorySample }
+  | { t: 'stopped'; memory: MemorySample }
+  | { t: 'failed'; message: string };

@@ -1,0 +1,88 @@
+/**
+ * The latency plot for `--report FILE`: the percentile curve the HdrHistogram plotter draws
+ * (x: 0 %, 90 %, 99 %, 99.9 % … evenly spaced, so the tail gets as much room as the median;
+ * y: milliseconds), corrected and uncorrected. A `.svg` file gets the chart alone; anything
+ * else gets an HTML page with the chart and the figures. No scripts, no external assets.
+ */
+import type { FleetReport } from './report.ts';
+import { formatReport } from './report.ts';
+
+type Point = { percentile: number; ms: number };
+
+const W = 760;
+const H = 420;
+const M = { left: 64, right: 20, top: 40, bottom: 56 };
+
+const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** log10(1 / (1 - p)): 0 at 0 %, 1 at 90 %, 2 at 99 % … */
+const nines = (percentile: number) => (percentile >= 100 ? Infinity : -Math.log10(1 - percentile / 100));
+
+export function latencySvg(r: FleetReport): string {
+  const series: { name: string; color: string; points: Point[] }[] = [
+    { name: 'corrected (from schedule)', color: '#c0392b', points: r.curve.corrected },
+    { name: 'uncorrected (from publish)', color: '#2980b9', points: r.curve.uncorrected },
+  ];
+  const all = series.flatMap((s) => s.points);
+  const finite = all.filter((p) => Number.isFinite(nines(p.percentile)));
+  const xMax = Math.max(1, Math.ceil(Math.max(0, ...finite.map((p) => nines(p.percentile)))));
+  const yMax = niceCeiling(Math.max(0.001, ...all.map((p) => p.ms)));
+  const x = (p: number) => M.left + (Math.min(nines(p), xMax) / xMax) * (W - M.left - M.right);
+  const y = (ms: number) => H - M.bottom - (ms / yMax) * (H - M.top - M.bottom);
+  const parts: string[] = [];
+  for (let i = 0; i <= xMax; i++) {
+    const px = M.left + (i / xMax) * (W - M.left - M.right);
+    const label = i === 0 ? '0%' : `${(100 - 100 * 10 ** -i).toFixed(Math.max(0, i - 2))}%`;
+    parts.push(`<line x1="${px}" y1="${M.top}" x2="${px}" y2="${H - M.bottom}" stroke="#ddd"/>`);
+    parts.push(`<text x="${px}" y="${H - M.bottom + 18}" text-anchor="middle">${label}</text>`);
+  }
+  for (let i = 0; i <= 5; i++) {
+    const ms = (yMax * i) / 5;
+    parts.push(`<line x1="${M.left}" y1="${y(ms)}" x2="${W - M.right}" y2="${y(ms)}" stroke="#ddd"/>`);
+    parts.push(`<text x="${M.left - 8}" y="${y(ms) + 4}" text-anchor="end">${formatMs(ms)}</text>`);
+  }
+  series.forEach((s, i) => {
+    if (s.points.length === 0) return;
+    const d = s.points.map((p, j) => `${j ? 'L' : 'M'}${x(p.percentile).toFixed(1)},${y(p.ms).toFixed(1)}`).join(' ');
+    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+    parts.push(`<rect x="${M.left + 12}" y="${M.top + 10 + i * 18}" width="14" height="3" fill="${s.color}"/>`);
+    parts.push(`<text x="${M.left + 32}" y="${M.top + 15 + i * 18}">${escape(s.name)}</text>`);
+  });
+  const target = r.run.mode === 'raw' ? 'received' : 'PCM ready';
+  const title = `${r.run.devices} ${r.run.mode === 'raw' ? 'raw MQTT clients' : 'speakers'}, ${r.run.rate === 'max' ? 'max rate' : `${r.run.rate}/s`}: latency, creation → ${target}`;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${escape(title)}</text>`,
+    ...parts,
+    `<text x="${(M.left + W - M.right) / 2}" y="${H - 14}" text-anchor="middle">percentile</text>`,
+    `<text transform="translate(16 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">milliseconds</text>`,
+    '</svg>',
+  ].join('\n');
+}
+
+export function reportHtml(r: FleetReport): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>payspeaker fleet report</title>
+<style>body{font-family:sans-serif;margin:2em;color:#222}pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head>
+<body><h1>payspeaker fleet report</h1>
+${latencySvg(r)}
+<pre>${escape(formatReport(r))}</pre>
+<details><summary>JSON</summary><pre>${escape(JSON.stringify({ ...r, curve: undefined }, null, 2))}</pre></details>
+</body></html>
+`;
+}
+
+/** The file's contents for `--report FILE`: SVG for *.svg, else HTML. */
+export function reportFile(file: string, r: FleetReport): string {
+  return /\.svg$/i.test(file) ? `${latencySvg(r)}\n` : reportHtml(r);
+}
+
+function niceCeiling(v: number): number {
+  const step = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * step >= v) return m * step;
+  return 10 * step;
+}
+
+function formatMs(ms: number): string {
+  return ms >= 100 ? ms.toFixed(0) : ms >= 1 ? String(Number(ms.toFixed(1))) : String(Number(ms.toFixed(3)));
+}

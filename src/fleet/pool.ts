@@ -1,0 +1,113 @@
+/**
+ * The coordinator's side of the worker processes: splits the devices into slices, forks one
+ * worker per slice, and merges what they report — connections, heard payments, counters and
+ * memory — for the tally and the progress line.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { forkEntry, nextMessage, reap } from './child.ts';
+import type { FromWorker, HeardBatch, MemorySample, WorkerCounters, WorkerSetup } from './messages.ts';
+
+export type SliceSetup = Omit<WorkerSetup, 'from' | 'to'>;
+
+export interface PoolMemory {
+  /** Per worker, after a GC: before any device existed (voice pack loaded), all connected, at the end. */
+  booted: MemorySample[];
+  connected: MemorySample[];
+  end: MemorySample[];
+}
+
+export class WorkerPool {
+  private readonly children: ChildProcess[] = [];
+  private readonly online: number[];
+  private readonly counters: WorkerCounters[];
+  readonly memory: PoolMemory = { booted: [], connected: [], end: [] };
+
+  constructor(
+    private readonly devices: number,
+    private readonly workers: number,
+    private readonly onHeard: (batch: HeardBatch) => void,
+  ) {
+    this.online = new Array<number>(workers).fill(0);
+    this.counters = Array.from({ length: workers }, () => ({ redelivered: 0, rejected: 0, stray: 0, reasons: [] }));
+  }
+
+  get connected(): number {
+    return this.online.reduce((a, b) => a + b, 0);
+  }
+
+  get totals(): WorkerCounters {
+    const sum = (k: 'redelivered' | 'rejected' | 'stray') => this.counters.reduce((a, c) => a + c[k], 0);
+    return { redelivered: sum('redelivered'), rejected: sum('rejected'), stray: sum('stray'), reasons: this.counters.flatMap((c) => c.reasons).slice(0, 5) };
+  }
+
+  /** Forks the workers, each with its slice of devices; resolves once all have loaded the voice. */
+  async boot(setup: SliceSetup): Promise<void> {
+    const per = Math.ceil(this.devices / this.workers);
+    const booted: Promise<MemorySample>[] = [];
+    for (let w = 0; w < this.workers; w++) {
+      const from = w * per;
+      const to = Math.min(this.devices, from + per);
+      const child = forkEntry('./worker.ts', ['--expose-gc']);
+      this.children.push(child);
+      child.on('message', (m: FromWorker) => this.onMessage(w, m));
+      booted.push(this.expect(w, 'booted', 'starting'));
+      child.send({ t: 'setup', setup: { ...setup, from, to } });
+    }
+    await Promise.all(booted);
+  }
+
+  /** Has every worker connect its devices; resolves once all are connected and subscribed. */
+  async connect(): Promise<void> {
+    await Promise.all(
+      this.children.map((child, w) => {
+        const connected = this.expect(w, 'connected', 'connecting its devices');
+        child.send({ t: 'connect' });
+        return connected;
+      }),
+    );
+  }
+
+  /** Asks every worker for its memory (after a GC). */
+  sampleMemory(): Promise<MemorySample[]> {
+    return Promise.all(
+      this.children.map((child, w) => {
+        const reply = this.expect(w, 'memory', 'sampling memory');
+        child.send({ t: 'memory' });
+        return reply;
+      }),
+    );
+  }
+
+  /** Stops every device (a clean MQTT disconnect) and the processes; a worker that hangs is killed. */
+  async stop(graceMs = 15_000): Promise<void> {
+    const stopped = this.children.map((child, w) => {
+      if (!child.connected) return Promise.resolve();
+      const done = this.expect(w, 'stopped', 'stopping').catch(() => undefined);
+      child.send({ t: 'stop' });
+      return done;
+    });
+    await Promise.race([Promise.all(stopped), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await Promise.all(this.children.map((c) => reap(c, 2000)));
+  }
+
+  private onMessage(w: number, m: FromWorker): void {
+    if (m.t === 'heard') this.onHeard(m);
+    else if (m.t === 'online') this.online[w] = m.count;
+    else if (m.t === 'counters') this.counters[w] = m;
+    else if (m.t === 'booted') this.memory.booted[w] = m.memory;
+    else if (m.t === 'connected') this.memory.connected[w] = m.memory;
+    else if (m.t === 'stopped') this.memory.end[w] = m.memory;
+  }
+
+  /** The worker's next message of type `t`; a `failed` message or an exit rejects with its reason. */
+  private expect<T extends 'booted' | 'connected' | 'memory' | 'stopped'>(w: number, t: T, doing: string): Promise<MemorySample> {
+    return nextMessage<FromWorker, { memory?: MemorySample; failure?: string }>(
+      this.children[w]!,
+      (m) => (m.t === t ? { memory: (m as { memory: MemorySample }).memory } : m.t === 'failed' ? { failure: m.message } : undefined),
+      `fleet worker ${w + 1} (${doing})`,
+    ).then((r) => {
+      if (r.failure !== undefined) throw new Error(`fleet worker ${w + 1} failed while ${doing}: ${r.failure}`);
+      return r.memory!;
+    });
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * One fleet run: a broker (the embedded aedes in its own process, or the one at `brokerUrl`),
+ * worker processes holding the virtual speakers, and the payment generator in this process.
+ * Connect everything, offer the load, wait for the stragglers, and return the report.
+ */
+import os from 'node:os';
+import { generateKeyPairSync } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
+import { connectOnce, endClient } from '../mqtt/connect.ts';
+import { publicKeyToString } from '../protocol/index.ts';
+import type { Language } from '../speech/index.ts';
+import { startBrokerProcess, type BrokerProcess } from './broker-process.ts';
+import { preciseNow } from './clock.ts';
+import { PaymentGenerator, type Rate } from './generator.ts';
+import { newRunId } from './ids.ts';
+import type { MemorySample, WorkerMode } from './messages.ts';
+import { WorkerPool } from './pool.ts';
+import { buildReport, type FleetReport } from './report.ts';
+import { Tally } from './tally.ts';
+
+export interface FleetOptions {
+  devices: number;
+  rate: Rate;
+  durationMs: number;
+  /** null: start the embedded aedes broker. */
+  brokerUrl: string | null;
+  /** Worker processes; 'auto': one per core, more if the devices would not fit under the open-file limit. */
+  workers: number | 'auto';
+  mode: WorkerMode;
+  lang: Language;
+  /** Sign with a fresh Ed25519 key (speakers verify); false: unsigned, speakers skip verification. */
+  signed: boolean;
+  /** How long to wait after the last payment for the ones still on their way; then they count as lost. */
+  drainMs: number;
+  /** Outstanding payments at `rate: 'max'`. */
+  window: number;
+  prefix: string;
+  seed: number;
+  /** Connections a worker opens at once. */
+  connectConcurrency: number;
+}
+
+export const FLEET_DEFAULTS = {
+  workers: 'auto',
+  mode: 'speakers',
+  lang: 'zh-CN',
+  signed: true,
+  drainMs: 10_000,
+  window: 1000,
+  prefix: 'FLEET',
+  seed: 1,
+  connectConcurrency: 200,
+} as const satisfies Partial<FleetOptions>;
+
+/** Sockets a worker may hold, well under the usual 20,000 (or lower) open-file limit. */
+const DEVICES_PER_WORKER_MAX = 8000;
+
+export type FleetPhase = 'starting' | 'connecting' | 'sending' | 'draining' | 'stopping';
+
+export interface FleetSnapshot {
+  phase: FleetPhase;
+  devices: number;
+  connected: number;
+  sent: number;
+  heard: number;
+  duplicates: number;
+  /** Rejected by a speaker, or not heard `drainMs` after it was due. */
+  lost: number;
+  tally: Tally;
+}
+
+export function workerCount(devices: number, workers: number | 'auto'): number {
+  const wanted = workers === 'auto' ? os.availableParallelism() : workers;
+  return Math.max(1, Math.min(devices, Math.max(wanted, Math.ceil(devices / DEVICES_PER_WORKER_MAX))));
+}
+
+export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot) => void = () => {}): Promise<FleetReport> {
+  const tally = new Tally();
+  const runId = newRunId();
+  const workers = workerCount(opts.devices, opts.workers);
+  let phase: FleetPhase = 'starting';
+  let generator: PaymentGenerator | null = null;
+  const pool = new WorkerPool(opts.devices, workers, (batch) => {
+    tally.recordHeard(batch);
+    generator?.heard();
+  });
+  const snapshot = (): FleetSnapshot => ({
+    phase,
+    devices: opts.devices,
+    connected: pool.connected,
+    sent: tally.sent,
+    heard: tally.heard,
+    duplicates: tally.duplicates,
+    lost: pool.totals.rejected + tally.unheardBefore(preciseNow() - opts.drainMs),
+    tally,
+  });
+  const ticker = setInterval(() => onProgress(snapshot()), 250);
+  let broker: BrokerProcess | null = null;
+  let client: MqttClient | null = null;
+  try {
+    broker = opts.brokerUrl ? null : await startBrokerProcess();
+    const brokerUrl = opts.brokerUrl ?? broker!.url;
+    const brokerBooted = broker ? await broker.memory() : null;
+    const keys = opts.signed && opts.mode === 'speakers' ? generateKeyPairSync('ed25519') : null;
+    // The backend connects first: an unreachable broker fails here, not as devices retrying forever.
+    client = await connectOnce(brokerUrl, { clientId: `payspeaker-fleet-${runId}`, keepalive: 120 });
+
+    await pool.boot({
+      mode: opts.mode,
+      brokerUrl,
+      prefix: opts.prefix,
+      lang: opts.lang,
+      runId,
+      publicKeyPem: keys ? publicKeyToString(keys.publicKey) : null,
+      connectConcurrency: opts.connectConcurrency,
+    });
+    phase = 'connecting';
+    const connectStart = preciseNow();
+    await pool.connect();
+    const connectMs = preciseNow() - connectStart;
+    const brokerConnected = broker ? await broker.memory() : null;
+
+    phase = 'sending';
+    generator = new PaymentGenerator(client, tally, { ...opts, runId, privateKey: keys?.privateKey ?? null });
+    await generator.run();
+    const sendMs = preciseNow() - generator.startTime;
+
+    phase = 'draining';
+    const drainUntil = preciseNow() + opts.drainMs;
+    while (tally.heard < tally.sent && preciseNow() < drainUntil) await new Promise((r) => setTimeout(r, 20));
+    const drainedMs = preciseNow() - generator.startTime - sendMs;
+
+    phase = 'stopping';
+    const brokerEnd = broker ? await broker.memory() : null;
+    await pool.stop();
+    onProgress(snapshot());
+    return buildReport({
+      opts,
+      workers,
+      brokerUrl: opts.brokerUrl ?? `${brokerUrl} (embedded aedes)`,
+      connectMs,
+      sendMs,
+      drainedMs,
+      heardSpanMs: tally.lastHeardAt - generator.startTime,
+      tally,
+      counters: pool.totals,
+      publishErrors: generator.publishErrors,
+      memory: { workers: pool.memory, broker: brokerBooted && brokerConnected && brokerEnd ? { booted: brokerBooted, connected: brokerConnected, end: brokerEnd } : null },
+    });
+  } finally {
+    clearInterval(ticker);
+    if (client) await endClient(client);
+    await pool.stop().catch(() => undefined);
+    await broker?.stop();
+  }
+}
+
+export type { MemorySample };

@@ -1,0 +1,88 @@
+/**
+ * The coordinator's ledger of one run: for every payment (by sequence number) when it was meant
+ * to be created, when it was published, and how many times a speaker had it ready to play.
+ * From it come lost, duplicates and the latency histograms.
+ *
+ * Latency is measured from the payment's *intended* creation time — the fixed-rate schedule
+ * start + seq / rate — not from when the generator got round to publishing it. A generator
+ * that falls behind (a GC pause, a busy core) would otherwise quietly stop offering load while
+ * the system is slow and leave exactly those waits out of the figures: coordinated omission.
+ * With `--rate max` there is no schedule: intended = published.
+ */
+import type { HeardBatch } from './messages.ts';
+import { newHistogram, type Histogram } from './histogram.ts';
+
+/** A Float64Array that grows as needed. */
+class Column {
+  data = new Float64Array(1024);
+  set(i: number, v: number): void {
+    if (i >= this.data.length) {
+      const bigger = new Float64Array(Math.max(i + 1, this.data.length * 2));
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[i] = v;
+  }
+}
+
+export class Tally {
+  private readonly intended = new Column();
+  private readonly published = new Column();
+  /** Times each payment was heard: 0, 1, or more (a duplicate). */
+  private readonly heardCount = new Column();
+  /** From the intended creation: the figure that counts. */
+  readonly corrected: Histogram = newHistogram();
+  /** From the actual publish, for comparison: what a naive tool would report. */
+  readonly uncorrected: Histogram = newHistogram();
+  sent = 0;
+  heard = 0;
+  summarized = 0;
+  duplicates = 0;
+  /** Heard with a sequence number never sent, or without a time: a bug, counted rather than ignored. */
+  unknown = 0;
+  /** When the last payment was first heard (epoch ms), for the delivered rate. */
+  lastHeardAt = 0;
+  /** The lowest sequence number not yet heard (everything below it was heard at least once). */
+  private oldestUnheard = 0;
+
+  recordSent(seq: number, intendedAt: number, publishedAt: number): void {
+    this.intended.set(seq, intendedAt);
+    this.published.set(seq, publishedAt);
+    this.heardCount.set(seq, 0);
+    this.sent = Math.max(this.sent, seq + 1);
+  }
+
+  recordHeard(batch: HeardBatch): void {
+    this.summarized += batch.summarized;
+    for (let i = 0; i < batch.seq.length; i++) {
+      const seq = batch.seq[i]!;
+      const at = batch.at[i]!;
+      if (seq >= this.sent || !Number.isFinite(at)) {
+        this.unknown += 1;
+        continue;
+      }
+      const times = ++this.heardCount.data[seq]!;
+      if (times > 1) {
+        this.duplicates += 1;
+        continue;
+      }
+      this.heard += 1;
+      this.lastHeardAt = Math.max(this.lastHeardAt, at);
+      this.corrected.recordValue(Math.max(0, Math.round((at - this.intended.data[seq]!) * 1000)));
+      this.uncorrected.recordValue(Math.max(0, Math.round((at - this.published.data[seq]!) * 1000)));
+    }
+  }
+
+  /** Sent and not heard (yet). */
+  get outstanding(): number {
+    return this.sent - this.heard;
+  }
+
+  /** Payments meant to be created before `before` (epoch ms) and still not heard. */
+  unheardBefore(before: number): number {
+    while (this.oldestUnheard < this.sent && this.heardCount.data[this.oldestUnheard]! > 0) this.oldestUnheard += 1;
+    let n = 0;
+    for (let s = this.oldestUnheard; s < this.sent && this.intended.data[s]! < before; s++) if (this.heardCount.data[s] === 0) n += 1;
+    return n;
+  }
+}
