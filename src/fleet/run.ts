@@ -9,6 +9,7 @@ import type { MqttClient } from 'mqtt';
 import { connectOnce, endClient } from '../mqtt/connect.ts';
 import { publicKeyToString } from '../protocol/index.ts';
 import type { Language } from '../speech/index.ts';
+import { createVoice } from '../voice/index.ts';
 import { startBrokerProcess, type BrokerProcess } from './broker-process.ts';
 import { preciseNow } from './clock.ts';
 import { PaymentGenerator, type Rate } from './generator.ts';
@@ -105,6 +106,8 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
     // The backend connects first: an unreachable broker fails here, not as devices retrying forever.
     client = await connectOnce(brokerUrl, { clientId: `payspeaker-fleet-${runId}`, keepalive: 120 });
 
+    // Recorded once here on first use, not by every worker at the same time.
+    if (opts.mode === 'speakers') await createVoice('clips', { langs: [opts.lang] });
     await pool.boot({
       mode: opts.mode,
       brokerUrl,
