@@ -112,7 +112,7 @@ export class Outbox {
       final: db.prepare<[{ status: PaymentStatus; text: string | null; reason: string | null; detail: string | null; now: number; id: string; device: string }]>(
         `UPDATE payments SET status = @status, text = @text, reason = @reason, detail = @detail, finished_at = @now, updated_at = @now,
            next_attempt_at = NULL
-         WHERE id = @id AND device = @device AND (${PENDING} OR status = 'expired')`,
+         WHERE id = @id AND device = @device AND (${PENDING} OR status = 'expired' OR (status = 'duplicate' AND @status IN ('played', 'summarized')))`,
       ),
       retryLater: db.prepare<[{ detail: string; now: number; next: number; id: string; device: string }]>(
         `UPDATE payments SET status = 'queued', detail = @detail, updated_at = @now, next_attempt_at = @next WHERE id = @id AND device = @device AND ${PENDING}`,
@@ -225,7 +225,7 @@ export class Outbox {
       const before = this.stmt.get.get(id)?.status;
       const fields = { status: ack.status, text: ack.text ?? null, reason: ack.reason ?? null, detail: ack.detail ?? null, now, id, device };
       if (this.stmt.final.run(fields).changes === 0) return;
-      const detail = before === 'expired' ? `late ack after expiry: ${ack.status}` : (ack.detail ?? null);
+      const detail = before === 'expired' || before === 'duplicate' ? `late ack after ${before}: ${ack.status}` : (ack.detail ?? null);
       this.addEvent(id, now, 'acked', ack.status, detail);
     });
   }

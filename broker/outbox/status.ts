@@ -7,7 +7,8 @@
  *
  * `delivered` means the device stored it durably (it PUBACKs only after its NVS write), so it
  * will be announced even if the device reboots. A final status ends the retries; only a late
- * ack may still move `expired` to what the device actually did.
+ * ack may still say what the device actually did: `expired` becomes any ack's status, and
+ * `duplicate` ("I had it already") becomes the `played` or `summarized` it stood for.
  */
 export const PAYMENT_STATUSES = ['queued', 'delivered', 'played', 'duplicate', 'summarized', 'rejected', 'expired'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];

@@ -43,6 +43,9 @@ export class PaymentsExtension implements Extension {
     const verdict = this.ctx.trust.check(n, this.ctx.board.clock.now());
     if (!verdict.ok) return this.reject({ ...verdict, id: n.id });
     const { payments } = this.ctx;
+    // Being announced right now: its final ack is moments away and answers for this copy too.
+    // A "duplicate" sent now would overtake it and tell the backend the wrong story.
+    if (payments.inFlight()?.ids.includes(n.id)) return;
     if (payments.isHandled(n.id)) {
       this.ctx.emit({ event: 'duplicate', device: this.ctx.id, id: n.id });
       return this.sendAck({ id: n.id, status: 'duplicate' });

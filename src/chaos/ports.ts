@@ -1,4 +1,4 @@
-/** A free 127.0.0.1 port for a process that must come back on the same port after a restart. */
+/** A free 127.0.0.1 port for a process that must come back on the same port after a restart (a broker killed mid-run). */
 import net from 'node:net';
 
 export function freePort(): Promise<number> {

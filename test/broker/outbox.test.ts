@@ -100,6 +100,17 @@ describe('status transitions', () => {
     expect(outbox.history(payment.id).map((e) => e.status)).toEqual(['queued', 'played']);
   });
 
+  it('lets "played" replace a "duplicate" that overtook it, but not the other way round', async () => {
+    const outbox = open();
+    const { payment } = await outbox.accept(request());
+    outbox.recordAck('SPK-1', ack(payment.id, 'duplicate'));
+    outbox.recordAck('SPK-1', ack(payment.id, 'played', { text: 'said' }));
+    outbox.recordAck('SPK-1', ack(payment.id, 'duplicate'));
+    await flush();
+    expect(outbox.find(payment.id)).toMatchObject({ status: 'played', text: 'said' });
+    expect(outbox.history(payment.id).at(-1)).toMatchObject({ status: 'played', detail: 'late ack after duplicate: played' });
+  });
+
   it('ignores acks from another device and PUBACKs after the final status', async () => {
     const outbox = open();
     const { payment } = await outbox.accept(request());
@@ -155,7 +166,7 @@ describe('retries and expiry', () => {
     outbox.recordAck('SPK-1', ack(payment.id, 'played'));
     await flush();
     expect(outbox.find(payment.id)?.status).toBe('played');
-    expect(outbox.history(payment.id).at(-1)).toMatchObject({ detail: 'late ack after expiry: played' });
+    expect(outbox.history(payment.id).at(-1)).toMatchObject({ detail: 'late ack after expired: played' });
   });
 
   it('makes a reconnecting device\'s queued payments due now, but not delivered ones', async () => {

@@ -1,0 +1,67 @@
+/**
+ * `npm run chaos -- --payments 100000`: the chaos run at any size, with throughput. Prints
+ * progress to stderr every second and the counts at the end (JSON with --json); exits 1 when a
+ * payment was lost, announced twice, or left without a final status.
+ *
+ *   --payments N   (default 1000)   --devices N (10)   --rate N payments/s (50)
+ *   --mean-fault-after MS (3000)    --seed N (random)  --no-kill-broker  --no-kill-device
+ *   --drain MS (60000)              --json
+ */
+import { parseArgs } from 'node:util';
+import { CHAOS_DEFAULTS, runChaos, type ChaosReport } from '../src/chaos/scenario.ts';
+import { randomSeed } from '../src/chaos/random.ts';
+
+const { values } = parseArgs({
+  options: {
+    payments: { type: 'string' },
+    devices: { type: 'string' },
+    rate: { type: 'string' },
+    'mean-fault-after': { type: 'string' },
+    seed: { type: 'string' },
+    'no-kill-broker': { type: 'boolean' },
+    'no-kill-device': { type: 'boolean' },
+    drain: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+});
+
+function count(name: string, fallback: number): number {
+  const text = values[name as keyof typeof values] as string | undefined;
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`chaos: --${name} ${JSON.stringify(text)} is not a positive whole number`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const seed = values.seed === undefined ? randomSeed() : count('seed', 1);
+const report = await runChaos({
+  payments: count('payments', CHAOS_DEFAULTS.payments),
+  devices: count('devices', CHAOS_DEFAULTS.devices),
+  rate: count('rate', CHAOS_DEFAULTS.rate),
+  meanFaultMs: count('mean-fault-after', CHAOS_DEFAULTS.meanFaultMs),
+  seed,
+  killBroker: !values['no-kill-broker'],
+  killDevice: !values['no-kill-device'],
+  drainMs: count('drain', CHAOS_DEFAULTS.drainMs),
+  onProgress: (p) =>
+    console.error(`chaos [${p.phase}] accepted ${p.accepted}/${p.payments}, final ${p.final}, faults ${p.faults}, broker kills ${p.brokerKills}, speaker kills ${p.deviceKills}`),
+});
+
+console.log(values.json ? JSON.stringify(report) : describe(report));
+process.exitCode = report.ok ? 0 : 1;
+
+function describe(r: ChaosReport): string {
+  const s = r.statuses;
+  const faults = Object.entries(r.faults.injected).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  return [
+    `chaos run (seed ${r.seed}): ${r.payments} payments to ${r.devices} speakers in ${(r.durationMs / 1000).toFixed(1)} s — ${r.ok ? 'OK' : 'FAILED'}`,
+    `  statuses:   played ${s.played}, duplicate ${s.duplicate}, summarized ${s.summarized}, rejected ${s.rejected}, expired ${s.expired}, still pending ${s.queued + s.delivered}`,
+    `  announced:  exactly once ${r.audio.once}, more than once ${r.audio.twice}, missing ${r.audio.missing}, unexpected ${r.audio.unexpected}`,
+    `  faults:     proxy ${faults}; broker SIGKILLed ${r.faults.brokerKills}×, speaker SIGKILLed ${r.faults.deviceKills}×; API retries while the broker was down ${r.faults.apiRetries}`,
+    `  throughput: accepted ${r.acceptedPerSecond}/s, accepted → final ${r.finalPerSecond}/s`,
+    ...r.audio.problems.map((p) => `  problem:    ${p}`),
+  ].join('\n');
+}
