@@ -5,6 +5,7 @@
  * after a stall rather than shifting the schedule (tally.ts says why). With `rate: 'max'` it
  * keeps `window` payments outstanding (published, not yet heard) for the run's duration.
  * Each payment goes to a device chosen uniformly at random (seeded), for a random amount.
+ * Sequence numbers continue from the tally's base, so each load of a run has its own ids.
  */
 import type { KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
@@ -18,15 +19,20 @@ import type { Tally } from './tally.ts';
 
 export type Rate = number | 'max';
 
-export interface GeneratorOptions {
-  devices: number;
-  prefix: string;
-  runId: string;
-  lang: Language;
+/** One load offered to the fleet. */
+export interface Load {
+  /** Payments per second, or 'max': keep `window` payments outstanding. */
   rate: Rate;
   durationMs: number;
   /** Outstanding payments with `rate: 'max'`. */
   window: number;
+}
+
+export interface GeneratorOptions extends Load {
+  devices: number;
+  prefix: string;
+  runId: string;
+  lang: Language;
   /** The backend's Ed25519 key; null sends unsigned notifications. */
   privateKey: KeyObject | null;
   seed: number;
@@ -112,7 +118,7 @@ export class PaymentGenerator {
     const device = uniformInt(this.rng, 0, this.opts.devices - 1);
     const amount = uniformInt(this.rng, 1, 9_999_999);
     const n = makeNotification({
-      id: paymentId(this.opts.runId, seq),
+      id: paymentId(this.opts.runId, this.tally.base + seq),
       device: this.ids[device]!,
       amount,
       ...MONEY[this.opts.lang],

@@ -37,8 +37,8 @@ export interface HeardBatch {
   /** seq[i] was ready to play (or received, for raw clients) at at[i], epoch ms (clock.ts). */
   seq: Float64Array;
   at: Float64Array;
-  /** How many of these were heard in a summary rather than one by one. */
-  summarized: number;
+  /** 1 where the payment was heard in a (burst or offline) summary rather than on its own. */
+  inSummary: Uint8Array;
 }
 
 export interface WorkerCounters {

@@ -4,8 +4,7 @@
  * y: milliseconds), corrected and uncorrected. A `.svg` file gets the chart alone; anything
  * else gets an HTML page with the chart and the figures. No scripts, no external assets.
  */
-import type { FleetReport } from './report.ts';
-import { formatReport } from './report.ts';
+import { describeLoad, formatReport, withoutCurves, type FleetReport } from './report.ts';
 
 type Point = { percentile: number; ms: number };
 
@@ -17,11 +16,22 @@ const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').rep
 /** log10(1 / (1 - p)): 0 at 0 %, 1 at 90 %, 2 at 99 % … */
 const nines = (percentile: number) => (percentile >= 100 ? Infinity : -Math.log10(1 - percentile / 100));
 
+const COLORS = ['#c0392b', '#2980b9', '#27ae60', '#8e44ad', '#d35400'];
+
+/** One load: corrected and uncorrected. Several: the corrected curve of each. */
+function seriesOf(r: FleetReport): { name: string; color: string; points: Point[] }[] {
+  if (r.loads.length === 1) {
+    const { curve } = r.loads[0]!;
+    return [
+      { name: 'corrected (from schedule)', color: COLORS[0]!, points: curve.corrected },
+      { name: 'uncorrected (from publish)', color: COLORS[1]!, points: curve.uncorrected },
+    ];
+  }
+  return r.loads.map((l, i) => ({ name: `${describeLoad(l)}, corrected`, color: COLORS[i % COLORS.length]!, points: l.curve.corrected }));
+}
+
 export function latencySvg(r: FleetReport): string {
-  const series: { name: string; color: string; points: Point[] }[] = [
-    { name: 'corrected (from schedule)', color: '#c0392b', points: r.curve.corrected },
-    { name: 'uncorrected (from publish)', color: '#2980b9', points: r.curve.uncorrected },
-  ];
+  const series = seriesOf(r);
   const all = series.flatMap((s) => s.points);
   const finite = all.filter((p) => Number.isFinite(nines(p.percentile)));
   const xMax = Math.max(1, Math.ceil(Math.max(0, ...finite.map((p) => nines(p.percentile)))));
@@ -48,7 +58,8 @@ export function latencySvg(r: FleetReport): string {
     parts.push(`<text x="${M.left + 32}" y="${M.top + 15 + i * 18}">${escape(s.name)}</text>`);
   });
   const target = r.run.mode === 'raw' ? 'received' : 'PCM ready';
-  const title = `${r.run.devices} ${r.run.mode === 'raw' ? 'raw MQTT clients' : 'speakers'}, ${r.run.rate === 'max' ? 'max rate' : `${r.run.rate}/s`}: latency, creation → ${target}`;
+  const rates = r.loads.map(describeLoad).join(', ');
+  const title = `${r.run.devices} ${r.run.mode === 'raw' ? 'raw MQTT clients' : 'speakers'}, ${rates}: latency, creation → ${target}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
@@ -67,7 +78,7 @@ export function reportHtml(r: FleetReport): string {
 <body><h1>payspeaker fleet report</h1>
 ${latencySvg(r)}
 <pre>${escape(formatReport(r))}</pre>
-<details><summary>JSON</summary><pre>${escape(JSON.stringify({ ...r, curve: undefined }, null, 2))}</pre></details>
+<details><summary>JSON</summary><pre>${escape(JSON.stringify(withoutCurves(r), null, 2))}</pre></details>
 </body></html>
 `;
 }

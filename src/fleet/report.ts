@@ -8,22 +8,54 @@ import os from 'node:os';
 import { percentileCurve, summarizeHistogram, type LatencySummary } from './histogram.ts';
 import type { MemorySample, WorkerCounters } from './messages.ts';
 import type { PoolMemory } from './pool.ts';
+import type { Load } from './generator.ts';
 import type { FleetOptions } from './run.ts';
 import type { Tally } from './tally.ts';
+
+/** What one load of a run produced. */
+export interface LoadResult {
+  load: Load;
+  tally: Tally;
+  sendMs: number;
+  drainedMs: number;
+  /** From the generator's start to the last payment heard. */
+  heardSpanMs: number;
+  publishErrors: number;
+}
 
 export interface ReportInput {
   opts: FleetOptions;
   workers: number;
   brokerUrl: string;
   connectMs: number;
-  sendMs: number;
-  drainedMs: number;
-  /** From the generator's start to the last payment heard. */
-  heardSpanMs: number;
-  tally: Tally;
+  loads: LoadResult[];
   counters: WorkerCounters;
-  publishErrors: number;
   memory: { workers: PoolMemory; broker: { booted: MemorySample; connected: MemorySample; end: MemorySample } | null };
+}
+
+type Curve = { percentile: number; ms: number }[];
+
+export interface LoadReport {
+  rate: number | 'max';
+  window: number | null;
+  durationS: number;
+  sent: number;
+  /** Published per second over the sending phase. */
+  sentPerSecond: number;
+  heard: number;
+  /** First hearings per second, from the load's first payment to the last one heard. */
+  heardPerSecond: number;
+  /** Of `heard`, how many were heard in a burst or offline summary. */
+  summarized: number;
+  /** Sent and never heard, by the end of the drain (rejected payments included). */
+  lost: number;
+  duplicates: number;
+  unknown: number;
+  publishErrors: number;
+  drainedS: number;
+  /** Milliseconds, creation → PCM ready (raw mode: → message received). */
+  latency: { corrected: LatencySummary; uncorrected: LatencySummary };
+  curve: { corrected: Curve; uncorrected: Curve };
 }
 
 export interface FleetReport {
@@ -34,35 +66,20 @@ export interface FleetReport {
     broker: string;
     lang: string;
     signed: boolean;
-    rate: number | 'max';
-    window: number | null;
-    durationS: number;
     seed: number;
   };
   machine: { node: string; cpus: number; cpu: string; loadavg: number[] };
   connect: { devices: number; seconds: number };
-  payments: {
-    sent: number;
-    /** Published per second over the sending phase. */
-    sentPerSecond: number;
-    /** First hearings per second, from the first payment to the last one heard. */
-    heardPerSecond: number;
-    heard: number;
-    /** Of `heard`, how many were heard in a burst or offline summary. */
-    summarized: number;
-    lost: number;
-    duplicates: number;
+  loads: LoadReport[];
+  /** Over the whole run, from the devices. */
+  devices: {
     rejected: number;
     /** Redeliveries the speakers recognised (acked `duplicate`, not heard again). */
     redelivered: number;
+    /** Payments from an earlier run left in the devices' sessions, ignored. */
     stray: number;
-    unknown: number;
-    publishErrors: number;
     rejectionReasons: string[];
-    drainedS: number;
   };
-  /** Milliseconds, creation → PCM ready (raw mode: → message received). */
-  latency: { corrected: LatencySummary; uncorrected: LatencySummary };
   memory: {
     /** KB per device: growth of the workers' RSS and of heap + external, from no devices to all connected (after a GC), and at the end of the run. */
     perDeviceKB: { rssConnected: number; heapConnected: number; rssEnd: number; heapEnd: number };
@@ -70,8 +87,7 @@ export interface FleetReport {
     /** KB per connection in the embedded broker, the same way; null for an external broker. */
     brokerPerConnectionKB: { rssConnected: number; heapConnected: number } | null;
   };
-  curve: { corrected: { percentile: number; ms: number }[]; uncorrected: { percentile: number; ms: number }[] };
-  /** Nothing lost, nothing heard twice. */
+  /** Nothing lost, nothing heard twice, in every load. */
   ok: boolean;
 }
 
@@ -83,44 +99,39 @@ function perDeviceKB(from: MemorySample[], to: MemorySample[], f: (m: MemorySamp
   return round((sum(to, f) - sum(from, f)) / 1024 / devices);
 }
 
+function loadReport(r: LoadResult): LoadReport {
+  const { tally: t, load } = r;
+  return {
+    rate: load.rate,
+    window: load.rate === 'max' ? load.window : null,
+    durationS: load.durationMs / 1000,
+    sent: t.sent,
+    sentPerSecond: Math.round(t.sent / (r.sendMs / 1000)),
+    heard: t.heard,
+    heardPerSecond: t.heard && r.heardSpanMs > 0 ? Math.round(t.heard / (r.heardSpanMs / 1000)) : 0,
+    summarized: t.summarized,
+    lost: t.sent - t.heard,
+    duplicates: t.duplicates,
+    unknown: t.unknown,
+    publishErrors: r.publishErrors,
+    drainedS: round(r.drainedMs / 1000, 2),
+    latency: { corrected: summarizeHistogram(t.corrected), uncorrected: summarizeHistogram(t.uncorrected) },
+    curve: { corrected: percentileCurve(t.corrected), uncorrected: percentileCurve(t.uncorrected) },
+  };
+}
+
 export function buildReport(r: ReportInput): FleetReport {
-  const { opts, tally, counters } = r;
+  const { opts, counters } = r;
   const w = r.memory.workers;
-  const lost = tally.sent - tally.heard;
   const cpus = os.cpus();
   const b = r.memory.broker;
+  const loads = r.loads.map(loadReport);
   return {
-    run: {
-      mode: opts.mode,
-      devices: opts.devices,
-      workers: r.workers,
-      broker: r.brokerUrl,
-      lang: opts.lang,
-      signed: opts.signed && opts.mode === 'speakers',
-      rate: opts.rate,
-      window: opts.rate === 'max' ? opts.window : null,
-      durationS: opts.durationMs / 1000,
-      seed: opts.seed,
-    },
+    run: { mode: opts.mode, devices: opts.devices, workers: r.workers, broker: r.brokerUrl, lang: opts.lang, signed: opts.signed && opts.mode === 'speakers', seed: opts.seed },
     machine: { node: process.version, cpus: cpus.length, cpu: cpus[0]?.model ?? 'unknown', loadavg: os.loadavg().map((x) => round(x, 2)) },
     connect: { devices: opts.devices, seconds: round(r.connectMs / 1000, 2) },
-    payments: {
-      sent: tally.sent,
-      sentPerSecond: Math.round(tally.sent / (r.sendMs / 1000)),
-      heardPerSecond: tally.heard ? Math.round(tally.heard / (r.heardSpanMs / 1000)) : 0,
-      heard: tally.heard,
-      summarized: tally.summarized,
-      lost,
-      duplicates: tally.duplicates,
-      rejected: counters.rejected,
-      redelivered: counters.redelivered,
-      stray: counters.stray,
-      unknown: tally.unknown,
-      publishErrors: r.publishErrors,
-      rejectionReasons: counters.reasons,
-      drainedS: round(r.drainedMs / 1000, 2),
-    },
-    latency: { corrected: summarizeHistogram(tally.corrected), uncorrected: summarizeHistogram(tally.uncorrected) },
+    loads,
+    devices: { rejected: counters.rejected, redelivered: counters.redelivered, stray: counters.stray, rejectionReasons: counters.reasons },
     memory: {
       perDeviceKB: {
         rssConnected: perDeviceKB(w.booted, w.connected, (m) => m.rss, opts.devices),
@@ -133,39 +144,54 @@ export function buildReport(r: ReportInput): FleetReport {
         ? { rssConnected: perDeviceKB([b.booted], [b.connected], (m) => m.rss, opts.devices), heapConnected: perDeviceKB([b.booted], [b.connected], heap, opts.devices) }
         : null,
     },
-    curve: { corrected: percentileCurve(tally.corrected), uncorrected: percentileCurve(tally.uncorrected) },
-    ok: lost === 0 && tally.duplicates === 0,
+    ok: loads.every((l) => l.lost === 0 && l.duplicates === 0),
   };
+}
+
+/** The report without the percentile curves: what `--json` prints. */
+export function withoutCurves(r: FleetReport): Omit<FleetReport, 'loads'> & { loads: Omit<LoadReport, 'curve'>[] } {
+  return { ...r, loads: r.loads.map(({ curve: _curve, ...rest }) => rest) };
 }
 
 const f2 = (x: number) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0)) : '—');
 
+export function describeLoad(l: Pick<LoadReport, 'rate' | 'window'>): string {
+  return l.rate === 'max' ? `max rate (window ${l.window})` : `${l.rate}/s`;
+}
+
 /** The report as a table for a terminal. */
 export function formatReport(r: FleetReport): string {
-  const { run, payments: p, latency, memory: m } = r;
-  const rate = run.rate === 'max' ? `as fast as delivered (window ${run.window})` : `${run.rate}/s`;
+  const { run, memory: m, devices: d } = r;
   const what = run.mode === 'raw' ? 'raw MQTT clients (no device pipeline)' : `speakers, ${run.lang}, ${run.signed ? 'signed' : 'unsigned'}`;
-  const lat = (name: string, s: LatencySummary) =>
-    `  ${name.padEnd(30)} ${[s.p50, s.p90, s.p99, s.p999, s.max].map((x) => f2(x).padStart(8)).join('')}`;
+  const lat = (name: string, s: LatencySummary) => `  ${name.padEnd(30)} ${[s.p50, s.p90, s.p99, s.p999, s.max].map((x) => f2(x).padStart(8)).join('')}`;
   const lines = [
     `payspeaker fleet: ${run.devices} ${what}; ${run.workers} worker processes; broker ${run.broker}`,
-    `load: ${rate} for ${run.durationS} s; Node ${r.machine.node}, ${r.machine.cpus} CPUs, load average ${r.machine.loadavg.join(' ')}`,
+    `Node ${r.machine.node}, ${r.machine.cpus} CPUs, load average ${r.machine.loadavg.join(' ')}`,
     '',
     `connected + subscribed   ${run.devices} in ${r.connect.seconds} s`,
-    `sent                     ${p.sent} (${p.sentPerSecond}/s)${p.publishErrors ? `, ${p.publishErrors} publish errors` : ''}`,
-    `heard                    ${p.heard} (${p.heardPerSecond}/s)${p.summarized ? `, ${p.summarized} of them in summaries` : ''}`,
-    `lost                     ${p.lost}${p.rejected ? ` (${p.rejected} rejected: ${p.rejectionReasons[0]})` : ''}`,
-    `duplicates               ${p.duplicates}${p.redelivered ? ` (${p.redelivered} redeliveries recognised and not announced)` : ''}`,
-    ...(p.stray ? [`stray                    ${p.stray} payments from an earlier run, ignored`] : []),
+  ];
+  for (const l of r.loads) {
+    lines.push(
+      '',
+      `load: ${describeLoad(l)} for ${l.durationS} s`,
+      `  sent                   ${l.sent} (${l.sentPerSecond}/s)${l.publishErrors ? `, ${l.publishErrors} publish errors` : ''}`,
+      `  heard                  ${l.heard} (${l.heardPerSecond}/s)${l.summarized ? `, ${l.summarized} of them in summaries` : ''}`,
+      `  lost                   ${l.lost}`,
+      `  duplicates             ${l.duplicates}`,
+      `  latency, ms, creation → ${run.mode === 'raw' ? 'received ' : 'PCM ready'}     p50     p90     p99   p99.9     max`,
+      lat('corrected (from schedule)', l.latency.corrected),
+      lat('uncorrected (from publish)', l.latency.uncorrected),
+    );
+  }
+  lines.push(
     '',
-    `latency, ms, creation → ${run.mode === 'raw' ? 'received' : 'PCM ready'}      p50     p90     p99   p99.9     max`,
-    lat('corrected (from schedule)', latency.corrected),
-    lat('uncorrected (from publish)', latency.uncorrected),
-    '',
+    ...(d.rejected ? [`rejected by speakers     ${d.rejected} (${d.rejectionReasons[0]})`] : []),
+    ...(d.redelivered ? [`redeliveries             ${d.redelivered} recognised by the speakers and not announced again`] : []),
+    ...(d.stray ? [`stray                    ${d.stray} payments from an earlier run, ignored`] : []),
     `memory per device        ${m.perDeviceKB.rssConnected} KB RSS, ${m.perDeviceKB.heapConnected} KB heap connected; ${m.perDeviceKB.rssEnd} KB RSS, ${m.perDeviceKB.heapEnd} KB heap at the end`,
     ...(m.brokerPerConnectionKB ? [`broker per connection    ${m.brokerPerConnectionKB.rssConnected} KB RSS, ${m.brokerPerConnectionKB.heapConnected} KB heap`] : []),
     '',
-    r.ok ? 'ok: every payment was heard exactly once' : `NOT OK: ${p.lost} lost, ${p.duplicates} duplicates`,
-  ];
+    r.ok ? 'ok: every payment was heard exactly once' : `NOT OK: ${r.loads.map((l) => `${l.lost} lost, ${l.duplicates} duplicates`).join('; ')}`,
+  );
   return lines.join('\n');
 }

@@ -11,7 +11,7 @@ const MAX_REASONS = 5;
 export class HeardReporter {
   private seq: number[] = [];
   private at: number[] = [];
-  private summarized = 0;
+  private inSummary: number[] = [];
   private readonly counters: WorkerCounters = { redelivered: 0, rejected: 0, stray: 0, reasons: [] };
   private countersChanged = false;
   private readonly timer: NodeJS.Timeout;
@@ -28,7 +28,7 @@ export class HeardReporter {
     if (seq < 0) return this.count('stray');
     this.seq.push(seq);
     this.at.push(at);
-    if (inSummary) this.summarized += 1;
+    this.inSummary.push(inSummary ? 1 : 0);
   }
 
   count(what: 'redelivered' | 'rejected' | 'stray', reason?: string): void {
@@ -39,10 +39,10 @@ export class HeardReporter {
 
   flush(): void {
     if (this.seq.length > 0) {
-      this.send({ t: 'heard', seq: Float64Array.from(this.seq), at: Float64Array.from(this.at), summarized: this.summarized });
+      this.send({ t: 'heard', seq: Float64Array.from(this.seq), at: Float64Array.from(this.at), inSummary: Uint8Array.from(this.inSummary) });
       this.seq = [];
       this.at = [];
-      this.summarized = 0;
+      this.inSummary = [];
     }
     if (this.countersChanged) {
       this.send({ t: 'counters', ...this.counters, reasons: [...this.counters.reasons] });

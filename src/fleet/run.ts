@@ -12,17 +12,17 @@ import type { Language } from '../speech/index.ts';
 import { createVoice } from '../voice/index.ts';
 import { startBrokerProcess, type BrokerProcess } from './broker-process.ts';
 import { preciseNow } from './clock.ts';
-import { PaymentGenerator, type Rate } from './generator.ts';
+import { PaymentGenerator, type Load } from './generator.ts';
 import { newRunId } from './ids.ts';
 import type { MemorySample, WorkerMode } from './messages.ts';
 import { WorkerPool } from './pool.ts';
-import { buildReport, type FleetReport } from './report.ts';
-import { Tally } from './tally.ts';
+import { buildReport, type FleetReport, type LoadResult } from './report.ts';
+import { recordBatch, Tally } from './tally.ts';
 
 export interface FleetOptions {
   devices: number;
-  rate: Rate;
-  durationMs: number;
+  /** Offered one after another to the same connected fleet, each drained before the next. */
+  loads: Load[];
   /** null: start the embedded aedes broker. */
   brokerUrl: string | null;
   /** Worker processes; 'auto': one per core, more if the devices would not fit under the open-file limit. */
@@ -31,10 +31,8 @@ export interface FleetOptions {
   lang: Language;
   /** Sign with a fresh Ed25519 key (speakers verify); false: unsigned, speakers skip verification. */
   signed: boolean;
-  /** How long to wait after the last payment for the ones still on their way; then they count as lost. */
+  /** How long to wait after a load's last payment for the ones still on their way; then they count as lost. */
   drainMs: number;
-  /** Outstanding payments at `rate: 'max'`. */
-  window: number;
   prefix: string;
   seed: number;
   /** Connections a worker opens at once. */
@@ -47,11 +45,13 @@ export const FLEET_DEFAULTS = {
   lang: 'zh-CN',
   signed: true,
   drainMs: 10_000,
-  window: 1000,
   prefix: 'FLEET',
   seed: 1,
   connectConcurrency: 200,
 } as const satisfies Partial<FleetOptions>;
+
+/** Outstanding payments at `rate: 'max'` unless told otherwise. */
+export const DEFAULT_WINDOW = 1000;
 
 /** Sockets a worker may hold, well under the usual 20,000 (or lower) open-file limit. */
 const DEVICES_PER_WORKER_MAX = 8000;
@@ -62,10 +62,11 @@ export interface FleetSnapshot {
   phase: FleetPhase;
   devices: number;
   connected: number;
+  /** The current load's figures. */
   sent: number;
   heard: number;
   duplicates: number;
-  /** Rejected by a speaker, or not heard `drainMs` after it was due. */
+  /** Not heard `drainMs` after it was due (a rejected payment is never heard). */
   lost: number;
   tally: Tally;
 }
@@ -76,25 +77,22 @@ export function workerCount(devices: number, workers: number | 'auto'): number {
 }
 
 export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot) => void = () => {}): Promise<FleetReport> {
-  const tally = new Tally();
+  if (opts.loads.length === 0) throw new Error('runFleet: give at least one load');
   const runId = newRunId();
   const workers = workerCount(opts.devices, opts.workers);
+  const tallies: Tally[] = [new Tally(0)];
+  const current = () => tallies[tallies.length - 1]!;
   let phase: FleetPhase = 'starting';
   let generator: PaymentGenerator | null = null;
   const pool = new WorkerPool(opts.devices, workers, (batch) => {
-    tally.recordHeard(batch);
+    recordBatch(tallies, batch);
     generator?.heard();
   });
-  const snapshot = (): FleetSnapshot => ({
-    phase,
-    devices: opts.devices,
-    connected: pool.connected,
-    sent: tally.sent,
-    heard: tally.heard,
-    duplicates: tally.duplicates,
-    lost: pool.totals.rejected + tally.unheardBefore(preciseNow() - opts.drainMs),
-    tally,
-  });
+  const snapshot = (): FleetSnapshot => {
+    const tally = current();
+    const { sent, heard, duplicates } = tally;
+    return { phase, devices: opts.devices, connected: pool.connected, sent, heard, duplicates, lost: tally.unheardBefore(preciseNow() - opts.drainMs), tally };
+  };
   const ticker = setInterval(() => onProgress(snapshot()), 250);
   let broker: BrokerProcess | null = null;
   let client: MqttClient | null = null;
@@ -123,15 +121,20 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
     const connectMs = preciseNow() - connectStart;
     const brokerConnected = broker ? await broker.memory() : null;
 
-    phase = 'sending';
-    generator = new PaymentGenerator(client, tally, { ...opts, runId, privateKey: keys?.privateKey ?? null });
-    await generator.run();
-    const sendMs = preciseNow() - generator.startTime;
-
-    phase = 'draining';
-    const drainUntil = preciseNow() + opts.drainMs;
-    while (tally.heard < tally.sent && preciseNow() < drainUntil) await new Promise((r) => setTimeout(r, 20));
-    const drainedMs = preciseNow() - generator.startTime - sendMs;
+    const loads: LoadResult[] = [];
+    for (const [i, load] of opts.loads.entries()) {
+      if (i > 0) tallies.push(new Tally(current().base + current().sent));
+      const tally = current();
+      phase = 'sending';
+      generator = new PaymentGenerator(client, tally, { ...load, ...opts, runId, seed: opts.seed + i, privateKey: keys?.privateKey ?? null });
+      await generator.run();
+      const sendMs = preciseNow() - generator.startTime;
+      phase = 'draining';
+      const drainUntil = preciseNow() + opts.drainMs;
+      while (tally.heard < tally.sent && preciseNow() < drainUntil) await new Promise((r) => setTimeout(r, 20));
+      const drainedMs = preciseNow() - generator.startTime - sendMs;
+      loads.push({ load, tally, sendMs, drainedMs, heardSpanMs: tally.lastHeardAt - generator.startTime, publishErrors: generator.publishErrors });
+    }
 
     phase = 'stopping';
     const brokerEnd = broker ? await broker.memory() : null;
@@ -142,12 +145,8 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
       workers,
       brokerUrl: opts.brokerUrl ?? `${brokerUrl} (embedded aedes)`,
       connectMs,
-      sendMs,
-      drainedMs,
-      heardSpanMs: tally.lastHeardAt - generator.startTime,
-      tally,
+      loads,
       counters: pool.totals,
-      publishErrors: generator.publishErrors,
       memory: { workers: pool.memory, broker: brokerBooted && brokerConnected && brokerEnd ? { booted: brokerBooted, connected: brokerConnected, end: brokerEnd } : null },
     });
   } finally {

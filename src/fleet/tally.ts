@@ -9,8 +9,8 @@
  * the system is slow and leave exactly those waits out of the figures: coordinated omission.
  * With `--rate max` there is no schedule: intended = published.
  */
-import type { HeardBatch } from './messages.ts';
 import { newHistogram, type Histogram } from './histogram.ts';
+import type { HeardBatch } from './messages.ts';
 
 /** A Float64Array that grows as needed. */
 class Column {
@@ -26,6 +26,12 @@ class Column {
 }
 
 export class Tally {
+  /**
+   * Payment i of this tally is sequence number base + i of the run: each load of a run has its
+   * own tally, and payment ids stay unique across them.
+   */
+  constructor(readonly base = 0) {}
+
   private readonly intended = new Column();
   private readonly published = new Column();
   /** Times each payment was heard: 0, 1, or more (a duplicate). */
@@ -52,25 +58,22 @@ export class Tally {
     this.sent = Math.max(this.sent, seq + 1);
   }
 
-  recordHeard(batch: HeardBatch): void {
-    this.summarized += batch.summarized;
-    for (let i = 0; i < batch.seq.length; i++) {
-      const seq = batch.seq[i]!;
-      const at = batch.at[i]!;
-      if (seq >= this.sent || !Number.isFinite(at)) {
-        this.unknown += 1;
-        continue;
-      }
-      const times = ++this.heardCount.data[seq]!;
-      if (times > 1) {
-        this.duplicates += 1;
-        continue;
-      }
-      this.heard += 1;
-      this.lastHeardAt = Math.max(this.lastHeardAt, at);
-      this.corrected.recordValue(Math.max(0, Math.round((at - this.intended.data[seq]!) * 1000)));
-      this.uncorrected.recordValue(Math.max(0, Math.round((at - this.published.data[seq]!) * 1000)));
+  /** A payment heard at `at` (epoch ms); `seq` is this tally's own index (run sequence number - base). */
+  recordHeard(seq: number, at: number, inSummary: boolean): void {
+    if (seq >= this.sent || !Number.isFinite(at)) {
+      this.unknown += 1;
+      return;
     }
+    const times = ++this.heardCount.data[seq]!;
+    if (times > 1) {
+      this.duplicates += 1;
+      return;
+    }
+    this.heard += 1;
+    if (inSummary) this.summarized += 1;
+    this.lastHeardAt = Math.max(this.lastHeardAt, at);
+    this.corrected.recordValue(Math.max(0, Math.round((at - this.intended.data[seq]!) * 1000)));
+    this.uncorrected.recordValue(Math.max(0, Math.round((at - this.published.data[seq]!) * 1000)));
   }
 
   /** Sent and not heard (yet). */
@@ -84,5 +87,17 @@ export class Tally {
     let n = 0;
     for (let s = this.oldestUnheard; s < this.sent && this.intended.data[s]! < before; s++) if (this.heardCount.data[s] === 0) n += 1;
     return n;
+  }
+}
+
+/** Routes what the workers heard to the tally of the load each payment belongs to. */
+export function recordBatch(tallies: readonly Tally[], batch: HeardBatch): void {
+  for (let i = 0; i < batch.seq.length; i++) {
+    const seq = batch.seq[i]!;
+    let t = tallies.length - 1;
+    while (t > 0 && tallies[t]!.base > seq) t -= 1;
+    const tally = tallies[t];
+    if (!tally) continue;
+    tally.recordHeard(seq - tally.base, batch.at[i]!, batch.inSummary[i] === 1);
   }
 }

@@ -14,15 +14,16 @@ describe('payspeaker fleet (CLI)', () => {
       const result = await runCli(['fleet', '--devices', '20', '--rate', '20', '--duration', '1s', '--workers', '1', '--json', '--report', svg], { timeoutMs: 60_000 });
       expect(result.code, result.stderr).toBe(0);
       const report = JSON.parse(result.stdout) as Record<string, any>;
-      expect(report.payments).toMatchObject({ sent: 20, heard: 20, lost: 0, duplicates: 0 });
-      expect(report.run).toMatchObject({ devices: 20, workers: 1, rate: 20, signed: true, mode: 'speakers' });
+      expect(report.loads).toMatchObject([{ rate: 20, sent: 20, heard: 20, lost: 0, duplicates: 0 }]);
+      expect(report.loads[0].curve).toBeUndefined();
+      expect(report.run).toMatchObject({ devices: 20, workers: 1, signed: true, mode: 'speakers' });
       expect(fs.readFileSync(svg, 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*creation → PCM ready[\s\S]*<path d="M/);
 
       const table = await runCli(['fleet', '--devices', '5', '--rate', '10', '--duration', '500ms', '--workers', '1', '--insecure', '--report', html], { timeoutMs: 60_000 });
       expect(table.code, table.stderr).toBe(0);
       expect(table.stdout).toMatch(/5 speakers, zh-CN, unsigned/);
       expect(table.stdout).toMatch(/ok: every payment was heard exactly once/);
-      expect(fs.readFileSync(html, 'utf8')).toMatch(/<!doctype html>[\s\S]*<svg[\s\S]*lost {20}/);
+      expect(fs.readFileSync(html, 'utf8')).toMatch(/<!doctype html>[\s\S]*<svg[\s\S]*lost {19}/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

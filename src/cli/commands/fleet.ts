@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LANGUAGES, type Language } from '../../speech/index.ts';
 import { BrokerUnreachableError } from '../../mqtt/connect.ts';
-import { FLEET_DEFAULTS, runFleet, type FleetOptions } from '../../fleet/run.ts';
-import { formatReport } from '../../fleet/report.ts';
+import { DEFAULT_WINDOW, FLEET_DEFAULTS, runFleet, type FleetOptions } from '../../fleet/run.ts';
+import { formatReport, withoutCurves } from '../../fleet/report.ts';
 import { reportFile } from '../../fleet/plot.ts';
 import { terminalProgress } from '../../fleet/progress.ts';
 import { commonOptions, type CliContext } from '../context.ts';
@@ -57,7 +57,7 @@ export function fleetCommand(ctx: CliContext): Command {
     .addOption(new Option('--lang <lang>', 'announcement language').choices(LANGUAGES).default(s.lang ?? 'zh-CN'))
     .option('--insecure', 'send unsigned payments; speakers do not check signatures (default: sign with a fresh Ed25519 key the speakers are given)')
     .option('--raw', 'plain MQTT clients instead of speakers: what the broker alone delivers, as a baseline')
-    .addOption(new Option('--window <n>', 'with --rate max: payments sent and not yet heard').argParser(parseCount('--window')).default(FLEET_DEFAULTS.window))
+    .addOption(new Option('--window <n>', 'with --rate max: payments sent and not yet heard').argParser(parseCount('--window')).default(DEFAULT_WINDOW))
     .option('--drain <duration>', 'after the last payment, how long to wait for stragglers before counting them lost', '10s')
     .option('--prefix <prefix>', 'device ids are PREFIX-00001, PREFIX-00002, …', FLEET_DEFAULTS.prefix)
     .addOption(new Option('--seed <n>', 'seed for which device gets each payment, and its amount').argParser(parseCount('--seed', 0)).default(FLEET_DEFAULTS.seed))
@@ -84,15 +84,13 @@ Examples:
       const opts: FleetOptions = {
         ...FLEET_DEFAULTS,
         devices: flags.devices,
-        rate: flags.rate,
-        durationMs: parseDuration(flags.duration, '--duration'),
+        loads: [{ rate: flags.rate, durationMs: parseDuration(flags.duration, '--duration'), window: flags.window }],
         brokerUrl: flags.broker ?? null,
         workers: flags.workers,
         mode: flags.raw ? 'raw' : 'speakers',
         lang: flags.lang,
         signed: !flags.insecure,
         drainMs: parseDuration(flags.drain, '--drain', { allowZero: true }),
-        window: flags.window,
         prefix,
         seed: flags.seed,
       };
@@ -106,9 +104,10 @@ Examples:
       } finally {
         progress.end();
       }
-      ctx.print(flags.json ? JSON.stringify({ ...report, curve: undefined }) : formatReport(report));
+      ctx.print(flags.json ? JSON.stringify(withoutCurves(report)) : formatReport(report));
       if (flags.report) fs.writeFileSync(flags.report, reportFile(flags.report, report));
-      if (report.payments.lost > 0) throw new CliError(`${report.payments.lost} of ${report.payments.sent} payments were not heard`, EXIT.TIMEOUT);
-      if (report.payments.duplicates > 0) throw new CliError(`${report.payments.duplicates} payments were heard twice`, EXIT.FAILURE);
+      const [load] = report.loads;
+      if (load!.lost > 0) throw new CliError(`${load!.lost} of ${load!.sent} payments were not heard`, EXIT.TIMEOUT);
+      if (load!.duplicates > 0) throw new CliError(`${load!.duplicates} payments were heard twice`, EXIT.FAILURE);
     });
 }
