@@ -18,8 +18,8 @@ export interface LoadResult {
   tally: Tally;
   sendMs: number;
   drainedMs: number;
-  /** From the generator's start to the last payment heard. */
-  heardSpanMs: number;
+  /** Payments first heard while the load was being offered (not in the drain after it). */
+  heardWhileSending: number;
   publishErrors: number;
 }
 
@@ -43,7 +43,7 @@ export interface LoadReport {
   /** Published per second over the sending phase. */
   sentPerSecond: number;
   heard: number;
-  /** First hearings per second, from the load's first payment to the last one heard. */
+  /** Payments first heard per second while the load was offered: the delivered rate (at max: the capacity). */
   heardPerSecond: number;
   /** Of `heard`, how many were heard in a burst or offline summary. */
   summarized: number;
@@ -108,7 +108,7 @@ function loadReport(r: LoadResult): LoadReport {
     sent: t.sent,
     sentPerSecond: Math.round(t.sent / (r.sendMs / 1000)),
     heard: t.heard,
-    heardPerSecond: t.heard && r.heardSpanMs > 0 ? Math.round(t.heard / (r.heardSpanMs / 1000)) : 0,
+    heardPerSecond: Math.round(r.heardWhileSending / (r.sendMs / 1000)),
     summarized: t.summarized,
     lost: t.sent - t.heard,
     duplicates: t.duplicates,
@@ -175,7 +175,7 @@ export function formatReport(r: FleetReport): string {
       '',
       `load: ${describeLoad(l)} for ${l.durationS} s`,
       `  sent                   ${l.sent} (${l.sentPerSecond}/s)${l.publishErrors ? `, ${l.publishErrors} publish errors` : ''}`,
-      `  heard                  ${l.heard} (${l.heardPerSecond}/s)${l.summarized ? `, ${l.summarized} of them in summaries` : ''}`,
+      `  heard                  ${l.heard} (${l.heardPerSecond}/s while sending)${l.summarized ? `, ${l.summarized} of them in summaries` : ''}`,
       `  lost                   ${l.lost}`,
       `  duplicates             ${l.duplicates}`,
       `  latency, ms, creation → ${run.mode === 'raw' ? 'received ' : 'PCM ready'}     p50     p90     p99   p99.9     max`,

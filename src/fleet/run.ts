@@ -133,7 +133,8 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
       const drainUntil = preciseNow() + opts.drainMs;
       while (tally.heard < tally.sent && preciseNow() < drainUntil) await new Promise((r) => setTimeout(r, 20));
       const drainedMs = preciseNow() - generator.startTime - sendMs;
-      loads.push({ load, tally, sendMs, drainedMs, heardSpanMs: tally.lastHeardAt - generator.startTime, publishErrors: generator.publishErrors });
+      const start = generator.startTime;
+      loads.push({ load, tally, sendMs, drainedMs, heardWhileSending: tally.heardBetween(start, start + sendMs), publishErrors: generator.publishErrors });
     }
 
     phase = 'stopping';

@@ -36,6 +36,8 @@ export class Tally {
   private readonly published = new Column();
   /** Times each payment was heard: 0, 1, or more (a duplicate). */
   private readonly heardCount = new Column();
+  /** When each payment was first heard (epoch ms). */
+  private readonly firstHeard = new Column();
   /** From the intended creation: the figure that counts. */
   readonly corrected: Histogram = newHistogram();
   /** From the actual publish, for comparison: what a naive tool would report. */
@@ -70,10 +72,21 @@ export class Tally {
       return;
     }
     this.heard += 1;
+    this.firstHeard.set(seq, at);
     if (inSummary) this.summarized += 1;
     this.lastHeardAt = Math.max(this.lastHeardAt, at);
     this.corrected.recordValue(Math.max(0, Math.round((at - this.intended.data[seq]!) * 1000)));
     this.uncorrected.recordValue(Math.max(0, Math.round((at - this.published.data[seq]!) * 1000)));
+  }
+
+  /** Payments first heard between `from` and `to` (epoch ms): a load's rate while it is offered, without the drain. */
+  heardBetween(from: number, to: number): number {
+    let n = 0;
+    for (let s = 0; s < this.sent; s++) {
+      const at = this.firstHeard.data[s]!;
+      if (this.heardCount.data[s]! > 0 && at >= from && at <= to) n += 1;
+    }
+    return n;
   }
 
   /** Sent and not heard (yet). */
