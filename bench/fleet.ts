@@ -129,8 +129,11 @@ function table(): string {
     x === undefined || !Number.isFinite(x) ? '—' : Number.isInteger(x) || x >= 100 ? x.toFixed(0) : x < 10 ? x.toFixed(2) : x.toFixed(1);
   const names: Record<string, string> = { a: '(a) raw MQTT, aedes', b: '(b) speakers, aedes', c: `(c) speakers, ${(mosquittoVersion ?? 'mosquitto').replace(' version', '')}` };
   const lines = [`payspeaker bench — ${devices} devices; Node ${machine.node}, ${machine.cpus} CPUs (${machine.cpu})`, ''];
-  lines.push(`${'fleet'.padEnd(32)} ${'connect s'.padStart(9)}  ${'KB/device'.padStart(9)}`);
-  for (const [k, r] of Object.entries(reports)) lines.push(`${names[k]!.padEnd(32)} ${f(r.connect.seconds).padStart(9)}  ${f(r.memory.perDeviceKB.rssConnected).padStart(9)}`);
+  lines.push(`${'fleet'.padEnd(32)} ${'connect s'.padStart(9)} ${'KB/device'.padStart(10)}   CPU ms per payment: workers, broker, generator`);
+  for (const [k, r] of Object.entries(reports)) {
+    const c = r.cpuMsPerPayment;
+    lines.push(`${names[k]!.padEnd(32)} ${f(r.connect.seconds).padStart(9)} ${f(r.memory.perDeviceKB.rssConnected).padStart(10)}   ${[c.workers, c.broker ?? undefined, c.generator].map(f).join(', ')}`);
+  }
   for (const [i, load] of loads.entries()) {
     lines.push('', `load: ${describeLoad({ rate: load.rate, window: load.rate === 'max' ? load.window : null })} for ${load.durationMs / 1000} s; latency ms, creation → PCM ready (raw: received), corrected`);
     lines.push(`${'fleet'.padEnd(32)} ${['sent', 'heard/s', 'lost', 'dup', 'p50', 'p90', 'p99', 'max'].map((h) => h.padStart(8)).join('')}`);

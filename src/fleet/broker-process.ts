@@ -5,14 +5,14 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { forkEntry, nextMessage, reap } from './child.ts';
-import type { MemorySample } from './messages.ts';
+import type { ProcessSample } from './messages.ts';
 
-export type FromHost = { t: 'listening'; url: string } | { t: 'memory'; memory: MemorySample } | { t: 'failed'; message: string };
+export type FromHost = { t: 'listening'; url: string } | { t: 'memory'; memory: ProcessSample } | { t: 'failed'; message: string };
 
 export interface BrokerProcess {
   readonly url: string;
   readonly pid: number;
-  memory(): Promise<MemorySample>;
+  memory(): Promise<ProcessSample>;
   stop(): Promise<void>;
 }
 
@@ -28,7 +28,7 @@ export async function startBrokerProcess(): Promise<BrokerProcess> {
     url: started.url,
     pid: child.pid!,
     memory: () => {
-      const reply = nextMessage<FromHost, MemorySample>(child, (m) => (m.t === 'memory' ? m.memory : undefined), 'embedded broker');
+      const reply = nextMessage<FromHost, ProcessSample>(child, (m) => (m.t === 'memory' ? m.memory : undefined), 'embedded broker');
       child.send({ t: 'memory' });
       return reply;
     },

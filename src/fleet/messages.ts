@@ -22,11 +22,13 @@ export interface WorkerSetup {
   connectConcurrency: number;
 }
 
-export interface MemorySample {
+export interface ProcessSample {
   rss: number;
   heapUsed: number;
   /** ArrayBuffers outside the heap (voice-pack clips, socket buffers). */
   external: number;
+  /** User + system CPU time since the process started. */
+  cpuMs: number;
 }
 
 /** `setup` loads the voice and answers `booted`; `connect` starts the devices and answers `connected`. */
@@ -52,11 +54,11 @@ export interface WorkerCounters {
 }
 
 export type FromWorker =
-  | { t: 'booted'; memory: MemorySample }
+  | { t: 'booted'; memory: ProcessSample }
   | { t: 'online'; count: number }
-  | { t: 'connected'; memory: MemorySample }
+  | { t: 'connected'; memory: ProcessSample }
   | HeardBatch
   | ({ t: 'counters' } & WorkerCounters)
-  | { t: 'memory'; memory: MemorySample }
-  | { t: 'stopped'; memory: MemorySample }
+  | { t: 'memory'; memory: ProcessSample }
+  | { t: 'stopped'; memory: ProcessSample }
   | { t: 'failed'; message: string };

@@ -5,15 +5,15 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { forkEntry, nextMessage, reap } from './child.ts';
-import type { FromWorker, HeardBatch, MemorySample, WorkerCounters, WorkerSetup } from './messages.ts';
+import type { FromWorker, HeardBatch, ProcessSample, WorkerCounters, WorkerSetup } from './messages.ts';
 
 export type SliceSetup = Omit<WorkerSetup, 'from' | 'to'>;
 
 export interface PoolMemory {
   /** Per worker, after a GC: before any device existed (voice pack loaded), all connected, at the end. */
-  booted: MemorySample[];
-  connected: MemorySample[];
-  end: MemorySample[];
+  booted: ProcessSample[];
+  connected: ProcessSample[];
+  end: ProcessSample[];
 }
 
 export class WorkerPool {
@@ -43,7 +43,7 @@ export class WorkerPool {
   /** Forks the workers, each with its slice of devices; resolves once all have loaded the voice. */
   async boot(setup: SliceSetup): Promise<void> {
     const per = Math.ceil(this.devices / this.workers);
-    const booted: Promise<MemorySample>[] = [];
+    const booted: Promise<ProcessSample>[] = [];
     for (let w = 0; w < this.workers; w++) {
       const from = w * per;
       const to = Math.min(this.devices, from + per);
@@ -68,7 +68,7 @@ export class WorkerPool {
   }
 
   /** Asks every worker for its memory (after a GC). */
-  sampleMemory(): Promise<MemorySample[]> {
+  sampleMemory(): Promise<ProcessSample[]> {
     return Promise.all(
       this.children.map((child, w) => {
         const reply = this.expect(w, 'memory', 'sampling memory');
@@ -100,10 +100,10 @@ export class WorkerPool {
   }
 
   /** The worker's next message of type `t`; a `failed` message or an exit rejects with its reason. */
-  private expect<T extends 'booted' | 'connected' | 'memory' | 'stopped'>(w: number, t: T, doing: string): Promise<MemorySample> {
-    return nextMessage<FromWorker, { memory?: MemorySample; failure?: string }>(
+  private expect<T extends 'booted' | 'connected' | 'memory' | 'stopped'>(w: number, t: T, doing: string): Promise<ProcessSample> {
+    return nextMessage<FromWorker, { memory?: ProcessSample; failure?: string }>(
       this.children[w]!,
-      (m) => (m.t === t ? { memory: (m as { memory: MemorySample }).memory } : m.t === 'failed' ? { failure: m.message } : undefined),
+      (m) => (m.t === t ? { memory: (m as { memory: ProcessSample }).memory } : m.t === 'failed' ? { failure: m.message } : undefined),
       `fleet worker ${w + 1} (${doing})`,
     ).then((r) => {
       if (r.failure !== undefined) throw new Error(`fleet worker ${w + 1} failed while ${doing}: ${r.failure}`);

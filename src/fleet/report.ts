@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import { percentileCurve, summarizeHistogram, type LatencySummary } from './histogram.ts';
-import type { MemorySample, WorkerCounters } from './messages.ts';
+import type { ProcessSample, WorkerCounters } from './messages.ts';
 import type { PoolMemory } from './pool.ts';
 import type { Load } from './generator.ts';
 import type { FleetOptions } from './run.ts';
@@ -30,7 +30,9 @@ export interface ReportInput {
   connectMs: number;
   loads: LoadResult[];
   counters: WorkerCounters;
-  memory: { workers: PoolMemory; broker: { booted: MemorySample; connected: MemorySample; end: MemorySample } | null };
+  /** CPU time the coordinator (generator, tally) used over the loads. */
+  generatorCpuMs: number;
+  memory: { workers: PoolMemory; broker: { booted: ProcessSample; connected: ProcessSample; end: ProcessSample } | null };
 }
 
 type Curve = { percentile: number; ms: number }[];
@@ -87,15 +89,21 @@ export interface FleetReport {
     /** KB per connection in the embedded broker, the same way; null for an external broker. */
     brokerPerConnectionKB: { rssConnected: number; heapConnected: number } | null;
   };
+  /**
+   * CPU milliseconds per payment heard, over all loads (drains included): where the machine's
+   * cores went. Workers: the devices' whole pipeline; broker: the embedded one (null otherwise).
+   */
+  cpuMsPerPayment: { workers: number; broker: number | null; generator: number };
   /** Nothing lost, nothing heard twice, in every load. */
   ok: boolean;
 }
 
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
-const heap = (m: MemorySample) => m.heapUsed + m.external;
-const sum = (xs: MemorySample[], f: (m: MemorySample) => number) => xs.reduce((a, m) => a + f(m), 0);
+const heap = (m: ProcessSample) => m.heapUsed + m.external;
+const cpu = (m: ProcessSample) => m.cpuMs;
+const sum = (xs: ProcessSample[], f: (m: ProcessSample) => number) => xs.reduce((a, m) => a + f(m), 0);
 
-function perDeviceKB(from: MemorySample[], to: MemorySample[], f: (m: MemorySample) => number, devices: number): number {
+function perDeviceKB(from: ProcessSample[], to: ProcessSample[], f: (m: ProcessSample) => number, devices: number): number {
   return round((sum(to, f) - sum(from, f)) / 1024 / devices);
 }
 
@@ -126,6 +134,8 @@ export function buildReport(r: ReportInput): FleetReport {
   const cpus = os.cpus();
   const b = r.memory.broker;
   const loads = r.loads.map(loadReport);
+  const heard = loads.reduce((a, l) => a + l.heard, 0);
+  const perPayment = (ms: number) => (heard ? round(ms / heard, 3) : NaN);
   return {
     run: { mode: opts.mode, devices: opts.devices, workers: r.workers, broker: r.brokerUrl, lang: opts.lang, signed: opts.signed && opts.mode === 'speakers', seed: opts.seed },
     machine: { node: process.version, cpus: cpus.length, cpu: cpus[0]?.model ?? 'unknown', loadavg: os.loadavg().map((x) => round(x, 2)) },
@@ -144,6 +154,11 @@ export function buildReport(r: ReportInput): FleetReport {
         ? { rssConnected: perDeviceKB([b.booted], [b.connected], (m) => m.rss, opts.devices), heapConnected: perDeviceKB([b.booted], [b.connected], heap, opts.devices) }
         : null,
     },
+    cpuMsPerPayment: {
+      workers: perPayment(sum(w.end, cpu) - sum(w.connected, cpu)),
+      broker: b ? perPayment(b.end.cpuMs - b.connected.cpuMs) : null,
+      generator: perPayment(r.generatorCpuMs),
+    },
     ok: loads.every((l) => l.lost === 0 && l.duplicates === 0),
   };
 }
@@ -154,6 +169,11 @@ export function withoutCurves(r: FleetReport): Omit<FleetReport, 'loads'> & { lo
 }
 
 const f2 = (x: number) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0)) : '—');
+
+function cpuLine(c: FleetReport['cpuMsPerPayment']): string {
+  const parts = [`workers ${f2(c.workers)} ms`, ...(c.broker === null ? [] : [`broker ${f2(c.broker)} ms`]), `generator ${f2(c.generator)} ms`];
+  return parts.join(', ');
+}
 
 export function describeLoad(l: Pick<LoadReport, 'rate' | 'window'>): string {
   return l.rate === 'max' ? `max rate (window ${l.window})` : `${l.rate}/s`;
@@ -190,6 +210,7 @@ export function formatReport(r: FleetReport): string {
     ...(d.stray ? [`stray                    ${d.stray} payments from an earlier run, ignored`] : []),
     `memory per device        ${m.perDeviceKB.rssConnected} KB RSS, ${m.perDeviceKB.heapConnected} KB heap connected; ${m.perDeviceKB.rssEnd} KB RSS, ${m.perDeviceKB.heapEnd} KB heap at the end`,
     ...(m.brokerPerConnectionKB ? [`broker per connection    ${m.brokerPerConnectionKB.rssConnected} KB RSS, ${m.brokerPerConnectionKB.heapConnected} KB heap`] : []),
+    `CPU per payment          ${cpuLine(r.cpuMsPerPayment)}`,
     '',
     r.ok ? 'ok: every payment was heard exactly once' : `NOT OK: ${r.loads.map((l) => `${l.lost} lost, ${l.duplicates} duplicates`).join('; ')}`,
   );

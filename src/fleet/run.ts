@@ -14,7 +14,7 @@ import { startBrokerProcess, type BrokerProcess } from './broker-process.ts';
 import { preciseNow } from './clock.ts';
 import { PaymentGenerator, type Load } from './generator.ts';
 import { newRunId } from './ids.ts';
-import type { MemorySample, WorkerMode } from './messages.ts';
+import type { ProcessSample, WorkerMode } from './messages.ts';
 import { WorkerPool } from './pool.ts';
 import { buildReport, type FleetReport, type LoadResult } from './report.ts';
 import { recordBatch, Tally } from './tally.ts';
@@ -120,6 +120,7 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
     await pool.connect();
     const connectMs = preciseNow() - connectStart;
     const brokerConnected = broker ? await broker.memory() : null;
+    const generatorCpu = process.cpuUsage();
 
     const loads: LoadResult[] = [];
     for (const [i, load] of opts.loads.entries()) {
@@ -138,6 +139,7 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
     }
 
     phase = 'stopping';
+    const { user, system } = process.cpuUsage(generatorCpu);
     const brokerEnd = broker ? await broker.memory() : null;
     await pool.stop();
     onProgress(snapshot());
@@ -148,6 +150,7 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
       connectMs,
       loads,
       counters: pool.totals,
+      generatorCpuMs: (user + system) / 1000,
       memory: { workers: pool.memory, broker: brokerBooted && brokerConnected && brokerEnd ? { booted: brokerBooted, connected: brokerConnected, end: brokerEnd } : null },
     });
   } finally {
@@ -158,4 +161,4 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
   }
 }
 
-export type { MemorySample };
+export type { ProcessSample };

@@ -3,19 +3,14 @@
  * process holds a slice of the fleet: its own event loop on a core, and its own file table, so
  * 10,000 sockets are spread under the per-process open-file limit.
  */
-import type { FromWorker, MemorySample, ToWorker, WorkerSetup } from './messages.ts';
+import type { FromWorker, ToWorker, WorkerSetup } from './messages.ts';
+import { sampleProcess } from './sample.ts';
 import { HeardReporter } from './reporter.ts';
 import { rawSlice } from './raw-clients.ts';
 import { speakerSlice, type Slice } from './speakers.ts';
 
 const send = (m: FromWorker) => process.send?.(m);
 
-/** After a full GC, so the difference between two samples is what is still alive. */
-function memory(): MemorySample {
-  (globalThis as { gc?: () => void }).gc?.();
-  const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external };
-}
 
 let slice: Slice | null = null;
 let reporter: HeardReporter | null = null;
@@ -26,19 +21,19 @@ async function setUp(setup: WorkerSetup): Promise<void> {
   reporter = new HeardReporter(setup.runId, send);
   slice = setup.mode === 'raw' ? rawSlice(setup, reporter) : await speakerSlice(setup, reporter);
   devices = setup.to - setup.from;
-  send({ t: 'booted', memory: memory() });
+  send({ t: 'booted', memory: sampleProcess() });
 }
 
 async function connect(): Promise<void> {
   // Progress at most every 100 connections, not one IPC message per device.
   await slice!.start((count) => count % 100 === 0 && send({ t: 'online', count }));
   send({ t: 'online', count: devices });
-  send({ t: 'connected', memory: memory() });
+  send({ t: 'connected', memory: sampleProcess() });
 }
 
 async function stop(): Promise<void> {
   reporter?.flush();
-  const m = memory();
+  const m = sampleProcess();
   await slice?.stop();
   reporter?.close();
   send({ t: 'stopped', memory: m });
@@ -52,7 +47,7 @@ function fail(err: unknown): void {
 process.on('message', (m: ToWorker) => {
   if (m.t === 'setup') setUp(m.setup).catch(fail);
   else if (m.t === 'connect') connect().catch(fail);
-  else if (m.t === 'memory') send({ t: 'memory', memory: memory() });
+  else if (m.t === 'memory') send({ t: 'memory', memory: sampleProcess() });
   else if (m.t === 'stop') stop().catch(fail);
 });
 // The coordinator went away: nothing left to report to.
