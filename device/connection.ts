@@ -38,6 +38,8 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
   private markStarted!: (client: MqttClient) => void;
   /** Set while stopping: messages are no longer taken (nor PUBACKed), so the broker keeps them. */
   private closedForIntake = false;
+  /** Publishes waiting to be made again after the next connect (or to give up on stop). */
+  private onlineWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: ConnectionOptions) {
     super();
@@ -86,11 +88,25 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     this.markStarted(client);
   }
 
+  /**
+   * While offline MQTT.js keeps QoS 1 publishes in memory and sends them after reconnecting.
+   * But a publish made while it is resending that store after a reconnect is failed, not kept,
+   * if the link drops again before the resend ends (MQTT.js issue #2015): under a flapping
+   * link that lost acks. So a failed QoS 1 publish is made again once we are back online.
+   */
   async publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
-    // While offline MQTT.js keeps QoS 1 publishes in memory and sends them after reconnecting.
     const client = await this.started;
-    if (this.stopping) return;
-    await client.publishAsync(topic, payload, options);
+    for (;;) {
+      if (this.stopping) return;
+      try {
+        await client.publishAsync(topic, payload, options);
+        return;
+      } catch (err) {
+        if (!options.qos || this.stopping) throw err;
+        this.opts.log.debug({ topic, err: (err as Error).message }, 'publish failed with the link; sending it again once back online');
+        await new Promise<void>((resolve) => this.onlineWaiters.push(resolve));
+      }
+    }
   }
 
   /** Stops taking messages (first step of a clean shutdown): what arrives now stays with the broker. */
@@ -101,6 +117,7 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
   async stop(): Promise<void> {
     this.closeIntake();
     this.stopping = true;
+    this.wakePublishers();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const client = this.client;
     this.client = null;
@@ -123,6 +140,13 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     this.backoff.reset();
     this.opts.machine.send('connected');
     this.emit('online');
+    this.wakePublishers();
+  }
+
+  private wakePublishers(): void {
+    const waiters = this.onlineWaiters;
+    this.onlineWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   private onClose(): void {

@@ -22,7 +22,7 @@ import { openRegistry } from '../../broker/registry.ts';
 import { provisionDevice, readBackendCredentials } from '../../broker/credentials.ts';
 import { loadOrCreateBackendKeys } from '../../broker/backend-keys.ts';
 import { brokerDir } from '../../broker/data-dir.ts';
-import { startFaultProxy, type FaultProxy } from './proxy.ts';
+import { startFaultProxy, type FaultProxy, type ProxyStats } from './proxy.ts';
 import { PayspeakerProcess } from './processes.ts';
 import { freePort } from './ports.ts';
 import { auditAnnouncements, type AnnouncementAudit } from './audit.ts';
@@ -60,7 +60,7 @@ export interface ChaosReport {
   seed: number;
   statuses: Record<PaymentStatus, number>;
   audio: AnnouncementAudit;
-  faults: { injected: Record<string, number>; brokerKills: number; deviceKills: number; apiRetries: number };
+  faults: { injected: ProxyStats['faults']; brokerKills: number; deviceKills: number; apiRetries: number };
   durationMs: number;
   /** Payments accepted per second while the generator ran. */
   acceptedPerSecond: number;
@@ -266,6 +266,11 @@ async function drain(api: NotificationApi, ids: string[], drainMs: number, progr
     progress.final = ids.length - open.length;
     if (open.length > 0) await sleep(500);
   }
+  // "duplicate" (the device had it already) is final, but the device's own "played" ack may be
+  // a moment behind it, still being resent after a reconnect: give those a last look.
+  await sleep(3000);
+  const duplicates = [...statuses].filter(([, s]) => s === 'duplicate').map(([id]) => id);
+  for (const id of duplicates) statuses.set(id, await api.getPayment(id).then((r) => r.payment.status, () => 'duplicate' as const));
   return statuses;
 }
 
