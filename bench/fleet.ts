@@ -10,8 +10,9 @@
  * payments outstanding (capacity). The ratios (b)/(a) and (b)/(c) compare capacity (heard/s at
  * max) and latency at the first fixed rate.
  * Usage: npm run bench [-- --devices 10000] [-- --rate 1000[,5000]] [-- --duration 10s]
- *        [-- --max-duration 10s] [-- --window 1000] [-- --only a,b,c] [-- --json]
+ *        [-- --max-duration 10s] [-- --window 1000] [-- --only a,b,c] [-- --json] [-- --save FILE.json]
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -31,12 +32,13 @@ const { values } = parseArgs({
     drain: { type: 'string', default: '10s' },
     only: { type: 'string', default: 'a,b,c' },
     json: { type: 'boolean', default: false },
+    save: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
-    'Usage: npm run bench [-- --devices 10000] [-- --rate 1000[,5000]] [-- --duration 10s] [-- --max-duration 10s] [-- --window 1000] [-- --drain 10s] [-- --only a,b,c] [-- --json]\n',
+    'Usage: npm run bench [-- --devices 10000] [-- --rate 1000[,5000]] [-- --duration 10s] [-- --max-duration 10s] [-- --window 1000] [-- --drain 10s] [-- --only a,b,c] [-- --json] [-- --save FILE.json]\n',
   );
   process.exit(0);
 }
@@ -117,12 +119,9 @@ const ratios = {
 };
 
 const machine = { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100) };
-if (values.json) {
-  const out = Object.fromEntries(Object.entries(reports).map(([k, r]) => [k, withoutCurves(r)]));
-  process.stdout.write(`${JSON.stringify({ machine, mosquitto: mosquittoVersion, devices, loads, reports: out, ratios })}\n`);
-} else {
-  process.stdout.write(table());
-}
+const json = `${JSON.stringify({ machine, mosquitto: mosquittoVersion, devices, loads, reports: Object.fromEntries(Object.entries(reports).map(([k, r]) => [k, withoutCurves(r)])), ratios })}\n`;
+if (values.save) fs.writeFileSync(values.save, json);
+process.stdout.write(values.json ? json : table());
 
 function table(): string {
   const f = (x: number | undefined) =>
