@@ -28,7 +28,9 @@ const redisPersistence = require('aedes-persistence-redis') as (opts: { conn: Re
 const mqemitterRedis = require('mqemitter-redis') as (opts: Record<string, unknown>) => RedisEmitter;
 const { Redis } = createRequire(require.resolve('aedes-persistence-redis'))('ioredis') as typeof import('ioredis');
 
-type RedisPersistence = object;
+interface RedisPersistence {
+  addSubscriptions(client: unknown, subs: object[]): Promise<unknown>;
+}
 interface RedisEmitter {
   /** mqemitter-redis re-emits connection errors here; with no listener the EventEmitter would throw. */
   state: NodeJS.EventEmitter;
@@ -72,6 +74,7 @@ export function parseStoreUrl(text: string, flag: StoreFlag): RedisTarget | 'mem
   } catch {
     throw bad('is not a URL');
   }
+  if (!value.includes('://')) throw bad('is not a URL'); // "localhost:6379" parses, as scheme "localhost:"
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw bad(`uses ${url.protocol}//, which payspeaker cannot store sessions in`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (!host) throw bad('names no host');
@@ -138,7 +141,8 @@ export async function openPersistence(opts: PersistenceOptions): Promise<BrokerS
   const sub = cluster ? link.open('subscribe') : null;
   await link.ready(cluster ? '--cluster' : '--persistence');
 
-  const store = redisPersistence({ conn: db });
+  markFloatingWritesHandled(db, log);
+  const store = subscribeOncePerPacket(redisPersistence({ conn: db }));
   // matchEmptyLevels: what aedes gives its own in-memory emitter ([MQTT-4.7.1-3]).
   const mq = pub && sub ? mqemitterRedis({ pubConn: pub, subConn: sub, matchEmptyLevels: true, concurrency: 100 }) : null;
   if (mq && pub && sub) {
@@ -167,6 +171,42 @@ export async function openPersistence(opts: PersistenceOptions): Promise<BrokerS
         await link.quit(); // QUIT answers after the writes aedes made while its clients went
       })()),
   };
+}
+
+/**
+ * aedes-persistence-redis fires its will-list writes (LREM, RPUSH) without awaiting them. One
+ * that fails — say, issued by a client going away just after our QUIT — would be an unhandled
+ * rejection, which ends a Node process. Marked handled here; a caller that awaits one still sees
+ * its error. A will-list entry lost this way is harmless: readers drop entries whose will is gone.
+ */
+function markFloatingWritesHandled(conn: RedisConnection, log: Logger): void {
+  const commands = conn as unknown as Record<'lrem' | 'rpush', (...args: unknown[]) => Promise<unknown>>;
+  for (const name of ['lrem', 'rpush'] as const) {
+    const command = commands[name].bind(conn);
+    commands[name] = (...args) => {
+      const reply = command(...args);
+      reply.catch((err: Error) => log.debug({ err: err.message, command: name }, 'Redis write failed'));
+      return reply;
+    };
+  }
+}
+
+/**
+ * aedes 1.x stores a SUBSCRIBE's subscriptions once per topic, in parallel, each time with the
+ * whole list. aedes-persistence-redis then waits for its own broadcast of the list, keyed by the
+ * client and the first topic: the parallel waits overwrite each other and all but one never end,
+ * so a client subscribing to two topics at once never gets its SUBACK (a speaker never comes
+ * online). One store per SUBSCRIBE packet (aedes passes the same array each time) avoids it.
+ */
+function subscribeOncePerPacket(store: RedisPersistence): RedisPersistence {
+  const add = store.addSubscriptions.bind(store);
+  const stored = new WeakMap<object[], Promise<unknown>>();
+  store.addSubscriptions = (client, subs) => {
+    let done = stored.get(subs);
+    if (!done) stored.set(subs, (done = add(client, subs)));
+    return done;
+  };
+  return store;
 }
 
 /** The broker's ioredis connections to one Redis: opened together, watched together, ended together. */
@@ -198,7 +238,7 @@ class RedisLink {
   /** Resolves when every connection is ready; else ends them all and throws what went wrong. */
   async ready(flag: StoreFlag): Promise<void> {
     try {
-      await withTimeout(Promise.all(this.connections.map(connectOnce)), this.timeoutMs + 500);
+      await withTimeout(Promise.all(this.connections.map(connectOnce)), this.timeoutMs);
     } catch (err) {
       this.disconnect();
       throw new RedisUnavailableError(`${flag} ${this.target.url}: ${unavailableHint(err as Error & { code?: string }, this.timeoutMs)}`);

@@ -9,6 +9,7 @@ import { startBroker, type SecurityOptions } from '../../../broker/broker.ts';
 import { DEFAULT_LIMITS, type Limits } from '../../../broker/limits.ts';
 import { backendCredentialsFile, registryFile } from '../../../broker/data-dir.ts';
 import { loadServerTls, tlsFiles } from '../../../broker/tls.ts';
+import { PersistenceConfigError } from '../../../broker/persistence.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { parseCount, parsePort } from '../options.ts';
@@ -36,6 +37,8 @@ interface BrokerFlags extends DataFlags {
   wssPort: number | false;
   tlsCert?: string;
   tlsKey?: string;
+  persistence: string;
+  cluster?: string;
   httpPort: number | false;
   paymentTtl: string;
   retryAfter: string;
@@ -95,6 +98,15 @@ export function brokerCommand(ctx: CliContext): Command {
     .addOption(new Option('--payment-ttl <duration>', 'keep re-publishing a payment without a final ack for this long, then mark it expired (max 24h)').env('PAYSPEAKER_PAYMENT_TTL').default(s.paymentTtl ?? '1h'))
     .addOption(new Option('--retry-after <duration>', 'first re-publish of an unacknowledged payment; doubles each time').env('PAYSPEAKER_RETRY_AFTER').default(s.retryAfter ?? '5s'))
     .addOption(new Option('--retry-max <duration>', 'longest wait between re-publishes').env('PAYSPEAKER_RETRY_MAX').default(s.retryMax ?? '5m'))
+    .addOption(
+      new Option('--persistence <url>', 'where sessions (queued QoS 1 messages) and retained messages live: "memory" (lost on restart) or redis://[user:password@]host[:port][/db] (docs/CLUSTER.md)')
+        .env('PAYSPEAKER_PERSISTENCE')
+        .default('memory'),
+    )
+    .addOption(
+      new Option('--cluster <redis-url>', 'share sessions and every publish with the other brokers on this Redis (each broker needs its own ports; implies --persistence there)')
+        .env('PAYSPEAKER_CLUSTER'),
+    )
     .option('--insecure', 'let anyone connect, publish and subscribe without credentials (a demo on a trusted machine only)')
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(s));
@@ -105,8 +117,10 @@ export function brokerCommand(ctx: CliContext): Command {
     const wsPort = flags.wsPort === false ? null : flags.wsPort;
     const tls = flags.tls ? tlsFrom(flags, dataDir) : undefined;
     const service = serviceFrom(flags, dataDir);
-    const broker = await startBroker({ host: flags.host, port: flags.port, wsPort, log, security, limits: limitsFrom(flags), tls, service }).catch((err: Error) => {
-      throw new CliError(err.message, EXIT.FAILURE);
+    // The default "memory" gives way to --cluster; only an explicit --persistence memory clashes with it.
+    const persistence = cmd.getOptionValueSource('persistence') === 'default' ? undefined : flags.persistence;
+    const broker = await startBroker({ host: flags.host, port: flags.port, wsPort, log, security, limits: limitsFrom(flags), tls, service, persistence, cluster: flags.cluster }).catch((err: Error) => {
+      throw new CliError(err.message, err instanceof PersistenceConfigError ? EXIT.USAGE : EXIT.FAILURE);
     });
     const registry = security.mode === 'secure' ? registryFile(dataDir) : null;
     const backendCredentials = security.mode === 'secure' ? backendCredentialsFile(dataDir) : null;
