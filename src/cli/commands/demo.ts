@@ -1,20 +1,18 @@
 /**
- * `payspeaker demo` (what `npm start` runs): an embedded broker and one virtual speaker in
- * this process, three sample payments announced one after another, then a clean exit.
+ * `payspeaker demo` (what `npm start` runs): an embedded broker with its notification service
+ * and one virtual speaker in this process, three sample payments posted to the HTTP API and
+ * announced one after another, then a clean exit.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { startBroker } from '../../../broker/broker.ts';
-import { PaymentPublisher } from '../../../broker/publisher.ts';
-import { newPaymentId } from '../../../broker/payment-ids.ts';
-import { connectOnce, endClient } from '../../mqtt/connect.ts';
-import { makeNotification, signNotification, type Channel, type Kind } from '../../protocol/index.ts';
-import type { KeyObject } from 'node:crypto';
+import { NotificationApi } from '../../api/client.ts';
+import type { Channel, Kind } from '../../protocol/index.ts';
 import { loadOrCreateBackendKeys } from '../../../broker/backend-keys.ts';
 import { brokerDir } from '../../../broker/data-dir.ts';
-import { provisionDevice, readBackendCredentials, type Credentials } from '../../../broker/credentials.ts';
+import { provisionDevice, readBackendCredentials } from '../../../broker/credentials.ts';
 import { Trust } from '../../../device/trust.ts';
 import { LANGUAGES, type Language } from '../../speech/index.ts';
 import { VOICE_ENGINES } from '../../voice/index.ts';
@@ -57,7 +55,8 @@ export function demoCommand(ctx: CliContext): Command {
       // A fresh data directory each run, so the demo is the same every time — and secure like
       // the real thing: a registry, a provisioned speaker, signed payments.
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-demo-'));
-      const broker = await startBroker({ port: 0, wsPort: null, log, security: { mode: 'secure', dataDir } });
+      // The whole path a payment takes: the HTTP API, the outbox, MQTT, the speaker.
+      const broker = await startBroker({ port: 0, wsPort: null, log, security: { mode: 'secure', dataDir }, service: { dataDir, httpPort: 0 } });
       const keys = loadOrCreateBackendKeys(brokerDir(dataDir));
       const device = provisionDevice(broker.registry!, DEMO_DEVICE);
       let speaker: Speaker | null = null;
@@ -78,8 +77,8 @@ export function demoCommand(ctx: CliContext): Command {
           if (e.event === 'announced' || e.event === 'rejected' || e.event === 'spoke') ctx.print(eventLine(e, json)!);
         }));
         await speaker.start(); // online: the broker now holds a session for it
-        if (!json) ctx.print(`payspeaker demo: broker on ${broker.mqttUrl}, speaker ${DEMO_DEVICE} speaking ${flags.lang}`);
-        await sendSamples(broker.mqttUrl, readBackendCredentials(dataDir)!, keys.privateKey);
+        if (!json) ctx.print(`payspeaker demo: broker on ${broker.mqttUrl}, payments API on ${broker.service!.httpUrl}, speaker ${DEMO_DEVICE} speaking ${flags.lang}`);
+        await sendSamples(new NotificationApi(broker.service!.httpUrl!, readBackendCredentials(dataDir)!.password));
         if (!json) ctx.print(`done: ${SAMPLES.length} payments announced. Next: "npx payspeaker --help"`);
       } finally {
         // Also when a sample failed: a speaker left running would keep the process alive.
@@ -90,17 +89,11 @@ export function demoCommand(ctx: CliContext): Command {
     });
 }
 
-async function sendSamples(brokerUrl: string, credentials: Credentials, key: KeyObject): Promise<void> {
-  const client = await connectOnce(brokerUrl, { clientId: 'backend-demo', ...credentials });
-  try {
-    const publisher = new PaymentPublisher(client);
-    for (const sample of SAMPLES) {
-      const createdAt = Date.now();
-      const notification = signNotification(makeNotification({ id: newPaymentId(createdAt), device: DEMO_DEVICE, createdAt, ...sample }), key);
-      const ack = await publisher.send(notification, 30_000);
-      if (ack.status !== 'played') throw new CliError(`the demo speaker did not play a sample: ${ack.status} ${ack.reason ?? ''}`, EXIT.FAILURE);
-    }
-  } finally {
-    await endClient(client);
+/** Posts each sample to the notification API, as a payment backend would, and waits until the speaker played it. */
+async function sendSamples(api: NotificationApi): Promise<void> {
+  for (const sample of SAMPLES) {
+    const { payment } = await api.createPayment({ device: DEMO_DEVICE, ...sample });
+    const { payment: done } = await api.waitFinal(payment.id, 30_000);
+    if (done.status !== 'played') throw new CliError(`the demo speaker did not play a sample: ${done.status} ${done.reason ?? ''}`, EXIT.FAILURE);
   }
 }
