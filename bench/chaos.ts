@@ -5,7 +5,7 @@
  *
  *   --payments N   (default 1000)   --devices N (10)   --rate N payments/s (50)
  *   --mean-fault-after MS (3000)    --seed N (random)  --no-kill-broker  --no-kill-device
- *   --drain MS (60000)              --json
+ *   --drain MS (60000, or 5 ms per payment if more)   --json
  */
 import { parseArgs } from 'node:util';
 import { CHAOS_DEFAULTS, runChaos, type ChaosReport } from '../src/chaos/scenario.ts';
@@ -45,7 +45,8 @@ const report = await runChaos({
   seed,
   killBroker: !values['no-kill-broker'],
   killDevice: !values['no-kill-device'],
-  drainMs: count('drain', CHAOS_DEFAULTS.drainMs),
+  // A long run leaves a longer tail behind the broker and speaker restarts.
+  drainMs: count('drain', Math.max(CHAOS_DEFAULTS.drainMs, count('payments', CHAOS_DEFAULTS.payments) * 5)),
   onProgress: (p) =>
     console.error(`chaos [${p.phase}] accepted ${p.accepted}/${p.payments}, final ${p.final}, faults ${p.faults}, broker kills ${p.brokerKills}, speaker kills ${p.deviceKills}`),
 });
