@@ -21,7 +21,8 @@ process.once('exit', () => fs.rmSync(DATA_DIR, { recursive: true, force: true })
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   // Keeps the run's shared voice-pack cache (test/global-setup.ts), drops the machine's other settings.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PAYSPEAKER_') || k === 'PAYSPEAKER_VOICEPACK_DIR'));
-  return { ...env, PAYSPEAKER_DATA_DIR: DATA_DIR, ...extra };
+  // Brokers in parallel test files (or the developer's own on 8081) must not fight over the API port.
+  return { ...env, PAYSPEAKER_DATA_DIR: DATA_DIR, PAYSPEAKER_HTTP_PORT: '0', ...extra };
 }
 
 export function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
