@@ -30,6 +30,9 @@ export const settingsSchema = z.strictObject({
   paymentTtl: z.string().optional(),
   retryAfter: z.string().optional(),
   retryMax: z.string().optional(),
+  /** Broker sessions: "memory" or redis://… (docs/CLUSTER.md). */
+  persistence: z.string().optional(),
+  cluster: z.string().optional(),
   timeout: z.string().optional(),
   logLevel: z.string().optional(),
 });

@@ -101,11 +101,12 @@ export function brokerCommand(ctx: CliContext): Command {
     .addOption(
       new Option('--persistence <url>', 'where sessions (queued QoS 1 messages) and retained messages live: "memory" (lost on restart) or redis://[user:password@]host[:port][/db] (docs/CLUSTER.md)')
         .env('PAYSPEAKER_PERSISTENCE')
-        .default('memory'),
+        .default(s.persistence ?? 'memory'),
     )
     .addOption(
       new Option('--cluster <redis-url>', 'share sessions and every publish with the other brokers on this Redis (each broker needs its own ports; implies --persistence there)')
-        .env('PAYSPEAKER_CLUSTER'),
+        .env('PAYSPEAKER_CLUSTER')
+        .default(s.cluster),
     )
     .option('--insecure', 'let anyone connect, publish and subscribe without credentials (a demo on a trusted machine only)')
     .addOption(commonOptions.json())
@@ -118,7 +119,7 @@ export function brokerCommand(ctx: CliContext): Command {
     const tls = flags.tls ? tlsFrom(flags, dataDir) : undefined;
     const service = serviceFrom(flags, dataDir);
     // The default "memory" gives way to --cluster; only an explicit --persistence memory clashes with it.
-    const persistence = cmd.getOptionValueSource('persistence') === 'default' ? undefined : flags.persistence;
+    const persistence = cmd.getOptionValueSource('persistence') === 'default' && s.persistence === undefined ? undefined : flags.persistence;
     const broker = await startBroker({ host: flags.host, port: flags.port, wsPort, log, security, limits: limitsFrom(flags), tls, service, persistence, cluster: flags.cluster }).catch((err: Error) => {
       throw new CliError(err.message, err instanceof PersistenceConfigError ? EXIT.USAGE : EXIT.FAILURE);
     });
