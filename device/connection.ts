@@ -28,6 +28,9 @@ export interface ConnectionOptions {
   intake: (topic: string, payload: Buffer) => Promise<void>;
 }
 
+/** How long a clean stop waits for the broker to ack what we sent before closing anyway. */
+const GOODBYE_MS = 2000;
+
 export class Connection extends EventEmitter<{ online: []; offline: [] }> {
   private client: MqttClient | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -92,17 +95,19 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
    * While offline MQTT.js keeps QoS 1 publishes in memory and sends them after reconnecting.
    * But a publish made while it is resending that store after a reconnect is failed, not kept,
    * if the link drops again before the resend ends (MQTT.js issue #2015): under a flapping
-   * link that lost acks. So a failed QoS 1 publish is made again once we are back online.
+   * link that lost acks. So a failed QoS 1 publish is made again once we are back online —
+   * unless we are shutting down: then a goodbye gets GOODBYE_MS to be acked, and no retry.
    */
   async publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
     const client = await this.started;
     for (;;) {
       if (this.stopping) return;
       try {
-        await client.publishAsync(topic, payload, options);
+        const sent = client.publishAsync(topic, payload, options);
+        await (this.closedForIntake ? withDeadline(sent, GOODBYE_MS) : sent);
         return;
       } catch (err) {
-        if (!options.qos || this.stopping) throw err;
+        if (!options.qos || this.stopping || this.closedForIntake) throw err;
         this.opts.log.debug({ topic, err: (err as Error).message }, 'publish failed with the link; sending it again once back online');
         await new Promise<void>((resolve) => this.onlineWaiters.push(resolve));
       }
@@ -112,6 +117,7 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
   /** Stops taking messages (first step of a clean shutdown): what arrives now stays with the broker. */
   closeIntake(): void {
     this.closedForIntake = true;
+    this.wakePublishers();
   }
 
   async stop(): Promise<void> {
@@ -121,8 +127,16 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const client = this.client;
     this.client = null;
+    if (!client) return;
     // Mid-reconnect there is nobody to say goodbye to: force, or end() waits for a connection.
-    if (client) await client.endAsync(!client.connected);
+    if (!client.connected) return void (await client.endAsync(true));
+    // A polite end waits for our in-flight publishes to be acked; if the link dies meanwhile
+    // (the broker stopping as we do) nothing ever acks them, so give it a moment, then force.
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), GOODBYE_MS)));
+    const ended = await Promise.race([client.endAsync(false).then(() => 'ended' as const), gaveUp]);
+    clearTimeout(timer);
+    if (ended === 'timeout') await client.endAsync(true);
   }
 
   private async onConnect(): Promise<void> {
@@ -165,4 +179,12 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
       this.client.reconnect({ incomingStore, outgoingStore });
     }, delay);
   }
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no PUBACK within ${ms} ms while stopping`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
