@@ -51,6 +51,8 @@ export interface Outcome {
   reason?: string;
   by: string;
   at: number;
+  /** Set once the firmware has reported this outcome (e.g. as the OTA command's result). */
+  reported?: boolean;
 }
 
 export interface BootState {
