@@ -4,10 +4,13 @@
  * implementations: `laptop` (real audio, keyboard, terminal panel), `headless` (tests, fleets),
  * and a Raspberry Pi board fits the same shape.
  */
+import type { KeyObject } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import type { Pcm } from '../src/audio/pcm.ts';
 import type { PlayResult, StagedPlayback } from '../src/audio/sinks/sink.ts';
 import type { Nvs } from './drivers/nvs.ts';
 import type { DeviceState } from './state-machine.ts';
+import type { BootState, Slot } from './firmware/slots.ts';
 
 export type { Nvs };
 
@@ -64,6 +67,47 @@ export interface NetworkLink {
   signalDbm(): number;
 }
 
+/** Where the firmware stands on its A/B install. */
+export interface FirmwareStatus {
+  /** The slot this firmware was started from. */
+  running: Slot;
+  /** The boot state (device/firmware/slots.ts): active slot, versions, trial, last outcome. */
+  boot: BootState;
+}
+
+/** A temporary file beside the slots that a download is written to; never a slot itself. */
+export interface FirmwareDownload {
+  readonly stream: Writable;
+  /** Removes the file (after installing it, or refusing it). */
+  discard(): void;
+}
+
+export type FirmwareInstall = { ok: true; slot: Slot; version: string } | { ok: false; slot: Slot; reason: string };
+
+/**
+ * The disk's A/B firmware slots, for over-the-air updates (device/extensions/ota.ts). Boards
+ * that run from an install made by `payspeaker flash` have one; the laptop and headless boards
+ * (and a firmware started outside a slot) leave it out, and OTA is refused there.
+ */
+export interface FirmwareSlots {
+  status(): FirmwareStatus;
+  openDownload(): FirmwareDownload;
+  /**
+   * Empties the inactive slot, unpacks the (already hash- and signature-checked) download into
+   * it and checks it against its signed manifest and the expected version. On failure the slot
+   * is left empty.
+   */
+  install(download: FirmwareDownload, expect: { version: string; backendPublicKey: KeyObject }): Promise<FirmwareInstall>;
+  /** Makes the installed slot active, on trial until `confirm` or the loader's rollback. */
+  beginTrial(t: { version: string; deadlineMs: number; by: string }): void;
+  /** This firmware is online: if its slot is on trial, keep it. */
+  confirm(): void;
+  /** The last outcome (status().boot.last) has been reported to the backend. */
+  markReported(): void;
+  /** Ends this firmware cleanly so the loader boots the active slot. */
+  restart(): void;
+}
+
 export interface Board {
   readonly name: string;
   readonly audio: AudioOut;
@@ -75,6 +119,8 @@ export interface Board {
   readonly link: NetworkLink;
   /** Boards without a screen leave this out. */
   readonly display?: Display;
+  /** Boards that run from an A/B install (flash) have one; OTA needs it. */
+  readonly firmware?: FirmwareSlots;
   close(): Promise<void>;
 }
 

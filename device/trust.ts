@@ -21,6 +21,11 @@ export interface TrustOptions {
 export class Trust {
   constructor(private readonly opts: TrustOptions) {}
 
+  /** The backend's public key (null when --insecure): firmware releases are checked with it too. */
+  get publicKey(): KeyObject | null {
+    return this.opts.publicKey;
+  }
+
   /** True when signatures are not checked (--insecure: demos and tests only). */
   get insecure(): boolean {
     return this.opts.publicKey === null;

@@ -4,13 +4,14 @@
  * the board's buttons and from commands on the device's `cmd` topic, answered on `cmd/result`.
  */
 import { MAX_VOLUME, MIN_VOLUME } from '../../src/audio/volume.ts';
-import { parseCommand, topics, PROTOCOL_VERSION, type CommandName, type CommandResult } from '../../src/protocol/index.ts';
+import { parseCommand, topics, OTA_COMMAND, PROTOCOL_VERSION, type ControlName, type CommandResult } from '../../src/protocol/index.ts';
 import type { Message } from '../../src/speech/index.ts';
 import type { ButtonName } from '../board.ts';
 import type { Extension, FirmwareContext } from '../context.ts';
 import { speak, type SpokenWhat } from '../speak.ts';
+import { OtaExtension, type OtaAccepted } from './ota.ts';
 
-const BUTTON_ACTIONS: Record<ButtonName, CommandName> = {
+const BUTTON_ACTIONS: Record<ButtonName, ControlName> = {
   'volume-up': 'volume-up',
   'volume-down': 'volume-down',
   replay: 'replay',
@@ -25,10 +26,15 @@ type Outcome = { volume?: number; text?: string };
 
 export class ControlsExtension implements Extension {
   private unsubscribe: (() => void) | null = null;
+  /** The `ota` command arrives on the same topic; the updater is its own extension. */
+  private readonly ota: OtaExtension;
 
-  constructor(private readonly ctx: FirmwareContext) {}
+  constructor(private readonly ctx: FirmwareContext) {
+    this.ota = new OtaExtension(ctx, (result) => this.publishResult(result));
+  }
 
   start(): void {
+    this.ota.start();
     this.unsubscribe = this.ctx.board.buttons.onPress((button) => {
       this.run(BUTTON_ACTIONS[button]).catch((err: Error) => this.ctx.log.warn({ button, err: err.message }, 'button action failed'));
     });
@@ -36,6 +42,7 @@ export class ControlsExtension implements Extension {
 
   stop(): void {
     this.unsubscribe?.();
+    this.ota.stop();
   }
 
   /** A message on the command topic: validate, run, answer on cmd/result. */
@@ -46,20 +53,24 @@ export class ControlsExtension implements Extension {
       this.ctx.emit({ event: 'command', device: this.ctx.id, id: parsed.id, command: parsed.command, ok: false, error: parsed.error });
       return this.answer({ ...base, id: parsed.id, command: parsed.command, ok: false, error: parsed.error, at: this.ctx.board.clock.now() });
     }
-    const { id, command, value } = parsed.command;
+    const { id, command } = parsed.command;
     let result: CommandResult;
+    let afterAnswer: (() => void) | undefined;
     try {
-      const outcome = await this.run(command, value);
+      const c = parsed.command;
+      const { afterAnswer: after, ...outcome }: Outcome & Partial<OtaAccepted> = c.command === OTA_COMMAND ? await this.ota.run(c) : await this.run(c.command, c.value);
+      afterAnswer = after;
       result = { ...base, id, command, ok: true, ...outcome, at: this.ctx.board.clock.now() };
     } catch (err) {
       result = { ...base, id, command, ok: false, error: (err as Error).message, at: this.ctx.board.clock.now() };
     }
     this.ctx.emit({ event: 'command', device: this.ctx.id, id, command, ok: result.ok, ...(result.error ? { error: result.error } : {}) });
-    return this.answer(result);
+    await this.answer(result);
+    afterAnswer?.(); // e.g. restart into the firmware just installed, once the backend has its answer
   }
 
   /** Runs one action; resolves once any answer has been spoken. */
-  async run(command: CommandName, value?: number): Promise<Outcome> {
+  async run(command: ControlName, value?: number): Promise<Outcome> {
     switch (command) {
       case 'volume-up':
         return this.changeVolume(this.ctx.volume.level + 1);
@@ -97,8 +108,13 @@ export class ControlsExtension implements Extension {
     return { text: spoken.utterance.text };
   }
 
+  /** Rejects if the result could not be sent. */
+  private publishResult(result: CommandResult): Promise<void> {
+    return this.ctx.connection.publish(topics.commandResult(this.ctx.id), JSON.stringify(result), { qos: 1 });
+  }
+
   private answer(result: CommandResult): Promise<void> {
-    return this.ctx.connection.publish(topics.commandResult(this.ctx.id), JSON.stringify(result), { qos: 1 }).catch((err: Error) => {
+    return this.publishResult(result).catch((err: Error) => {
       this.ctx.log.warn({ command: result.id, err: err.message }, 'could not send a command result');
     });
   }

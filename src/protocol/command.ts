@@ -1,21 +1,54 @@
 /**
  * Commands, protocol v1: what the backend (or the laptop's keys, or a test) asks a speaker to
  * do on its `cmd` topic, and the result it answers on `cmd/result`. The same actions as the
- * box's buttons.
+ * box's buttons, plus `ota`: install a firmware release over the air (docs/OTA.md).
  */
 import { PROTOCOL_VERSION } from './topics.ts';
 import { describeValue } from './notification.ts';
+import { VERSION_PATTERN } from '../../device/firmware/image.ts';
 
+/** What the box's buttons do. */
 export const COMMANDS = ['volume-up', 'volume-down', 'set-volume', 'replay', 'summary', 'battery'] as const;
-export type CommandName = (typeof COMMANDS)[number];
+export type ControlName = (typeof COMMANDS)[number];
+export const OTA_COMMAND = 'ota';
+export type CommandName = ControlName | typeof OTA_COMMAND;
+const ALL_COMMANDS: readonly CommandName[] = [...COMMANDS, OTA_COMMAND];
 
-export interface Command {
+export interface ControlCommand {
   v: typeof PROTOCOL_VERSION;
   /** Chosen by the sender; echoed in the result so it can match them. */
   id: string;
-  command: CommandName;
+  command: ControlName;
   /** For set-volume: 0-10. */
   value?: number;
+}
+
+/** Install a firmware release: the fields of its release JSON, and where to download its tar.gz. */
+export interface OtaCommand {
+  v: typeof PROTOCOL_VERSION;
+  id: string;
+  command: typeof OTA_COMMAND;
+  /** http(s) URL of the release's tar.gz (the broker serves it: GET /v1/firmware/<file>). */
+  url: string;
+  version: string;
+  /** Hex sha256 of the tar.gz. */
+  sha256: string;
+  /** Bytes of the tar.gz; the download stops at this size. */
+  size: number;
+  /** Base64 Ed25519 signature over releaseMessage(version, sha256), by the backend's key. */
+  signature: string;
+  /** The new firmware must come online within this many ms, or the device goes back. Default 60 s. */
+  deadlineMs?: number;
+}
+
+export type Command = ControlCommand | OtaCommand;
+
+/** Where a firmware update stands, in the results of an `ota` command. */
+export interface FirmwareReport {
+  /** installing: verified and written, restarting now; updated / rolled-back: the final result after the restart. */
+  status: 'installing' | 'updated' | 'rolled-back';
+  /** The version that was (or is being) installed. */
+  version: string;
 }
 
 export interface CommandResult {
@@ -30,12 +63,21 @@ export interface CommandResult {
   text?: string;
   /** Why it failed, when ok is false. */
   error?: string;
+  /** For ota: where the update stands. An ota command gets two results with its id: installing, then the final one. */
+  firmware?: FirmwareReport;
   at: number;
 }
 
 export type CommandParse = { ok: true; command: Command } | { ok: false; id: string | null; command: CommandName | null; error: string };
 
 const COMMAND_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+/** An Ed25519 signature is 64 bytes: 88 base64 characters. */
+const SIGNATURE = /^[A-Za-z0-9+/]{86}==$/;
+/** Bigger than any image we build (a few MB), small enough for a Pi's SD card and RAM. */
+export const MAX_FIRMWARE_BYTES = 256 * 1024 * 1024;
+export const OTA_DEADLINE = { defaultMs: 60_000, minMs: 5_000, maxMs: 60 * 60_000 } as const;
+const MAX_URL_LENGTH = 2048;
 
 export function parseCommand(payload: Uint8Array | string): CommandParse {
   let raw: unknown;
@@ -49,11 +91,17 @@ export function parseCommand(payload: Uint8Array | string): CommandParse {
   }
   const r = raw as Record<string, unknown>;
   const id = typeof r.id === 'string' && COMMAND_ID.test(r.id) ? r.id : null;
-  const name = COMMANDS.includes(r.command as CommandName) ? (r.command as CommandName) : null;
+  const name = ALL_COMMANDS.includes(r.command as CommandName) ? (r.command as CommandName) : null;
   const fail = (error: string): CommandParse => ({ ok: false, id, command: name, error });
   if (r.v !== PROTOCOL_VERSION) return fail(`"v" is ${describeValue(r.v)}: send "v": 1`);
   if (id === null) return fail(`"id" is ${describeValue(r.id)}: it must be 1-64 letters, digits, ".", "_", ":" or "-"`);
-  if (name === null) return fail(`"command" is ${describeValue(r.command)}: it must be one of ${COMMANDS.join(', ')}`);
+  if (name === null) return fail(`"command" is ${describeValue(r.command)}: it must be one of ${ALL_COMMANDS.join(', ')}`);
+  if (name === OTA_COMMAND) {
+    const error = otaProblem(r);
+    if (error) return fail(error);
+    const { url, version, sha256, size, signature, deadlineMs } = r as unknown as OtaCommand;
+    return { ok: true, command: { v: PROTOCOL_VERSION, id, command: name, url, version, sha256, size, signature, ...(deadlineMs === undefined ? {} : { deadlineMs }) } };
+  }
   if (name === 'set-volume') {
     if (!Number.isInteger(r.value) || (r.value as number) < 0 || (r.value as number) > 10) {
       return fail(`"value" is ${describeValue(r.value)}: set-volume needs an integer from 0 to 10`);
@@ -61,4 +109,35 @@ export function parseCommand(payload: Uint8Array | string): CommandParse {
     return { ok: true, command: { v: PROTOCOL_VERSION, id, command: name, value: r.value as number } };
   }
   return { ok: true, command: { v: PROTOCOL_VERSION, id, command: name } };
+}
+
+/** What is wrong with an ota command's fields, or null. */
+function otaProblem(r: Record<string, unknown>): string | null {
+  if (typeof r.url !== 'string' || r.url.length > MAX_URL_LENGTH || !isHttpUrl(r.url)) {
+    return `"url" is ${describeValue(r.url)}: ota needs the http(s) URL of the release's tar.gz (e.g. http://broker:8081/v1/firmware/payspeaker-firmware-1.2.0.tar.gz)`;
+  }
+  if (typeof r.version !== 'string' || !VERSION_PATTERN.test(r.version)) {
+    return `"version" is ${describeValue(r.version)}: it must be 1-64 letters, digits, ".", "+", "_" or "-" (the release's version)`;
+  }
+  if (typeof r.sha256 !== 'string' || !SHA256.test(r.sha256)) return `"sha256" is ${describeValue(r.sha256)}: it must be the tar.gz's sha256, 64 lowercase hex digits`;
+  if (!Number.isSafeInteger(r.size) || (r.size as number) <= 0 || (r.size as number) > MAX_FIRMWARE_BYTES) {
+    return `"size" is ${describeValue(r.size)}: it must be the tar.gz's size in bytes, 1 to ${MAX_FIRMWARE_BYTES}`;
+  }
+  if (typeof r.signature !== 'string' || !SIGNATURE.test(r.signature)) {
+    return `"signature" is ${describeValue(r.signature)}: it must be the release's base64 Ed25519 signature (88 characters)`;
+  }
+  const { minMs, maxMs } = OTA_DEADLINE;
+  if (r.deadlineMs !== undefined && (!Number.isInteger(r.deadlineMs) || (r.deadlineMs as number) < minMs || (r.deadlineMs as number) > maxMs)) {
+    return `"deadlineMs" is ${describeValue(r.deadlineMs)}: it must be an integer from ${minMs} to ${maxMs} (ms the new firmware has to come online)`;
+  }
+  return null;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '';
+  } catch {
+    return false;
+  }
 }
