@@ -20,6 +20,8 @@ import type { Logger } from '../src/log.ts';
 
 /** The device firmware connects as `payspeaker-<id>` (docs/PROTOCOL.md). */
 export const deviceClientId = (id: string): string => `payspeaker-${id}`;
+/** The device id a client id names (`payspeaker-SPK-0001` → SPK-0001), or null. */
+export const deviceOfClientId = (clientId: string): string | null => (clientId.startsWith('payspeaker-') ? clientId.slice('payspeaker-'.length) : null);
 
 export interface ConnectAttempt {
   username: string | undefined;

@@ -6,7 +6,7 @@
  */
 import type { Aedes, AedesPublishPacket, Client, PublishPacket, PubrelPacket, Subscription } from 'aedes';
 import { parseAck, parseDeviceTopic, topics } from '../../src/protocol/index.ts';
-import { deviceClientId } from '../auth.ts';
+import { deviceClientId, deviceOfClientId } from '../auth.ts';
 import type { Logger } from '../../src/log.ts';
 import type { Outbox, Publication } from './outbox.ts';
 
@@ -15,14 +15,81 @@ export interface DispatcherOptions {
   pollMs?: number;
   /** Most payments re-published per poll (the rest wait for the next one). */
   batch?: number;
+  /** Most copies published to one device and not yet PUBACKed by it (MQTT's receive maximum, in spirit). */
+  maxInFlightPerDevice?: number;
+  /** A copy not PUBACKed after this long is taken as lost: the payment may be published again. */
+  inFlightTimeoutMs?: number;
 }
+
+/**
+ * Copies published and not yet PUBACKed by their device. While one is out, another copy of
+ * the same payment would only queue behind it in aedes (MQTT QoS 1 already resends it when
+ * the session comes back), and a slow device would collect an unbounded queue of copies:
+ * a retry storm that grows the broker's memory until it dies. So a payment has at most one
+ * copy out at a time and a device at most `max` payments.
+ */
+class InFlight {
+  private readonly copies = new Map<string, { device: string; at: number }>();
+  private readonly perDevice = new Map<string, number>();
+
+  constructor(
+    private readonly max: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /**
+   * Records a copy about to go out, or says why not. A device not connected to this broker
+   * is not tracked: no PUBACK can come, and its next session is a fresh start (see forget).
+   */
+  take(id: string, device: string, now: number, connected: boolean): 'ok' | 'already-out' | 'device-full' {
+    if (!connected) return 'ok';
+    const out = this.copies.get(id);
+    if (out && now - out.at < this.timeoutMs) return 'already-out';
+    if (out) this.release(id);
+    if ((this.perDevice.get(device) ?? 0) >= this.max) {
+      this.expire(device, now);
+      if ((this.perDevice.get(device) ?? 0) >= this.max) return 'device-full';
+    }
+    this.copies.set(id, { device, at: now });
+    this.perDevice.set(device, (this.perDevice.get(device) ?? 0) + 1);
+    return 'ok';
+  }
+
+  release(id: string): void {
+    const out = this.copies.get(id);
+    if (!out) return;
+    this.copies.delete(id);
+    const n = (this.perDevice.get(out.device) ?? 1) - 1;
+    if (n > 0) this.perDevice.set(out.device, n);
+    else this.perDevice.delete(out.device);
+  }
+
+  /** The device went away: what it did not PUBACK is re-sent by aedes or by the outbox when it is back. */
+  forget(device: string): void {
+    for (const [id, out] of this.copies) if (out.device === device) this.release(id);
+  }
+
+  private expire(device: string, now: number): void {
+    for (const [id, out] of this.copies) if (out.device === device && now - out.at >= this.timeoutMs) this.release(id);
+  }
+}
+
+/** Copies handed to aedes and not yet written (see send). */
+const MAX_SENDING = 50;
 
 export class Dispatcher {
   private timer: NodeJS.Timeout | null = null;
   private readonly pollMs: number;
   private readonly batch: number;
+  private readonly inFlight: InFlight;
+  private readonly outgoing: Publication[] = [];
+  private sending = 0;
   private readonly onPuback = (packet: PublishPacket | PubrelPacket | undefined, client: Client) => this.delivered(packet, client);
   private readonly onSubscribe = (subs: Subscription[], client: Client) => this.subscribed(subs, client);
+  private readonly onDisconnect = (client: Client) => {
+    const device = client?.id && deviceOfClientId(client.id);
+    if (device) this.inFlight.forget(device);
+  };
 
   constructor(
     private readonly outbox: Outbox,
@@ -32,6 +99,7 @@ export class Dispatcher {
   ) {
     this.pollMs = opts.pollMs ?? 250;
     this.batch = opts.batch ?? 2000;
+    this.inFlight = new InFlight(opts.maxInFlightPerDevice ?? 100, opts.inFlightTimeoutMs ?? 30_000);
   }
 
   async start(): Promise<void> {
@@ -39,6 +107,7 @@ export class Dispatcher {
     this.outbox.onError = (err) => this.log.error({ err: err.message }, 'could not record a payment status change');
     this.aedes.on('ack', this.onPuback);
     this.aedes.on('subscribe', this.onSubscribe);
+    this.aedes.on('clientDisconnect', this.onDisconnect);
     await new Promise<void>((resolve) =>
       this.aedes.subscribe(
         topics.allAcks,
@@ -57,29 +126,66 @@ export class Dispatcher {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.outbox.onAccepted = () => {};
+    this.outgoing.length = 0;
     this.aedes.off('ack', this.onPuback);
     this.aedes.off('subscribe', this.onSubscribe);
+    this.aedes.off('clientDisconnect', this.onDisconnect);
   }
 
   private poll(): void {
     let work;
     try {
-      work = this.outbox.tick(this.batch);
+      const now = Date.now();
+      work = this.outbox.tick(this.batch, (id, device) => this.take(id, device, now) === 'ok');
     } catch (err) {
       // Busy (a CLI command holds the lock) or a disk error: the next poll tries again.
       this.log.warn({ err: (err as Error).message }, 'could not scan the outbox for due payments');
       return;
     }
     for (const id of work.expired) this.log.warn({ payment: id }, 'payment expired: no final ack from the device within its time-to-live');
-    for (const p of work.due) this.publish(p);
+    for (const p of work.due) this.send(p);
   }
 
+  /** A newly accepted payment: out at once, unless its device already has its fill of copies in flight. */
   private publish(p: Publication): void {
-    const packet = { cmd: 'publish', topic: topics.notify(p.device), payload: Buffer.from(p.payload), qos: 1, retain: false, dup: false } as const;
-    this.aedes.publish(packet as AedesPublishPacket, (err) => {
-      if (err) this.log.warn({ payment: p.id, err: err.message }, 'could not publish a payment; it will be retried');
-    });
-    if (p.attempt > 1) this.log.debug({ payment: p.id, device: p.device, attempt: p.attempt }, 're-published a payment');
+    const verdict = this.take(p.id, p.device, Date.now());
+    // Not lost when skipped: the payment's first retry is already scheduled.
+    if (verdict === 'ok') this.send(p);
+    else this.log.debug({ payment: p.id, device: p.device, verdict }, 'device has too many payments in flight; sending at the first retry');
+  }
+
+  private take(id: string, device: string, now: number): ReturnType<InFlight['take']> {
+    const clients = (this.aedes as unknown as { clients: Record<string, unknown> }).clients;
+    return this.inFlight.take(id, device, now, deviceClientId(device) in clients);
+  }
+
+  /**
+   * Hands copies to aedes a few at a time. A burst of thousands of synchronous
+   * aedes.publish calls overflows mqemitter's queue, whose release path then recurses once
+   * per queued message and dies with "Maximum call stack size exceeded" (mqemitter PR #204,
+   * seen here in a 100,000-payment chaos run). Each copy's callback (aedes has written it)
+   * lets the next one go, on a fresh stack.
+   */
+  private send(p: Publication): void {
+    this.outgoing.push(p);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.sending < MAX_SENDING && this.outgoing.length > 0) {
+      const p = this.outgoing.shift()!;
+      this.sending++;
+      const packet = { cmd: 'publish', topic: topics.notify(p.device), payload: Buffer.from(p.payload), qos: 1, retain: false, dup: false } as const;
+      this.aedes.publish(packet as AedesPublishPacket, (err) => {
+        this.sending--;
+        if (err) {
+          this.inFlight.release(p.id);
+          this.log.warn({ payment: p.id, err: err.message }, 'could not publish a payment; it will be retried');
+        }
+        setImmediate(() => this.pump());
+      });
+      if (p.attempt > 1) this.log.debug({ payment: p.id, device: p.device, attempt: p.attempt }, 're-published a payment');
+    }
   }
 
   /** A PUBACK for a notification: only the addressed device's own PUBACK counts as delivery. */
@@ -88,7 +194,9 @@ export class Dispatcher {
     const where = parseDeviceTopic(packet.topic);
     if (!where || where.leaf !== 'notify' || client?.id !== deviceClientId(where.deviceId)) return;
     const id = paymentIdOf(packet.payload as Buffer);
-    if (id) this.outbox.recordDelivered(where.deviceId, id);
+    if (!id) return;
+    this.inFlight.release(id);
+    this.outbox.recordDelivered(where.deviceId, id);
   }
 
   private acked(packet: AedesPublishPacket): void {

@@ -106,8 +106,9 @@ export class Outbox {
       history: db.prepare<[string], { at: number; event: PaymentEventKind; status: PaymentStatus; detail: string | null }>(
         'SELECT at, event, status, detail FROM payment_events WHERE payment_id = ? ORDER BY seq',
       ),
-      delivered: db.prepare<[{ now: number; id: string; device: string }]>(
-        `UPDATE payments SET status = 'delivered', delivered_at = @now, updated_at = @now WHERE id = @id AND device = @device AND status = 'queued'`,
+      delivered: db.prepare<[{ now: number; later: number; id: string; device: string }]>(
+        `UPDATE payments SET status = 'delivered', delivered_at = @now, updated_at = @now, next_attempt_at = max(next_attempt_at, @later)
+         WHERE id = @id AND device = @device AND status = 'queued'`,
       ),
       final: db.prepare<[{ status: PaymentStatus; text: string | null; reason: string | null; detail: string | null; now: number; id: string; device: string }]>(
         `UPDATE payments SET status = @status, text = @text, reason = @reason, detail = @detail, finished_at = @now, updated_at = @now,
@@ -201,11 +202,16 @@ export class Outbox {
     return { counts, lastPaymentAt: this.stmt.lastPayment.get(device)?.at ?? null };
   }
 
-  /** The device PUBACKed: it has the payment in its NVS and will announce it, even after a reboot. */
+  /**
+   * The device PUBACKed: it has the payment in its NVS and will announce it, even after a
+   * reboot. Its queue may be long, so the next copy (against a lost final ack) waits the
+   * longest backoff step: re-sending delivered payments at the short steps only loads a
+   * device that is behind.
+   */
   recordDelivered(device: string, id: string): void {
     this.commits.enqueue(() => {
       const now = this.now();
-      if (this.stmt.delivered.run({ now, id, device }).changes > 0) this.addEvent(id, now, 'delivered', 'delivered', null);
+      if (this.stmt.delivered.run({ now, later: now + this.opts.retry.maxMs, id, device }).changes > 0) this.addEvent(id, now, 'delivered', 'delivered', null);
     });
   }
 
@@ -241,18 +247,21 @@ export class Outbox {
    * Expires what outlived its time-to-live, then claims up to `limit` due payments for
    * publishing, pushing each one's next attempt out by the backoff.
    */
-  readonly tick = (limit: number): { due: Publication[]; expired: string[] } => {
+  readonly tick = (limit: number, canSend: (id: string, device: string) => boolean = () => true): { due: Publication[]; expired: string[] } => {
     const work = this.db
       .transaction(() => {
         const now = this.now();
         const expired = this.stmt.expire.all({ now }).map((r) => r.id);
         for (const id of expired) this.addEvent(id, now, 'expired', 'expired', null);
-        const due = this.stmt.due.all({ now, limit }).map((r) => {
-          const attempt = r.attempts + 1;
+        const due: Publication[] = [];
+        for (const r of this.stmt.due.all({ now, limit })) {
+          // One the dispatcher cannot send now (a copy is still out) waits another step, as the same attempt.
+          const attempt = canSend(r.id, r.device) ? r.attempts + 1 : r.attempts;
           this.stmt.claim.run(attempt, now + retryDelay(this.opts.retry, attempt, this.random), now, r.id);
+          if (attempt === r.attempts) continue;
           this.addEvent(r.id, now, 'republished', r.status, `attempt ${attempt}`);
-          return { id: r.id, device: r.device, payload: r.notification, attempt };
-        });
+          due.push({ id: r.id, device: r.device, payload: r.notification, attempt });
+        }
         return { due, expired };
       })
       .immediate();

@@ -13,6 +13,7 @@ export class PayspeakerProcess {
   readonly child: ChildProcess;
   readonly events: Record<string, unknown>[] = [];
   stderr = '';
+  private killRequested = false;
   private readonly waiters: { match: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
 
   constructor(
@@ -55,8 +56,15 @@ export class PayspeakerProcess {
     return new Promise((resolve) => this.child.once('exit', () => resolve()));
   }
 
+  /** Why the process ended when nobody asked it to (a crash), with the end of its stderr; else null. */
+  get crashed(): string | null {
+    if (this.running || this.killRequested) return null;
+    return `payspeaker ${this.args[0]} (pid ${this.child.pid}) exited on its own (${this.child.exitCode ?? this.child.signalCode}); stderr ends:\n${this.stderr.slice(-4000)}`;
+  }
+
   /** Sends `signal` (SIGTERM: a clean stop; SIGKILL: a crash) and waits for the exit. */
   async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    this.killRequested = true;
     if (this.running) this.child.kill(signal);
     await this.exited();
   }

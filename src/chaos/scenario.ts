@@ -104,7 +104,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     try {
       const paid = await generate(rig, opts, progress);
       progress.phase = 'draining';
-      const statuses = await drain(rig.api, paid.ids, opts.drainMs, progress);
+      const statuses = await drain(rig, paid.ids, opts.drainMs, progress);
       const lastFinal = Date.now();
       progress.phase = 'auditing';
       tell();
@@ -211,6 +211,7 @@ async function generate(rig: Rig, opts: ChaosOptions, progress: ChaosProgress) {
       } catch (err) {
         if (err instanceof ApiRequestError && err.status < 500) throw err;
         if (!(err instanceof ApiUnreachableError || err instanceof ApiRequestError)) throw err;
+        assertAlive(rig);
         retries++;
         await sleep(200);
       }
@@ -218,6 +219,7 @@ async function generate(rig: Rig, opts: ChaosOptions, progress: ChaosProgress) {
   };
   const inFlight = new Set<Promise<void>>();
   while (next < opts.payments) {
+    assertAlive(rig);
     const i = next++;
     if (i === killBrokerAt) faults.push(restartBroker(rig, progress));
     if (i === killDeviceAt) faults.push(restartDevice(rig, opts.seed, progress));
@@ -231,6 +233,12 @@ async function generate(rig: Rig, opts: ChaosOptions, progress: ChaosProgress) {
   await Promise.all(inFlight);
   await Promise.all(faults);
   return { ids, retries, startedAt, endedAt: Date.now() };
+}
+
+/** A process that died without being killed ends the run at once, saying why (else the run waits for ever). */
+function assertAlive(rig: Rig): void {
+  const crash = [rig.broker, ...rig.devices].map((p) => p.crashed).find((c) => c !== null);
+  if (crash) throw new Error(crash);
 }
 
 async function restartBroker(rig: Rig, progress: ChaosProgress): Promise<void> {
@@ -248,11 +256,13 @@ async function restartDevice(rig: Rig, seed: number, progress: ChaosProgress): P
 }
 
 /** Follows every payment to a final status, or until `drainMs` passes. */
-async function drain(api: NotificationApi, ids: string[], drainMs: number, progress: ChaosProgress): Promise<Map<string, PaymentStatus>> {
+async function drain(rig: Rig, ids: string[], drainMs: number, progress: ChaosProgress): Promise<Map<string, PaymentStatus>> {
+  const { api } = rig;
   const statuses = new Map<string, PaymentStatus>();
   const deadline = Date.now() + drainMs;
   let open = ids;
   while (open.length > 0 && Date.now() < deadline) {
+    assertAlive(rig);
     const still: string[] = [];
     for (let i = 0; i < open.length; i += 50) {
       const batch = open.slice(i, i + 50);
