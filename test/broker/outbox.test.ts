@@ -179,6 +179,30 @@ describe('retries and expiry', () => {
     expect(outbox.tick(10).due.map((d) => d.id)).toEqual([a.id]);
   });
 
+  it('gives a delivered payment the longest backoff step before its next copy (its device is working through it)', async () => {
+    const outbox = open();
+    const { payment } = await outbox.accept(request());
+    outbox.recordDelivered('SPK-1', payment.id);
+    await flush();
+    expect(outbox.find(payment.id)?.nextAttemptAt).toBe(T0 + 8000); // maxMs, not the first step's 1 s
+    clock = T0 + 7999;
+    expect(outbox.tick(10).due).toEqual([]);
+    clock = T0 + 8000;
+    expect(outbox.tick(10).due.map((d) => [d.id, d.attempt])).toEqual([[payment.id, 2]]);
+  });
+
+  it('holds back a copy the dispatcher cannot send yet: same attempt, next step, no "republished" event', async () => {
+    const outbox = open();
+    const { payment } = await outbox.accept(request());
+    clock = T0 + 1000;
+    expect(outbox.tick(10, () => false).due).toEqual([]);
+    expect(outbox.find(payment.id)).toMatchObject({ attempts: 1, nextAttemptAt: T0 + 2000 });
+    expect(outbox.history(payment.id).map((e) => e.event)).toEqual(['accepted']);
+    clock = T0 + 2000;
+    expect(outbox.tick(10, () => true).due.map((d) => d.attempt)).toEqual([2]);
+    expect(outbox.history(payment.id).map((e) => e.event)).toEqual(['accepted', 'republished']);
+  });
+
   it('never gives the same attempt to two processes sharing the database', async () => {
     const one = open();
     const two = open();
