@@ -26,13 +26,7 @@ export async function startEchoServer(): Promise<EchoServer> {
 }
 
 /** A port nothing listens on: bound once, then released. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../../src/chaos/ports.ts';
 
 export interface Client {
   socket: Socket;
