@@ -41,6 +41,8 @@ export interface SpeakerOptions {
   backoff?: BackoffOptions;
   /** Which notifications may be spoken. Without it signatures are not checked (a warning says so). */
   trust?: Trust;
+  /** Reported in the retained state message; default VERSION. An installed image passes its manifest's version. */
+  firmwareVersion?: string;
 }
 
 interface Running {
@@ -69,7 +71,7 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
     const { opts } = this;
     const log = (opts.log ?? silentLogger).child({ device: opts.id });
     const machine = new DeviceStateMachine({ now: () => opts.board.clock.now(), log });
-    const ctxBase = { id: opts.id, lang: opts.lang, firmwareVersion: VERSION };
+    const ctxBase = { id: opts.id, lang: opts.lang, firmwareVersion: opts.firmwareVersion ?? VERSION };
     const connection = new Connection({
       clientId: `payspeaker-${opts.id}`,
       brokerUrl: opts.brokerUrl,
