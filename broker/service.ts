@@ -3,6 +3,7 @@
  * devices over the broker, and the HTTP API backends call. Started inside the broker process
  * by startBroker's `service` option (`payspeaker broker` always starts it).
  */
+import path from 'node:path';
 import type { Aedes } from 'aedes';
 import { signNotification } from '../src/protocol/index.ts';
 import type { Logger } from '../src/log.ts';
@@ -26,12 +27,18 @@ export interface ServiceOptions {
   /** How often the dispatcher looks for due retries. Default 250 ms. */
   pollMs?: number;
   now?: () => number;
+  /** Where the HTTP API serves firmware releases from (over-the-air updates). Default DATA_DIR/broker/firmware. */
+  firmwareDir?: string;
 }
 
 /** Devices refuse a notification older than 24 h (src/protocol/signing.ts), so retrying longer is pointless. */
 export const MAX_TTL_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_TTL_MS = 60 * 60 * 1000;
 export const DEFAULT_HTTP_PORT = 8081;
+
+export function defaultFirmwareDir(dataDir: string): string {
+  return path.join(brokerDir(dataDir), 'firmware');
+}
 
 export interface NotificationService {
   readonly outbox: Outbox;
@@ -53,7 +60,7 @@ export async function startNotificationService(opts: ServiceOptions, parts: Part
   if (!(ttlMs > 0 && ttlMs <= MAX_TTL_MS)) {
     throw new Error(`payment time-to-live ${ttlMs} ms is out of range: it must be more than 0 and at most 24 h, the age a speaker still accepts`);
   }
-  const { privateKey } = loadOrCreateBackendKeys(brokerDir(opts.dataDir));
+  const { privateKey, publicKey } = loadOrCreateBackendKeys(brokerDir(opts.dataDir));
   const outbox = Outbox.open(opts.dataDir, {
     sign: (n) => signNotification(n, privateKey),
     ttlMs,
@@ -66,7 +73,8 @@ export async function startNotificationService(opts: ServiceOptions, parts: Part
     await dispatcher.start();
     const port = opts.httpPort === undefined ? DEFAULT_HTTP_PORT : opts.httpPort;
     if (port !== null) {
-      http = await startHttpApi({ host: parts.host, port, outbox, log: parts.log, fleet: parts });
+      const firmware = { dir: opts.firmwareDir ?? defaultFirmwareDir(opts.dataDir), publicKey };
+      http = await startHttpApi({ host: parts.host, port, outbox, log: parts.log, fleet: parts, firmware });
     }
   } catch (err) {
     dispatcher.stop();

@@ -10,6 +10,7 @@ import { installErrorHandling, ApiError } from './errors.ts';
 import { backendTokenAuth, openAccess } from './auth.ts';
 import { paymentRoutes, PAYMENT_FIELD_HINTS } from './payments.ts';
 import { deviceRoutes, type FleetView } from './devices.ts';
+import { firmwareRoutes, type FirmwareStore } from './images.ts';
 
 export interface HttpApiOptions {
   host: string;
@@ -18,6 +19,8 @@ export interface HttpApiOptions {
   outbox: Outbox;
   fleet: FleetView;
   log: Logger;
+  /** Firmware releases for over-the-air updates (GET/PUT /v1/firmware/<file>). */
+  firmware?: FirmwareStore;
 }
 
 export interface HttpApi {
@@ -53,6 +56,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     }
   });
   deviceRoutes(app, opts.outbox, auth, opts.fleet);
+  if (opts.firmware) firmwareRoutes(app, opts.firmware, auth);
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {

@@ -105,13 +105,19 @@ export class NotificationApi {
     return ((await res.json()) as { device: Record<string, unknown> }).device;
   }
 
+  /** Puts a firmware release file (its tar.gz, then its JSON) where speakers download it: PUT /v1/firmware/<name>. */
+  async uploadFirmware(name: string, bytes: Uint8Array): Promise<void> {
+    await this.request('PUT', `/v1/firmware/${encodeURIComponent(name)}`, new Raw(bytes, 'application/octet-stream'));
+  }
+
   private async request(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.token !== null) headers.authorization = `Bearer ${this.token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (body !== undefined) headers['content-type'] = body instanceof Raw ? body.type : 'application/json';
+    const payload = body === undefined ? undefined : body instanceof Raw ? body.bytes : JSON.stringify(body);
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(`${this.base}${path}`, { method, headers, body: payload });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ApiUnreachableError(this.base, cause?.code ?? cause?.message ?? (err as Error).message);
@@ -125,4 +131,12 @@ export class NotificationApi {
     }
     throw new ApiRequestError(res.status, error.code ?? `http-${res.status}`, error.message ?? `${method} ${path} failed with HTTP ${res.status}`, error.field);
   }
+}
+
+/** A request body sent as it is, not as JSON. */
+class Raw {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly type: string,
+  ) {}
 }

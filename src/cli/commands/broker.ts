@@ -43,6 +43,7 @@ interface BrokerFlags extends DataFlags {
   paymentTtl: string;
   retryAfter: string;
   retryMax: string;
+  firmwareDir?: string;
 }
 
 const D = DEFAULT_LIMITS;
@@ -95,6 +96,7 @@ export function brokerCommand(ctx: CliContext): Command {
         .default(s.httpPort ?? DEFAULT_HTTP_PORT),
     )
     .option('--no-http-port', 'do not serve the notification API (payments still flow over MQTT and the outbox)')
+    .option('--firmware-dir <dir>', 'firmware releases served to speakers for over-the-air updates at /v1/firmware/ (default: DIR/broker/firmware; "payspeaker ota" uploads there)')
     .addOption(new Option('--payment-ttl <duration>', 'keep re-publishing a payment without a final ack for this long, then mark it expired (max 24h)').env('PAYSPEAKER_PAYMENT_TTL').default(s.paymentTtl ?? '1h'))
     .addOption(new Option('--retry-after <duration>', 'first re-publish of an unacknowledged payment; doubles each time').env('PAYSPEAKER_RETRY_AFTER').default(s.retryAfter ?? '5s'))
     .addOption(new Option('--retry-max <duration>', 'longest wait between re-publishes').env('PAYSPEAKER_RETRY_MAX').default(s.retryMax ?? '5m'))
@@ -143,7 +145,7 @@ function serviceFrom(flags: BrokerFlags, dataDir: string): ServiceOptions {
   const baseMs = parseDuration(flags.retryAfter, '--retry-after');
   const maxMs = parseDuration(flags.retryMax, '--retry-max');
   if (maxMs < baseMs) throw new CliError(`--retry-max ${flags.retryMax} is shorter than --retry-after ${flags.retryAfter}: the longest wait cannot be shorter than the first`);
-  return { dataDir, httpPort: flags.httpPort === false ? null : flags.httpPort, ttlMs, retry: { baseMs, maxMs } };
+  return { dataDir, httpPort: flags.httpPort === false ? null : flags.httpPort, ttlMs, retry: { baseMs, maxMs }, ...(flags.firmwareDir && { firmwareDir: flags.firmwareDir }) };
 }
 
 /** The certificate and ports for --tls; the files default to what `payspeaker certs` wrote. */
