@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../support/mqtt.ts';
 import { GpioUnavailableError, type LineEdge } from '../../device/drivers/gpio/chip.ts';
 import { createGpiodToolsBackend, listChips, parseGpiodetect, parseGpiomonLine } from '../../device/drivers/gpio/gpiod-tools.ts';
 
@@ -31,13 +32,6 @@ function fakeEnv(vars: Record<string, string> = {}) {
   return { env, entries };
 }
 
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const alive = (pid: number) => {
   try {

@@ -9,14 +9,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker } from '../support/broker.ts';
+import { DeviceLink, until } from '../support/mqtt.ts';
 import { captureLog, LEVEL } from '../fixtures/capture-log.ts';
 import { createMemoryChip, memoryBackend, type MemoryChip } from '../fixtures/fake-gpiod/memory-chip.ts';
 import { aplayInstalled, INSTALL_ALSA } from '../audio/alsa-helpers.ts';
-import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
-import { makeNotification, parseAck, topics, type Ack } from '../../src/protocol/index.ts';
 import { createEspeakEngine } from '../../src/audio/tts/espeak.ts';
 import { decodeWav } from '../../src/audio/wav.ts';
 import { nonSilentMs } from '../../src/audio/pcm.ts';
@@ -35,19 +33,16 @@ const voice = createTtsVoice(createEspeakEngine());
 const savedAlsa = process.env.ALSA_CONFIG_PATH;
 
 let broker: RunningBroker;
-let backend: MqttClient;
 beforeAll(async () => {
   // A named ALSA device and no default: a sink that ignored pi.audioDevice would fail to play.
   const conf = path.join(tmp, 'asound.conf');
   writeFileSync(conf, `pcm.null { type null }\npcm.pi_speaker { type file; slave.pcm "null"; file "${capture}"; format "wav" }\n`);
   process.env.ALSA_CONFIG_PATH = conf;
   broker = await startTestBroker();
-  backend = await connectOnce(broker.mqttUrl, { clientId: 'test-backend-pi' });
 });
 afterAll(async () => {
   if (savedAlsa === undefined) delete process.env.ALSA_CONFIG_PATH;
   else process.env.ALSA_CONFIG_PATH = savedAlsa;
-  await endClient(backend);
   await broker.close();
   rmSync(tmp, { recursive: true, force: true });
 });
@@ -59,13 +54,6 @@ function boardOptions(extra: Partial<PiBoardOptions> = {}) {
   return { opts, lines };
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('pi config section', () => {
   it('defaults to the documented wiring', () => {
@@ -203,16 +191,12 @@ describe('the speaker firmware on the Pi board', () => {
     expect(lines.some((l) => l.level === LEVEL.warn && /^no GPIO chip found \(.*\): buttons and LED are off; audio still works$/.test(l.msg))).toBe(true);
 
     const speaker = new Speaker({ id: 'SPK-PI-NOCHIP', brokerUrl: broker.mqttUrl, lang: 'zh-CN', board, voice, settings: { prompts: false } });
-    const acks: Ack[] = [];
-    backend.on('message', (topic, payload) => {
-      if (topic === topics.ack('SPK-PI-NOCHIP')) acks.push(parseAck(payload));
-    });
-    await backend.subscribeAsync(topics.ack('SPK-PI-NOCHIP'), { qos: 1 });
+    const link = await DeviceLink.open(broker.mqttUrl, 'SPK-PI-NOCHIP');
     await speaker.start();
-    const notification = makeNotification({ id: 'PAY-PI-1', device: 'SPK-PI-NOCHIP', amount: 12345, currency: 'CNY', channel: 'wechat', kind: 'payment', createdAt: Date.now() });
-    await backend.publishAsync(topics.notify('SPK-PI-NOCHIP'), JSON.stringify(notification), { qos: 1 });
-    await until(() => acks.length === 1, 'the ack', 30_000);
-    expect(acks[0]).toMatchObject({ id: 'PAY-PI-1', status: 'played', text: '微信收款一百二十三点四五元' });
+    const id = await link.pay(12345);
+    await until(() => link.acks.length === 1, 'the ack', 30_000);
+    expect(link.ackFor(id)).toMatchObject({ status: 'played', text: '微信收款一百二十三点四五元' });
+    await link.close();
 
     const played = decodeWav(readFileSync(capture));
     expect(nonSilentMs(played)).toBeGreaterThan(1000);
