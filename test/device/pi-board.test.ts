@@ -183,6 +183,15 @@ describe('the speaker firmware on the Pi board', () => {
     expect(chip.requested.size).toBe(0);
   });
 
+  it.skipIf(!hasAplay)(`an ALSA device that does not exist: playing fails with aplay's reason and where to look (${INSTALL_ALSA} if skipped)`, async () => {
+    const { opts } = boardOptions({ audio: { kind: 'player' }, pi: { audioDevice: 'no_such_pcm', gpio: false } });
+    const board = await createPiBoard(opts);
+    await expect(board.audio.play({ sampleRate: 8000, samples: new Int16Array(800) }, 'PAY-X')).rejects.toThrow(
+      /^alsa sink: could not play "PAY-X" on ALSA device "no_such_pcm": aplay exited with 1: .*Unknown PCM no_such_pcm.* \(list devices with "aplay -L"\)$/,
+    );
+    await board.close();
+  });
+
   it.skipIf(!hasAplay || !realTools || hasChip)(`no GPIO chip (real gpiod tools): still announces a payment through ALSA on pi.audioDevice (${INSTALL_ALSA} / apt-get install gpiod if skipped)`, async () => {
     const { opts, lines } = boardOptions({ device: 'SPK-PI-NOCHIP', audio: { kind: 'player' }, pi: { audioDevice: 'pi_speaker' } });
     const board = await createPiBoard(opts);
