@@ -105,6 +105,9 @@ async function main(): Promise<void> {
       },
     );
   };
+  speaker.on('event', (e) => {
+    if (e.event === 'online' || e.event === 'offline') log.info({ broker: e.broker }, `${e.event}: ${config.id} firmware ${version}`);
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   watchParent(() => shutdown('the loader is gone'));

@@ -1,0 +1,93 @@
+/** A/B install folders and a running loader (boot.cjs), for the firmware tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { bundle, LOADER_SOURCE } from '../../src/image/bundle.ts';
+import { rootPaths, writeState, type BootState, type Slot } from '../../device/firmware/slots.ts';
+
+export function tempRoot(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `payspeaker-${prefix}-`));
+}
+
+/** ROOT/boot.cjs from the loader's source (esbuild, as `image build` makes it). */
+export async function installLoader(root: string): Promise<void> {
+  fs.mkdirSync(root, { recursive: true });
+  await bundle(LOADER_SOURCE, rootPaths(root).loader);
+}
+
+/** A slot holding just a firmware.cjs (no manifest): enough for the loader, which runs what the state says. */
+export function writeFakeSlot(root: string, slot: Slot, firmware: string): void {
+  const dir = rootPaths(root).slot(slot);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'firmware.cjs'), firmware);
+}
+
+export function setState(root: string, state: BootState): void {
+  writeState(root, state);
+}
+
+/** A process whose stdout lines can be awaited (the loader prints one line per decision). */
+export class LineProcess {
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  stderr = '';
+  private readonly waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+
+  constructor(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+    this.child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d));
+    readline.createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      this.lines.push(line);
+      for (const w of [...this.waiters]) {
+        if (w.match(line)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    });
+  }
+
+  /** The first stdout line (seen or future) that matches. */
+  waitForLine(match: RegExp | ((line: string) => boolean), timeoutMs = 20_000): Promise<string> {
+    const test = typeof match === 'function' ? match : (l: string) => match.test(l);
+    const seen = this.lines.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no line matching ${String(match)} within ${timeoutMs} ms; stdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`)), timeoutMs);
+      this.waiters.push({ match: test, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+    });
+  }
+
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const c = this.child;
+    if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve({ code: c.exitCode, signal: c.signalCode });
+    return new Promise((resolve) => c.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** SIGTERM, and SIGKILL if it has not exited within `graceMs`. */
+  async stop(graceMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    const r = await this.exited();
+    clearTimeout(timer);
+    return r;
+  }
+}
+
+/** `node ROOT/boot.cjs`, as systemd runs it. */
+export function startLoader(root: string, node = process.execPath, env: NodeJS.ProcessEnv = process.env): LineProcess {
+  return new LineProcess(node, [rootPaths(root).loader], env);
+}
+
+/** True while `pid` exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
