@@ -79,10 +79,10 @@ describe('parsing libgpiod 1.6 output', () => {
   });
 
   it('gpiomon lines, in our -F format and in the default one', () => {
-    expect(parseGpiomonLine('17 0 1234 567890123')).toEqual({ offset: 17, level: 0 });
-    expect(parseGpiomonLine('22 1 5 12')).toEqual({ offset: 22, level: 1 });
-    expect(parseGpiomonLine('event: FALLING EDGE offset: 23 timestamp: [    1234.000000001]')).toEqual({ offset: 23, level: 0 });
-    expect(parseGpiomonLine('event:  RISING EDGE offset: 23 timestamp: [       1.000000001]')).toEqual({ offset: 23, level: 1 });
+    expect(parseGpiomonLine('17 0 1234 567890123')).toEqual({ offset: 17, level: 0, atMs: 1234567.890123 });
+    expect(parseGpiomonLine('22 1 5 12000000')).toEqual({ offset: 22, level: 1, atMs: 5012 });
+    expect(parseGpiomonLine('event: FALLING EDGE offset: 23 timestamp: [    1234.005000000]')).toEqual({ offset: 23, level: 0, atMs: 1234005 });
+    expect(parseGpiomonLine('event:  RISING EDGE offset: 23 timestamp: [       1.000000000]')).toEqual({ offset: 23, level: 1, atMs: 1000 });
     expect(parseGpiomonLine('gpiomon: error waiting for events: Device or resource busy')).toBeNull();
   });
 });
@@ -105,11 +105,13 @@ describe('the tools driver against fake 1.6 tools on PATH', () => {
     const failures: Error[] = [];
     const watch = await chip.watch([17, 22], { bias: 'pull-up', onEdge: (e) => edges.push(e), onFailure: (e) => failures.push(e) });
     await until(() => edges.length === 3, 'three edges');
-    expect(edges).toEqual([
+    expect(edges.map(({ offset, level }) => ({ offset, level }))).toEqual([
       { offset: 17, level: 0 },
       { offset: 17, level: 1 },
       { offset: 22, level: 0 },
     ]);
+    // Timestamps from gpiomon's %s %n: 30 ms between the two edges on line 17 (give or take the fake's timer).
+    expect(edges[1]!.atMs - edges[0]!.atMs).toBeGreaterThanOrEqual(25);
     const [start] = entries();
     expect(start).toMatchObject({ tool: 'gpiomon', event: 'start', args: ['-b', '-B', 'pull-up', '-F', '%o %e %s %n', 'gpiochip0', '17', '22'] });
     await watch.close();

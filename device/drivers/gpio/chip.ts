@@ -14,10 +14,16 @@ export type Bias = (typeof BIASES)[number];
 
 export type Level = 0 | 1;
 
-/** One edge on a watched line: the level the line went to. */
+/** One edge on a watched line: the level the line went to, and when. */
 export interface LineEdge {
   offset: number;
   level: Level;
+  /**
+   * When the edge happened, in ms on the chip's own clock (the kernel's event timestamp). Only
+   * differences between edges matter: edges that reach Node in one batch — its event loop was
+   * busy synthesising speech — still show how long each level held.
+   */
+  atMs: number;
 }
 
 /** Lines being watched; `close` releases them. */

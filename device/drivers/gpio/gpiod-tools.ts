@@ -67,11 +67,15 @@ export function parseGpiodetect(stdout: string): ChipInfo[] {
  * default ("event:  RISING EDGE offset: 17 timestamp: [  12.345]") too, should a wrapper drop -F.
  */
 export function parseGpiomonLine(line: string): LineEdge | null {
-  const custom = /^(\d+) ([01]) \d+ \d+$/.exec(line.trim());
-  if (custom) return { offset: Number(custom[1]), level: custom[2] === '1' ? 1 : 0 };
-  const human = /^event:\s+(RISING|FALLING) EDGE offset: (\d+) /.exec(line.trim());
-  if (human) return { offset: Number(human[2]), level: human[1] === 'RISING' ? 1 : 0 };
+  const custom = /^(\d+) ([01]) (\d+) (\d+)$/.exec(line.trim());
+  if (custom) return { offset: Number(custom[1]), level: custom[2] === '1' ? 1 : 0, atMs: toMs(custom[3]!, custom[4]!) };
+  const human = /^event:\s+(RISING|FALLING) EDGE offset: (\d+) timestamp: \[\s*(\d+)\.(\d+)\]$/.exec(line.trim());
+  if (human) return { offset: Number(human[2]), level: human[1] === 'RISING' ? 1 : 0, atMs: toMs(human[3]!, human[4]!) };
   return null;
+}
+
+function toMs(seconds: string, nanoseconds: string): number {
+  return Number(seconds) * 1000 + Number(nanoseconds) / 1e6;
 }
 
 export function gpiomonArgs(chip: string, offsets: readonly number[], bias: WatchOptions['bias']): string[] {
