@@ -110,8 +110,8 @@ describe('the tools driver against fake 1.6 tools on PATH', () => {
       { offset: 17, level: 1 },
       { offset: 22, level: 0 },
     ]);
-    // Timestamps from gpiomon's %s %n: 30 ms between the two edges on line 17 (give or take the fake's timer).
-    expect(edges[1]!.atMs - edges[0]!.atMs).toBeGreaterThanOrEqual(25);
+    // Timestamps from gpiomon's %s %n: the edges on line 17 were 30 ms apart.
+    expect(edges[1]!.atMs - edges[0]!.atMs).toBe(30);
     const [start] = entries();
     expect(start).toMatchObject({ tool: 'gpiomon', event: 'start', args: ['-b', '-B', 'pull-up', '-F', '%o %e %s %n', 'gpiochip0', '17', '22'] });
     await watch.close();
@@ -122,7 +122,7 @@ describe('the tools driver against fake 1.6 tools on PATH', () => {
 
   it('watch: a busy line rejects at start with gpiomon\'s message; a later death is reported as a failure', async () => {
     const busy = fakeEnv({ FAKE_GPIOD_BUSY: '22' });
-    const chip = await createGpiodToolsBackend({ env: busy.env, startupMs: 1500 }).openChip('auto');
+    const chip = await createGpiodToolsBackend({ env: busy.env, startupMs: 5000 }).openChip('auto'); // it fails long before
     await expect(chip.watch([17, 22], { bias: 'as-is', onEdge: () => undefined, onFailure: () => undefined })).rejects.toThrow(
       'gpiomon -b -F %o %e %s %n gpiochip0 17 22 failed at start: gpiomon: error waiting for events: Device or resource busy',
     );
@@ -168,7 +168,7 @@ describe('the tools driver against fake 1.6 tools on PATH', () => {
 
   it('output: a busy LED line rejects at start with gpioset\'s message', async () => {
     const { env } = fakeEnv({ FAKE_GPIOD_BUSY: '27' });
-    const chip = await createGpiodToolsBackend({ env, startupMs: 1500 }).openChip('auto');
+    const chip = await createGpiodToolsBackend({ env, startupMs: 5000 }).openChip('auto'); // it fails long before
     await expect(chip.output(27, { initial: 0, onFailure: () => undefined })).rejects.toThrow(
       'gpioset --mode=signal gpiochip0 27=0 failed at start: gpioset: error setting the GPIO line values: Device or resource busy',
     );
