@@ -102,7 +102,7 @@ export interface PiBoardOptions {
   log: Logger;
   /** The NVS file (volume, payment ids, today's totals). */
   nvsFile: string;
-  /** The `pi` section of the device config, raw (parsed here) or already parsed. */
+  /** The `pi` section of the device config as it is in device.json (undefined: all defaults); checked here with parsePiConfig. */
   pi?: unknown;
   /** Default player (aplay on ALSA's default device); `pi.audioDevice` picks another ALSA device. */
   audio?: AudioSpec;
