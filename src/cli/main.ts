@@ -21,6 +21,7 @@ import { chaosCommand } from './commands/chaos.ts';
 import { fleetCommand } from './commands/fleet.ts';
 import { imageCommand } from './commands/image.ts';
 import { otaCommand } from './commands/ota.ts';
+import { flashCommand } from './commands/flash.ts';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('payspeaker')
@@ -44,7 +45,7 @@ Examples:
   npx payspeaker voicepack build --lang hi-IN  record a voice pack
   npx payspeaker chaos --target 127.0.0.1:1883 --mean-fault-after 5s   a fault proxy for devices`,
     );
-  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, commandCommand, provisionCommand, devicesCommand, revokeCommand, certsCommand, voicepackCommand, chaosCommand, fleetCommand, imageCommand, otaCommand]) program.addCommand(make(ctx));
+  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, commandCommand, provisionCommand, devicesCommand, revokeCommand, certsCommand, voicepackCommand, chaosCommand, fleetCommand, imageCommand, otaCommand, flashCommand]) program.addCommand(make(ctx));
   program.exitOverride();
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
