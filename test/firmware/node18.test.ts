@@ -25,7 +25,7 @@ import { beginTrial, initialState, readState, rootPaths, writeState } from '../.
 import { CliProcess, cleanEnv, runCli } from '../support/cli.ts';
 import { until } from '../support/mqtt.ts';
 import { findNode18 } from '../support/node18.ts';
-import { LineProcess, startLoader, tempRoot } from './helpers.ts';
+import { alive, LineProcess, startLoader, tempRoot } from './helpers.ts';
 
 const DEVICE = 'SPK-N18';
 const node18 = await findNode18();
@@ -71,7 +71,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!node18.ok) return;
-  if (loader) expect(await loader.stop()).toEqual({ code: 0, signal: null });
+  if (loader && loader.child.exitCode === null && loader.child.signalCode === null) expect(await loader.stop()).toEqual({ code: 0, signal: null });
   if (backend) await endClient(backend);
   if (broker) expect(await broker.stop()).toBe(0);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -118,4 +118,14 @@ describe.skipIf(!node18.ok)(`the firmware image on Node 18 (${node18.ok ? node18
     expect(readState(root)).toMatchObject({ active: 'b', trial: null, last: { result: 'updated', version: '2.0.0', by: 'test' } });
     await pay('PAY-N18-2', '1', 'USD');
   }, 90_000);
+
+  it('stops the firmware when its loader is SIGKILLed, so no orphan holds the device', async () => {
+    const pids = loader.lines.filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { pid: number }).pid);
+    const firmware = pids[pids.length - 1]!;
+    expect(alive(firmware)).toBe(true);
+    const count = states.length;
+    loader.child.kill('SIGKILL');
+    await until(() => !alive(firmware), 'the firmware to exit after its loader died', 20_000);
+    await until(() => states.slice(count).some((s) => !s.online), 'the device offline', 10_000);
+  }, 30_000);
 });
