@@ -106,7 +106,8 @@ class TempDownload implements FirmwareDownload {
   readonly stream: fs.WriteStream;
 
   constructor(readonly file: string) {
-    this.stream = fs.createWriteStream(file, { mode: 0o600 });
+    // Opened here, not on the stream's next tick: a discard right away must find the file to remove.
+    this.stream = fs.createWriteStream(file, { fd: fs.openSync(file, 'w', 0o600) });
   }
 
   discard(): void {
