@@ -12,6 +12,7 @@ import pino, { type Logger } from 'pino';
 import { deviceNvsFile } from '../../src/config.ts';
 import { tlsClientOptions } from '../../src/mqtt/connect.ts';
 import { VERSION } from '../../src/version.ts';
+import type { FirmwareSlots } from '../board.ts';
 import { Speaker } from '../speaker.ts';
 import { Trust } from '../trust.ts';
 import { firmwareSlotsFromEnv } from '../drivers/firmware-slots.ts';
@@ -19,7 +20,7 @@ import { openBoard } from './boards.ts';
 import { DeviceConfigError } from './device-config.ts';
 import { loadFirmwareConfig, type FirmwareConfig } from './firmware-config.ts';
 import { readManifest } from './image.ts';
-import { confirm, rootPaths, SLOTS, updateState, type Slot } from './slots.ts';
+import { rootPaths, SLOTS, type Slot } from './slots.ts';
 import { loadImageVoice } from './voice.ts';
 
 /** Where this firmware runs from: the loader says so; run by hand, the file's own place tells. */
@@ -50,15 +51,16 @@ function loadConfigOrExit(file: string): FirmwareConfig {
   }
 }
 
-/** Keeps the trial's image: called once the speaker is online for the first time after a boot. */
-function confirmTrial(root: string, slot: Slot | null, version: string, log: Logger): void {
-  let confirmed = false;
-  updateState(root, (s) => {
-    if (!s.trial || s.trial.slot !== slot) return s;
-    confirmed = true;
-    return confirm(s, Date.now());
-  });
-  if (confirmed) log.info({ slot, version }, `online: trial of ${version} in slot ${slot} confirmed`);
+/**
+ * Keeps the trial's image: called once the speaker is online for the first time after a boot.
+ * (The OTA extension confirms through the same driver when it reports the outcome; whichever
+ * comes first wins, the other is a no-op.)
+ */
+function confirmTrial(firmware: FirmwareSlots, version: string, log: Logger): void {
+  const { running, boot } = firmware.status();
+  if (boot.trial?.slot !== running) return;
+  firmware.confirm();
+  log.info({ slot: running, version }, `online: trial of ${version} in slot ${running} confirmed`);
 }
 
 /**
@@ -78,7 +80,8 @@ async function main(): Promise<void> {
   const version = imageVersion(imageDir, log);
   log.info({ root, slot, version, device: config.id, board: config.board, lang: config.lang }, `payspeaker firmware ${version} starting`);
   const voice = await loadImageVoice(imageDir, config.lang, log);
-  const board = await openBoard({ config, log, nvsFile: deviceNvsFile(paths.data, config.id), fallbackDir: path.join(paths.data, 'out'), firmware: firmwareSlotsFromEnv() });
+  const firmware = firmwareSlotsFromEnv();
+  const board = await openBoard({ config, log, nvsFile: deviceNvsFile(paths.data, config.id), fallbackDir: path.join(paths.data, 'out'), firmware });
   const speaker = new Speaker({
     id: config.id,
     brokerUrl: config.broker,
@@ -111,9 +114,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   watchParent(() => shutdown('the loader is gone'));
-  await speaker.boot();
   await speaker.start();
-  if (!stopping) confirmTrial(root, slot, version, log);
+  if (!stopping && firmware) confirmTrial(firmware, version, log);
 }
 
 main().catch((err: Error) => {
