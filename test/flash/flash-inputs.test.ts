@@ -14,6 +14,7 @@ import { freePort } from '../../src/chaos/ports.ts';
 import { sshdUnavailable, startSshd, type TestSshd } from '../support/sshd.ts';
 import { handMadeImage, runFlash, snapshot, startBackend, type TestBackend } from './helpers.ts';
 import { writeState, initialState } from '../../device/firmware/slots.ts';
+import { packRelease } from '../../src/image/release.ts';
 
 const skip = sshdUnavailable();
 const DEVICE = 'SPK-FLASH-IN';
@@ -132,6 +133,20 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
       expect(r.stderr).not.toContain('[5/9]');
       expect(snapshot(root)).toEqual(before);
     }
+  });
+
+  it('a release whose tarball was altered is refused before the upload (exit 2)', async () => {
+    const parent = fs.mkdtempSync(path.join(work, 'release-'));
+    const { releaseFile, tarball } = await packRelease(handMadeImage(parent, '9.9.9-release', backend.privateKey), backend.privateKey);
+    const bytes = fs.readFileSync(tarball);
+    bytes[bytes.length - 10]! ^= 0xff;
+    fs.writeFileSync(tarball, bytes);
+    const root = installedRoot();
+    const before = snapshot(root);
+    const r = await runFlash(sshd, ['--config', config, '--image-release', releaseFile], { root });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--image-release .* was refused before anything was sent: the sha256 of .*\.tar\.gz is not release 9\.9\.9-release's/);
+    expect(snapshot(root)).toEqual(before);
   });
 
   it('refuses to flash the version the device already runs, and a missing image folder', async () => {

@@ -7,7 +7,7 @@
  * Debian's nodejs), else with this Node.
  *
  * One device goes through: a first flash onto a fresh disk (then a signed payment is announced
- * and written as a WAV), a second flash that updates in place into the other slot, and a
+ * and written as a WAV), a second flash (from a release) that updates in place into the other slot, a
  * correctly signed image whose firmware crashes at start, and one whose firmware never comes
  * online: both are rolled back and the previous version comes back online.
  */
@@ -17,6 +17,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, type BuiltImage } from '../../src/image/build.ts';
 import { signImageDir } from '../../src/image/manifest.ts';
+import { packRelease } from '../../src/image/release.ts';
 import { imageFolderName } from '../../device/firmware/image.ts';
 import { readState, rootPaths } from '../../device/firmware/slots.ts';
 import { decodeWav } from '../../src/audio/wav.ts';
@@ -98,8 +99,9 @@ describe.skipIf(skip)(`flash over SSH, end to end${skip ? ` (skipped: ${skip})` 
     expect(peak(pcm)).toBeGreaterThan(1000); // speech, not silence (int16 peak)
   }, 120_000);
 
-  it('a second flash updates in place: the other slot, the new version online, the old one kept as the fallback', async () => {
-    const r = await flashImage(variant('2.0.0'));
+  it('a second flash, from a release (tar.gz + signed JSON), updates in place: the other slot, the new version online, the old one kept as the fallback', async () => {
+    const { releaseFile } = await packRelease(variant('2.0.0'), backend.privateKey);
+    const r = await runFlash(sshd, ['--config', config, '--image-release', releaseFile, '--data', backend.dir, '--json'], { root, timeoutMs: 100_000 });
     expect(r.code, `${r.stderr}\n${supervisor.log()}`).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, slot: 'a', version: '2.0.0', fresh: false, previous: { slot: 'b', version: '1.0.0' } });
     expect(readState(root)).toMatchObject({ active: 'a', trial: null, versions: { a: '2.0.0', b: '1.0.0' }, last: { result: 'updated', version: '2.0.0' } });
