@@ -30,6 +30,7 @@ import { packRelease, type PackedRelease } from '../../src/image/release.ts';
 import { hashFile, imageFolderName, listImageFiles, releaseFileName, signRelease, type Release } from '../../device/firmware/image.ts';
 import { initialState, readState, rootPaths, writeState } from '../../device/firmware/slots.ts';
 import { cleanEnv, runCli } from '../support/cli.ts';
+import { findNode18, type Node18 } from '../support/node18.ts';
 import { until } from '../support/mqtt.ts';
 
 const DEVICE = 'SPK-OTA';
@@ -43,6 +44,7 @@ let privateKey: KeyObject;
 let v1: BuiltImage;
 let loader: ChildProcess;
 let loaderLog = '';
+let node18: Node18;
 let backend: MqttClient;
 const states: { online: boolean; firmware: string }[] = [];
 const results: CommandResult[] = [];
@@ -106,7 +108,9 @@ beforeAll(async () => {
   });
   await backend.subscribeAsync([topics.state(DEVICE), topics.commandResult(DEVICE)], { qos: 1 });
 
-  loader = spawn(process.execPath, [paths.loader], { env: cleanEnv({ PAYSPEAKER_LOG_LEVEL: 'warn' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  node18 = await findNode18();
+  if (!node18.ok) console.warn(`OTA end to end runs on ${process.version}, not Node 18: ${node18.reason}`);
+  loader = spawn(node18.ok ? node18.path : process.execPath, [paths.loader], { env: cleanEnv({ PAYSPEAKER_LOG_LEVEL: 'warn' }), stdio: ['ignore', 'pipe', 'pipe'] });
   loader.stdout!.on('data', (d: Buffer) => (loaderLog += d));
   loader.stderr!.on('data', (d: Buffer) => (loaderLog += d));
   await until(() => lastState()?.online === true && lastState()?.firmware === '1.0.0', 'the speaker online with 1.0.0', 30_000).catch((err: Error) => {
@@ -136,6 +140,7 @@ describe('over-the-air update', () => {
     expect(lines[0]).toMatchObject({ device: DEVICE, command: 'ota', ok: true, firmware: { status: 'installing', version: '2.0.0' } });
     expect(lines.at(-1)).toMatchObject({ id: lines[0]!.id, ok: true, firmware: { status: 'updated', version: '2.0.0' }, text: 'updated to 2.0.0' });
     expect(r.stderr).toMatch(/installing 2\.0\.0 in slot b, restarting/);
+    if (node18.ok) expect(loaderLog).toMatch(/node v18\./);
     // The retained state says so, and the disk agrees.
     await until(() => lastState()?.online === true && lastState()?.firmware === '2.0.0', 'the retained state with 2.0.0');
     const state = readState(root);
