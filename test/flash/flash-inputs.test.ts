@@ -149,6 +149,15 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
     expect(snapshot(root)).toEqual(before);
   });
 
+  it('a device config with bad firmware settings is refused before connecting (exit 2)', async () => {
+    const bad = path.join(work, 'bad-board.json');
+    fs.writeFileSync(bad, JSON.stringify({ ...JSON.parse(fs.readFileSync(config, 'utf8')), board: 'arduino' }));
+    const r = await runFlash(sshd, ['--config', bad, '--image', image], { root: installedRoot() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--config .*bad-board\.json: .*board/);
+    expect(r.stderr).not.toContain('[1/9]');
+  });
+
   it('refuses to flash the version the device already runs, and a missing image folder', async () => {
     const root = installedRoot();
     writeState(root, { ...initialState(), versions: { a: '9.9.9-test', b: null } });

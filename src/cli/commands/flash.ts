@@ -15,6 +15,8 @@ import { systemdManager } from '../../flash/init/systemd.ts';
 import { commandManager } from '../../flash/init/command.ts';
 import { parseTarget } from '../../flash/ssh.ts';
 import { loadDeviceConfig } from '../device-config.ts';
+import { parseFirmwareConfig } from '../../../device/firmware/firmware-config.ts';
+import { DeviceConfigError } from '../../../device/firmware/device-config.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { parseDuration } from '../duration.ts';
@@ -105,6 +107,13 @@ function toOptions(targetText: string, flags: FlashFlags, progress: (line: strin
   const config = loadDeviceConfig(configFile);
   const backendPublicKey = config.backendPublicKey;
   if (!backendPublicKey) throw new CliError(`--config ${configFile} has no backendPublicKey: the device could not check images or payments; provision it again (npx payspeaker provision ${config.id} --force)`);
+  try {
+    // The firmware's own settings (lang, audio, board) are checked here, not after the device fails to boot.
+    parseFirmwareConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')));
+  } catch (err) {
+    if (err instanceof DeviceConfigError) throw new CliError(`--config ${configFile}: ${err.message}`);
+    throw err;
+  }
   if (flags.init === 'none' && !flags.restartCommand) throw new CliError('--init none needs --restart-command CMD: the command, run on the device, that restarts the loader');
   if (flags.init === 'systemd' && flags.restartCommand) throw new CliError('--restart-command is for --init none; with systemd flash restarts payspeaker.service itself');
   const port = Number(flags.port);
