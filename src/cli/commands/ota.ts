@@ -69,11 +69,10 @@ Example:
     const progress = (line: string) => process.stderr.write(`${line}\n`);
     const command = otaCommandFor(device, release, flags);
 
-    const token = flags.insecure ? null : (readBackendCredentials(dataDir)?.password ?? null);
-    progress(`uploading ${release.file} (${(release.size / 1e6).toFixed(1)} MB) to ${flags.api}`);
-    await upload(new NotificationApi(flags.api, token), release, tarball);
-
     const credentials = flags.insecure ? null : readBackendCredentials(dataDir);
+    progress(`uploading ${release.file} (${(release.size / 1e6).toFixed(1)} MB) to ${flags.api}`);
+    await upload(new NotificationApi(flags.api, credentials?.password ?? null), release, tarball);
+
     const client = await connectOnce(flags.broker, { clientId: `backend-ota-${command.id}`, ...(credentials ?? {}) }).catch((err: Error) => {
       if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
       if (err instanceof BrokerRefusedError) throw new CliError(err.message, EXIT.REFUSED);
