@@ -148,8 +148,13 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
 
     step(8, `switching to slot ${slot} (trial of ${opts.timeoutMs / 1000} s) and restarting…`);
     const current = await readRemoteState(ssh, opts.root);
-    await writeRemoteState(ssh, opts.root, beginTrial(current.state, { slot, version, deadlineMs: opts.timeoutMs, by: 'flash', now: now() }));
-    await init.restart(ssh);
+    const trial = beginTrial(current.state, { slot, version, deadlineMs: opts.timeoutMs, by: 'flash', now: now() });
+    await writeRemoteState(ssh, opts.root, trial);
+    await init.restart(ssh).catch(async (err: Error) => {
+      // Not left half switched: the running loader would boot the trial at its next restart.
+      await writeRemoteState(ssh, opts.root, rollBack(trial, `the restart failed: ${err.message}`, now()));
+      throw new FlashError('remote', `${err.message}; slot ${previous.slot} stays active`);
+    });
 
     step(9, `waiting for ${opts.device.id} to come online with ${version} (up to ${opts.timeoutMs / 1000} s)…`);
     const outcome = await awaitTrial(ssh, opts.root, watch, version, opts.timeoutMs, now);

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/chaos/ports.ts';
 import { sshdUnavailable, startSshd, type TestSshd } from '../support/sshd.ts';
 import { handMadeImage, runFlash, snapshot, startBackend, type TestBackend } from './helpers.ts';
-import { writeState, initialState } from '../../device/firmware/slots.ts';
+import { readState, writeState, initialState } from '../../device/firmware/slots.ts';
 import { packRelease } from '../../src/image/release.ts';
 
 const skip = sshdUnavailable();
@@ -156,6 +156,15 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--config .*bad-board\.json: .*board/);
     expect(r.stderr).not.toContain('[1/9]');
+  });
+
+  it('a restart that fails leaves the old slot active (exit 1), with the command\'s error', async () => {
+    const root = installedRoot();
+    const r = await runFlash(sshd, ['--config', config, '--image', image, '--data', backend.dir, '--restart-command', 'echo "no such service" >&2; exit 3'], { root });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/the restart command .* failed on 127\.0\.0\.1 \(exit 3\): no such service; slot a stays active/);
+    expect(readState(root)).toMatchObject({ active: 'a', trial: null, versions: { a: '1.0.0', b: '9.9.9-test' }, last: { result: 'rolled-back', version: '9.9.9-test' } });
+    expect(readState(root).last!.reason).toMatch(/^the restart failed/);
   });
 
   it('refuses to flash the version the device already runs, and a missing image folder', async () => {
