@@ -115,7 +115,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
       mqtts = add(await listenTls(aedes, host, opts.tls.port ?? 8883, tlsOpts, guard));
       if (opts.tls.wssPort !== null) wss = add(await listenWebSocket(aedes, host, opts.tls.wssPort ?? 8443, guard, tlsOpts));
     }
-    if (opts.service) service = await startNotificationService(opts.service, { aedes, tracker, registry: security?.registry ?? null, host, log });
+    if (opts.service) service = await startNotificationService({ clustered: Boolean(opts.cluster), ...opts.service }, { aedes, tracker, registry: security?.registry ?? null, host, log });
   } catch (err) {
     await shutDown();
     throw err;

@@ -27,6 +27,8 @@ export interface ServiceOptions {
   /** How often the dispatcher looks for due retries. Default 250 ms. */
   pollMs?: number;
   now?: () => number;
+  /** This broker shares its devices with others through Redis (`--cluster`): retries go out even to a device not connected here. */
+  clustered?: boolean;
   /** Where the HTTP API serves firmware releases from (over-the-air updates). Default DATA_DIR/broker/firmware. */
   firmwareDir?: string;
 }
@@ -67,7 +69,7 @@ export async function startNotificationService(opts: ServiceOptions, parts: Part
     retry: { ...DEFAULT_RETRY, ...opts.retry },
     now: opts.now,
   });
-  const dispatcher = new Dispatcher(outbox, parts.aedes, parts.log, { pollMs: opts.pollMs });
+  const dispatcher = new Dispatcher(outbox, parts.aedes, parts.log, { pollMs: opts.pollMs, clustered: opts.clustered });
   let http: HttpApi | null = null;
   try {
     await dispatcher.start();

@@ -19,6 +19,12 @@ export interface DispatcherOptions {
   maxInFlightPerDevice?: number;
   /** A copy not PUBACKed after this long is taken as lost: the payment may be published again. */
   inFlightTimeoutMs?: number;
+  /**
+   * Brokers sharing devices through Redis: a device not connected here may be connected to
+   * another broker, so retries go out regardless. Alone, retries wait for the device to be
+   * connected here (it gets everything pending when it subscribes).
+   */
+  clustered?: boolean;
 }
 
 /**
@@ -82,6 +88,7 @@ export class Dispatcher {
   private readonly pollMs: number;
   private readonly batch: number;
   private readonly inFlight: InFlight;
+  private readonly clustered: boolean;
   private readonly outgoing: Publication[] = [];
   private sending = 0;
   private readonly onPuback = (packet: PublishPacket | PubrelPacket | undefined, client: Client) => this.delivered(packet, client);
@@ -100,6 +107,7 @@ export class Dispatcher {
     this.pollMs = opts.pollMs ?? 250;
     this.batch = opts.batch ?? 2000;
     this.inFlight = new InFlight(opts.maxInFlightPerDevice ?? 100, opts.inFlightTimeoutMs ?? 30_000);
+    this.clustered = opts.clustered ?? false;
   }
 
   async start(): Promise<void> {
@@ -136,7 +144,7 @@ export class Dispatcher {
     let work;
     try {
       const now = Date.now();
-      work = this.outbox.tick(this.batch, (id, device) => this.take(id, device, now) === 'ok');
+      work = this.outbox.tick(this.batch, (id, device) => this.mayRetry(device) && this.take(id, device, now) === 'ok');
     } catch (err) {
       // Busy (a CLI command holds the lock) or a disk error: the next poll tries again.
       this.log.warn({ err: (err as Error).message }, 'could not scan the outbox for due payments');
@@ -154,9 +162,21 @@ export class Dispatcher {
     else this.log.debug({ payment: p.id, device: p.device, verdict }, 'device has too many payments in flight; sending at the first retry');
   }
 
+  private connectedHere(device: string): boolean {
+    return deviceClientId(device) in (this.aedes as unknown as { clients: Record<string, unknown> }).clients;
+  }
+
+  /**
+   * Re-sending to a device that is not connected only piles copies into its offline session
+   * (aedes hands all of them over on reconnect: a storm); the first copy is already there, and
+   * the device's next SUBSCRIBE makes everything pending due at once.
+   */
+  private mayRetry(device: string): boolean {
+    return this.clustered || this.connectedHere(device);
+  }
+
   private take(id: string, device: string, now: number): ReturnType<InFlight['take']> {
-    const clients = (this.aedes as unknown as { clients: Record<string, unknown> }).clients;
-    return this.inFlight.take(id, device, now, deviceClientId(device) in clients);
+    return this.inFlight.take(id, device, now, this.connectedHere(device));
   }
 
   /**

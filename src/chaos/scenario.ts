@@ -261,6 +261,7 @@ async function drain(rig: Rig, ids: string[], drainMs: number, progress: ChaosPr
   const statuses = new Map<string, PaymentStatus>();
   const deadline = Date.now() + drainMs;
   let open = ids;
+  let final = 0;
   while (open.length > 0 && Date.now() < deadline) {
     assertAlive(rig);
     const still: string[] = [];
@@ -269,11 +270,11 @@ async function drain(rig: Rig, ids: string[], drainMs: number, progress: ChaosPr
       const got = await Promise.all(batch.map((id) => api.getPayment(id).then((r) => r.payment.status, () => 'queued' as const)));
       got.forEach((status, j) => {
         statuses.set(batch[j]!, status);
-        if (!FINAL_STATUSES.has(status)) still.push(batch[j]!);
+        if (FINAL_STATUSES.has(status)) progress.final = ++final;
+        else still.push(batch[j]!);
       });
     }
     open = still;
-    progress.final = ids.length - open.length;
     if (open.length > 0) await sleep(500);
   }
   // "duplicate" (the device had it already) is final, but the device's own "played" ack may be
