@@ -58,7 +58,7 @@ Exit codes: 0 updated, 2 bad input, 3 refused by the speaker or rolled back (the
 printed), 4 no final result within --timeout, 5 broker unreachable, 6 credentials refused.
 
 Example:
-  npx payspeaker image build --version 1.2.0
+  npx payspeaker image build --image-version 1.2.0
   npx payspeaker ota SPK-0001 --release firmware/payspeaker-firmware-1.2.0.json`,
     );
   return addDataOption(cmd, s).action(async (device: string, flags: OtaFlags) => {
