@@ -33,17 +33,23 @@ export function buildProgram(ctx: CliContext): Command {
       'after',
       `
 Settings come from flags, then PAYSPEAKER_* environment variables, then the config file.
-Exit codes: 0 ok, 1 unexpected failure, 2 bad usage or input, 3 payment rejected,
-            4 no ack in time, 5 broker unreachable.
+Exit codes: 0 ok, 1 unexpected failure, 2 bad usage or input, 3 payment rejected (or update
+            refused / rolled back), 4 no answer in time, 5 broker or device unreachable,
+            6 credentials refused.
 
 Examples:
   npx payspeaker demo                         broker + speaker + three sample payments
   npx payspeaker broker                       MQTT on 127.0.0.1:1883, WebSocket on :8080
-  npx payspeaker device --id SPK-0001         a virtual speaker
-  npx payspeaker pay 123.45 --device SPK-0001 a test payment; prints the device's ack
+  npx payspeaker provision SPK-0001           a device identity → SPK-0001.json
+  npx payspeaker device --config SPK-0001.json   a virtual speaker
+  npx payspeaker pay 123.45 --device SPK-0001 a test payment through the API; prints its final status
   npx payspeaker command replay --device SPK-0001   press a button remotely
   npx payspeaker voicepack build --lang hi-IN  record a voice pack
-  npx payspeaker chaos --target 127.0.0.1:1883 --mean-fault-after 5s   a fault proxy for devices`,
+  npx payspeaker chaos --target 127.0.0.1:1883 --mean-fault-after 5s   a fault proxy for devices
+  npx payspeaker fleet --devices 10000 --rate 1000   load test: lost, duplicated, p50/p99
+  npx payspeaker image build                  a signed firmware image for a Raspberry Pi
+  npx payspeaker flash pi@raspberrypi.local --config SPK-0001.json   install it over SSH
+  npx payspeaker ota SPK-0001 --release firmware/payspeaker-firmware-V.json   update over the air`,
     );
   for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, commandCommand, provisionCommand, devicesCommand, revokeCommand, certsCommand, voicepackCommand, chaosCommand, fleetCommand, imageCommand, otaCommand, flashCommand]) program.addCommand(make(ctx));
   program.exitOverride();
