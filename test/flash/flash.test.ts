@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage, type BuiltImage } from '../../src/image/build.ts';
+import type { BuiltImage } from '../../src/image/build.ts';
 import { signImageDir } from '../../src/image/manifest.ts';
 import { packRelease } from '../../src/image/release.ts';
 import { imageFolderName } from '../../device/firmware/image.ts';
@@ -25,7 +25,7 @@ import { peak } from '../../src/audio/volume.ts';
 import { runCli } from '../support/cli.ts';
 import { findNode18 } from '../support/node18.ts';
 import { sshdUnavailable, startSshd, type TestSshd } from '../support/sshd.ts';
-import { runFlash, startBackend, Supervisor, type TestBackend } from './helpers.ts';
+import { runFlash, startBackend, Supervisor, buildTestImage, cleanUp, type TestBackend } from './helpers.ts';
 
 const skip = sshdUnavailable();
 const DEVICE = 'SPK-FLASH';
@@ -59,7 +59,7 @@ describe.skipIf(skip)(`flash over SSH, end to end${skip ? ` (skipped: ${skip})` 
     root = path.join(work, 'pi', 'opt', 'payspeaker');
     wavDir = path.join(work, 'wav');
     config = await backend.provision(DEVICE, { board: 'headless', audio: `file:${wavDir}`, lang: 'zh-CN' });
-    v1 = await buildImage({ outDir: path.join(work, 'firmware'), version: '1.0.0', privateKey: backend.privateKey, langs: ['zh-CN'], espeak: false, voicePackDir: process.env.PAYSPEAKER_VOICEPACK_DIR });
+    v1 = await buildTestImage(path.join(work, 'firmware'), '1.0.0', backend.privateKey);
     const node18 = await findNode18();
     if (node18.ok) node = node18.path;
     // The Pi's service manager, up before the first flash: it waits for ROOT/boot.cjs.
@@ -67,11 +67,7 @@ describe.skipIf(skip)(`flash over SSH, end to end${skip ? ` (skipped: ${skip})` 
     await supervisor.ready();
   }, 120_000);
 
-  afterAll(async () => {
-    await supervisor?.stop();
-    await Promise.all([sshd?.stop(), backend?.stop()]);
-    if (work) fs.rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => cleanUp({ supervisor, sshd, backend, work }));
 
   it('flashes a fresh device: the supervisor starts the image, it comes online with its version and announces a signed payment', async () => {
     const r = await flashImage(v1.dir);

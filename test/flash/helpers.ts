@@ -14,6 +14,7 @@ import type { TestSshd } from '../support/sshd.ts';
 import { loadBackendPrivateKey } from '../../broker/backend-keys.ts';
 import { brokerDir } from '../../broker/data-dir.ts';
 import { signImageDir } from '../../src/image/manifest.ts';
+import { buildImage, type BuiltImage } from '../../src/image/build.ts';
 import { SERVICE_UNIT_TEMPLATE } from '../../src/image/service-unit.ts';
 import { imageFolderName } from '../../device/firmware/image.ts';
 
@@ -152,4 +153,16 @@ export function snapshot(dir: string): Record<string, string> {
   };
   walk('');
   return out;
+}
+
+/** An image from `image build`'s code, kept small and quick: zh-CN voices only, no eSpeak. */
+export function buildTestImage(outDir: string, version: string, privateKey: KeyObject): Promise<BuiltImage> {
+  return buildImage({ outDir, version, privateKey, langs: ['zh-CN'], espeak: false, voicePackDir: process.env.PAYSPEAKER_VOICEPACK_DIR });
+}
+
+/** Ends what a flash test started: the supervisor (and the loader it runs) first, then sshd and the broker, then the temp folder. */
+export async function cleanUp(parts: { supervisor?: Supervisor; sshd?: TestSshd; backend?: TestBackend; work?: string }): Promise<void> {
+  await parts.supervisor?.stop();
+  await Promise.all([parts.sshd?.stop(), parts.backend?.stop()]);
+  if (parts.work) fs.rmSync(parts.work, { recursive: true, force: true });
 }

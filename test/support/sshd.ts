@@ -57,7 +57,8 @@ function fingerprintOf(pubFile: string): string {
   return out.split(/\s+/)[1]!;
 }
 
-export async function startSshd(): Promise<TestSshd> {
+/** `extraConfig`: more sshd_config lines, e.g. `SetEnv PATH=…` to put fake tools first on the session's PATH. */
+export async function startSshd(extraConfig: string[] = []): Promise<TestSshd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-sshd-'));
   fs.chmodSync(dir, 0o755);
   const user = os.userInfo().username;
@@ -82,6 +83,7 @@ export async function startSshd(): Promise<TestSshd> {
     'Subsystem sftp internal-sftp',
     'LogLevel VERBOSE',
     'MaxStartups 50',
+    ...extraConfig,
   ];
   fs.writeFileSync(path.join(dir, 'sshd_config'), `${config.join('\n')}\n`);
   const child: ChildProcess = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });

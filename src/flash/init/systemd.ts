@@ -10,10 +10,12 @@ import { writeRemoteFileAtomic } from '../sftp.ts';
 import type { SshSession } from '../ssh.ts';
 import { SERVICE_NAME, type ServiceManager } from './service-manager.ts';
 
-export const UNIT_FILE = `/etc/systemd/system/${SERVICE_NAME}`;
+export const UNIT_DIR = '/etc/systemd/system';
 
-export function systemdManager(opts: { root: string; uid: number }): ServiceManager {
+/** `unitDir`: where units go (tests point it at a temp folder, with a fake systemctl). */
+export function systemdManager(opts: { root: string; uid: number; unitDir?: string }): ServiceManager {
   const sudo = opts.uid === 0 ? '' : 'sudo -n ';
+  const unitFile = path.posix.join(opts.unitDir ?? UNIT_DIR, SERVICE_NAME);
   const run = async (ssh: SshSession, command: string, what: string): Promise<string> => {
     const r = await ssh.exec(command, { timeoutMs: 60_000 });
     if (r.code === 0) return r.stdout;
@@ -26,14 +28,14 @@ export function systemdManager(opts: { root: string; uid: number }): ServiceMana
   return {
     kind: 'systemd',
     plan: () => ({
-      install: `write ${UNIT_FILE}, ${sudo}systemctl daemon-reload, ${sudo}systemctl enable ${SERVICE_NAME}`,
+      install: `write ${unitFile}, ${sudo}systemctl daemon-reload, ${sudo}systemctl enable ${SERVICE_NAME}`,
       restart: `${sudo}systemctl restart ${SERVICE_NAME}`,
     }),
     async install(ssh, unit) {
       const staged = path.posix.join(opts.root, 'run', SERVICE_NAME);
       await writeRemoteFileAtomic(await ssh.sftp(), staged, unit, 0o644);
-      await run(ssh, `${sudo}install -m 0644 ${shellQuote(staged)} ${UNIT_FILE} && ${sudo}systemctl daemon-reload && ${sudo}systemctl enable ${SERVICE_NAME}`, `installing ${UNIT_FILE}`);
-      return `${UNIT_FILE} installed and enabled`;
+      await run(ssh, `${sudo}install -m 0644 ${shellQuote(staged)} ${shellQuote(unitFile)} && ${sudo}systemctl daemon-reload && ${sudo}systemctl enable ${SERVICE_NAME}`, `installing ${unitFile}`);
+      return `${unitFile} installed and enabled`;
     },
     async restart(ssh) {
       await run(ssh, `${sudo}systemctl restart ${SERVICE_NAME}`, `systemctl restart ${SERVICE_NAME}`);
