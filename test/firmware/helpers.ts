@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
+import { ChildLines } from '../support/child-lines.ts';
 import { bundle, LOADER_SOURCE } from '../../src/image/bundle.ts';
 import { rootPaths, writeState, type BootState, type Slot } from '../../device/firmware/slots.ts';
 
@@ -30,35 +30,9 @@ export function setState(root: string, state: BootState): void {
 }
 
 /** A process whose stdout lines can be awaited (the loader prints one line per decision). */
-export class LineProcess {
-  readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  stderr = '';
-  private readonly waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
-
+export class LineProcess extends ChildLines {
   constructor(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
-    this.child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d));
-    readline.createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      this.lines.push(line);
-      for (const w of [...this.waiters]) {
-        if (w.match(line)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    });
-  }
-
-  /** The first stdout line (seen or future) that matches. */
-  waitForLine(match: RegExp | ((line: string) => boolean), timeoutMs = 20_000): Promise<string> {
-    const test = typeof match === 'function' ? match : (l: string) => match.test(l);
-    const seen = this.lines.find(test);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no line matching ${String(match)} within ${timeoutMs} ms; stdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`)), timeoutMs);
-      this.waiters.push({ match: test, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-    });
+    super(command, args, env);
   }
 
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {

@@ -1,9 +1,9 @@
 /** Runs the real `payspeaker` CLI as a child process, the way a user does. */
+import { ChildLines } from './child-lines.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 
 export const BIN = path.resolve(import.meta.dirname, '../../bin/payspeaker.js');
 
@@ -45,37 +45,9 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; cwd
 }
 
 /** A long-running CLI process (broker, device) whose stdout lines can be awaited. */
-export class CliProcess {
-  readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  stderr = '';
-  private readonly waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
-
+export class CliProcess extends ChildLines {
   constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d));
-    readline.createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      this.lines.push(line);
-      for (const w of [...this.waiters]) {
-        if (w.match(line)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    });
-  }
-
-  /** Resolves with the first stdout line (seen or future) that matches. */
-  waitForLine(match: (line: string) => boolean, timeoutMs = 20_000): Promise<string> {
-    const seen = this.lines.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no matching line within ${timeoutMs} ms; stdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`)),
-        timeoutMs,
-      );
-      this.waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-    });
+    super(process.execPath, [BIN, ...args], cleanEnv(env));
   }
 
   /** Resolves with the first JSON event on stdout that satisfies `match`. */
