@@ -8,7 +8,7 @@ import type { Aedes, AedesPublishPacket, Client, PublishPacket, PubrelPacket, Su
 import { parseAck, parseDeviceTopic, topics } from '../../src/protocol/index.ts';
 import { deviceClientId, deviceOfClientId } from '../auth.ts';
 import type { Logger } from '../../src/log.ts';
-import type { Outbox, Publication } from './outbox.ts';
+import type { Outbox, Publication, SendDecision } from './outbox.ts';
 
 export interface DispatcherOptions {
   /** How often to look for due retries and expired payments. */
@@ -89,6 +89,8 @@ export class Dispatcher {
   private readonly batch: number;
   private readonly inFlight: InFlight;
   private readonly clustered: boolean;
+  /** Devices with due payments held back at the last poll: new payments queue behind them. */
+  private readonly backlogged = new Set<string>();
   private readonly outgoing: Publication[] = [];
   private sending = 0;
   private readonly onPuback = (packet: PublishPacket | PubrelPacket | undefined, client: Client) => this.delivered(packet, client);
@@ -144,7 +146,8 @@ export class Dispatcher {
     let work;
     try {
       const now = Date.now();
-      work = this.outbox.tick(this.batch, (id, device) => this.mayRetry(device) && this.take(id, device, now) === 'ok');
+      this.backlogged.clear();
+      work = this.outbox.tick(this.batch, (id, device) => this.decide(id, device, now));
     } catch (err) {
       // Busy (a CLI command holds the lock) or a disk error: the next poll tries again.
       this.log.warn({ err: (err as Error).message }, 'could not scan the outbox for due payments');
@@ -156,7 +159,8 @@ export class Dispatcher {
 
   /** A newly accepted payment: out at once, unless its device already has its fill of copies in flight. */
   private publish(p: Publication): void {
-    const verdict = this.take(p.id, p.device, Date.now());
+    // Behind a backlog it waits its turn (its first retry puts it in line).
+    const verdict = this.backlogged.has(p.device) ? 'device-full' : this.take(p.id, p.device, Date.now());
     // Not lost when skipped: the payment's first retry is already scheduled.
     if (verdict === 'ok') this.send(p);
     else this.log.debug({ payment: p.id, device: p.device, verdict }, 'device has too many payments in flight; sending at the first retry');
@@ -173,6 +177,19 @@ export class Dispatcher {
    */
   private mayRetry(device: string): boolean {
     return this.clustered || this.connectedHere(device);
+  }
+
+  /**
+   * A device with its fill of copies in flight gets its other due payments later in their
+   * order (held, not pushed back): new payments must not overtake them, or a long backlog
+   * would reach the speaker out of order — and one that arrives behind more than the
+   * speaker's dedupe memory (1,000 payments) is refused as a possible replay.
+   */
+  private decide(id: string, device: string, now: number): SendDecision {
+    if (!this.mayRetry(device)) return 'later';
+    const verdict = this.take(id, device, now);
+    if (verdict === 'device-full') this.backlogged.add(device);
+    return verdict === 'ok' ? 'send' : verdict === 'device-full' ? 'hold' : 'later';
   }
 
   private take(id: string, device: string, now: number): ReturnType<InFlight['take']> {

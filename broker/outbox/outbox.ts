@@ -36,6 +36,9 @@ export interface Accepted {
   created: boolean;
 }
 
+/** What the dispatcher can do with a due payment now: send it, keep it due for the next look, or push it a step later. */
+export type SendDecision = 'send' | 'hold' | 'later';
+
 /** One copy of a payment's notification for the dispatcher to publish. */
 export interface Publication {
   id: string;
@@ -121,9 +124,12 @@ export class Outbox {
       dueNow: db.prepare<[{ now: number; device: string }]>(
         `UPDATE payments SET next_attempt_at = @now WHERE device = @device AND status = 'queued' AND next_attempt_at > @now`,
       ),
+      // The longest-due first; then, within what is taken, oldest payment first (each device hears its payments in order).
       due: db.prepare<[{ now: number; limit: number }], { id: string; device: string; notification: string; attempts: number; status: PaymentStatus }>(
-        `SELECT id, device, notification, attempts, status FROM payments
-         WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND expires_at > @now ORDER BY next_attempt_at LIMIT @limit`,
+        `SELECT * FROM (
+           SELECT id, device, notification, attempts, status, created_at, rowid AS seq FROM payments
+           WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND expires_at > @now ORDER BY next_attempt_at LIMIT @limit
+         ) ORDER BY created_at, seq`,
       ),
       claim: db.prepare<[number, number, number, string]>('UPDATE payments SET attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?'),
       expire: db.prepare<[{ now: number }], { id: string }>(
@@ -247,7 +253,7 @@ export class Outbox {
    * Expires what outlived its time-to-live, then claims up to `limit` due payments for
    * publishing, pushing each one's next attempt out by the backoff.
    */
-  readonly tick = (limit: number, canSend: (id: string, device: string) => boolean = () => true): { due: Publication[]; expired: string[] } => {
+  readonly tick = (limit: number, decide: (id: string, device: string) => SendDecision = () => 'send'): { due: Publication[]; expired: string[] } => {
     const work = this.db
       .transaction(() => {
         const now = this.now();
@@ -255,10 +261,13 @@ export class Outbox {
         for (const id of expired) this.addEvent(id, now, 'expired', 'expired', null);
         const due: Publication[] = [];
         for (const r of this.stmt.due.all({ now, limit })) {
-          // One the dispatcher cannot send now (a copy is still out) waits another step, as the same attempt.
-          const attempt = canSend(r.id, r.device) ? r.attempts + 1 : r.attempts;
+          const decision = decide(r.id, r.device);
+          // Waiting its turn behind the device's earlier payments: stays due, in order, untouched.
+          if (decision === 'hold') continue;
+          // Not sendable for a while (a copy is still out, the device is away): the same attempt, one step later.
+          const attempt = decision === 'send' ? r.attempts + 1 : r.attempts;
           this.stmt.claim.run(attempt, now + retryDelay(this.opts.retry, attempt, this.random), now, r.id);
-          if (attempt === r.attempts) continue;
+          if (decision === 'later') continue;
           this.addEvent(r.id, now, 'republished', r.status, `attempt ${attempt}`);
           due.push({ id: r.id, device: r.device, payload: r.notification, attempt });
         }

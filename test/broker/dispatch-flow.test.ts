@@ -81,4 +81,6 @@ it('sends a device that does not PUBACK at most 100 payments, one copy each, and
   const api = broker.service!.outbox;
   await until(() => ids.every((id) => api.find(id)?.status === 'delivered'), 'every payment delivered', 10_000);
   expect(new Set(sent).size).toBe(PAYMENTS);
+  // Held back, not overtaken: the device heard them in the order they were accepted.
+  expect([...new Set(copies)]).toEqual(ids);
 });

@@ -191,16 +191,27 @@ describe('retries and expiry', () => {
     expect(outbox.tick(10).due.map((d) => [d.id, d.attempt])).toEqual([[payment.id, 2]]);
   });
 
-  it('holds back a copy the dispatcher cannot send yet: same attempt, next step, no "republished" event', async () => {
+  it('puts off a copy the dispatcher cannot send for a while: same attempt, next step, no "republished" event', async () => {
     const outbox = open();
     const { payment } = await outbox.accept(request());
     clock = T0 + 1000;
-    expect(outbox.tick(10, () => false).due).toEqual([]);
+    expect(outbox.tick(10, () => 'later').due).toEqual([]);
     expect(outbox.find(payment.id)).toMatchObject({ attempts: 1, nextAttemptAt: T0 + 2000 });
     expect(outbox.history(payment.id).map((e) => e.event)).toEqual(['accepted']);
     clock = T0 + 2000;
-    expect(outbox.tick(10, () => true).due.map((d) => d.attempt)).toEqual([2]);
+    expect(outbox.tick(10, () => 'send').due.map((d) => d.attempt)).toEqual([2]);
     expect(outbox.history(payment.id).map((e) => e.event)).toEqual(['accepted', 'republished']);
+  });
+
+  it('keeps a held payment due, untouched, so it goes out first when its device has room', async () => {
+    const outbox = open();
+    const first = (await outbox.accept(request())).payment;
+    const second = (await outbox.accept(request({ amount: 2 }))).payment;
+    clock = T0 + 1000;
+    expect(outbox.tick(10, () => 'hold').due).toEqual([]);
+    expect(outbox.find(first.id)).toMatchObject({ attempts: 1, nextAttemptAt: T0 + 1000 });
+    clock = T0 + 1001;
+    expect(outbox.tick(10).due.map((d) => d.id)).toEqual([first.id, second.id]);
   });
 
   it('never gives the same attempt to two processes sharing the database', async () => {
