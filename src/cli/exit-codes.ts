@@ -5,7 +5,7 @@ export const EXIT = {
   FAILURE: 1,
   /** Bad command line, option value or config file. */
   USAGE: 2,
-  /** The device rejected the payment (the reason is printed). */
+  /** The device rejected the payment, or refused / rolled back a firmware update (the reason is printed). */
   REJECTED: 3,
   /** No ack from the device in time. */
   TIMEOUT: 4,

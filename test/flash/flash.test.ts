@@ -105,10 +105,10 @@ describe.skipIf(skip)(`flash over SSH, end to end${skip ? ` (skipped: ${skip})` 
     expect(JSON.parse(pay.stdout)).toMatchObject({ status: 'played' });
   }, 120_000);
 
-  it('an image whose firmware crashes at start is rolled back: exit 4, why, the loader log, and the old version online again', async () => {
+  it('an image whose firmware crashes at start is rolled back: exit 3, why, the loader log, and the old version online again', async () => {
     const broken = variant('3.0.0-broken', (dir) => fs.writeFileSync(path.join(dir, 'firmware.cjs'), 'console.error("boom: this firmware crashes at start"); process.exit(3);\n'));
     const r = await flashImage(broken, ['--timeout', '40s']);
-    expect(r.code, r.stderr).toBe(4);
+    expect(r.code, r.stderr).toBe(3);
     const result = JSON.parse(r.stdout) as { ok: boolean; kind: string; error: string; log: string[]; previousOnline: boolean };
     expect(result).toMatchObject({ ok: false, kind: 'rolled-back', previousOnline: true });
     expect(r.stderr).toMatch(/3\.0\.0-broken was rolled back on 127\.0\.0\.1: 3\.0\.0-broken (stopped \d+ times before it came online|did not come online within 40 s)/);
@@ -123,7 +123,7 @@ describe.skipIf(skip)(`flash over SSH, end to end${skip ? ` (skipped: ${skip})` 
   it('an image whose firmware never comes online is rolled back at the deadline, and the old version comes back', async () => {
     const silent = variant('4.0.0-silent', (dir) => fs.writeFileSync(path.join(dir, 'firmware.cjs'), 'console.log("silent firmware: never connects"); setInterval(() => {}, 1000);\n'));
     const r = await flashImage(silent, ['--timeout', '8s']);
-    expect(r.code, r.stderr).toBe(4);
+    expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/4\.0\.0-silent was rolled back on 127\.0\.0\.1: 4\.0\.0-silent did not come online within 8 s; 2\.0\.0 is online again \(slot a\)/);
     expect(r.stderr).toContain('silent firmware: never connects');
     expect(readState(root)).toMatchObject({ active: 'a', trial: null, versions: { a: '2.0.0', b: '4.0.0-silent' }, last: { result: 'rolled-back', version: '4.0.0-silent' } });

@@ -46,7 +46,7 @@ const EXIT_FOR: Record<FlashFailure, number> = {
   'host-key': EXIT.REFUSED,
   auth: EXIT.REFUSED,
   remote: EXIT.FAILURE,
-  'rolled-back': EXIT.TIMEOUT,
+  'rolled-back': EXIT.REJECTED,
 };
 
 export function flashCommand(ctx: CliContext): Command {
@@ -80,7 +80,7 @@ not come online (or crashes) within --timeout, the previous slot is made active 
 The backend's MQTT credentials for watching come from the broker's data dir (--data).
 An encrypted --identity needs its passphrase in PAYSPEAKER_SSH_PASSPHRASE (or use ssh-agent).
 
-Exit codes: 0 flashed and online, 2 bad option/config/image (nothing sent), 4 rolled back (the
+Exit codes: 0 flashed and online, 2 bad option/config/image (nothing sent), 3 rolled back (the
 new firmware did not come online), 5 device unreachable, 6 host key or login refused,
 1 something failed on the device.
 
