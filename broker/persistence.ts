@@ -19,6 +19,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Aedes } from 'aedes';
 import type { Redis as RedisConnection, RedisOptions } from 'ioredis';
+import { memoryPersistence } from './memory-persistence.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 
 // Both libraries are CommonJS without types; ioredis is loaded from where aedes-persistence-redis
@@ -116,7 +117,7 @@ export interface BrokerStore {
   close(): Promise<void>;
 }
 
-const MEMORY: BrokerStore = { aedesOptions: {}, describe: 'memory', watch: () => {}, close: async () => {} };
+const memoryStore = (): BrokerStore => ({ aedesOptions: { persistence: memoryPersistence() }, describe: 'memory', watch: () => {}, close: async () => {} });
 
 export async function openPersistence(opts: PersistenceOptions): Promise<BrokerStore> {
   const log = opts.log ?? silentLogger;
@@ -130,7 +131,7 @@ export async function openPersistence(opts: PersistenceOptions): Promise<BrokerS
     throw new PersistenceConfigError(`--persistence ${persistence.url} and --cluster ${cluster.url} differ: a cluster keeps its sessions in the Redis it shares publishes through; drop --persistence`);
   }
   const target = cluster ?? persistence;
-  if (!target || target === 'memory') return MEMORY;
+  if (!target || target === 'memory') return memoryStore();
 
   // Never a fixed id: aedes-persistence-redis keys queued messages by broker id and a counter that
   // restarts at 0, so a restarted broker reusing its id would overwrite what it queued before.

@@ -1,9 +1,8 @@
 /**
  * The speaker's mouth: one announcement at a time, in the order asked, never overlapping.
  * Each job yields an utterance (lazily, so a summary can gather everything that arrived while
- * it waited in line), which the voice renders, the volume scales and the board plays.
+ * it waited in line), which the voice renders at the volume setting and the board plays.
  */
-import { applyVolume } from '../src/audio/volume.ts';
 import { createSerialQueue } from '../src/audio/serial.ts';
 import type { PlayResult, StagedPlayback } from '../src/audio/sinks/sink.ts';
 import type { Pcm } from '../src/audio/pcm.ts';
@@ -48,7 +47,7 @@ export class Announcer {
     return this.queue
       .run(async () => {
         const u = await utterance();
-        const pcm = applyVolume(await this.voice.render(u, this.lang), opts.volume ?? this.volume());
+        const pcm = await this.voice.render(u, this.lang, opts.volume ?? this.volume());
         const staged = await this.stage(pcm, label);
         try {
           await opts.beforePlay?.(u, staged.token);

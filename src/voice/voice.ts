@@ -8,5 +8,9 @@ import type { Language, Utterance } from '../speech/index.ts';
 
 export interface Voice {
   readonly name: string;
-  render(u: Utterance, lang: Language): Promise<Pcm>;
+  /**
+   * The utterance as PCM at `volume` (0-10, src/audio/volume.ts; default 10, full scale). The
+   * voice applies it because it can do so cheaply: a clip voice keeps its clips scaled per level.
+   */
+  render(u: Utterance, lang: Language, volume?: number): Promise<Pcm>;
 }

@@ -2,6 +2,7 @@
  * A real zh-CN voice pack recorded with eSpeak NG, built once for the whole file: its manifest,
  * its checks, and the voice that joins its clips.
  */
+import { applyVolume, peak } from '../../src/audio/volume.ts';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -131,6 +132,20 @@ describe.skipIf(!espeakInstalled())(`zh-CN voice pack (skipped if ${ESPEAK_MISSI
       }
       expect(fallback.calls).toEqual([]);
       expect(warnings()).toEqual([]);
+    });
+
+    it('renders at a volume level exactly as scaling the full-volume sentence would, and a second time the same', async () => {
+      const pack = await loadVoicePack(dir);
+      const voice = createClipVoice({ packs: { 'zh-CN': pack }, fallback: engine });
+      const u = utter(payment(12_345_678_90), 'zh-CN');
+      const full = await voice.render(u, 'zh-CN');
+      for (const level of [7, 1, 0, 7]) {
+        const expected = applyVolume(full, level).samples;
+        const pcm = await voice.render(u, 'zh-CN', level);
+        expect(firstDifference(pcm.samples, expected), `level ${level}`).toBe(-1);
+        expect(pcm.samples.length).toBe(expected.length);
+      }
+      expect(peak(await voice.render(u, 'zh-CN', 7))).toBeLessThan(peak(full));
     });
 
     it('speaks a sentence with a missing clip through the fallback, warning once for that clip', async () => {
