@@ -8,6 +8,7 @@ import type { Aedes, AedesPublishPacket, Client, PublishPacket, PubrelPacket, Su
 import { parseAck, parseDeviceTopic, topics } from '../../src/protocol/index.ts';
 import { deviceClientId, deviceOfClientId } from '../auth.ts';
 import type { Logger } from '../../src/log.ts';
+import { InFlight, type TakeVerdict } from './in-flight.ts';
 import type { Outbox, Publication, SendDecision } from './outbox.ts';
 
 export interface DispatcherOptions {
@@ -27,61 +28,9 @@ export interface DispatcherOptions {
   clustered?: boolean;
 }
 
-/**
- * Copies published and not yet PUBACKed by their device. While one is out, another copy of
- * the same payment would only queue behind it in aedes (MQTT QoS 1 already resends it when
- * the session comes back), and a slow device would collect an unbounded queue of copies:
- * a retry storm that grows the broker's memory until it dies. So a payment has at most one
- * copy out at a time and a device at most `max` payments.
- */
-class InFlight {
-  private readonly copies = new Map<string, { device: string; at: number }>();
-  private readonly perDevice = new Map<string, number>();
-
-  constructor(
-    private readonly max: number,
-    private readonly timeoutMs: number,
-  ) {}
-
-  /**
-   * Records a copy about to go out, or says why not. A device not connected to this broker
-   * is not tracked: no PUBACK can come, and its next session is a fresh start (see forget).
-   */
-  take(id: string, device: string, now: number, connected: boolean): 'ok' | 'already-out' | 'device-full' {
-    if (!connected) return 'ok';
-    const out = this.copies.get(id);
-    if (out && now - out.at < this.timeoutMs) return 'already-out';
-    if (out) this.release(id);
-    if ((this.perDevice.get(device) ?? 0) >= this.max) {
-      this.expire(device, now);
-      if ((this.perDevice.get(device) ?? 0) >= this.max) return 'device-full';
-    }
-    this.copies.set(id, { device, at: now });
-    this.perDevice.set(device, (this.perDevice.get(device) ?? 0) + 1);
-    return 'ok';
-  }
-
-  release(id: string): void {
-    const out = this.copies.get(id);
-    if (!out) return;
-    this.copies.delete(id);
-    const n = (this.perDevice.get(out.device) ?? 1) - 1;
-    if (n > 0) this.perDevice.set(out.device, n);
-    else this.perDevice.delete(out.device);
-  }
-
-  /** The device went away: what it did not PUBACK is re-sent by aedes or by the outbox when it is back. */
-  forget(device: string): void {
-    for (const [id, out] of this.copies) if (out.device === device) this.release(id);
-  }
-
-  private expire(device: string, now: number): void {
-    for (const [id, out] of this.copies) if (out.device === device && now - out.at >= this.timeoutMs) this.release(id);
-  }
-}
-
-/** Copies handed to aedes and not yet written (see send). */
+/** Copies handed to aedes and not yet written (see send), in all and per device. */
 const MAX_SENDING = 50;
+const MAX_SENDING_PER_DEVICE = 5;
 
 export class Dispatcher {
   private timer: NodeJS.Timeout | null = null;
@@ -93,6 +42,7 @@ export class Dispatcher {
   private readonly backlogged = new Set<string>();
   private readonly outgoing: Publication[] = [];
   private sending = 0;
+  private readonly sendingTo = new Map<string, number>();
   private readonly onPuback = (packet: PublishPacket | PubrelPacket | undefined, client: Client) => this.delivered(packet, client);
   private readonly onSubscribe = (subs: Subscription[], client: Client) => this.subscribed(subs, client);
   private readonly onDisconnect = (client: Client) => {
@@ -144,11 +94,18 @@ export class Dispatcher {
 
   private poll(): void {
     let work;
+    const taken: string[] = [];
     try {
       const now = Date.now();
+      // Devices with no room are left out of the scan: their held payments must not fill every
+      // batch and starve other devices' retries. New payments for them queue behind (publish).
+      const full = this.inFlight.fullDevices(now);
       this.backlogged.clear();
-      work = this.outbox.tick(this.batch, (id, device) => this.decide(id, device, now));
+      for (const device of full) this.backlogged.add(device);
+      work = this.outbox.tick(this.batch, (id, device) => this.decide(id, device, now, taken), full);
     } catch (err) {
+      // Nothing was sent: the copies recorded for this scan are not out.
+      for (const id of taken) this.inFlight.release(id);
       // Busy (a CLI command holds the lock) or a disk error: the next poll tries again.
       this.log.warn({ err: (err as Error).message }, 'could not scan the outbox for due payments');
       return;
@@ -183,16 +140,18 @@ export class Dispatcher {
    * A device with its fill of copies in flight gets its other due payments later in their
    * order (held, not pushed back): new payments must not overtake them, or a long backlog
    * would reach the speaker out of order — and one that arrives behind more than the
-   * speaker's dedupe memory (1,000 payments) is refused as a possible replay.
+   * speaker's dedupe memory (1,000 payments) is refused as a possible replay. A device not
+   * connected here waits the longest step: its SUBSCRIBE makes everything due at once.
    */
-  private decide(id: string, device: string, now: number): SendDecision {
-    if (!this.mayRetry(device)) return 'later';
+  private decide(id: string, device: string, now: number, taken: string[]): SendDecision {
+    if (!this.mayRetry(device)) return 'away';
     const verdict = this.take(id, device, now);
+    if (verdict === 'ok') taken.push(id);
     if (verdict === 'device-full') this.backlogged.add(device);
     return verdict === 'ok' ? 'send' : verdict === 'device-full' ? 'hold' : 'later';
   }
 
-  private take(id: string, device: string, now: number): ReturnType<InFlight['take']> {
+  private take(id: string, device: string, now: number): TakeVerdict {
     return this.inFlight.take(id, device, now, this.connectedHere(device));
   }
 
@@ -209,12 +168,23 @@ export class Dispatcher {
   }
 
   private pump(): void {
-    while (this.sending < MAX_SENDING && this.outgoing.length > 0) {
-      const p = this.outgoing.shift()!;
+    // Oldest first, skipping a device that already has its share of the window: a speaker whose
+    // socket will not drain (aedes waits up to its drainTimeout) must not stall everyone else.
+    for (let i = 0; this.sending < MAX_SENDING && i < this.outgoing.length; ) {
+      const p = this.outgoing[i]!;
+      if ((this.sendingTo.get(p.device) ?? 0) >= MAX_SENDING_PER_DEVICE) {
+        i++;
+        continue;
+      }
+      this.outgoing.splice(i, 1);
       this.sending++;
+      this.sendingTo.set(p.device, (this.sendingTo.get(p.device) ?? 0) + 1);
       const packet = { cmd: 'publish', topic: topics.notify(p.device), payload: Buffer.from(p.payload), qos: 1, retain: false, dup: false } as const;
       this.aedes.publish(packet as AedesPublishPacket, (err) => {
         this.sending--;
+        const n = this.sendingTo.get(p.device)! - 1;
+        if (n > 0) this.sendingTo.set(p.device, n);
+        else this.sendingTo.delete(p.device);
         if (err) {
           this.inFlight.release(p.id);
           this.log.warn({ payment: p.id, err: err.message }, 'could not publish a payment; it will be retried');

@@ -36,8 +36,11 @@ export interface Accepted {
   created: boolean;
 }
 
-/** What the dispatcher can do with a due payment now: send it, keep it due for the next look, or push it a step later. */
-export type SendDecision = 'send' | 'hold' | 'later';
+/**
+ * What the dispatcher can do with a due payment now: send it, keep it due for the next look,
+ * push it a step later, or (its device is away) push it the longest step.
+ */
+export type SendDecision = 'send' | 'hold' | 'later' | 'away';
 
 /** One copy of a payment's notification for the dispatcher to publish. */
 export interface Publication {
@@ -125,10 +128,12 @@ export class Outbox {
         `UPDATE payments SET next_attempt_at = @now WHERE device = @device AND status = 'queued' AND next_attempt_at > @now`,
       ),
       // The longest-due first; then, within what is taken, oldest payment first (each device hears its payments in order).
-      due: db.prepare<[{ now: number; limit: number }], { id: string; device: string; notification: string; attempts: number; status: PaymentStatus }>(
+      due: db.prepare<[{ now: number; limit: number; skip: string }], { id: string; device: string; notification: string; attempts: number; status: PaymentStatus }>(
         `SELECT * FROM (
            SELECT id, device, notification, attempts, status, created_at, rowid AS seq FROM payments
-           WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND expires_at > @now ORDER BY next_attempt_at LIMIT @limit
+           WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND expires_at > @now
+             AND device NOT IN (SELECT value FROM json_each(@skip))
+           ORDER BY next_attempt_at LIMIT @limit
          ) ORDER BY created_at, seq`,
       ),
       claim: db.prepare<[number, number, number, string]>('UPDATE payments SET attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?'),
@@ -253,21 +258,22 @@ export class Outbox {
    * Expires what outlived its time-to-live, then claims up to `limit` due payments for
    * publishing, pushing each one's next attempt out by the backoff.
    */
-  readonly tick = (limit: number, decide: (id: string, device: string) => SendDecision = () => 'send'): { due: Publication[]; expired: string[] } => {
+  readonly tick = (limit: number, decide: (id: string, device: string) => SendDecision = () => 'send', skipDevices: readonly string[] = []): { due: Publication[]; expired: string[] } => {
     const work = this.db
       .transaction(() => {
         const now = this.now();
         const expired = this.stmt.expire.all({ now }).map((r) => r.id);
         for (const id of expired) this.addEvent(id, now, 'expired', 'expired', null);
         const due: Publication[] = [];
-        for (const r of this.stmt.due.all({ now, limit })) {
+        for (const r of this.stmt.due.all({ now, limit, skip: JSON.stringify(skipDevices) })) {
           const decision = decide(r.id, r.device);
           // Waiting its turn behind the device's earlier payments: stays due, in order, untouched.
           if (decision === 'hold') continue;
-          // Not sendable for a while (a copy is still out, the device is away): the same attempt, one step later.
+          // Not sendable for a while: the same attempt, one step later (a copy is still out), or the longest step (the device is away).
           const attempt = decision === 'send' ? r.attempts + 1 : r.attempts;
-          this.stmt.claim.run(attempt, now + retryDelay(this.opts.retry, attempt, this.random), now, r.id);
-          if (decision === 'later') continue;
+          const wait = decision === 'away' ? this.opts.retry.maxMs : retryDelay(this.opts.retry, attempt, this.random);
+          this.stmt.claim.run(attempt, now + wait, now, r.id);
+          if (decision !== 'send') continue;
           this.addEvent(r.id, now, 'republished', r.status, `attempt ${attempt}`);
           due.push({ id: r.id, device: r.device, payload: r.notification, attempt });
         }

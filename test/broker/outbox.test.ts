@@ -214,6 +214,23 @@ describe('retries and expiry', () => {
     expect(outbox.tick(10).due.map((d) => d.id)).toEqual([first.id, second.id]);
   });
 
+  it('leaves the devices it is told to skip out of the scan, so their backlog cannot fill a batch', async () => {
+    const outbox = open();
+    for (let i = 0; i < 5; i++) await outbox.accept(request({ amount: 10 + i }));
+    const other = (await outbox.accept(request({ device: 'SPK-2' }))).payment;
+    clock = T0 + 1000;
+    expect(outbox.tick(2, () => 'send', ['SPK-1']).due.map((d) => d.id)).toEqual([other.id]);
+    expect(outbox.tick(10).due.map((d) => d.device)).toEqual(['SPK-1', 'SPK-1', 'SPK-1', 'SPK-1', 'SPK-1']);
+  });
+
+  it('puts a payment for a device that is away off by the longest step, as the same attempt', async () => {
+    const outbox = open();
+    const { payment } = await outbox.accept(request());
+    clock = T0 + 1000;
+    expect(outbox.tick(10, () => 'away').due).toEqual([]);
+    expect(outbox.find(payment.id)).toMatchObject({ attempts: 1, nextAttemptAt: T0 + 1000 + 8000 });
+  });
+
   it('never gives the same attempt to two processes sharing the database', async () => {
     const one = open();
     const two = open();
