@@ -47,8 +47,15 @@ export class Dispatcher {
   private readonly onSubscribe = (subs: Subscription[], client: Client) => this.subscribed(subs, client);
   private readonly onDisconnect = (client: Client) => {
     const device = client?.id && deviceOfClientId(client.id);
-    if (device) this.inFlight.forget(device);
+    if (!device) return;
+    // A session taken over by the same device's new connection: the new one is what counts.
+    const current = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[client.id];
+    if (current && current !== client) return;
+    this.listening.delete(device);
+    this.inFlight.forget(device);
   };
+  /** Devices connected to this broker and subscribed to their notifications: only these get retries (mayRetry). */
+  private readonly listening = new Set<string>();
 
   constructor(
     private readonly outbox: Outbox,
@@ -123,8 +130,13 @@ export class Dispatcher {
     else this.log.debug({ payment: p.id, device: p.device, verdict }, 'device has too many payments in flight; sending at the first retry');
   }
 
+  /**
+   * Subscribed, not merely connected: a copy published between a device's CONNECT and its
+   * SUBSCRIBE reaches nobody, and counted as in flight it would block that payment for the
+   * in-flight timeout (seen as payments stuck "queued" after a broker restart).
+   */
   private connectedHere(device: string): boolean {
-    return deviceClientId(device) in (this.aedes as unknown as { clients: Record<string, unknown> }).clients;
+    return this.listening.has(device);
   }
 
   /**
@@ -221,7 +233,9 @@ export class Dispatcher {
   private subscribed(subs: Subscription[], client: Client): void {
     for (const s of subs) {
       const where = parseDeviceTopic(s.topic);
-      if (where?.leaf === 'notify' && client?.id === deviceClientId(where.deviceId)) this.outbox.makeDueNow(where.deviceId);
+      if (where?.leaf !== 'notify' || client?.id !== deviceClientId(where.deviceId)) continue;
+      this.listening.add(where.deviceId);
+      this.outbox.makeDueNow(where.deviceId);
     }
   }
 }

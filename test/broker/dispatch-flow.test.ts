@@ -84,3 +84,29 @@ it('sends a device that does not PUBACK at most 100 payments, one copy each, and
   // Held back, not overtaken: the device heard them in the order they were accepted.
   expect([...new Set(copies)]).toEqual(ids);
 });
+
+it('does not count a copy sent between a device\'s CONNECT and its SUBSCRIBE as in flight: it reaches nobody', async () => {
+  const id = 'SPK-LATE-SUB';
+  const creds = provision(dir, id);
+  const late = await mqtt.connectAsync(broker.mqttUrl, { clientId: deviceClientId(id), clean: false, reconnectPeriod: 0, ...creds });
+  const heard = new Set<string>();
+  late.on('message', (_t, payload) => heard.add(JSON.parse(payload.toString()).id));
+  try {
+    const token = backendCredentials(dir).password;
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${broker.service!.httpUrl}/v1/payments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ device: id, amount: 100 + i, currency: 'CNY', channel: 'wechat' }),
+      });
+      ids.push(((await res.json()) as { payment: { id: string } }).payment.id);
+    }
+    await new Promise((r) => setTimeout(r, 600)); // retry rounds while connected but not subscribed
+    await late.subscribeAsync(topics.notify(id), { qos: 1 });
+    // Well inside the 30 s an in-flight copy would block a retry for.
+    await until(() => ids.every((p) => heard.has(p)), 'every payment once the device subscribes', 5_000);
+  } finally {
+    await late.endAsync(true);
+  }
+});
