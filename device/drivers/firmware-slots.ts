@@ -49,6 +49,8 @@ export function createFirmwareSlots(opts: FirmwareSlotsOptions): FirmwareSlots {
     openDownload(): FirmwareDownload {
       const dir = path.dirname(paths.slot(running));
       fs.mkdirSync(dir, { recursive: true });
+      // A download a crash or power cut interrupted is of no use: do not let them fill the card.
+      for (const stale of fs.readdirSync(dir).filter((f) => f.startsWith('.ota-download-'))) fs.rmSync(path.join(dir, stale), { force: true });
       return new TempDownload(path.join(dir, `.ota-download-${process.pid}-${++downloads}.tar.gz`));
     },
 

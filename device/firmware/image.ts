@@ -164,7 +164,7 @@ export function manifestProblem(m: unknown): string | null {
     }
   }
   for (const key of ['entry', 'loader'] as const) {
-    if (!(files[o[key] as string])) return `"${key}" ${JSON.stringify(o[key])} is not among the files`;
+    if (!Object.hasOwn(files, o[key] as string)) return `"${key}" ${JSON.stringify(o[key])} is not among the files`;
   }
   return null;
 }
@@ -219,7 +219,7 @@ export function verifyImageDir(dir: string, backendPublicKey: KeyObject): ImageV
     if (got.sha256 !== want.sha256) return fail('hash-mismatch', `${p} in ${dir} does not match its sha256 in the manifest: the file was altered`, p);
   }
   for (const p of files) {
-    if (p !== MANIFEST_FILE && p !== SIGNATURE_FILE && !m.files[p]) return fail('unexpected-file', `${p} in ${dir} is not listed in the manifest`, p);
+    if (p !== MANIFEST_FILE && p !== SIGNATURE_FILE && !Object.hasOwn(m.files, p)) return fail('unexpected-file', `${p} in ${dir} is not listed in the manifest`, p);
   }
   return { ok: true, manifest: m };
 }

@@ -129,8 +129,11 @@ class Loader {
     let state = this.tryRead();
     if (!state) return null;
     if (!state.trial) return state;
-    state = updateState(this.root, (s) => (s.trial ? { ...s, trial: { ...s.trial, boots: s.trial.boots + 1 } } : s));
-    const why = trialExpired(state, Date.now());
+    // The deadline runs on this device's clock from the trial's first boot: whoever began the
+    // trial (flash, on a laptop whose clock may differ by more than the deadline) stamped theirs.
+    const now = Date.now();
+    state = updateState(this.root, (s) => (s.trial ? { ...s, trial: { ...s.trial, boots: s.trial.boots + 1, ...(s.trial.boots === 0 && { startedAt: now }) } } : s));
+    const why = trialExpired(state, now);
     return why ? this.rollBackNow(why) : state;
   }
 

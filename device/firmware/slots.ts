@@ -33,7 +33,7 @@ export interface Trial {
   /** The slot to go back to. */
   previous: Slot;
   version: string;
-  /** Epoch ms when the trial began. */
+  /** Epoch ms when the trial began; the loader sets it again, on the device's own clock, at the trial's first boot. */
   startedAt: number;
   /** The new firmware must confirm within this many ms of startedAt. */
   deadlineMs: number;
@@ -90,7 +90,7 @@ export function initialState(): BootState {
   return { v: 1, active: 'a', versions: { a: null, b: null }, trial: null, last: null };
 }
 
-/** The slot an update may write: never the one running, nor the one a trial would fall back to. */
+/** The slot an update may write: the one not active. During a trial that is the fallback: start no update then (beginTrial refuses). */
 export function inactiveSlot(state: BootState): Slot {
   return otherSlot(state.active);
 }

@@ -88,6 +88,8 @@ interface Rig {
   api: NotificationApi;
   devices: PayspeakerProcess[];
   deviceIds: string[];
+  /** Set by tearDown: sends stop retrying, and a restart that finishes late stops what it started. */
+  stopped: boolean;
 }
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
@@ -146,10 +148,11 @@ async function setUp(dir: string, opts: ChaosOptions): Promise<Rig> {
   provision(dir, deviceIds, proxy.mqttUrl);
   const devices = await Promise.all(deviceIds.map((id) => startDevice(dir, id)));
   const api = new NotificationApi(`http://127.0.0.1:${httpPort}`, readBackendCredentials(dir)!.password);
-  return { dir, brokerArgs, broker, proxy, api, devices, deviceIds };
+  return { dir, brokerArgs, broker, proxy, api, devices, deviceIds, stopped: false };
 }
 
 async function tearDown(rig: Rig): Promise<void> {
+  rig.stopped = true;
   await Promise.all(rig.devices.map((d) => d.kill('SIGTERM')));
   await rig.proxy.close();
   await rig.broker.kill('SIGTERM');
@@ -211,6 +214,7 @@ async function generate(rig: Rig, opts: ChaosOptions, progress: ChaosProgress) {
       } catch (err) {
         if (err instanceof ApiRequestError && err.status < 500) throw err;
         if (!(err instanceof ApiUnreachableError || err instanceof ApiRequestError)) throw err;
+        if (rig.stopped) throw new Error('the chaos run was stopped');
         assertAlive(rig);
         retries++;
         await sleep(200);
@@ -218,20 +222,27 @@ async function generate(rig: Rig, opts: ChaosOptions, progress: ChaosProgress) {
     }
   };
   const inFlight = new Set<Promise<void>>();
-  while (next < opts.payments) {
-    assertAlive(rig);
-    const i = next++;
-    if (i === killBrokerAt) faults.push(restartBroker(rig, progress));
-    if (i === killDeviceAt) faults.push(restartDevice(rig, opts.seed, progress));
-    const p = send(i).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    // Paced by the clock, not by answers: a slow API must not slow the offered load.
-    const due = startedAt + ((i + 1) * 1000) / opts.rate;
-    if (due > Date.now()) await sleep(due - Date.now());
-    if (inFlight.size > 2000) await Promise.race(inFlight);
+  // The first failure of any send or restart ends the run; every later one is only waited for.
+  let failure: unknown = null;
+  const track = (work: Promise<void>) => work.catch((err: unknown) => void (failure ??= err));
+  try {
+    while (next < opts.payments && failure === null) {
+      assertAlive(rig);
+      const i = next++;
+      if (i === killBrokerAt) faults.push(track(restartBroker(rig, progress)));
+      if (i === killDeviceAt) faults.push(track(restartDevice(rig, opts.seed, progress)));
+      const p = track(send(i)).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      // Paced by the clock, not by answers: a slow API must not slow the offered load.
+      const due = startedAt + ((i + 1) * 1000) / opts.rate;
+      if (due > Date.now()) await sleep(due - Date.now());
+      if (inFlight.size > 2000) await Promise.race(inFlight);
+    }
+  } finally {
+    if (failure !== null || next < opts.payments) rig.stopped = true;
+    await Promise.allSettled([...inFlight, ...faults]);
   }
-  await Promise.all(inFlight);
-  await Promise.all(faults);
+  if (failure !== null) throw failure;
   return { ids, retries, startedAt, endedAt: Date.now() };
 }
 
@@ -245,6 +256,7 @@ async function restartBroker(rig: Rig, progress: ChaosProgress): Promise<void> {
   await rig.broker.kill('SIGKILL');
   progress.brokerKills++;
   rig.broker = await startBroker(rig.brokerArgs);
+  if (rig.stopped) await rig.broker.kill('SIGTERM');
 }
 
 async function restartDevice(rig: Rig, seed: number, progress: ChaosProgress): Promise<void> {
@@ -253,6 +265,7 @@ async function restartDevice(rig: Rig, seed: number, progress: ChaosProgress): P
   progress.deviceKills++;
   await sleep(1000);
   rig.devices[k] = await startDevice(rig.dir, rig.deviceIds[k]!);
+  if (rig.stopped) await rig.devices[k]!.kill('SIGTERM');
 }
 
 /** Follows every payment to a final status, or until `drainMs` passes. */

@@ -17,7 +17,7 @@ import { FlashError } from './errors.ts';
 import type { LocalImage } from './image-source.ts';
 import type { ServiceManager } from './init/service-manager.ts';
 import { PresenceWatch } from './online.ts';
-import { inspectSystem, installLoader, prepareRoot, readRemoteState, remotePaths, uploadSlot, writeDeviceConfig, writeRemoteState, type RemoteSystem } from './remote-root.ts';
+import { inspectSystem, installLoader, prepareRoot, readRemoteState, remotePaths, restoreDeviceConfig, shellQuote, uploadSlot, writeDeviceConfig, writeRemoteState, type RemoteSystem } from './remote-root.ts';
 import { SshSession, type SshOptions } from './ssh.ts';
 import type { Credentials } from '../../broker/credentials.ts';
 
@@ -138,7 +138,9 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
     step(5, `uploading image to slot ${slot} (${mb(image.bytes)})…`);
     await prepareRoot(ssh, opts.root, system.uid);
     await uploadSlot(ssh, opts.root, slot, image);
-    await installLoader(ssh, opts.root, slot, image.manifest);
+    // The loader is what rolls a bad trial back, so a new one replaces the working one only once
+    // the trial has succeeded; a fresh device needs one to boot at all.
+    if (fresh) await installLoader(ssh, opts.root, slot, image.manifest);
 
     step(6, `writing ${paths.config}…`);
     await writeDeviceConfig(ssh, opts.root, opts.device.configBytes);
@@ -158,7 +160,11 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
 
     step(9, `waiting for ${opts.device.id} to come online with ${version} (up to ${opts.timeoutMs / 1000} s)…`);
     const outcome = await awaitTrial(ssh, opts.root, watch, version, opts.timeoutMs, now);
-    if (outcome.ok) return { ...result, dryRun: false, durationMs: now() - started };
+    if (outcome.ok) {
+      if (!fresh) await installLoader(ssh, opts.root, slot, image.manifest);
+      await ssh.run(`rm -f ${shellQuote(`${paths.config}.prev`)}`, 'removing the previous device config');
+      return { ...result, dryRun: false, durationMs: now() - started };
+    }
     throw await recover(ssh, init, watch, { ...opts, now }, { version, previous, fresh, reason: outcome.reason, by: outcome.by });
   } finally {
     image?.dispose();
@@ -207,21 +213,40 @@ interface Failure {
   by: 'loader' | 'flash';
 }
 
+async function restoreConfig(ssh: SshSession, opts: FlashOptions): Promise<boolean> {
+  const restored = await restoreDeviceConfig(ssh, opts.root);
+  if (restored) opts.progress('      restored the previous device config');
+  return restored;
+}
+
 /** Back to the previous slot (unless the loader did it), restart, and wait for the old version. */
 async function recover(ssh: SshSession, init: ServiceManager, watch: PresenceWatch, opts: FlashOptions & { now: () => number }, f: Failure): Promise<FlashError> {
   const { now } = opts;
   let reason = f.reason;
   if (f.by === 'flash') {
     const { state } = await readRemoteState(ssh, opts.root);
+    // Confirmed in the last moment, or online on a broker flash does not watch: kept, not rolled back.
+    if (!state.trial && state.last?.version === f.version && state.last.result === 'updated') {
+      return new FlashError(
+        'remote',
+        `${f.version} is installed and confirmed on ${ssh.target.host} (slot ${state.active}), but flash did not see it online on ${opts.brokerUrl}: check that this is the broker the device uses (--broker)`,
+        { kept: true },
+      );
+    }
     let next: BootState | null = null;
     if (state.trial?.version === f.version) next = rollBack(state, reason, now());
     else if (state.last?.version === f.version && state.last.result === 'rolled-back') reason = state.last.reason ?? reason; // the loader got there first
     if (next) {
       opts.progress(`      rolling back to slot ${f.previous.slot} (${f.previous.version ?? 'empty'}): ${reason}`);
+      await restoreConfig(ssh, opts);
       await writeRemoteState(ssh, opts.root, next);
       await init.restart(ssh);
     }
-  } else opts.progress(`      the device rolled back to slot ${f.previous.slot} (${f.previous.version ?? 'empty'}): ${reason}`);
+  } else {
+    opts.progress(`      the device rolled back to slot ${f.previous.slot} (${f.previous.version ?? 'empty'}): ${reason}`);
+    // The old firmware is running already, with the new config: give it its own back.
+    if (await restoreConfig(ssh, opts)) await init.restart(ssh);
+  }
   const log = await init.recentLog(ssh, 20).catch(() => []);
   const tail = log.length > 0 ? `\nlast lines the loader logged:\n  ${log.join('\n  ')}` : '';
   const details = { reason, rolledBackTo: f.previous, log };

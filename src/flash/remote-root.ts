@@ -159,7 +159,20 @@ export async function installLoader(ssh: SshSession, root: string, slot: Slot, m
   await ssh.run(`cp ${shellQuote(from)} ${shellQuote(tmp)} && sync && mv -f ${shellQuote(tmp)} ${shellQuote(p.loader)}`, `installing ${p.loader}`);
 }
 
-/** ROOT/config/device.json, 0600: it holds the device's MQTT password. */
+/**
+ * ROOT/config/device.json, 0600: it holds the device's MQTT password. The one it replaces is
+ * kept as device.json.prev, so a rollback can give the old firmware its old config back (a
+ * wrong broker or pin in the new one must not keep the old version off the air too).
+ */
 export async function writeDeviceConfig(ssh: SshSession, root: string, bytes: Buffer): Promise<void> {
-  await writeRemoteFileAtomic(await ssh.sftp(), remotePaths(root).config, bytes, 0o600);
+  const config = remotePaths(root).config;
+  await ssh.run(`if [ -f ${shellQuote(config)} ]; then cp -p ${shellQuote(config)} ${shellQuote(`${config}.prev`)}; fi`, `keeping the previous ${config}`);
+  await writeRemoteFileAtomic(await ssh.sftp(), config, bytes, 0o600);
+}
+
+/** Puts back the config writeDeviceConfig replaced, if there was one. */
+export async function restoreDeviceConfig(ssh: SshSession, root: string): Promise<boolean> {
+  const config = remotePaths(root).config;
+  const out = await ssh.run(`if [ -f ${shellQuote(`${config}.prev`)} ]; then mv -f ${shellQuote(`${config}.prev`)} ${shellQuote(config)} && sync && echo restored; fi`, `restoring the previous ${config}`);
+  return out.trim() === 'restored';
 }

@@ -73,6 +73,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   if (fs.existsSync(dir) && !opts.force) throw new Error(`${dir} already exists: choose another version (--image-version), or pass --force to replace it`);
   fs.mkdirSync(outDir, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(outDir, `.building-${imageFolderName(version)}-`));
+  let verified: ImageManifest;
   try {
     progress(`bundling the firmware for Node 18 (esbuild)…`);
     const fw = await bundle(FIRMWARE_SOURCE, path.join(tmp, 'firmware.cjs'));
@@ -85,6 +86,10 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
     const manifest = signImageDir(tmp, { version, builtAt: now.toISOString(), privateKey: opts.privateKey });
     progress(`manifest: ${Object.keys(manifest.files).length} files, signed with the backend key`);
     fs.chmodSync(tmp, 0o755); // mkdtemp made it private; an image is not secret
+    // What we sign we check, before anything lands in --out: a build that does not verify with its own key must not ship.
+    const check = verifyImageDir(tmp, createPublicKey(opts.privateKey));
+    if (!check.ok) throw new Error(`the image just built does not verify: ${check.reason}`);
+    verified = check.manifest;
     if (opts.force) fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(tmp, dir);
   } catch (err) {
@@ -93,10 +98,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   }
   progress(`packing ${imageFolderName(version)}.tar.gz…`);
   const packed = await packRelease(dir, opts.privateKey, outDir);
-  // What we sign we check: a build that does not verify with its own key must not ship.
-  const check = verifyImageDir(dir, createPublicKey(opts.privateKey));
-  if (!check.ok) throw new Error(`the image just built does not verify: ${check.reason}`);
-  return { version, dir, tarball: packed.tarball, releaseFile: packed.releaseFile, release: packed.release, manifest: check.manifest };
+  return { version, dir, tarball: packed.tarball, releaseFile: packed.releaseFile, release: packed.release, manifest: verified };
 }
 
 async function copyVoicePacks(imageDir: string, langs: readonly Language[], opts: BuildImageOptions, progress: (line: string) => void): Promise<void> {

@@ -117,6 +117,10 @@ describe('image build', () => {
     const link = copy('link');
     fs.symlinkSync('/etc/passwd', path.join(link, 'passwd'));
     expect(verifyImageDir(link, publicKey)).toMatchObject({ ok: false, problem: 'unexpected-file', file: 'passwd', reason: expect.stringMatching(/not a regular file/) });
+    // A name every object inherits ("constructor") is still not listed.
+    const inherited = copy('inherited');
+    fs.writeFileSync(path.join(inherited, 'constructor'), 'x');
+    expect(verifyImageDir(inherited, publicKey)).toMatchObject({ ok: false, problem: 'unexpected-file', file: 'constructor' });
     const unsigned = copy('unsigned');
     fs.rmSync(path.join(unsigned, SIGNATURE_FILE));
     expect(verifyImageDir(unsigned, publicKey)).toMatchObject({ ok: false, problem: 'signature-missing' });

@@ -127,6 +127,14 @@ describe('loader', () => {
     expect(loader.lines.join('\n')).not.toMatch(/rolled back/);
   });
 
+  it("times a trial on the device's clock: one begun by a laptop an hour ahead still gets its deadline", async () => {
+    const laptopAhead = beginTrial({ ...installed(), versions: { a: '1.0.0', b: null } }, { slot: 'b', version: '2.0.0', deadlineMs: 30_000, by: 'flash', now: Date.now() + 3_600_000 });
+    await setup(RUNS, CONFIRMS, laptopAhead);
+    loader = startLoader(root, node);
+    await loader.waitForLine(/trial of 2\.0\.0 confirmed: slot b stays active/);
+    expect(readState(root)).toMatchObject({ active: 'b', trial: null, last: { result: 'updated', version: '2.0.0' } });
+  });
+
   it('boots the new active slot at once when the firmware exits after an update switched slots', async () => {
     await setup(RUNS, CONFIRMS, installed());
     loader = startLoader(root, node);

@@ -8,10 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/chaos/ports.ts';
-import { sshdUnavailable, startSshd, type TestSshd } from '../support/sshd.ts';
+import { sshdUnavailable, startSshd, writeKeyPair, type TestSshd } from '../support/sshd.ts';
 import { handMadeImage, runFlash, snapshot, startBackend, type TestBackend } from './helpers.ts';
 import { readState, writeState, initialState } from '../../device/firmware/slots.ts';
 import { packRelease } from '../../src/image/release.ts';
@@ -75,7 +74,7 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
 
   it('a key the device does not accept: exit 6, the key tried and how to install it', async () => {
     const other = path.join(work, 'other_key');
-    fs.writeFileSync(other, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+    writeKeyPair(other, 'not-authorized');
     const root = installedRoot();
     const before = snapshot(root);
     const r = await runFlash({ ...sshd, identity: other }, ['--config', config, '--image', image], { root });
@@ -108,7 +107,7 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
 
   it('a changed host key is refused loudly, whatever --accept-host-key says', async () => {
     const knownHosts = path.join(work, 'known_hosts_changed');
-    const otherHostKey = ssh2.utils.generateKeyPairSync('ed25519').public.split(/\s+/).slice(0, 2).join(' ');
+    const otherHostKey = writeKeyPair(path.join(work, 'other_host_key'), 'other-host').public.split(/\s+/).slice(0, 2).join(' ');
     fs.writeFileSync(knownHosts, `[127.0.0.1]:${sshd.port} ${otherHostKey}\n`);
     const r = await runFlash(sshd, ['--config', config, '--image', image, '--dry-run', '--accept-host-key', sshd.hostKeyFingerprint], { root: installedRoot(), knownHosts });
     expect(r.code).toBe(6);

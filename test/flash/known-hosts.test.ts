@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import ssh2 from 'ssh2';
+import { writeKeyPair } from '../support/sshd.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendKnownHost, checkHostKey, fingerprint, knownKeys, preferredHostKeyTypes } from '../../src/flash/known-hosts.ts';
 
@@ -15,9 +15,9 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-known-hosts-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function newKey(): { line: string; blob: Buffer; pubFile: string } {
-  const pub = ssh2.utils.generateKeyPairSync('ed25519').public.split(/\s+/).slice(0, 2).join(' ');
-  const pubFile = path.join(dir, `k${Math.random().toString(36).slice(2)}.pub`);
-  fs.writeFileSync(pubFile, `${pub}\n`);
+  const file = path.join(dir, `k${Math.random().toString(36).slice(2)}`);
+  const pub = writeKeyPair(file, 'known-hosts-test').public.split(/\s+/).slice(0, 2).join(' ');
+  const pubFile = `${file}.pub`;
   return { line: pub, blob: Buffer.from(pub.split(' ')[1]!, 'base64'), pubFile };
 }
 

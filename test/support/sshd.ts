@@ -14,7 +14,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 import { freePort } from '../../src/chaos/ports.ts';
 
 export const SSHD = process.env.PAYSPEAKER_SSHD ?? '/usr/sbin/sshd';
@@ -44,11 +43,15 @@ export function sshdUnavailable(): string | null {
   return null;
 }
 
-function writeKeyPair(file: string, comment: string): { public: string } {
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
-  fs.writeFileSync(file, pair.private, { mode: 0o600 });
-  fs.writeFileSync(`${file}.pub`, `${pair.public}\n`, { mode: 0o644 });
-  return { public: pair.public };
+/**
+ * With OpenSSH's ssh-keygen, as a user would: ssh2's generateKeyPairSync('ed25519') writes a key
+ * its own parser rejects about once in 256 ("Malformed OpenSSH private key": it strips a leading
+ * zero byte of the public key, mscdex/ssh2#1513), which made a flash test fail now and then.
+ */
+export function writeKeyPair(file: string, comment: string): { public: string } {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { stdio: 'ignore' });
+  fs.chmodSync(file, 0o600);
+  return { public: fs.readFileSync(`${file}.pub`, 'utf8').trim() };
 }
 
 /** The fingerprint as OpenSSH's own ssh-keygen prints it (an oracle independent of src/flash). */

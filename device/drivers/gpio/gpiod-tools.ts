@@ -192,8 +192,13 @@ function startHeldNow(tool: string, args: string[], env: NodeJS.ProcessEnv): Hel
       resolve(/Permission denied/i.test(why) ? `${why}${PERMISSION_HINT}` : why);
     });
   });
+  // A holder outliving the firmware (killed by its loader, or exiting without closing the board)
+  // would keep the line, and the next boot could not have it.
+  const orphanGuard = () => child.kill('SIGKILL');
+  process.once('exit', orphanGuard);
   let unexpected: ((why: string) => void) | null = null;
   void exit.then((why) => {
+    process.off('exit', orphanGuard);
     if (!stopping) unexpected?.(why);
   });
   return {
