@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../log.ts';
 import type { Language, Utterance } from '../speech/index.ts';
 import type { VoicePack } from './pack/load.ts';
 import type { Voice } from './voice.ts';
+import { createTtsVoice } from './tts-voice.ts';
 
 export const DEFAULT_GAP_MS = 40;
 
@@ -51,7 +52,8 @@ export function createClipVoice(opts: ClipVoiceOptions): Voice {
     if (!pcm) scaled.set(id, (pcm = applyVolume(clip, volume)));
     return pcm;
   };
-  const synthesize = async (u: Utterance, lang: Language, volume: number) => applyVolume(await fallback.synthesize(u.text, lang), volume);
+  const tts = createTtsVoice(fallback);
+  const synthesize = (u: Utterance, lang: Language, volume: number) => tts.render(u, lang, volume);
 
   return {
     name: 'clips',
