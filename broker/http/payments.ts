@@ -6,9 +6,10 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { CHANNELS, isDeviceId, isKnownCurrency, KINDS, maxMinorUnits, type Channel, type Kind } from '../../src/protocol/index.ts';
+import { CHANNELS, isDeviceId, isKnownCurrency, KINDS, maxMinorUnits } from '../../src/protocol/index.ts';
 import { IdempotencyConflictError, type Outbox, type Payment, type PaymentRequest } from '../outbox/outbox.ts';
 import { isFinal } from '../outbox/status.ts';
+import type { NewPayment, PaymentView } from '../../src/api/types.ts';
 import { ApiError, type FieldHints } from './errors.ts';
 import type { ApiAuth } from './auth.ts';
 
@@ -35,14 +36,7 @@ const bodySchema = {
   },
 } as const;
 
-interface PaymentBody {
-  device: string;
-  amount: number;
-  currency: string;
-  channel: Channel;
-  kind?: Kind;
-  idempotencyKey?: string;
-}
+type PaymentBody = NewPayment;
 
 /** The longest a GET may wait for a final status (?wait=). */
 export const MAX_WAIT_MS = 60_000;
@@ -134,7 +128,7 @@ function untilFinal(outbox: Outbox, payment: Payment, waitMs: number, res: Serve
 }
 
 /** The public shape of a payment: times as epoch milliseconds, as on the wire to devices. */
-export function view(p: Payment) {
+export function view(p: Payment): PaymentView {
   return {
     id: p.id,
     device: p.device,

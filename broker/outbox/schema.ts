@@ -3,8 +3,7 @@
  * per accepted payment, holding the exact signed notification it publishes on every attempt,
  * and an append-only history of what moved it.
  */
-import type { Channel, Kind } from '../../src/protocol/index.ts';
-import type { PaymentStatus } from './status.ts';
+import type { PaymentView } from '../../src/api/types.ts';
 
 export const OUTBOX_SCHEMA = `
   CREATE TABLE IF NOT EXISTS payments (
@@ -42,23 +41,12 @@ export const OUTBOX_SCHEMA = `
   CREATE INDEX IF NOT EXISTS payment_events_by_payment ON payment_events (payment_id, seq);
 `;
 
-/** A payments row with its columns renamed to camelCase by PAYMENT_COLUMNS. */
-export interface PaymentRow {
-  id: string;
-  device: string;
-  amount: number;
-  currency: string;
-  channel: Channel;
-  kind: Kind;
-  idempotencyKey: string | null;
-  status: PaymentStatus;
-  attempts: number;
-  createdAt: number;
-  updatedAt: number;
-  expiresAt: number;
+/**
+ * A payments row with its columns renamed to camelCase by PAYMENT_COLUMNS: what the API shows
+ * (src/api/types.ts), with NULLs where the API leaves fields out, plus the retry schedule.
+ */
+export interface PaymentRow extends Omit<PaymentView, 'text' | 'reason' | 'detail'> {
   nextAttemptAt: number | null;
-  deliveredAt: number | null;
-  finishedAt: number | null;
   text: string | null;
   reason: string | null;
   detail: string | null;

@@ -10,8 +10,9 @@
  * ack may still say what the device actually did: `expired` becomes any ack's status, and
  * `duplicate` ("I had it already") becomes the `played` or `summarized` it stood for.
  */
-export const PAYMENT_STATUSES = ['queued', 'delivered', 'played', 'duplicate', 'summarized', 'rejected', 'expired'] as const;
-export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+import { PAYMENT_STATUSES, type PaymentStatus } from '../../src/api/types.ts';
+
+export { PAYMENT_STATUSES, type PaymentStatus };
 
 /** Still being (re)published. */
 export const PENDING_STATUSES = ['queued', 'delivered'] as const satisfies readonly PaymentStatus[];

@@ -2,47 +2,9 @@
  * A client for the notification service's HTTP API (broker/http, docs/API.md): what `pay`,
  * the demo and the chaos run use, and what a payment backend would write. Plain fetch.
  */
-import type { Channel, Kind } from '../protocol/index.ts';
+import { FINAL_STATUSES, type NewPayment, type PaymentHistoryEntry, type PaymentView } from './types.ts';
 
-export type PaymentStatus = 'queued' | 'delivered' | 'played' | 'duplicate' | 'summarized' | 'rejected' | 'expired';
-
-export interface PaymentView {
-  id: string;
-  device: string;
-  amount: number;
-  currency: string;
-  channel: Channel;
-  kind: Kind;
-  idempotencyKey: string | null;
-  status: PaymentStatus;
-  attempts: number;
-  createdAt: number;
-  updatedAt: number;
-  expiresAt: number;
-  deliveredAt: number | null;
-  finishedAt: number | null;
-  text?: string;
-  reason?: string;
-  detail?: string;
-}
-
-export interface PaymentHistoryEntry {
-  at: number;
-  event: string;
-  status: PaymentStatus;
-  detail?: string;
-}
-
-export interface NewPayment {
-  device: string;
-  amount: number;
-  currency: string;
-  channel: Channel;
-  kind?: Kind;
-  idempotencyKey?: string;
-}
-
-export const FINAL_STATUSES: ReadonlySet<PaymentStatus> = new Set(['played', 'duplicate', 'summarized', 'rejected', 'expired']);
+export { FINAL_STATUSES, type NewPayment, type PaymentHistoryEntry, type PaymentStatus, type PaymentView } from './types.ts';
 
 /** The API answered with an error: `status` is the HTTP status, `code` the API's error code. */
 export class ApiRequestError extends Error {
