@@ -49,13 +49,10 @@ export class Dispatcher {
     const device = client?.id && deviceOfClientId(client.id);
     if (!device) return;
     // A session taken over by the same device's new connection: the new one is what counts.
-    const current = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[client.id];
+    const current = this.clients()[client.id];
     if (current && current !== client) return;
-    this.listening.delete(device);
     this.inFlight.forget(device);
   };
-  /** Devices connected to this broker and subscribed to their notifications: only these get retries (mayRetry). */
-  private readonly listening = new Set<string>();
 
   constructor(
     private readonly outbox: Outbox,
@@ -136,7 +133,13 @@ export class Dispatcher {
    * in-flight timeout (seen as payments stuck "queued" after a broker restart).
    */
   private connectedHere(device: string): boolean {
-    return this.listening.has(device);
+    // Asked of aedes each time rather than tracked from events: a SUBSCRIBE made before this
+    // dispatcher started listening (devices reconnecting to a restarted broker) still counts.
+    return Boolean(this.clients()[deviceClientId(device)]?.subscriptions[topics.notify(device)]);
+  }
+
+  private clients(): Record<string, (Client & { subscriptions: Record<string, unknown> }) | undefined> {
+    return (this.aedes as unknown as { clients: Record<string, (Client & { subscriptions: Record<string, unknown> }) | undefined> }).clients;
   }
 
   /**
@@ -233,9 +236,7 @@ export class Dispatcher {
   private subscribed(subs: Subscription[], client: Client): void {
     for (const s of subs) {
       const where = parseDeviceTopic(s.topic);
-      if (where?.leaf !== 'notify' || client?.id !== deviceClientId(where.deviceId)) continue;
-      this.listening.add(where.deviceId);
-      this.outbox.makeDueNow(where.deviceId);
+      if (where?.leaf === 'notify' && client?.id === deviceClientId(where.deviceId)) this.outbox.makeDueNow(where.deviceId);
     }
   }
 }
