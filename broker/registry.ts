@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { ensureBrokerDir, registryFile } from './data-dir.ts';
+import { openWalDatabase } from './database.ts';
 
 export type Role = 'device' | 'backend';
 export type Status = 'active' | 'revoked';
@@ -80,15 +81,15 @@ export class Registry {
   static open(file: string, opts: RegistryOptions = {}): Registry {
     let db: Database.Database;
     try {
-      db = new Database(file);
-      // Hashes are not secrets, but who is provisioned is nobody else's business. Done before
-      // the first write, so SQLite gives the -wal and -shm files the same mode.
-      restrictMode(file);
-      db.pragma('journal_mode = WAL');
-      // The broker and a CLI command may write at once; better-sqlite3 waits synchronously.
-      db.pragma(`busy_timeout = ${opts.forBroker ? 200 : 5000}`);
-      db.pragma(`synchronous = ${opts.forBroker ? 'NORMAL' : 'FULL'}`);
-      db.exec(SCHEMA);
+      db = openWalDatabase(file, {
+        // Hashes are not secrets, but who is provisioned is nobody else's business. Done before
+        // the first write, so SQLite gives the -wal and -shm files the same mode.
+        beforeFirstWrite: restrictMode,
+        // The broker and a CLI command may write at once; better-sqlite3 waits synchronously.
+        busyTimeoutMs: opts.forBroker ? 200 : 5000,
+        synchronous: opts.forBroker ? 'NORMAL' : 'FULL',
+        schema: SCHEMA,
+      });
     } catch (err) {
       throw new Error(`cannot open the device registry ${file}: ${(err as Error).message}`);
     }

@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
 import { makeNotification, type Ack, type Channel, type Kind, type Notification } from '../../src/protocol/index.ts';
 import { ensureBrokerDir, registryFile } from '../data-dir.ts';
+import { openWalDatabase } from '../database.ts';
 import { newPaymentId } from '../payment-ids.ts';
 import { GroupCommit } from './group-commit.ts';
 import { OUTBOX_SCHEMA, PAYMENT_COLUMNS, type PaymentRow } from './schema.ts';
@@ -152,12 +153,8 @@ export class Outbox {
     const file = registryFile(dataDir);
     let db: Database.Database;
     try {
-      db = new Database(file);
-      db.pragma('journal_mode = WAL');
       // An accepted payment must survive a power cut: every commit is fsynced (group commit pays for it).
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 2000');
-      db.exec(OUTBOX_SCHEMA);
+      db = openWalDatabase(file, { synchronous: 'FULL', busyTimeoutMs: 2000, schema: OUTBOX_SCHEMA });
     } catch (err) {
       throw new Error(`cannot open the payment outbox in ${file}: ${(err as Error).message}`);
     }
