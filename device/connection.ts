@@ -97,15 +97,17 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
    * if the link drops again before the resend ends (MQTT.js issue #2015): under a flapping
    * link that lost acks. So a failed QoS 1 publish is made again once we are back online —
    * unless we are shutting down: then a goodbye gets GOODBYE_MS to be acked, and no retry.
+   * Resolves true once the broker has it (QoS 1: PUBACKed), false if it was never sent because
+   * the device is stopping.
    */
-  async publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
+  async publish(topic: string, payload: string, options: IClientPublishOptions): Promise<boolean> {
     const client = await this.started;
     for (;;) {
-      if (this.stopping) return;
+      if (this.stopping) return false;
       try {
         const sent = client.publishAsync(topic, payload, options);
         await (this.closedForIntake ? withDeadline(sent, GOODBYE_MS) : sent);
-        return;
+        return true;
       } catch (err) {
         if (!options.qos || this.stopping || this.closedForIntake) throw err;
         this.opts.log.debug({ topic, err: (err as Error).message }, 'publish failed with the link; sending it again once back online');

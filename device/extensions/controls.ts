@@ -109,8 +109,8 @@ export class ControlsExtension implements Extension {
   }
 
   /** Rejects if the result could not be sent. */
-  private publishResult(result: CommandResult): Promise<void> {
-    return this.ctx.connection.publish(topics.commandResult(this.ctx.id), JSON.stringify(result), { qos: 1 });
+  private async publishResult(result: CommandResult): Promise<void> {
+    await this.ctx.connection.publish(topics.commandResult(this.ctx.id), JSON.stringify(result), { qos: 1 });
   }
 
   private answer(result: CommandResult): Promise<void> {

@@ -7,6 +7,7 @@ import { encodeAck, parseNotification, topics, PROTOCOL_VERSION, type Ack, type 
 import { utter, type Total, type Utterance } from '../../src/speech/index.ts';
 import type { PlayResult } from '../../src/audio/sinks/sink.ts';
 import type { Extension, FirmwareContext } from '../context.ts';
+import type { OwedAck } from '../stores/payments.ts';
 
 type Scope = 'offline' | 'burst';
 
@@ -28,6 +29,8 @@ export class PaymentsExtension implements Extension {
 
   async start(): Promise<void> {
     await this.resumeInFlight();
+    // Final acks that died with the last process (or were waiting for a link when it stopped).
+    for (const [id, ack] of this.ctx.payments.owedAcks()) this.sendFinalAck(id, ack);
     // Announce what was accepted before a crash or reboot but never announced.
     for (const n of this.ctx.payments.pending()) this.route(n);
   }
@@ -48,8 +51,11 @@ export class PaymentsExtension implements Extension {
     if (payments.inFlight()?.ids.includes(n.id)) return;
     if (payments.isHandled(n.id)) {
       this.ctx.emit({ event: 'duplicate', device: this.ctx.id, id: n.id });
-      return this.sendAck({ id: n.id, status: 'duplicate' });
+      return void this.sendAck({ id: n.id, status: 'duplicate' });
     }
+    // Forgotten by dedupe but its final ack is still owed (a long outage): that ack is the answer.
+    const owed = payments.owedAck(n.id);
+    if (owed) return this.sendFinalAck(n.id, owed);
     if (payments.isBeyondMemory(n.createdAt)) {
       const detail = 'older than the oldest payment this device still remembers: it could be a replay of one announced long ago';
       return this.reject({ reason: 'expired', detail, id: n.id });
@@ -61,7 +67,7 @@ export class PaymentsExtension implements Extension {
     this.route(n);
   }
 
-  /** The device died between "done" and the sound coming out: let the board finish, then ack. */
+  /** The device died between "done" and the sound coming out: let the board finish (its acks are owed, sent by start). */
   private async resumeInFlight(): Promise<void> {
     const { payments, board, log } = this.ctx;
     const flight = payments.inFlight();
@@ -77,8 +83,6 @@ export class PaymentsExtension implements Extension {
     if (resumed && flight.scope) {
       this.ctx.emit({ event: 'summarized', device: this.ctx.id, scope: flight.scope, ids: flight.ids, count: flight.ids.length, text: flight.text });
     }
-    // The first ack may have died with the process: send it (again). Acks are idempotent.
-    for (const id of flight.ids) this.sendAck({ id, status: flight.status, text: flight.text });
     await payments.settle(flight.key);
   }
 
@@ -123,13 +127,13 @@ export class PaymentsExtension implements Extension {
       return speech(items);
     };
     const beforePlay = (u: Utterance, token: string | undefined) =>
-      ctx.payments.finish(items, { key, token: token ?? null, ids: items.map((i) => i.id), status, text: u.text, ...(scope ? { scope } : {}) });
+      ctx.payments.finish(items, { status, text: u.text }, { key, token: token ?? null, ids: items.map((i) => i.id), status, text: u.text, ...(scope ? { scope } : {}) });
     ctx.announcer.say(label, utterance, { beforePlay }).then(
       ({ utterance: u, playback }) => {
         ctx.payments.settle(key).catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not clear the in-flight record'));
         if (status === 'played') this.reportPlayed(items[0]!, u, playback);
         else ctx.emit({ event: 'summarized', device: ctx.id, scope: scope!, ids: items.map((i) => i.id), count: items.length, text: u.text });
-        for (const i of items) this.sendAck({ id: i.id, status, text: u.text });
+        for (const i of items) this.sendFinalAck(i.id, { status, text: u.text });
         ctx.show();
       },
       (err: Error) => this.audioFailed(items, err),
@@ -182,13 +186,23 @@ export class PaymentsExtension implements Extension {
   private reject(r: Rejection): void {
     this.ctx.log.warn({ payment: r.id, reason: r.reason }, `rejected a notification: ${r.detail}`);
     this.ctx.emit({ event: 'rejected', device: this.ctx.id, id: r.id, reason: r.reason, detail: r.detail });
-    this.sendAck({ id: r.id, status: 'rejected', reason: r.reason, detail: r.detail });
+    void this.sendAck({ id: r.id, status: 'rejected', reason: r.reason, detail: r.detail });
   }
 
-  private sendAck(fields: Omit<Ack, 'v' | 'device' | 'at'>): void {
+  /** Resolves true once the broker has the ack; false (or a warning) if it was not sent. */
+  private sendAck(fields: Omit<Ack, 'v' | 'device' | 'at'>): Promise<boolean> {
     const ack: Ack = { v: PROTOCOL_VERSION, device: this.ctx.id, ...fields, at: this.ctx.board.clock.now() };
-    this.ctx.connection.publish(topics.ack(this.ctx.id), encodeAck(ack), { qos: 1 }).catch((err: Error) => {
+    return this.ctx.connection.publish(topics.ack(this.ctx.id), encodeAck(ack), { qos: 1 }).catch((err: Error) => {
       this.ctx.log.warn({ payment: ack.id, err: err.message }, 'could not send ack');
+      return false;
+    });
+  }
+
+  /** A played or summarized ack is owed (in NVS) until the broker has it, so a crash cannot lose it. */
+  private sendFinalAck(id: string, owed: OwedAck): void {
+    void this.sendAck({ id, status: owed.status, text: owed.text }).then((sent) => {
+      if (!sent) return; // still owed: sent again after the next boot
+      this.ctx.payments.ackDelivered(id).catch((err: Error) => this.ctx.log.warn({ payment: id, err: err.message }, 'could not record an ack as delivered'));
     });
   }
 }

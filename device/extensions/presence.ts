@@ -50,11 +50,13 @@ export class PresenceExtension implements Extension {
     this.show();
   }
 
-  private publishState(online: boolean): Promise<void> {
+  private async publishState(online: boolean): Promise<void> {
     const { ctx } = this;
-    return ctx.connection
-      .publish(topics.state(ctx.id), stateJson(ctx, online, ctx.volume.level), { qos: 1, retain: true })
-      .catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not publish state'));
+    try {
+      await ctx.connection.publish(topics.state(ctx.id), stateJson(ctx, online, ctx.volume.level), { qos: 1, retain: true });
+    } catch (err) {
+      ctx.log.warn({ err: (err as Error).message }, 'could not publish state');
+    }
   }
 
   show(): void {

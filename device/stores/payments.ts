@@ -4,9 +4,13 @@
  *   inbox      notifications accepted (PUBACK sent) but not yet announced or summarized;
  *   handled    the ids of the last 1,000 payments already dealt with (dedupe), and the age
  *              below which a payment is refused because its id may have been forgotten;
+ *   owed acks  final acks (played, summarized) the broker has not confirmed: a crash must not
+ *              lose them, or the broker sends the payment again, maybe after the device has
+ *              forgotten its id, and it is refused as a possible replay instead of `played`;
  *   ledger     the last payment (replay) and today's takings (summary).
  * A notification enters the inbox durably before its PUBACK goes back, and leaves it in the
- * same write that marks it handled and books it in the ledger.
+ * same write that marks it handled, owes its ack and books it in the ledger. Each payment has
+ * its own keys, so each of these writes is small (the NVS appends it to a journal).
  */
 import type { Notification } from '../../src/protocol/index.ts';
 import type { Total } from '../../src/speech/index.ts';
@@ -14,13 +18,24 @@ import type { Nvs } from '../drivers/nvs.ts';
 import type { Clock } from '../board.ts';
 import type { Logger } from '../../src/log.ts';
 
-const HANDLED = 'payments.handled';
+/** One key per payment, so storing one costs a small NVS write, not a rewrite of the lot. */
+const INBOX = 'payments.inbox.'; // + id → the Notification
+const HANDLED = 'payments.handled.'; // + id → [seq, createdAt]; seq orders eviction
+const OWED = 'payments.ack.'; // + id → the final ack, until the broker has it
 /** The newest createdAt among ids evicted from `handled`: anything as old could be a replay we no longer recognise. */
 const FORGOTTEN_UP_TO = 'payments.forgottenUpTo';
-const INBOX = 'payments.inbox';
 const IN_FLIGHT = 'payments.inFlight';
 const LAST = 'ledger.last';
 const TODAY = 'ledger.today';
+/** Firmware before the per-key layout kept the inbox and the handled ids as two arrays. */
+const LEGACY_INBOX = 'payments.inbox';
+const LEGACY_HANDLED = 'payments.handled';
+
+/** A final ack the broker has not confirmed yet: sent again after a reboot. */
+export interface OwedAck {
+  status: 'played' | 'summarized';
+  text: string;
+}
 
 interface Today {
   /** Local calendar date, YYYY-MM-DD: the totals start again when it changes. */
@@ -54,9 +69,12 @@ export function localDate(epochMs: number): string {
 
 export class PaymentStore {
   /** id → createdAt, oldest first (a Map iterates in insertion order). */
-  private readonly handled: Map<string, number>;
+  private readonly handled = new Map<string, number>();
+  /** The seq given to the next handled id: its place in the eviction order across reboots. */
+  private nextSeq = 0;
   private forgottenUpTo: number;
-  private readonly inbox: Map<string, Notification>;
+  private readonly inbox = new Map<string, Notification>();
+  private readonly owed = new Map<string, OwedAck>();
 
   constructor(
     private readonly nvs: Nvs,
@@ -64,11 +82,25 @@ export class PaymentStore {
     private readonly log: Logger,
     private readonly capacity = 1000,
   ) {
-    const handled = this.stored(HANDLED, (v): v is [string, number][] => Array.isArray(v) && v.every((x) => Array.isArray(x) && typeof x[0] === 'string' && typeof x[1] === 'number'));
-    this.handled = new Map(handled ?? []);
+    const handled: [string, number, number][] = [];
+    for (const key of nvs.keys(HANDLED)) {
+      const v = this.stored(key, (x): x is [number, number] => Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === 'number'));
+      if (v) handled.push([key.slice(HANDLED.length), v[0], v[1]]);
+    }
+    for (const [id, seq, createdAt] of handled.sort((a, b) => a[1] - b[1])) {
+      this.handled.set(id, createdAt);
+      this.nextSeq = seq + 1;
+    }
     this.forgottenUpTo = this.stored(FORGOTTEN_UP_TO, (v): v is number => typeof v === 'number') ?? 0;
-    const inbox = this.stored(INBOX, (v): v is Notification[] => Array.isArray(v) && v.every((n) => typeof n?.id === 'string')) ?? [];
-    this.inbox = new Map(inbox.map((n) => [n.id, n]));
+    for (const key of nvs.keys(INBOX)) {
+      const n = this.stored(key, (v): v is Notification => typeof (v as Notification | null)?.id === 'string');
+      if (n) this.inbox.set(n.id, n);
+    }
+    for (const key of nvs.keys(OWED)) {
+      const ack = this.stored(key, (v): v is OwedAck => typeof (v as OwedAck | null)?.status === 'string' && typeof (v as OwedAck).text === 'string');
+      if (ack) this.owed.set(key.slice(OWED.length), ack);
+    }
+    this.migrate();
   }
 
   /** A stored value of the wrong shape (a hand edit, an old format) is dropped with a warning, not fatal. */
@@ -77,6 +109,35 @@ export class PaymentStore {
     if (value === undefined || valid(value)) return value as T | undefined;
     this.log.warn({ key }, `ignored NVS key "${key}": it does not hold what the firmware stores there`);
     return undefined;
+  }
+
+  /**
+   * Storage written by older firmware: the inbox and the handled ids as two arrays, and an
+   * in-flight announcement whose ack was not yet owed. Rewritten into today's keys in one write.
+   */
+  private migrate(): void {
+    const sets: Record<string, unknown> = {};
+    const inbox = this.stored(LEGACY_INBOX, (v): v is Notification[] => Array.isArray(v) && v.every((n) => typeof n?.id === 'string'));
+    for (const n of inbox ?? []) {
+      this.inbox.set(n.id, n);
+      sets[INBOX + n.id] = n;
+    }
+    const handled = this.stored(LEGACY_HANDLED, (v): v is [string, number][] => Array.isArray(v) && v.every((x) => Array.isArray(x) && typeof x[0] === 'string' && typeof x[1] === 'number'));
+    for (const [id, createdAt] of handled ?? []) {
+      this.handled.set(id, createdAt);
+      sets[HANDLED + id] = [this.nextSeq++, createdAt];
+    }
+    const flight = this.inFlight();
+    for (const id of flight?.ids ?? []) {
+      if (this.owed.has(id)) continue;
+      this.owed.set(id, { status: flight!.status, text: flight!.text });
+      sets[OWED + id] = this.owed.get(id);
+    }
+    const legacy = [LEGACY_INBOX, LEGACY_HANDLED].filter((k) => this.nvs.get(k) !== undefined);
+    if (Object.keys(sets).length === 0 && legacy.length === 0) return;
+    this.log.info({ inbox: inbox?.length ?? 0, handled: handled?.length ?? 0 }, 'moved payment memory written by older firmware to one key per payment');
+    // Not awaited: if it fails, the old keys are still there and the next boot tries again.
+    this.write(sets, legacy).catch((err: Error) => this.log.warn({ err: err.message }, 'could not rewrite payment memory from older firmware'));
   }
 
   /** Announced (or summarized) before: a repeat is acked duplicate. */
@@ -102,28 +163,48 @@ export class PaymentStore {
     return [...this.inbox.values()];
   }
 
+  /** Final acks not yet confirmed by the broker, from before the last shutdown or crash. */
+  owedAcks(): [string, OwedAck][] {
+    return [...this.owed];
+  }
+
+  /** The final ack of a handled payment if the broker has not confirmed it yet. */
+  owedAck(id: string): OwedAck | undefined {
+    return this.owed.get(id);
+  }
+
   /** Puts a notification in the inbox; resolves once that is durable (then it may be PUBACKed). */
   accept(n: Notification): Promise<void> {
     this.inbox.set(n.id, n);
-    return this.nvs.set({ [INBOX]: [...this.inbox.values()] }).catch((err: unknown) => {
+    return this.nvs.set({ [INBOX + n.id]: n }).catch((err: unknown) => {
       // Not stored, so not PUBACKed: the redelivery must find it new, not pending.
       this.inbox.delete(n.id);
+      void this.nvs.delete([INBOX + n.id]).catch(() => undefined);
       throw err;
     });
   }
 
   /**
-   * Marks notifications announced or summarized: out of the inbox, into dedupe and the ledger,
-   * and — in the same write — what is about to be played, for `inFlight` after a crash.
+   * Marks notifications announced or summarized, in one write: out of the inbox, into dedupe and
+   * the ledger, their final ack owed until the broker confirms it, and what is about to be
+   * played, for `inFlight` after a crash.
    */
-  finish(done: Notification[], inFlight?: InFlight): Promise<void> {
+  finish(done: Notification[], ack: OwedAck, inFlight?: InFlight): Promise<void> {
+    const sets: Record<string, unknown> = {};
+    const deletes: string[] = [];
     for (const n of done) {
       this.inbox.delete(n.id);
+      deletes.push(INBOX + n.id);
+      this.handled.delete(n.id); // a retry after a failed play goes to the back of the line
       this.handled.set(n.id, n.createdAt);
+      sets[HANDLED + n.id] = [this.nextSeq++, n.createdAt];
+      this.owed.set(n.id, ack);
+      sets[OWED + n.id] = ack;
     }
     for (const [oldest, createdAt] of this.handled) {
       if (this.handled.size <= this.capacity) break;
       this.handled.delete(oldest);
+      deletes.push(HANDLED + oldest);
       this.forgottenUpTo = Math.max(this.forgottenUpTo, createdAt);
     }
     const today = this.current();
@@ -132,15 +213,15 @@ export class PaymentStore {
       today.count += 1;
       today.totals[n.currency] = (today.totals[n.currency] ?? 0) + n.amount;
     }
-    const last = done.length ? { [LAST]: done[done.length - 1] } : {};
-    const writes = {
-      [INBOX]: [...this.inbox.values()],
-      [HANDLED]: [...this.handled],
-      [FORGOTTEN_UP_TO]: this.forgottenUpTo,
-      [TODAY]: today,
-      [IN_FLIGHT]: inFlight ?? null,
-    };
-    return this.nvs.set({ ...writes, ...last });
+    if (done.length) sets[LAST] = done[done.length - 1];
+    Object.assign(sets, { [FORGOTTEN_UP_TO]: this.forgottenUpTo, [TODAY]: today, [IN_FLIGHT]: inFlight ?? null });
+    return this.write(sets, deletes);
+  }
+
+  /** The broker has the final ack for `id`: nothing to send again after a reboot. */
+  ackDelivered(id: string): Promise<void> {
+    if (!this.owed.delete(id)) return Promise.resolve();
+    return this.nvs.delete([OWED + id]);
   }
 
   /** The announcement that was being let out when the device last stopped, if any. */
@@ -155,12 +236,16 @@ export class PaymentStore {
 
   /**
    * Forgets notifications that could not be played, whether or not `finish` already booked
-   * them: out of the inbox, out of dedupe, out of today's takings, so a retry plays and counts.
+   * them: out of the inbox, out of dedupe, out of today's takings, no ack owed, so a retry
+   * plays and counts.
    */
   drop(ns: Notification[]): Promise<void> {
     const today = this.current();
+    const deletes: string[] = [];
     for (const n of ns) {
       this.inbox.delete(n.id);
+      this.owed.delete(n.id);
+      deletes.push(INBOX + n.id, OWED + n.id, HANDLED + n.id);
       if (!this.handled.delete(n.id) || n.kind !== 'payment') continue;
       today.count = Math.max(0, today.count - 1);
       today.totals[n.currency] = Math.max(0, (today.totals[n.currency] ?? 0) - n.amount);
@@ -168,7 +253,7 @@ export class PaymentStore {
     // Nothing of these is in flight any more: a reboot must not ack them as played.
     const flight = this.inFlight();
     const clearFlight = flight && ns.some((n) => flight.ids.includes(n.id)) ? { [IN_FLIGHT]: null } : {};
-    return this.nvs.set({ [INBOX]: [...this.inbox.values()], [HANDLED]: [...this.handled], [TODAY]: today, ...clearFlight });
+    return this.write({ [TODAY]: today, ...clearFlight }, deletes);
   }
 
   lastPayment(): Notification | null {
@@ -184,5 +269,11 @@ export class PaymentStore {
     const date = localDate(this.clock.now());
     const stored = this.nvs.get<Today>(TODAY);
     return stored && stored.date === date ? { ...stored, totals: { ...stored.totals } } : { date, count: 0, totals: {} };
+  }
+
+  /** Sets and deletes staged in one turn land in one atomic NVS write. */
+  private write(sets: Record<string, unknown>, deletes: string[]): Promise<void> {
+    const deleted = deletes.length ? this.nvs.delete(deletes) : Promise.resolve();
+    return Promise.all([deleted, this.nvs.set(sets)]).then(() => undefined);
   }
 }
