@@ -5,7 +5,8 @@
  *   GET /v1/firmware/<file>   anyone (a speaker downloads with no token): the tar.gz or release JSON
  *   PUT /v1/firmware/<file>   the backend (same token as the payments API): upload the tar.gz,
  *                             then its release JSON, which must verify against it with the
- *                             backend's key before it is accepted
+ *                             backend's key before it is accepted. Once a version is released
+ *                             its tarball cannot change (409): speakers may be downloading it
  *
  * Downloads need no secret because nothing in an image is one, and a speaker trusts an image
  * only through its signature. File names are release names only (payspeaker-firmware-<version>
@@ -75,8 +76,9 @@ export function firmwareRoutes(app: FastifyInstance, store: FirmwareStore, auth:
       const target = fileOf(req.params.file);
       const body = req.body as Readable;
       if (target.kind === 'tarball') {
-        const size = await saveAtomically(body, target.file, MAX_FIRMWARE_BYTES);
-        return reply.code(201).send({ file: req.params.file, size });
+        const released = fs.existsSync(path.join(store.dir, releaseFileName(target.version)));
+        const size = await saveAtomically(body, target.file, MAX_FIRMWARE_BYTES, released ? (tmp) => refuseChange(tmp, target) : undefined);
+        return reply.code(released ? 200 : 201).send({ file: req.params.file, size });
       }
       const release = await acceptRelease(body, target, store);
       return reply.code(201).send({ file: req.params.file, release });
@@ -111,8 +113,20 @@ async function acceptRelease(body: Readable, target: { file: string; version: st
   return verdict.release;
 }
 
-/** Streams into a temp file beside `file`, then renames it over: a reader never sees half a file. */
-async function saveAtomically(body: Readable, file: string, limit: number): Promise<number> {
+/**
+ * A released version's tarball is what its signed release names (size, sha256) and what
+ * speakers download: the same bytes again are fine (a retried upload), other bytes are not.
+ */
+function refuseChange(uploaded: string, target: { file: string; version: string }): void {
+  if (fs.readFileSync(uploaded).equals(fs.readFileSync(target.file))) return;
+  throw new ApiError(409, 'release-exists', `version ${target.version} is already released with other bytes; a release never changes: build the new firmware with a new --image-version`);
+}
+
+/**
+ * Streams into a temp file beside `file`, then renames it over: a reader never sees half a file.
+ * `check` may refuse the upload (by throwing) before it replaces anything.
+ */
+async function saveAtomically(body: Readable, file: string, limit: number, check?: (tmp: string) => void): Promise<number> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${Date.now()}.upload`;
   let size = 0;
@@ -124,6 +138,7 @@ async function saveAtomically(body: Readable, file: string, limit: number): Prom
   });
   try {
     await pipeline(body, cap, fs.createWriteStream(tmp, { mode: 0o644 }));
+    check?.(tmp);
     fs.renameSync(tmp, file);
     return size;
   } finally {

@@ -79,6 +79,18 @@ describe('firmware releases on the broker', () => {
     expect(fs.readdirSync(defaultFirmwareDir(dir)).sort()).toEqual([releaseFileName('1.0.0'), r.file].sort());
   });
 
+  it('never changes a released tarball: other bytes are refused (409), the same bytes again are fine', async () => {
+    const r = release('1.5.0', tarball);
+    await api.uploadFirmware(r.file, tarball);
+    await api.uploadFirmware(releaseFileName('1.5.0'), Buffer.from(JSON.stringify(r)));
+    const err = await refusal(api.uploadFirmware(r.file, Buffer.from('a different build under the same version')));
+    expect(err).toMatchObject({ status: 409, code: 'release-exists' });
+    expect(err.message).toMatch(/version 1.5.0 is already released with other bytes.*new --image-version/);
+    expect((await rawGet(`/v1/firmware/${r.file}`)).body.equals(tarball)).toBe(true);
+    await api.uploadFirmware(r.file, tarball); // a retried upload of the release itself
+    expect(fs.readdirSync(defaultFirmwareDir(dir)).filter((f) => f.endsWith('.upload'))).toEqual([]);
+  });
+
   it('refuses uploads without the backend token (401) and changes nothing', async () => {
     for (const token of [null, 'wrong-token']) {
       const err = await refusal(new NotificationApi(url, token).uploadFirmware(tarballName('6.6.6'), tarball));
