@@ -4,6 +4,7 @@
  * ever signalled, by their PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -16,11 +17,17 @@ export class PayspeakerProcess {
   private killRequested = false;
   private readonly waiters: { match: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
 
+  /** `logFile`, if given, receives the whole stderr (appended: a restarted process continues it). */
   constructor(
     readonly args: string[],
     env: NodeJS.ProcessEnv = process.env,
+    logFile?: string,
   ) {
     this.child = spawn(process.execPath, [PAYSPEAKER_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (logFile) {
+      fs.mkdirSync(path.dirname(logFile), { recursive: true });
+      this.child.stderr!.pipe(fs.createWriteStream(logFile, { flags: 'a' }));
+    }
     this.child.stderr!.on('data', (d: Buffer) => {
       // Keep the tail only: a long run logs a lot, and only the last lines explain a failure.
       this.stderr = (this.stderr + d.toString()).slice(-20_000);

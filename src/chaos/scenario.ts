@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ApiRequestError, ApiUnreachableError, FINAL_STATUSES, NotificationApi, type PaymentStatus } from '../api/client.ts';
+import { ApiRequestError, ApiUnreachableError, FINAL_STATUSES, NotificationApi, type PaymentHistoryEntry, type PaymentStatus, type PaymentView } from '../api/client.ts';
 import { CHANNELS } from '../protocol/index.ts';
 import { openRegistry } from '../../broker/registry.ts';
 import { provisionDevice, readBackendCredentials } from '../../broker/credentials.ts';
@@ -68,7 +68,25 @@ export interface ChaosReport {
   finalPerSecond: number;
   /** Every payment final, none expired or rejected, each played one announced exactly once, nothing extra. */
   ok: boolean;
+  /** Why payments did not end `played`: counts per speaker and cause, worst first, and a few examples. */
+  unplayed: { causes: UnplayedCause[]; examples: UnplayedExample[] };
 }
+
+export interface UnplayedCause {
+  device: string;
+  status: PaymentStatus;
+  /** The speaker's reason (rejected), or null. */
+  reason: string | null;
+  count: number;
+}
+
+export interface UnplayedExample {
+  payment: PaymentView;
+  history: PaymentHistoryEntry[];
+}
+
+/** How many unplayed payments the report shows in full, with their history. */
+const UNPLAYED_EXAMPLES = 5;
 
 export const CHAOS_DEFAULTS: Omit<ChaosOptions, 'seed'> = {
   payments: 1000,
@@ -116,6 +134,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         statuses,
       );
       const counts = countStatuses(statuses);
+      const unplayed = await explainUnplayed(rig.api, statuses);
       const report: ChaosReport = {
         payments: opts.payments,
         devices: opts.devices,
@@ -127,6 +146,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         acceptedPerSecond: round(opts.payments / ((paid.endedAt - paid.startedAt) / 1000)),
         finalPerSecond: round(opts.payments / ((lastFinal - paid.startedAt) / 1000)),
         ok: false,
+        unplayed,
       };
       report.ok = isClean(report);
       return report;
@@ -142,7 +162,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 async function setUp(dir: string, opts: ChaosOptions): Promise<Rig> {
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   const brokerArgs = ['broker', '--data', dir, '--port', String(mqttPort), '--no-ws-port', '--http-port', String(httpPort), '--retry-after', '1s', '--retry-max', '4s', '--json', '--log-level', 'warn'];
-  const broker = await startBroker(brokerArgs);
+  const broker = await startBroker(brokerArgs, dir);
   const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: mqttPort }, seed: opts.seed, random: { meanMs: opts.meanFaultMs, weights: { reset: 3, drop: 1 } } });
   const deviceIds = Array.from({ length: opts.devices }, (_, i) => `SPK-CHAOS-${String(i + 1).padStart(3, '0')}`);
   provision(dir, deviceIds, proxy.mqttUrl);
@@ -158,8 +178,8 @@ async function tearDown(rig: Rig): Promise<void> {
   await rig.broker.kill('SIGTERM');
 }
 
-async function startBroker(args: string[]): Promise<PayspeakerProcess> {
-  const broker = new PayspeakerProcess(args);
+async function startBroker(args: string[], dir: string): Promise<PayspeakerProcess> {
+  const broker = new PayspeakerProcess(args, process.env, logFile(dir, 'broker'));
   await broker.waitForEvent((e) => e.event === 'listening');
   return broker;
 }
@@ -179,16 +199,16 @@ function provision(dir: string, ids: string[], brokerUrl: string): void {
 }
 
 async function startDevice(dir: string, id: string): Promise<PayspeakerProcess> {
-  const device = new PayspeakerProcess([
-    'device', '--config', configFile(dir, id), '--audio', `file:${wavDir(dir, id)}`, '--data-dir', path.join(dir, 'speakers'),
-    '--burst-depth', '100000', '--stale-after', '1h', '--json', '--log-level', 'warn',
-  ]);
+  const args = ['device', '--config', configFile(dir, id), '--audio', `file:${wavDir(dir, id)}`, '--data-dir', path.join(dir, 'speakers'), '--burst-depth', '100000', '--stale-after', '1h', '--json', '--log-level', 'warn'];
+  const device = new PayspeakerProcess(args, process.env, logFile(dir, id));
   await device.waitForEvent((e) => e.event === 'online', 60_000);
   return device;
 }
 
 const configFile = (dir: string, id: string) => path.join(dir, `${id}.json`);
 const wavDir = (dir: string, id: string) => path.join(dir, 'wav', id);
+/** Each process's stderr (pino at warn), kept with the run's data (see `--keep`). */
+const logFile = (dir: string, name: string) => path.join(dir, 'logs', `${name}.log`);
 
 /**
  * Sends the payments at the target rate, round-robin over the speakers, each with its own
@@ -255,7 +275,7 @@ function assertAlive(rig: Rig): void {
 async function restartBroker(rig: Rig, progress: ChaosProgress): Promise<void> {
   await rig.broker.kill('SIGKILL');
   progress.brokerKills++;
-  rig.broker = await startBroker(rig.brokerArgs);
+  rig.broker = await startBroker(rig.brokerArgs, rig.dir);
   if (rig.stopped) await rig.broker.kill('SIGTERM');
 }
 
@@ -296,6 +316,26 @@ async function drain(rig: Rig, ids: string[], drainMs: number, progress: ChaosPr
   const duplicates = [...statuses].filter(([, s]) => s === 'duplicate').map(([id]) => id);
   for (const id of duplicates) statuses.set(id, await api.getPayment(id).then((r) => r.payment.status, () => 'duplicate' as const));
   return statuses;
+}
+
+/** Looks up every payment that did not end `played` and groups them by speaker and cause. */
+async function explainUnplayed(api: NotificationApi, statuses: Map<string, PaymentStatus>): Promise<ChaosReport['unplayed']> {
+  const ids = [...statuses].filter(([, s]) => s !== 'played').map(([id]) => id);
+  const causes = new Map<string, UnplayedCause>();
+  const examples: UnplayedExample[] = [];
+  for (let i = 0; i < ids.length; i += 50) {
+    const views = await Promise.all(ids.slice(i, i + 50).map((id) => api.getPayment(id).catch(() => null)));
+    for (const view of views) {
+      if (!view) continue;
+      const { device, status, reason = null } = view.payment;
+      const key = `${device} ${status} ${reason}`;
+      const cause = causes.get(key) ?? { device, status, reason, count: 0 };
+      cause.count += 1;
+      causes.set(key, cause);
+      if (examples.length < UNPLAYED_EXAMPLES) examples.push(view);
+    }
+  }
+  return { causes: [...causes.values()].sort((a, b) => b.count - a.count), examples };
 }
 
 function countStatuses(statuses: Map<string, PaymentStatus>): Record<PaymentStatus, number> {
