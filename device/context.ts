@@ -24,6 +24,8 @@ export interface FirmwareSettings {
   telemetryIntervalMs: number;
   /** Status prompts (power on, network connected/lost); fleets turn them off. */
   prompts: boolean;
+  /** How many handled payment ids dedupe remembers (in NVS); anything as old as a forgotten one is refused as a possible replay. */
+  rememberedIds: number;
 }
 
 export const DEFAULT_SETTINGS: FirmwareSettings = {
@@ -32,6 +34,7 @@ export const DEFAULT_SETTINGS: FirmwareSettings = {
   settleMs: 300,
   telemetryIntervalMs: 60_000,
   prompts: true,
+  rememberedIds: 1000,
 };
 
 export interface FirmwareContext {

@@ -90,16 +90,17 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
     const volume = new VolumeSetting(opts.board.nvs);
     const trust = opts.trust ?? new Trust({ publicKey: null });
     if (trust.insecure) log.warn('insecure: notification signatures are not checked, anyone who can publish to this device can make it announce a payment');
+    const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
     const ctx: FirmwareContext = {
       ...ctxBase,
       brokerUrl: opts.brokerUrl,
       board: opts.board,
       log,
-      settings: { ...DEFAULT_SETTINGS, ...opts.settings },
+      settings,
       machine,
       connection,
       announcer: new Announcer(opts.voice, opts.board.audio, opts.lang, () => volume.level),
-      payments: new PaymentStore(opts.board.nvs, opts.board.clock, log),
+      payments: new PaymentStore(opts.board.nvs, opts.board.clock, log, settings.rememberedIds),
       volume,
       trust,
       emit: (e) => this.report(e),

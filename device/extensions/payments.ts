@@ -56,13 +56,15 @@ export class PaymentsExtension implements Extension {
     // Forgotten by dedupe but its final ack is still owed (a long outage): that ack is the answer.
     const owed = payments.owedAck(n.id);
     if (owed) return this.sendFinalAck(n.id, owed);
+    // Still waiting to be announced (a retry, or a redelivery after a crash before the PUBACK):
+    // the original's final ack answers for this id too. Asked before the age check: a speaker
+    // far behind may hold a payment older than ids it has already forgotten, and refusing the
+    // copy would tell the backend "rejected" about a payment it is about to announce.
+    if (payments.isPending(n.id)) return;
     if (payments.isBeyondMemory(n.createdAt)) {
       const detail = 'older than the oldest payment this device still remembers: it could be a replay of one announced long ago';
       return this.reject({ reason: 'expired', detail, id: n.id });
     }
-    // Still waiting to be announced (a retry, or a redelivery after a crash before the PUBACK):
-    // the original's final ack answers for this id too.
-    if (payments.isPending(n.id)) return;
     await payments.accept(n);
     this.route(n);
   }

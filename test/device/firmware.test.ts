@@ -188,6 +188,31 @@ describe('exactly once', () => {
   });
 });
 
+describe('a speaker far behind', () => {
+  it('ignores a copy of a payment it still holds even when that payment is older than ids it has forgotten', async () => {
+    // Remembers 2 ids; X is older than A but queued behind C. When C is marked done A is
+    // forgotten, so X is then "older than anything remembered", yet it is in the inbox.
+    const { link, events, board } = await boot({ settings: { rememberedIds: 2, burstDepth: 100 }, playbackSpeed: 4 });
+    const now = Date.now();
+    const [a, b, c, x] = ['A', 'B', 'C', 'X'].map((k) => `PAY-${link.device}-${k}`);
+    await link.pay(101, { id: a, createdAt: now - 1000 });
+    await link.pay(102, { id: b, createdAt: now - 900 });
+    await link.pay(103, { id: c, createdAt: now - 800 });
+    await link.pay(104, { id: x, createdAt: now - 2000 });
+    await until(() => events.some((e) => e.event === 'announced' && e.id === b), 'B announced');
+    await new Promise((r) => setTimeout(r, 50)); // C is now marked done (A forgotten) and playing
+    await link.pay(104, { id: x, createdAt: now - 2000 }); // the backend's retry of X
+    await until(() => link.ackFor(x) !== undefined, 'an ack for X');
+    await until(() => board.audio.played.length === 4, 'four announcements');
+    expect(link.acks.filter((k) => k.id === x).map((k) => k.status)).toEqual(['played']);
+    expect(events.filter((e) => e.event === 'rejected')).toEqual([]);
+    // A replay of A itself is refused: it is forgotten, and as old as what was forgotten.
+    await link.pay(101, { id: a, createdAt: now - 1000 });
+    await until(() => link.acks.filter((k) => k.id === a).length === 2, 'the answer to the replay of A');
+    expect(link.acks.filter((k) => k.id === a).map((k) => k.status)).toEqual(['played', 'rejected']);
+  });
+});
+
 describe('presence and health', () => {
   it('publishes telemetry periodically', async () => {
     const { link } = await boot({ settings: { telemetryIntervalMs: 100 } });
