@@ -194,7 +194,8 @@ describe('a speaker far behind', () => {
     // forgotten, so X is then "older than anything remembered", yet it is in the inbox.
     const { link, events, board } = await boot({ settings: { rememberedIds: 2, burstDepth: 100 }, playbackSpeed: 4 });
     const now = Date.now();
-    const [a, b, c, x] = ['A', 'B', 'C', 'X'].map((k) => `PAY-${link.device}-${k}`);
+    const id = (k: string) => `PAY-${link.device}-${k}`;
+    const [a, b, c, x] = [id('A'), id('B'), id('C'), id('X')] as const;
     await link.pay(101, { id: a, createdAt: now - 1000 });
     await link.pay(102, { id: b, createdAt: now - 900 });
     await link.pay(103, { id: c, createdAt: now - 800 });
