@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBroker } from '../broker/broker.ts';
-import { PaymentPublisher } from '../broker/publisher.ts';
+import { PaymentPublisher } from '../tools/publisher/publisher.ts';
 import { connectOnce, endClient } from '../src/mqtt/connect.ts';
 import { makeNotification } from '../src/protocol/index.ts';
 import { phrase, type Language } from '../src/speech/index.ts';

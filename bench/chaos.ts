@@ -10,8 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CHAOS_DEFAULTS, runChaos, type ChaosReport } from '../src/chaos/scenario.ts';
-import { randomSeed } from '../src/chaos/random.ts';
+import { CHAOS_DEFAULTS, runChaos, type ChaosReport } from '../tools/chaos/scenario.ts';
+import { randomSeed } from '../tools/chaos/random.ts';
 
 const USAGE = `Usage: npm run chaos -- [--payments 1000] [--devices 10] [--rate 50] [--mean-fault-after 3000]
        [--seed N] [--no-kill-broker] [--no-kill-device] [--drain MS] [--keep DIR] [--json]

@@ -16,10 +16,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { FLEET_DEFAULTS, runFleet, type FleetOptions } from '../src/fleet/run.ts';
-import { describeLoad, withoutCurves, type FleetReport, type LoadReport } from '../src/fleet/report.ts';
-import type { Load } from '../src/fleet/generator.ts';
-import { parseDuration } from '../src/cli/duration.ts';
+import { FLEET_DEFAULTS, runFleet, type FleetOptions } from '../tools/fleet/run.ts';
+import { describeLoad, withoutCurves, type FleetReport, type LoadReport } from '../tools/fleet/report.ts';
+import type { Load } from '../tools/fleet/generator.ts';
+import { parseDuration } from '../tools/cli/duration.ts';
 import { findMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
 
 const { values } = parseArgs({

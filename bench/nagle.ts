@@ -29,7 +29,7 @@
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { startBroker } from '../broker/broker.ts';
-import { PaymentPublisher } from '../broker/publisher.ts';
+import { PaymentPublisher } from '../tools/publisher/publisher.ts';
 import { connectOnce, endClient } from '../src/mqtt/connect.ts';
 import { makeNotification } from '../src/protocol/index.ts';
 import { phrase } from '../src/speech/index.ts';

@@ -7,10 +7,10 @@
 import type { KeyObject } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Pcm } from '../src/audio/pcm.ts';
-import type { PlayResult, StagedPlayback } from '../src/audio/sinks/sink.ts';
+import type { PlayResult, StagedPlayback } from './drivers/audio/sink.ts';
 import type { Nvs } from './drivers/nvs.ts';
 import type { DeviceState } from './state-machine.ts';
-import type { BootState, Slot } from './firmware/slots.ts';
+import type { BootState, Slot } from './boot/slots.ts';
 
 export type { Nvs };
 
@@ -71,7 +71,7 @@ export interface NetworkLink {
 export interface FirmwareStatus {
   /** The slot this firmware was started from. */
   running: Slot;
-  /** The boot state (device/firmware/slots.ts): active slot, versions, trial, last outcome. */
+  /** The boot state (device/boot/slots.ts): active slot, versions, trial, last outcome. */
   boot: BootState;
 }
 

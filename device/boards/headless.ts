@@ -2,7 +2,7 @@
  * The headless board, for tests and fleets: no sound card (audio kept in memory to inspect),
  * buttons pressed from code, an LED that records, NVS in memory unless a file is given.
  */
-import { createMemorySink, type MemorySink } from '../../src/audio/sinks/index.ts';
+import { createMemorySink, type MemorySink } from '../drivers/audio/index.ts';
 import { systemClock, type AudioOut, type Board, type Clock, type Nvs } from '../board.ts';
 import { createMemoryNvs } from '../drivers/nvs-memory.ts';
 import { createButtonEmitter, createRecordingLed, createSimulatedBattery, createSimulatedLink, type ButtonEmitter } from '../drivers/simulated.ts';

@@ -3,7 +3,7 @@
  * answers), NVS in a file, and — on a terminal — the keyboard as buttons and a live panel as
  * the status light and display.
  */
-import { openSink, type AudioSpec } from '../../src/audio/sinks/index.ts';
+import { openSink, type AudioSpec } from '../drivers/audio/index.ts';
 import type { Logger } from '../../src/log.ts';
 import { systemClock, type Board, type Display, type StatusLed } from '../board.ts';
 import { openFileNvs } from '../drivers/nvs-file.ts';

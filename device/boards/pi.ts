@@ -9,8 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { openSink, type AudioSpec } from '../../src/audio/sinks/index.ts';
-import { createAlsaSink } from '../../src/audio/sinks/alsa.ts';
+import { openSink, type AudioSpec } from '../drivers/audio/index.ts';
+import { createAlsaSink } from '../drivers/audio/alsa.ts';
 import type { Logger } from '../../src/log.ts';
 import { BUTTONS, systemClock, type AudioOut, type Board, type ButtonName, type Clock, type NetworkLink, type StatusLed } from '../board.ts';
 import { openFileNvs } from '../drivers/nvs-file.ts';

@@ -1,5 +1,5 @@
 /**
- * FirmwareSlots over the A/B install on disk (device/firmware/slots.ts): what the over-the-air
+ * FirmwareSlots over the A/B install on disk (device/boot/slots.ts): what the over-the-air
  * updater may do to ROOT, and nothing more. Downloads go to a temporary file in ROOT/slots/
  * (beside the slots, on the same disk), never into a slot; only `install` writes the inactive
  * slot, and only the inactive one.
@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { x as extractTar } from 'tar';
 import type { FirmwareDownload, FirmwareInstall, FirmwareSlots, FirmwareStatus } from '../board.ts';
-import { beginTrial, confirm, inactiveSlot, readState, rootPaths, updateState, SLOTS, type BootState, type Slot } from '../firmware/slots.ts';
-import { verifyImageDir } from '../firmware/image.ts';
+import { beginTrial, confirm, inactiveSlot, readState, rootPaths, updateState, SLOTS, type BootState, type Slot } from '../boot/slots.ts';
+import { verifyImageDir } from '../../src/firmware/image.ts';
 
 export interface FirmwareSlotsOptions {
   /** The install's root folder (PAYSPEAKER_ROOT). */

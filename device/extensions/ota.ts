@@ -12,7 +12,7 @@ import https from 'node:https';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OTA_COMMAND, OTA_DEADLINE, PROTOCOL_VERSION, type CommandResult, type FirmwareReport, type OtaCommand } from '../../src/protocol/index.ts';
-import { tarballName, verifyRelease } from '../firmware/image.ts';
+import { tarballName, verifyRelease } from '../../src/firmware/image.ts';
 import type { FirmwareDownload, FirmwareSlots } from '../board.ts';
 import type { Extension, FirmwareContext } from '../context.ts';
 

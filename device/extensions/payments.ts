@@ -5,7 +5,7 @@
  */
 import { encodeAck, parseNotification, topics, PROTOCOL_VERSION, type Ack, type Notification, type Rejection } from '../../src/protocol/index.ts';
 import { utter, type Total, type Utterance } from '../../src/speech/index.ts';
-import type { PlayResult } from '../../src/audio/sinks/sink.ts';
+import type { PlayResult } from '../drivers/audio/sink.ts';
 import type { Extension, FirmwareContext } from '../context.ts';
 import type { OwedAck } from '../stores/payments.ts';
 

@@ -5,7 +5,7 @@
  */
 import { PROTOCOL_VERSION } from './topics.ts';
 import { describeValue } from './notification.ts';
-import { VERSION_PATTERN } from '../../device/firmware/image.ts';
+import { VERSION_PATTERN } from '../firmware/image.ts';
 
 /** What the box's buttons do. */
 export const COMMANDS = ['volume-up', 'volume-down', 'set-volume', 'replay', 'summary', 'battery'] as const;

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { probeSoundDevice, soundDeviceAnswers } from '../../src/audio/sinks/index.ts';
+import { probeSoundDevice, soundDeviceAnswers } from '../../device/drivers/audio/index.ts';
 import { aplayInstalled, INSTALL_ALSA, tempDir, withEnv, writeCaptureConfig, writeNoDeviceConfig } from './alsa-helpers.ts';
 
 const linuxWithAplay = process.platform === 'linux' && aplayInstalled();

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createFileSink, safeLabel, wavFileName } from '../../src/audio/sinks/file.ts';
+import { createFileSink, safeLabel, wavFileName } from '../../device/drivers/audio/file.ts';
 import { decodeWav } from '../../src/audio/wav.ts';
 import { tempDir } from './alsa-helpers.ts';
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { concatPcm, silence, type Pcm } from '../../src/audio/pcm.ts';
-import { createPlayerSink } from '../../src/audio/sinks/player.ts';
+import { createPlayerSink } from '../../device/drivers/audio/player.ts';
 import { createEspeakEngine, espeakInstalled } from '../../src/audio/tts/espeak.ts';
 import { decodeWav } from '../../src/audio/wav.ts';
 import { aplayInstalled, INSTALL_ALSA, tempDir, withEnv, writeCaptureConfig, writeNoDeviceConfig } from './alsa-helpers.ts';

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { openSink, parseAudioSpec } from '../../src/audio/sinks/index.ts';
-import { createMemorySink } from '../../src/audio/sinks/memory.ts';
+import { openSink, parseAudioSpec } from '../../device/drivers/audio/index.ts';
+import { createMemorySink } from '../../device/drivers/audio/memory.ts';
 import { silence } from '../../src/audio/pcm.ts';
 import { aplayInstalled, INSTALL_ALSA, tempDir, withEnv, writeCaptureConfig, writeNoDeviceConfig } from './alsa-helpers.ts';
 

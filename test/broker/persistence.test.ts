@@ -12,7 +12,7 @@ import { openPersistence, parseStoreUrl } from '../../broker/persistence.ts';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
 import { makeNotification, topics } from '../../src/protocol/index.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
-import { freePort } from '../../src/chaos/ports.ts';
+import { freePort } from '../../tools/chaos/ports.ts';
 import { until } from '../support/mqtt.ts';
 import { captureLog, LEVEL } from '../fixtures/capture-log.ts';
 import type { Logger } from '../../src/log.ts';

@@ -12,10 +12,10 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../broker/broker.ts';
 import { createDevelopmentCerts, loadServerTls, subjectAltNames, tlsFiles } from '../../broker/tls.ts';
-import { certsCommand } from '../../src/cli/commands/certs.ts';
+import { certsCommand } from '../../tools/cli/commands/certs.ts';
 import { BrokerCertificateError, BrokerUnreachableError, connectOnce, endClient, tlsClientOptions } from '../../src/mqtt/connect.ts';
 import { CliProcess, runCli } from '../support/cli.ts';
-import type { CliContext } from '../../src/cli/context.ts';
+import type { CliContext } from '../../tools/cli/context.ts';
 
 let dir: string;
 let otherDir: string;

@@ -1,8 +1,8 @@
 /** The parts of the fault proxy that need no socket: schedules as written by hand, and seeded draws. */
 import { describe, expect, it } from 'vitest';
-import { parseSchedule, stepFault } from '../../src/chaos/schedule.ts';
-import { parseFaultWeights } from '../../src/chaos/faults.ts';
-import { FaultRandom } from '../../src/chaos/random.ts';
+import { parseSchedule, stepFault } from '../../tools/chaos/schedule.ts';
+import { parseFaultWeights } from '../../tools/chaos/faults.ts';
+import { FaultRandom } from '../../tools/chaos/random.ts';
 
 describe('schedule', () => {
   it('accepts every fault kind and turns steps into faults', () => {

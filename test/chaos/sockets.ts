@@ -26,7 +26,7 @@ export async function startEchoServer(): Promise<EchoServer> {
 }
 
 /** A port nothing listens on: bound once, then released. */
-export { freePort } from '../../src/chaos/ports.ts';
+export { freePort } from '../../tools/chaos/ports.ts';
 
 export interface Client {
   socket: Socket;

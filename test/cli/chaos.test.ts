@@ -7,8 +7,8 @@ import type { RunningBroker } from '../../broker/broker.ts';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
 import { startTestBroker } from '../support/broker.ts';
 import { CliProcess, runCli } from '../support/cli.ts';
-import { chaosCommand } from '../../src/cli/commands/chaos.ts';
-import type { CliContext } from '../../src/cli/context.ts';
+import { chaosCommand } from '../../tools/cli/commands/chaos.ts';
+import type { CliContext } from '../../tools/cli/context.ts';
 import { silentLogger } from '../../src/log.ts';
 
 let broker: RunningBroker;

@@ -9,7 +9,7 @@ import { Speaker } from '../../device/speaker.ts';
 import { createHeadlessBoard } from '../../device/boards/headless.ts';
 import { createTtsVoice } from '../../src/voice/index.ts';
 import { createEspeakEngine } from '../../src/audio/tts/espeak.ts';
-import { startFaultProxy, type FaultProxy } from '../../src/chaos/proxy.ts';
+import { startFaultProxy, type FaultProxy } from '../../tools/chaos/proxy.ts';
 import { startTestBroker } from '../support/broker.ts';
 import { DeviceLink, until } from '../support/mqtt.ts';
 import type { RunningBroker } from '../../broker/broker.ts';

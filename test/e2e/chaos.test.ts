@@ -1,12 +1,12 @@
 /**
- * The chaos run (src/chaos/scenario.ts) at the size issue 5 asks for: 1,000 payments through
+ * The chaos run (tools/chaos/scenario.ts) at the size issue 5 asks for: 1,000 payments through
  * the HTTP API to 10 speaker processes, while the fault proxy resets and drops connections at
  * random, the broker is SIGKILLed and restarted once and one speaker is SIGKILLed and
  * restarted once. Every payment must end final and be announced exactly once. Bounded: the
  * payments flow for 20 s and the whole run takes about a minute here.
  */
 import { describe, expect, it } from 'vitest';
-import { runChaos } from '../../src/chaos/scenario.ts';
+import { runChaos } from '../../tools/chaos/scenario.ts';
 
 describe('chaos', () => {
   it('announces every one of 1,000 payments exactly once through resets, drops and two SIGKILLs', async () => {

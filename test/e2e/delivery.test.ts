@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../support/cli.ts';
-import { freePort } from '../../src/chaos/ports.ts';
+import { freePort } from '../../tools/chaos/ports.ts';
 import { tempDataDir } from '../broker/helpers.ts';
-import { NotificationApi } from '../../src/api/client.ts';
+import { NotificationApi } from '../../tools/api/client.ts';
 import { readBackendCredentials } from '../../broker/credentials.ts';
 
 const DEVICE = 'SPK-CRASH';

@@ -8,10 +8,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceConfigError } from '../../device/firmware/device-config.ts';
-import { parseFirmwareConfig } from '../../device/firmware/firmware-config.ts';
-import { rootPaths } from '../../device/firmware/slots.ts';
-import { bundle, FIRMWARE_SOURCE } from '../../src/image/bundle.ts';
+import { DeviceConfigError } from '../../device/boot/device-config.ts';
+import { parseFirmwareConfig } from '../../device/boot/firmware-config.ts';
+import { rootPaths } from '../../device/boot/slots.ts';
+import { bundle, FIRMWARE_SOURCE } from '../../tools/image/bundle.ts';
 import { tempRoot } from './helpers.ts';
 
 const key = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ChildLines } from '../support/child-lines.ts';
-import { bundle, LOADER_SOURCE } from '../../src/image/bundle.ts';
-import { rootPaths, writeState, type BootState, type Slot } from '../../device/firmware/slots.ts';
+import { bundle, LOADER_SOURCE } from '../../tools/image/bundle.ts';
+import { rootPaths, writeState, type BootState, type Slot } from '../../device/boot/slots.ts';
 
 export function tempRoot(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `payspeaker-${prefix}-`));

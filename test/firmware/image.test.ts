@@ -12,9 +12,9 @@ import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateBackendKeys } from '../../broker/backend-keys.ts';
 import { brokerDir } from '../../broker/data-dir.ts';
-import { buildImage, type BuiltImage } from '../../src/image/build.ts';
-import { fillServiceUnit } from '../../src/image/service-unit.ts';
-import { hashFile, listImageFiles, MANIFEST_FILE, SIGNATURE_FILE, verifyImageDir, verifyRelease, verifyReleaseFile, type Release } from '../../device/firmware/image.ts';
+import { buildImage, type BuiltImage } from '../../tools/image/build.ts';
+import { fillServiceUnit } from '../../tools/image/service-unit.ts';
+import { hashFile, listImageFiles, MANIFEST_FILE, SIGNATURE_FILE, verifyImageDir, verifyRelease, verifyReleaseFile, type Release } from '../../src/firmware/image.ts';
 import { runCli } from '../support/cli.ts';
 import { tempRoot } from './helpers.ts';
 

@@ -1,5 +1,5 @@
 /**
- * The loader (ROOT/boot.cjs, bundled from device/firmware/loader.ts) with real processes: tiny
+ * The loader (ROOT/boot.cjs, bundled from device/boot/loader.ts) with real processes: tiny
  * firmware.cjs files stand in for images (one that runs, one that crashes at start, one that
  * hangs and ignores SIGTERM, one that confirms its trial as the real firmware does once online).
  * Runs on Node 18 when test/support/node18.ts finds one, else on this Node.
@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { beginTrial, initialState, readState, type BootState } from '../../device/firmware/slots.ts';
+import { beginTrial, initialState, readState, type BootState } from '../../device/boot/slots.ts';
 import { findNode18 } from '../support/node18.ts';
 import { alive, installLoader, setState, startLoader, tempRoot, writeFakeSlot, type LineProcess } from './helpers.ts';
 
@@ -19,7 +19,7 @@ fs.appendFileSync(path.join(root, 'boots.log'), slot + ' ' + process.pid + '\\n'
 const RUNS = `${PRELUDE} setInterval(() => {}, 1000); process.on('SIGTERM', () => process.exit(0));`;
 const CRASHES = `${PRELUDE} process.exit(3);`;
 const HANGS = `${PRELUDE} setInterval(() => {}, 1000); process.on('SIGTERM', () => {});`;
-/** What device/firmware/main.ts does once online: confirm its own slot's trial. */
+/** What device/boot/main.ts does once online: confirm its own slot's trial. */
 const CONFIRMS = `${PRELUDE}
 const file = path.join(root, 'state.json');
 const s = JSON.parse(fs.readFileSync(file, 'utf8'));

@@ -14,8 +14,8 @@ import { loadBackendPrivateKey } from '../../broker/backend-keys.ts';
 import { readBackendCredentials } from '../../broker/credentials.ts';
 import { brokerDir } from '../../broker/data-dir.ts';
 import { defaultFirmwareDir } from '../../broker/service.ts';
-import { ApiRequestError, NotificationApi } from '../../src/api/client.ts';
-import { releaseFileName, signRelease, tarballName, type Release } from '../../device/firmware/image.ts';
+import { ApiRequestError, NotificationApi } from '../../tools/api/client.ts';
+import { releaseFileName, signRelease, tarballName, type Release } from '../../src/firmware/image.ts';
 import { createHash } from 'node:crypto';
 
 let dir: string;

@@ -15,14 +15,14 @@ import { brokerDir } from '../../broker/data-dir.ts';
 import { defaultFirmwareDir } from '../../broker/service.ts';
 import { createEspeakEngine } from '../../src/audio/tts/espeak.ts';
 import { createTtsVoice } from '../../src/voice/index.ts';
-import { signImageDir } from '../../src/image/manifest.ts';
-import { packRelease, type PackedRelease } from '../../src/image/release.ts';
+import { signImageDir } from '../../tools/image/manifest.ts';
+import { packRelease, type PackedRelease } from '../../tools/image/release.ts';
 import { Speaker } from '../../device/speaker.ts';
 import { Trust } from '../../device/trust.ts';
 import { createHeadlessBoard } from '../../device/boards/headless.ts';
 import { createFirmwareSlots } from '../../device/drivers/firmware-slots.ts';
 import { NOT_AN_AB_INSTALL } from '../../device/extensions/ota.ts';
-import { initialState, readState, rootPaths, writeState, type BootState, type Slot } from '../../device/firmware/slots.ts';
+import { initialState, readState, rootPaths, writeState, type BootState, type Slot } from '../../device/boot/slots.ts';
 import { DeviceLink, until } from '../support/mqtt.ts';
 
 const voice = createTtsVoice(createEspeakEngine());

@@ -9,11 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/chaos/ports.ts';
+import { freePort } from '../../tools/chaos/ports.ts';
 import { sshdUnavailable, startSshd, writeKeyPair, type TestSshd } from '../support/sshd.ts';
 import { handMadeImage, runFlash, snapshot, startBackend, type TestBackend } from './helpers.ts';
-import { readState, writeState, initialState } from '../../device/firmware/slots.ts';
-import { packRelease } from '../../src/image/release.ts';
+import { readState, writeState, initialState } from '../../device/boot/slots.ts';
+import { packRelease } from '../../tools/image/release.ts';
 
 const skip = sshdUnavailable();
 const DEVICE = 'SPK-FLASH-IN';

@@ -13,10 +13,10 @@ import { CliProcess, runCli, type RunResult } from '../support/cli.ts';
 import type { TestSshd } from '../support/sshd.ts';
 import { loadBackendPrivateKey } from '../../broker/backend-keys.ts';
 import { brokerDir } from '../../broker/data-dir.ts';
-import { signImageDir } from '../../src/image/manifest.ts';
-import { buildImage, type BuiltImage } from '../../src/image/build.ts';
-import { SERVICE_UNIT_TEMPLATE } from '../../src/image/service-unit.ts';
-import { imageFolderName } from '../../device/firmware/image.ts';
+import { signImageDir } from '../../tools/image/manifest.ts';
+import { buildImage, type BuiltImage } from '../../tools/image/build.ts';
+import { SERVICE_UNIT_TEMPLATE } from '../../tools/image/service-unit.ts';
+import { imageFolderName } from '../../src/firmware/image.ts';
 
 export const SUPERVISOR = path.resolve(import.meta.dirname, '../fixtures/supervisor.mjs');
 

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeKeyPair } from '../support/sshd.ts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { appendKnownHost, checkHostKey, fingerprint, knownKeys, preferredHostKeyTypes } from '../../src/flash/known-hosts.ts';
+import { appendKnownHost, checkHostKey, fingerprint, knownKeys, preferredHostKeyTypes } from '../../tools/flash/known-hosts.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-known-hosts-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -4,7 +4,7 @@
  * fixed rate. Every payment must be heard exactly once. Figures are printed, not asserted.
  */
 import { describe, expect, it } from 'vitest';
-import { FLEET_DEFAULTS, runFleet, type FleetOptions } from '../../src/fleet/run.ts';
+import { FLEET_DEFAULTS, runFleet, type FleetOptions } from '../../tools/fleet/run.ts';
 
 const small = (patch: Partial<FleetOptions>): FleetOptions => ({
   ...FLEET_DEFAULTS,

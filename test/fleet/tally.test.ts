@@ -1,8 +1,8 @@
 /** The fleet's ledger: lost, duplicates, and latency from the schedule (coordinated omission). */
 import { describe, expect, it } from 'vitest';
-import { Tally } from '../../src/fleet/tally.ts';
-import { paymentId, paymentSeq, deviceId } from '../../src/fleet/ids.ts';
-import { recordBatch } from '../../src/fleet/tally.ts';
+import { Tally } from '../../tools/fleet/tally.ts';
+import { paymentId, paymentSeq, deviceId } from '../../tools/fleet/ids.ts';
+import { recordBatch } from '../../tools/fleet/tally.ts';
 
 const heard = (t: Tally | Tally[], pairs: [number, number][]) =>
   recordBatch(Array.isArray(t) ? t : [t], {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type RunningMosquitto } from '../support/mosquitto.ts';
 import { CliProcess, runCli } from '../support/cli.ts';
 import { decodeWav } from '../../src/audio/wav.ts';
-import { FLEET_DEFAULTS, runFleet } from '../../src/fleet/run.ts';
+import { FLEET_DEFAULTS, runFleet } from '../../tools/fleet/run.ts';
 
 let mosquitto: RunningMosquitto;
 let device: CliProcess;

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/chaos/ports.ts';
+import { freePort } from '../../tools/chaos/ports.ts';
 
 export const SSHD = process.env.PAYSPEAKER_SSHD ?? '/usr/sbin/sshd';
 
@@ -54,7 +54,7 @@ export function writeKeyPair(file: string, comment: string): { public: string } 
   return { public: fs.readFileSync(`${file}.pub`, 'utf8').trim() };
 }
 
-/** The fingerprint as OpenSSH's own ssh-keygen prints it (an oracle independent of src/flash). */
+/** The fingerprint as OpenSSH's own ssh-keygen prints it (an oracle independent of tools/flash). */
 function fingerprintOf(pubFile: string): string {
   const out = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', pubFile], { encoding: 'utf8' });
   return out.split(/\s+/)[1]!;

@@ -5,9 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { voicepackCommand } from '../../src/cli/commands/voicepack.ts';
-import type { CliContext } from '../../src/cli/context.ts';
-import { CliError } from '../../src/cli/exit-codes.ts';
+import { voicepackCommand } from '../../tools/cli/commands/voicepack.ts';
+import type { CliContext } from '../../tools/cli/context.ts';
+import { CliError } from '../../tools/cli/exit-codes.ts';
 import { espeakInstalled } from '../../src/audio/tts/espeak.ts';
 import { silentLogger } from '../../src/log.ts';
 import { vocabulary } from '../../src/speech/index.ts';

@@ -1,0 +1,78 @@
+/** Writes each announcement as its own WAV: the fallback when no sound device answers. */
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { durationMs, type Pcm } from '../../../src/audio/pcm.ts';
+import { createSerialQueue } from '../../../src/audio/serial.ts';
+import { decodeWav, encodeWav } from '../../../src/audio/wav.ts';
+import { closedError, type AudioSink, type PlayResult, type StagedPlayback } from './sink.ts';
+
+export interface FileSink extends AudioSink {
+  readonly dir: string;
+}
+
+/** Keeps names portable (no colons for Windows, no separators for path escapes) and short. */
+export function safeLabel(label: string): string {
+  const safe = label.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+|_+$/g, '').slice(0, 80);
+  return safe || 'announcement';
+}
+
+export function wavFileName(label: string, at: Date = new Date()): string {
+  return `${at.toISOString().replace(/:/g, '')}-${safeLabel(label)}.wav`;
+}
+
+const PARTIAL = '.partial';
+
+export function createFileSink(dir: string): FileSink {
+  const queue = createSerialQueue();
+  let closed = false;
+  const stage = async (pcm: Pcm, label: string): Promise<StagedPlayback> => {
+    if (closed) throw closedError('file');
+    await mkdir(dir, { recursive: true });
+    const name = wavFileName(label);
+    // Hidden until commit: a crash mid-write leaves a .partial file, never a truncated .wav.
+    const partial = path.join(dir, `${name}.${randomUUID().slice(0, 8)}${PARTIAL}`);
+    await writeFile(partial, encodeWav(pcm));
+    return {
+      token: partial,
+      commit: async () => ({ sink: 'file', file: await publish(partial, path.join(dir, name)), durationMs: durationMs(pcm) }),
+      discard: () => rm(partial, { force: true }),
+    };
+  };
+  const resume = async (partial: string): Promise<PlayResult | null> => {
+    const info = await stat(partial).catch(() => null);
+    if (!info) return null; // published and tidied up before the crash
+    // A second link means it was published and only the tidy-up was lost.
+    if (info.nlink > 1) return rm(partial, { force: true }).then(() => null);
+    const file = await publish(partial, partial.replace(/\.[0-9a-f]{8}\.partial$/, ''));
+    return { sink: 'file', file, durationMs: durationMs(decodeWav(await readFile(file))) };
+  };
+  return {
+    name: 'file',
+    dir,
+    stage: (pcm, label) => queue.run(() => stage(pcm, label)),
+    play: (pcm, label) => queue.run(async () => (await stage(pcm, label)).commit()),
+    resume: (token) => queue.run(() => resume(token)),
+    async close() {
+      closed = true;
+      await queue.idle();
+    },
+  };
+}
+
+/** Moves a finished file to its name; the same name twice gets -1, -2 … instead of overwriting. */
+async function publish(partial: string, file: string): Promise<string> {
+  const base = file.slice(0, -'.wav'.length);
+  for (let n = 0; ; n++) {
+    const target = n === 0 ? file : `${base}-${n}.wav`;
+    try {
+      await link(partial, target); // fails with EEXIST where rename would overwrite
+      await rm(partial, { force: true });
+      return target;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new Error(`file sink: could not write ${target}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+}

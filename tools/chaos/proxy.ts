@@ -1,0 +1,299 @@
+/**
+ * A TCP fault proxy between devices and the broker: it forwards every connection to the
+ * target and injects faults into them — reset, drop, blackhole, delay, refuse — on command,
+ * on a schedule, or at random from a seed. For tests (`startFaultProxy`) and the CLI
+ * (`payspeaker chaos`). What each fault does on the wire: faults.ts and link.ts.
+ */
+import type { Socket } from 'node:net';
+import { silentLogger, type Logger } from '../../src/log.ts';
+import { systemClock, Timers, type ChaosClock } from './clock.ts';
+import { describeFault, FAULT_KINDS, NO_LATENCY, type Fault, type FaultCause, type FaultEvent, type FaultKind, type FaultTarget, type Latency, type RandomFaults } from './faults.ts';
+import { Link } from './link.ts';
+import { Listener } from './listener.ts';
+import { armRandomFaults, checkRandomFaults } from './random-faults.ts';
+import { FaultRandom, randomSeed } from './random.ts';
+import { parseSchedule, runSchedule, type ScheduleStep } from './schedule.ts';
+
+export type { Fault, FaultEvent, FaultKind, FaultTarget, Latency, RandomFaults, ScheduleStep };
+
+export interface FaultProxyOptions {
+  /** Where connections are forwarded: the broker's MQTT port. */
+  target: { host: string; port: number };
+  /** Listening address; default 127.0.0.1. */
+  host?: string;
+  /** Listening port; default 0, any free port. */
+  port?: number;
+  /** Seeds every random choice; default a fresh one, reported as `seed` so the run can be repeated. */
+  seed?: number;
+  /** Random mode: off unless given. */
+  random?: RandomFaults;
+  /** Schedule mode: faults at fixed times from the start. */
+  schedule?: readonly ScheduleStep[];
+  /** Latency on every connection from the start (not counted as an injected fault). */
+  latency?: Partial<Latency>;
+  clock?: ChaosClock;
+  /** Faults at info, connections at debug, an unreachable target at warn. */
+  log?: Logger;
+  onFault?: (event: FaultEvent) => void;
+}
+
+export interface ProxyStats {
+  seed: number;
+  connections: { accepted: number; live: number; targetUnreachable: number };
+  bytes: { toTarget: number; toClient: number };
+  faults: Record<FaultKind, number>;
+}
+
+export interface LinkInfo {
+  id: number;
+  openedAt: number;
+  blackholed: boolean;
+}
+
+export interface FaultProxy {
+  readonly host: string;
+  readonly port: number;
+  /** mqtt://host:port, for MQTT clients that should go through the proxy. */
+  readonly mqttUrl: string;
+  readonly seed: number;
+  /** Injects one fault now; null when the target names no live connection. */
+  inject(fault: Fault, target?: FaultTarget): FaultEvent | null;
+  resetAll(): FaultEvent;
+  dropAll(): FaultEvent;
+  /** Every connection, and every new one during the window, goes dark for `ms` (default: until heal()). */
+  blackhole(ms?: number): FaultEvent;
+  /** Ends every blackhole now. */
+  heal(): void;
+  /** Latency for every connection from now on; setDelay(0) removes it. */
+  setDelay(delayMs: number, jitterMs?: number): FaultEvent;
+  /** Stops listening (new connections get ECONNREFUSED) for `ms`, or until resume(). */
+  pause(ms?: number): FaultEvent;
+  resume(): Promise<void>;
+  links(): LinkInfo[];
+  stats(): ProxyStats;
+  /** Closes every connection, the listener and every timer. */
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultProxy> {
+  if (opts.random) checkRandomFaults(opts.random);
+  const schedule = opts.schedule ? parseSchedule(opts.schedule) : [];
+  const proxy = new RunningFaultProxy(opts, schedule);
+  await proxy.start();
+  return proxy;
+}
+
+class RunningFaultProxy implements FaultProxy {
+  readonly seed: number;
+  private readonly clock: ChaosClock;
+  private readonly log: Logger;
+  private readonly timers: Timers;
+  private readonly listener: Listener;
+  /** Forked first, before any connection's streams, so 'one' picks do not depend on traffic. */
+  private readonly pickRandom: FaultRandom;
+  private readonly rootRandom: FaultRandom;
+  private readonly live = new Map<number, Link>();
+  private startedAt = 0;
+  private nextId = 1;
+  private closing = false;
+  private baseLatency: Latency;
+  private windowLatency: Latency | null = null;
+  private cancelLatencyWindow: (() => void) | null = null;
+  private darkUntil: number | null = null;
+  private cancelHealAll: (() => void) | null = null;
+  private cancelResume: (() => void) | null = null;
+  private readonly counts = { accepted: 0, targetUnreachable: 0, toTarget: 0, toClient: 0 };
+  private readonly faultCounts = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+
+  constructor(
+    private readonly opts: FaultProxyOptions,
+    private readonly schedule: readonly ScheduleStep[],
+  ) {
+    this.seed = opts.seed ?? randomSeed();
+    this.rootRandom = FaultRandom.fromSeed(this.seed);
+    this.pickRandom = this.rootRandom.fork();
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? silentLogger;
+    this.timers = new Timers(this.clock);
+    this.baseLatency = { ...NO_LATENCY, ...opts.latency };
+    this.listener = new Listener(opts.host ?? '127.0.0.1', opts.port ?? 0, (socket) => this.accept(socket), (err) =>
+      this.log.error({ err: err.message }, 'fault proxy listener error'),
+    );
+  }
+
+  get host(): string {
+    return this.listener.host;
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  get mqttUrl(): string {
+    return `mqtt://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    await this.listener.start();
+    this.startedAt = this.clock.now();
+    runSchedule(this.schedule, this.timers, (fault, target) => this.strike(fault, target, 'schedule'));
+  }
+
+  inject(fault: Fault, target: FaultTarget = 'all'): FaultEvent | null {
+    return this.strike(fault, target, 'manual');
+  }
+
+  resetAll(): FaultEvent {
+    return this.strike({ kind: 'reset' }, 'all', 'manual')!;
+  }
+
+  dropAll(): FaultEvent {
+    return this.strike({ kind: 'drop' }, 'all', 'manual')!;
+  }
+
+  blackhole(ms?: number): FaultEvent {
+    return this.strike({ kind: 'blackhole', durationMs: ms }, 'all', 'manual')!;
+  }
+
+  heal(): void {
+    this.darkUntil = null;
+    this.cancelHealAll?.();
+    this.cancelHealAll = null;
+    for (const link of this.live.values()) link.heal();
+  }
+
+  setDelay(delayMs: number, jitterMs = 0): FaultEvent {
+    return this.strike({ kind: 'delay', delayMs, jitterMs }, 'all', 'manual')!;
+  }
+
+  pause(ms?: number): FaultEvent {
+    return this.strike({ kind: 'refuse', durationMs: ms }, 'all', 'manual')!;
+  }
+
+  async resume(): Promise<void> {
+    this.cancelResume?.();
+    this.cancelResume = null;
+    if (!this.closing) await this.listener.start();
+  }
+
+  links(): LinkInfo[] {
+    return [...this.live.values()].map((l) => ({ id: l.id, openedAt: l.openedAt, blackholed: l.blackholed }));
+  }
+
+  stats(): ProxyStats {
+    const c = this.counts;
+    return {
+      seed: this.seed,
+      connections: { accepted: c.accepted, live: this.live.size, targetUnreachable: c.targetUnreachable },
+      bytes: { toTarget: c.toTarget, toClient: c.toClient },
+      faults: { ...this.faultCounts },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.timers.cancelAll();
+    this.listener.stop();
+    const links = [...this.live.values()];
+    for (const link of links) link.destroy();
+    await Promise.all(links.map((l) => l.closed));
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closing) return void socket.destroy();
+    const id = this.nextId++;
+    this.counts.accepted++;
+    // Two forks per connection, in accept order: its faults and its jitter never share draws.
+    const link = new Link(id, socket, {
+      clock: this.clock,
+      target: this.opts.target,
+      latency: () => this.windowLatency ?? this.baseLatency,
+      faultRandom: this.rootRandom.fork(),
+      jitterRandom: this.rootRandom.fork(),
+      delivered: (direction, bytes) => (this.counts[direction] += bytes),
+      targetUnreachable: (l, cause) => {
+        this.counts.targetUnreachable++;
+        const t = this.opts.target;
+        this.log.warn({ link: l.id, cause }, `cannot reach the target ${t.host}:${t.port} (${cause}): closed connection ${l.id}; is the broker running?`);
+      },
+      closed: (l) => {
+        this.live.delete(l.id);
+        this.log.debug({ link: l.id }, `connection ${l.id} closed`);
+      },
+    });
+    this.live.set(id, link);
+    this.log.debug({ link: id, from: `${socket.remoteAddress}:${socket.remotePort}` }, `connection ${id} accepted`);
+    if (this.darkUntil !== null) link.blackhole(this.darkUntil === Infinity ? undefined : this.darkUntil - this.clock.now());
+    if (this.opts.random) armRandomFaults(link, this.opts.random, (l, fault, afterMs) => this.strike(fault, l.id, 'random', afterMs));
+  }
+
+  private strike(fault: Fault, target: FaultTarget, cause: FaultCause, afterMs?: number): FaultEvent | null {
+    if (this.closing) return null;
+    if (fault.kind === 'refuse') {
+      this.refuse(fault.durationMs);
+      return this.record(fault, cause, 'listener', [], afterMs);
+    }
+    const victims = this.victims(target);
+    if (victims === null) return null;
+    const scope = target === 'all' ? 'all' : 'link';
+    if (fault.kind === 'reset') for (const l of victims) l.reset();
+    else if (fault.kind === 'drop') for (const l of victims) l.drop();
+    else if (fault.kind === 'blackhole') {
+      if (scope === 'all') this.blackholeAll(fault.durationMs);
+      else victims[0]!.blackhole(fault.durationMs);
+    } else {
+      const latency = { delayMs: fault.delayMs, jitterMs: fault.jitterMs ?? 0 };
+      if (scope === 'all') this.setLatency(latency, fault.durationMs);
+      else victims[0]!.setLatency(latency, fault.durationMs);
+    }
+    return this.record(fault, cause, scope, victims.map((l) => l.id), afterMs);
+  }
+
+  /** 'all': every live connection (maybe none); 'one' or an id: that one, or null when there is none. */
+  private victims(target: FaultTarget): Link[] | null {
+    const live = [...this.live.values()].filter((l) => l.faultable);
+    if (target === 'all') return live;
+    const link = target === 'one' ? live[this.pickRandom.below(live.length)] : live.find((l) => l.id === target);
+    return link ? [link] : null;
+  }
+
+  private blackholeAll(ms?: number): void {
+    const until = ms === undefined ? Infinity : this.clock.now() + ms;
+    if (this.darkUntil === null || until > this.darkUntil) {
+      this.darkUntil = until;
+      this.cancelHealAll?.();
+      this.cancelHealAll = ms === undefined ? null : this.timers.after(ms, () => this.heal());
+    }
+    for (const link of this.live.values()) link.blackhole(ms);
+  }
+
+  /** A timed latency is a window over the standing one; an untimed one replaces the standing one. */
+  private setLatency(latency: Latency, ms?: number): void {
+    this.cancelLatencyWindow?.();
+    this.cancelLatencyWindow = null;
+    this.windowLatency = null;
+    if (ms === undefined) this.baseLatency = latency;
+    else {
+      this.windowLatency = latency;
+      this.cancelLatencyWindow = this.timers.after(ms, () => (this.windowLatency = null));
+    }
+  }
+
+  private refuse(ms?: number): void {
+    this.listener.stop();
+    this.cancelResume?.();
+    this.cancelResume = ms === undefined ? null : this.timers.after(ms, () => void this.resume().catch((err: Error) => this.log.error({ err: err.message }, 'fault proxy could not listen again')));
+  }
+
+  private record(fault: Fault, cause: FaultCause, scope: FaultEvent['scope'], links: number[], afterMs?: number): FaultEvent {
+    const { kind, ...params } = fault;
+    const event: FaultEvent = { kind, cause, atMs: this.clock.now() - this.startedAt, links, scope, ...params };
+    if (afterMs !== undefined) event.afterMs = afterMs;
+    for (const key of Object.keys(event) as (keyof FaultEvent)[]) if (event[key] === undefined) delete event[key];
+    this.faultCounts[kind]++;
+    this.log.info({ fault: event }, describeFault(event));
+    this.opts.onFault?.(event);
+    return event;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * What the coordinator and its worker processes say to each other over the IPC channel
+ * (structured clone: typed arrays pass as they are). A worker runs one slice of the fleet:
+ * speakers (the full device pipeline) or, for the raw-MQTT baseline, plain MQTT clients.
+ */
+import type { Language } from '../../src/speech/index.ts';
+
+export type WorkerMode = 'speakers' | 'raw';
+
+export interface WorkerSetup {
+  mode: WorkerMode;
+  brokerUrl: string;
+  /** Device ids are deviceId(prefix, i) for i in [from, to). */
+  prefix: string;
+  from: number;
+  to: number;
+  lang: Language;
+  runId: string;
+  /** The backend's Ed25519 public key (PEM) speakers verify with; null: unsigned, not verified. */
+  publicKeyPem: string | null;
+  /** Connections opened at once by this worker: more than the broker's listen backlog loses SYNs. */
+  connectConcurrency: number;
+}
+
+export interface ProcessSample {
+  rss: number;
+  heapUsed: number;
+  /** ArrayBuffers outside the heap (voice-pack clips, socket buffers). */
+  external: number;
+  /** User + system CPU time since the process started. */
+  cpuMs: number;
+}
+
+/** `setup` loads the voice and answers `booted`; `connect` starts the devices and answers `connected`. */
+export type ToWorker = { t: 'setup'; setup: WorkerSetup } | { t: 'connect' } | { t: 'memory' } | { t: 'stop' };
+
+export interface HeardBatch {
+  t: 'heard';
+  /** seq[i] was ready to play (or received, for raw clients) at at[i], epoch ms (clock.ts). */
+  seq: Float64Array;
+  at: Float64Array;
+  /** 1 where the payment was heard in a (burst or offline) summary rather than on its own. */
+  inSummary: Uint8Array;
+}
+
+export interface WorkerCounters {
+  /** Redeliveries the device recognised and acked `duplicate` (not heard twice). */
+  redelivered: number;
+  rejected: number;
+  /** Payment ids from another run or tool. */
+  stray: number;
+  /** The first few rejection reasons, for the report. */
+  reasons: string[];
+}
+
+export type FromWorker =
+  | { t: 'booted'; memory: ProcessSample }
+  | { t: 'online'; count: number }
+  | { t: 'connected'; memory: ProcessSample }
+  | HeardBatch
+  | ({ t: 'counters' } & WorkerCounters)
+  | { t: 'memory'; memory: ProcessSample }
+  | { t: 'stopped'; memory: ProcessSample }
+  | { t: 'failed'; message: string };

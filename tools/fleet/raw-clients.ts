@@ -1,0 +1,41 @@
+/**
+ * The baseline a fleet is measured against: plain MQTT.js clients with the speakers' session
+ * settings (clean: false, QoS 1, Nagle off) subscribed to the same topics, and nothing behind
+ * them. A payment counts as heard when the client's message event fires: publish → receive.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { topics } from '../../src/protocol/index.ts';
+import { disableNagle } from '../../src/mqtt/no-delay.ts';
+import { preciseNow } from './clock.ts';
+import { deviceId } from './ids.ts';
+import { forEachLimited } from './limited.ts';
+import type { HeardReporter } from './reporter.ts';
+import type { WorkerSetup } from './messages.ts';
+import type { Slice } from './speakers.ts';
+
+export function rawSlice(setup: WorkerSetup, reporter: HeardReporter): Slice {
+  const clients: MqttClient[] = [];
+  return {
+    async start(onOnline) {
+      await forEachLimited(setup.to - setup.from, setup.connectConcurrency, async (i) => {
+        const id = deviceId(setup.prefix, setup.from + i);
+        const client = disableNagle(mqtt.connect(setup.brokerUrl, { clientId: `payspeaker-raw-${id}`, clean: false, keepalive: 120, reconnectPeriod: 1000 }));
+        clients.push(client);
+        client.on('message', (_topic, payload) => {
+          const at = preciseNow();
+          // The id is all a raw client reads: the least any receiver must do to know what arrived.
+          const id = (JSON.parse(payload.toString()) as { id?: unknown }).id;
+          reporter.heard(typeof id === 'string' ? id : '', at);
+        });
+        await new Promise<void>((resolve, reject) => {
+          client.once('connect', () => client.subscribeAsync(topics.notify(id), { qos: 1 }).then(() => resolve(), reject));
+          client.once('error', reject);
+        });
+        onOnline(clients.length);
+      });
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.endAsync()));
+    },
+  };
+}
