@@ -4,7 +4,7 @@
  * it waited in line), which the voice renders at the volume setting and the board plays.
  */
 import { createSerialQueue } from '../src/audio/serial.ts';
-import type { PlayResult, StagedPlayback } from './drivers/audio/sink.ts';
+import type { PlayResult, StagedPlayback } from './board.ts';
 import type { Pcm } from '../src/audio/pcm.ts';
 import type { Language, Utterance } from '../src/speech/index.ts';
 import type { Voice } from '../src/voice/voice.ts';

@@ -7,27 +7,83 @@
 import type { KeyObject } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Pcm } from '../src/audio/pcm.ts';
-import type { PlayResult, StagedPlayback } from './drivers/audio/sink.ts';
 import type { Nvs } from './drivers/nvs.ts';
 import type { DeviceState } from './state-machine.ts';
 import type { BootState, Slot } from './boot/slots.ts';
 
 export type { Nvs };
 
-/** The speaker's audio output. `play` resolves once the sound has finished. */
+export interface PlayResult {
+  /** The output's kind (player, file, alsa, memory, none, ...). */
+  sink: string;
+  /** Where the audio was written, for outputs that write files. */
+  file?: string;
+  /** Length of the audio played, not wall-clock time. */
+  durationMs: number;
+}
+
+/** Audio made ready to come out, but not out yet: see AudioOut.stage. */
+export interface StagedPlayback {
+  /**
+   * For outputs that can finish a commit after a crash (a recorder, not a loudspeaker): what
+   * `resume` needs to do so. Saved by the firmware in the same write that marks it announced.
+   */
+  readonly token?: string;
+  /** Lets it out; resolves once playback has finished. */
+  commit(): Promise<PlayResult>;
+  /** Throws it away unplayed. */
+  discard(): Promise<void>;
+}
+
+/**
+ * The speaker's audio output: one interface for every driver in drivers/audio/ (player, ALSA,
+ * files, memory, none), chosen by that folder's registry.
+ */
 export interface AudioOut {
   readonly name: string;
+  /** Resolves once playback has finished; concurrent calls are queued, never overlapped. */
   play(pcm: Pcm, label: string): Promise<PlayResult>;
-  /** Optional: make the audio ready so that `commit` is instant (see AudioSink.stage). */
+  /**
+   * Optional two-step play: do all the slow work now (encode, write a hidden file) so that
+   * `commit` is nearly instant. The firmware records "announced" durably between the two,
+   * which makes a crash repeat or lose an announcement only inside that tiny window.
+   */
   stage?(pcm: Pcm, label: string): Promise<StagedPlayback>;
-  /** Optional: finish a staged commit that a crash interrupted (see AudioSink.resume). */
+  /** Finishes a commit that a crash interrupted; null when there was nothing left to do. */
   resume?(token: string): Promise<PlayResult | null>;
+  /** Waits for queued playback, then refuses further calls. */
   close(): Promise<void>;
 }
 
+/** A pending timer from the board's clock. */
+export interface Timer {
+  cancel(): void;
+}
+
+export interface TimerOptions {
+  /** A background timer does not keep the process alive on its own (Node's `unref`). */
+  background?: boolean;
+}
+
+/**
+ * Time, as the board keeps it. Wall time for what is reported (`now`), a monotonic count for
+ * durations that must not jump when the wall clock is set (`monotonic`), and timers, so the
+ * firmware never calls the platform's own and a test can drive them (drivers/clock.ts).
+ */
 export interface Clock {
   /** Unix epoch milliseconds. */
   now(): number;
+  /** Milliseconds from an arbitrary origin; never goes back. */
+  monotonic(): number;
+  /** Calls `fn` once, `ms` from now. */
+  after(ms: number, fn: () => void, opts?: TimerOptions): Timer;
+  /** Calls `fn` every `ms` until cancelled. */
+  every(ms: number, fn: () => void, opts?: TimerOptions): Timer;
+}
+
+/** Resolves after `ms` on the board's clock. */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.after(ms, resolve));
 }
 
 export const BUTTONS = ['volume-up', 'volume-down', 'replay', 'summary', 'power'] as const;
@@ -123,5 +179,3 @@ export interface Board {
   readonly firmware?: FirmwareSlots;
   close(): Promise<void>;
 }
-
-export const systemClock: Clock = { now: () => Date.now() };

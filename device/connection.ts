@@ -5,18 +5,22 @@
  * goes back, so the firmware can store a payment durably first (MQTT.js would otherwise ack
  * before an async handler has finished).
  */
-import { EventEmitter } from 'node:events';
+// eventemitter3, not node:events: the firmware also runs in a browser tab, where node:events does not exist.
+import { EventEmitter } from 'eventemitter3';
 import mqtt, { type IClientOptions, type MqttClient, type IClientPublishOptions } from 'mqtt';
 import { disableNagle } from '../src/mqtt/no-delay.ts';
 import { describeTlsError } from '../src/mqtt/connect.ts';
 import type { Logger } from '../src/log.ts';
 import { Backoff } from './backoff.ts';
 import type { DeviceStateMachine } from './state-machine.ts';
+import type { Clock, Timer } from './board.ts';
 
 export interface ConnectionOptions {
   clientId: string;
   brokerUrl: string;
   machine: DeviceStateMachine;
+  /** The board's clock: reconnect and goodbye timers. */
+  clock: Clock;
   log: Logger;
   /** The last will: published by the broker if the device vanishes. */
   will: { topic: string; payload: string };
@@ -33,7 +37,7 @@ const GOODBYE_MS = 2000;
 
 export class Connection extends EventEmitter<{ online: []; offline: [] }> {
   private client: MqttClient | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
+  private retryTimer: Timer | null = null;
   private stopping = false;
   private readonly backoff: Backoff;
   /** Publishes made before start() wait here instead of being lost. */
@@ -106,7 +110,7 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
       if (this.stopping) return false;
       try {
         const sent = client.publishAsync(topic, payload, options);
-        await (this.closedForIntake ? withDeadline(sent, GOODBYE_MS) : sent);
+        await (this.closedForIntake ? withDeadline(sent, GOODBYE_MS, this.opts.clock) : sent);
         return true;
       } catch (err) {
         if (!options.qos || this.stopping || this.closedForIntake) throw err;
@@ -126,7 +130,7 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     this.closeIntake();
     this.stopping = true;
     this.wakePublishers();
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer?.cancel();
     const client = this.client;
     this.client = null;
     if (!client) return;
@@ -134,10 +138,10 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     if (!client.connected) return void (await client.endAsync(true));
     // A polite end waits for our in-flight publishes to be acked; if the link dies meanwhile
     // (the broker stopping as we do) nothing ever acks them, so give it a moment, then force.
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), GOODBYE_MS)));
+    let timer: Timer | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => (timer = this.opts.clock.after(GOODBYE_MS, () => resolve('timeout'))));
     const ended = await Promise.race([client.endAsync(false).then(() => 'ended' as const), gaveUp]);
-    clearTimeout(timer);
+    timer?.cancel();
     if (ended === 'timeout') await client.endAsync(true);
   }
 
@@ -172,21 +176,21 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     if (wasOnline) this.emit('offline');
     const delay = this.backoff.next();
     this.opts.log.info({ retryInMs: delay, attempt: this.backoff.attempt }, 'disconnected from the broker; retrying');
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.opts.clock.after(delay, () => {
       this.retryTimer = null;
       if (this.stopping || !this.client) return;
       this.opts.machine.send('retry');
       // Keep the stores: without them MQTT.js starts empty and drops the acks queued while offline.
       const { incomingStore, outgoingStore } = this.client;
       this.client.reconnect({ incomingStore, outgoingStore });
-    }, delay);
+    });
   }
 }
 
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+function withDeadline<T>(work: Promise<T>, ms: number, clock: Clock): Promise<T> {
+  let timer: Timer | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no PUBACK within ${ms} ms while stopping`)), ms);
+    timer = clock.after(ms, () => reject(new Error(`no PUBACK within ${ms} ms while stopping`)));
   });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  return Promise.race([work, late]).finally(() => timer?.cancel());
 }

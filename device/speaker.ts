@@ -4,7 +4,8 @@
  * given, wires them to the feature extensions (payments, controls, presence, telemetry) and
  * routes incoming messages. The constructor only stores its collaborators.
  */
-import { EventEmitter } from 'node:events';
+// eventemitter3, not node:events: the firmware also runs in a browser tab, where node:events does not exist.
+import { EventEmitter } from 'eventemitter3';
 import type { IClientOptions } from 'mqtt';
 import { topics } from '../src/protocol/index.ts';
 import type { Language } from '../src/speech/index.ts';
@@ -76,6 +77,7 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       clientId: `payspeaker-${opts.id}`,
       brokerUrl: opts.brokerUrl,
       machine,
+      clock: opts.board.clock,
       log,
       will: { topic: topics.state(opts.id), payload: stateJson(ctxBase, false) },
       subscriptions: [topics.notify(opts.id), topics.command(opts.id)],

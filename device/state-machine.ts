@@ -3,7 +3,8 @@
  * state topic all follow this one machine, and an event that makes no sense in the current
  * state (a late `connected` after shutdown began, say) is refused instead of corrupting it.
  */
-import { EventEmitter } from 'node:events';
+// eventemitter3, not node:events: the firmware also runs in a browser tab, where node:events does not exist.
+import { EventEmitter } from 'eventemitter3';
 import { silentLogger, type Logger } from '../src/log.ts';
 
 export type DeviceState = 'booting' | 'connecting' | 'online' | 'offline' | 'updating';

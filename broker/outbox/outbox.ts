@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { makeNotification, type Ack, type Channel, type Kind, type Notification } from '../../src/protocol/index.ts';
 import { ensureBrokerDir, registryFile } from '../data-dir.ts';
 import { openWalDatabase } from '../database.ts';
-import { newPaymentId } from '../../tools/publisher/payment-ids.ts';
+import { newPaymentId } from '../../src/protocol/payment-ids.ts';
 import { GroupCommit } from './group-commit.ts';
 import { OUTBOX_SCHEMA, PAYMENT_COLUMNS, type PaymentRow } from './schema.ts';
 import { retryDelay, type RetryPolicy } from './retry.ts';

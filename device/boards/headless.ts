@@ -3,7 +3,8 @@
  * buttons pressed from code, an LED that records, NVS in memory unless a file is given.
  */
 import { createMemorySink, type MemorySink } from '../drivers/audio/index.ts';
-import { systemClock, type AudioOut, type Board, type Clock, type Nvs } from '../board.ts';
+import { sleep, type AudioOut, type Board, type Clock, type Nvs } from '../board.ts';
+import { systemClock } from '../drivers/clock.ts';
 import { createMemoryNvs } from '../drivers/nvs-memory.ts';
 import { createButtonEmitter, createRecordingLed, createSimulatedBattery, createSimulatedLink, type ButtonEmitter } from '../drivers/simulated.ts';
 
@@ -24,13 +25,13 @@ export interface HeadlessBoardOptions {
   batteryPercent?: number;
 }
 
-function paced<A extends AudioOut>(sink: A, speed: number): A {
+function paced<A extends AudioOut>(sink: A, speed: number, clock: Clock): A {
   if (speed <= 0) return sink;
   return {
     ...sink,
     async play(pcm, label) {
       const result = await sink.play(pcm, label);
-      await new Promise((resolve) => setTimeout(resolve, result.durationMs / speed));
+      await sleep(clock, result.durationMs / speed);
       return result;
     },
   };
@@ -44,7 +45,7 @@ export function createHeadlessBoard(opts?: HeadlessBoardOptions): HeadlessBoard;
 export function createHeadlessBoard<A extends AudioOut>(opts: HeadlessBoardOptions & { audio: A }): HeadlessBoard<A>;
 export function createHeadlessBoard(opts: HeadlessBoardOptions & { audio?: AudioOut } = {}): HeadlessBoard<AudioOut> {
   const clock = opts.clock ?? systemClock;
-  const audio = paced(opts.audio ?? createMemorySink(), opts.playbackSpeed ?? 0);
+  const audio = paced(opts.audio ?? createMemorySink(), opts.playbackSpeed ?? 0, clock);
   const nvs = opts.nvs ?? createMemoryNvs();
   return {
     name: 'headless',

@@ -3,9 +3,10 @@
  * answers), NVS in a file, and — on a terminal — the keyboard as buttons and a live panel as
  * the status light and display.
  */
-import { openSink, type AudioSpec } from '../drivers/audio/index.ts';
+import { openAudioOut, type AudioSpec } from '../drivers/audio/index.ts';
 import type { Logger } from '../../src/log.ts';
-import { systemClock, type Board, type Display, type StatusLed } from '../board.ts';
+import type { Board, Display, StatusLed } from '../board.ts';
+import { systemClock } from '../drivers/clock.ts';
 import { openFileNvs } from '../drivers/nvs-file.ts';
 import { createKeyboard } from '../drivers/keyboard.ts';
 import { createTerminalPanel, type TerminalPanel } from '../drivers/terminal-panel.ts';
@@ -33,7 +34,7 @@ export interface LaptopBoard extends Board {
 const dark: StatusLed & Display = { set: () => undefined, show: () => undefined };
 
 export async function createLaptopBoard(opts: LaptopBoardOptions): Promise<LaptopBoard> {
-  const audio = await openSink(opts.audio, { log: opts.log, fallbackDir: opts.fallbackDir });
+  const audio = await openAudioOut(opts.audio, { log: opts.log, fallbackDir: opts.fallbackDir });
   const nvs = await openFileNvs(opts.nvsFile, { log: opts.log });
   const panel = opts.interactive ? createTerminalPanel(process.stdout, opts.device) : null;
   const keyboard = opts.interactive ? createKeyboard(process.stdin, opts.onQuit ?? (() => undefined)) : null;

@@ -9,10 +9,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { openSink, type AudioSpec } from '../drivers/audio/index.ts';
-import { createAlsaSink } from '../drivers/audio/alsa.ts';
+import { openAudioOut, type AudioSpec } from '../drivers/audio/index.ts';
 import type { Logger } from '../../src/log.ts';
-import { BUTTONS, systemClock, type AudioOut, type Board, type ButtonName, type Clock, type NetworkLink, type StatusLed } from '../board.ts';
+import { systemClock } from '../drivers/clock.ts';
+import { BUTTONS, type AudioOut, type Board, type ButtonName, type Clock, type NetworkLink, type StatusLed } from '../board.ts';
 import { openFileNvs } from '../drivers/nvs-file.ts';
 import { createButtonEmitter, createSimulatedLink } from '../drivers/simulated.ts';
 import { BIASES, type Bias, type GpioBackend, type GpioChip } from '../drivers/gpio/chip.ts';
@@ -148,9 +148,10 @@ export async function createPiBoard(opts: PiBoardOptions): Promise<PiBoard> {
 }
 
 async function openAudio(opts: PiBoardOptions, config: PiConfig): Promise<AudioOut> {
-  const spec = opts.audio ?? { kind: 'player' };
-  if (config.audioDevice && (spec.kind === 'player' || spec.kind === 'auto')) return createAlsaSink(config.audioDevice);
-  return openSink(spec, { log: opts.log, fallbackDir: opts.fallbackDir });
+  const asked = opts.audio ?? { kind: 'player' };
+  // pi.audioDevice names the card the speaker is wired to: the player and `auto` mean that one.
+  const spec: AudioSpec = config.audioDevice && (asked.kind === 'player' || asked.kind === 'auto') ? { kind: 'alsa', device: config.audioDevice } : asked;
+  return openAudioOut(spec, { log: opts.log, fallbackDir: opts.fallbackDir });
 }
 
 interface Hardware {

@@ -2,7 +2,7 @@
  * The boards an installed firmware can run on, by the device config's `board` key. One line
  * per board: the boards themselves live in device/boards/.
  */
-import { openSink } from '../drivers/audio/index.ts';
+import { openAudioOut } from '../drivers/audio/index.ts';
 import type { Logger } from '../../src/log.ts';
 import type { Board, FirmwareSlots } from '../board.ts';
 import { createHeadlessBoard } from '../boards/headless.ts';
@@ -27,7 +27,7 @@ const FACTORIES: Record<BoardKind, (s: BoardSetup) => Promise<Board>> = {
   laptop: (s) => createLaptopBoard({ device: s.config.id, audio: s.config.audio, log: s.log, nvsFile: s.nvsFile, fallbackDir: s.fallbackDir, interactive: false }),
   // A Pi-less install (CI, a server): real audio output and NVS file, simulated keys and light.
   headless: async (s) => {
-    const audio = await openSink(s.config.audio, { log: s.log, fallbackDir: s.fallbackDir });
+    const audio = await openAudioOut(s.config.audio, { log: s.log, fallbackDir: s.fallbackDir });
     return createHeadlessBoard({ audio, nvs: await openFileNvs(s.nvsFile, { log: s.log }) });
   },
 };

@@ -5,7 +5,7 @@
  */
 import { encodeAck, parseNotification, topics, PROTOCOL_VERSION, type Ack, type Notification, type Rejection } from '../../src/protocol/index.ts';
 import { utter, type Total, type Utterance } from '../../src/speech/index.ts';
-import type { PlayResult } from '../drivers/audio/sink.ts';
+import { sleep, type PlayResult } from '../board.ts';
 import type { Extension, FirmwareContext } from '../context.ts';
 import type { OwedAck } from '../stores/payments.ts';
 
@@ -13,7 +13,7 @@ type Scope = 'offline' | 'burst';
 
 interface Batch {
   items: Notification[];
-  /** Monotonic times (performance.now): how long the rush has lasted, not what the wall clock says. */
+  /** Monotonic times (board.clock.monotonic): how long the rush has lasted, not what the wall clock says. */
   openedAt: number;
   lastAdded: number;
 }
@@ -97,7 +97,7 @@ export class PaymentsExtension implements Extension {
 
   /** Adds to the open batch of this scope, or opens one with a summary queued behind the current announcements. */
   private batch(scope: Scope, n: Notification): void {
-    const now = performance.now();
+    const now = this.ctx.board.clock.monotonic();
     const open = this.batches[scope];
     if (open) {
       open.items.push(n);
@@ -167,10 +167,10 @@ export class PaymentsExtension implements Extension {
     if (scope === 'offline') {
       const { settleMs } = this.ctx.settings;
       for (;;) {
-        const now = performance.now();
+        const now = this.ctx.board.clock.monotonic();
         const wait = Math.min(batch.lastAdded + settleMs, batch.openedAt + MAX_SETTLE_MS) - now;
         if (wait <= 0) break;
-        await new Promise((r) => setTimeout(r, wait));
+        await sleep(this.ctx.board.clock, wait);
       }
     }
     delete this.batches[scope];

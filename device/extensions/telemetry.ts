@@ -3,13 +3,14 @@
  * low-battery prompt when the battery drops under 15%.
  */
 import { topics, PROTOCOL_VERSION } from '../../src/protocol/index.ts';
+import type { Timer } from '../board.ts';
 import type { Extension, FirmwareContext } from '../context.ts';
 import { prompt } from '../speak.ts';
 
 const LOW_BATTERY_PERCENT = 15;
 
 export class TelemetryExtension implements Extension {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private readonly startedAt: number;
   private announcements = 0;
   private warnedLowBattery = false;
@@ -19,12 +20,11 @@ export class TelemetryExtension implements Extension {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.report(), this.ctx.settings.telemetryIntervalMs);
-    this.timer.unref();
+    this.timer = this.ctx.board.clock.every(this.ctx.settings.telemetryIntervalMs, () => this.report(), { background: true });
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
   }
 

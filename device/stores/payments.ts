@@ -78,7 +78,7 @@ export class PaymentStore {
 
   constructor(
     private readonly nvs: Nvs,
-    private readonly clock: Clock,
+    private readonly clock: Pick<Clock, 'now'>,
     private readonly log: Logger,
     private readonly capacity = 1000,
   ) {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { openSink, parseAudioSpec } from '../../device/drivers/audio/index.ts';
+import { openAudioOut, parseAudioSpec } from '../../device/drivers/audio/index.ts';
 import { createMemorySink } from '../../device/drivers/audio/memory.ts';
 import { silence } from '../../src/audio/pcm.ts';
 import { aplayInstalled, INSTALL_ALSA, tempDir, withEnv, writeCaptureConfig, writeNoDeviceConfig } from './alsa-helpers.ts';
@@ -20,24 +20,26 @@ describe('parseAudioSpec', () => {
     expect(parseAudioSpec('none')).toEqual({ kind: 'none' });
     expect(parseAudioSpec('file:./out/wavs')).toEqual({ kind: 'file', dir: './out/wavs' });
     expect(parseAudioSpec('file:C:\\sounds')).toEqual({ kind: 'file', dir: 'C:\\sounds' });
+    expect(parseAudioSpec('alsa:plughw:1,0')).toEqual({ kind: 'alsa', device: 'plughw:1,0' });
   });
 
   it('says what was given and what is allowed', () => {
-    expect(() => parseAudioSpec('speaker')).toThrow('invalid audio spec "speaker": expected auto, player, file:DIR (e.g. file:./out) or none');
+    expect(() => parseAudioSpec('speaker')).toThrow('invalid audio spec "speaker": expected auto, player, file:DIR (e.g. file:./out), alsa:DEVICE (e.g. alsa:plughw:1,0) or none');
     expect(() => parseAudioSpec('')).toThrow(/invalid audio spec "": expected auto, player/);
     expect(() => parseAudioSpec('file:')).toThrow(/"file" needs a directory/);
     expect(() => parseAudioSpec('file')).toThrow(/"file" needs a directory/);
     expect(() => parseAudioSpec('none:x')).toThrow(/invalid audio spec "none:x"/);
+    expect(() => parseAudioSpec('alsa')).toThrow(/"alsa" needs an ALSA device, as alsa:DEVICE/);
   });
 });
 
-describe('openSink', () => {
+describe('openAudioOut', () => {
   it('opens none and file sinks', async () => {
     const { log } = capturingLogger();
-    const none = await openSink({ kind: 'none' }, { log });
+    const none = await openAudioOut({ kind: 'none' }, { log });
     expect(await none.play(silence(100, 8000), 'x')).toEqual({ sink: 'none', durationMs: 100 });
     const dir = path.join(tempDir('spec'), 'made');
-    const file = await openSink({ kind: 'file', dir }, { log });
+    const file = await openAudioOut({ kind: 'file', dir }, { log });
     expect(file.name).toBe('file');
     expect(existsSync(dir)).toBe(true); // created up front
   });
@@ -48,7 +50,7 @@ describe('openSink', () => {
     const base = tempDir('auto');
     const { log, lines } = capturingLogger();
     const sink = await withEnv({ ALSA_CONFIG_PATH: writeNoDeviceConfig(base) }, () =>
-      openSink({ kind: 'auto' }, { log, fallbackDir: path.join(base, 'wavs') }),
+      openAudioOut({ kind: 'auto' }, { log, fallbackDir: path.join(base, 'wavs') }),
     );
     expect(sink.name).toBe('file');
     const warnings = lines.filter((l) => l.level === 40);
@@ -65,7 +67,7 @@ describe('openSink', () => {
     const base = tempDir('auto-ok');
     const { log, lines } = capturingLogger();
     const sink = await withEnv({ ALSA_CONFIG_PATH: writeCaptureConfig(base, path.join(base, 'c.wav')) }, () =>
-      openSink({ kind: 'auto' }, { log }),
+      openAudioOut({ kind: 'auto' }, { log }),
     );
     expect(sink.name).toBe('player');
     expect(lines.filter((l) => (l.level as number) >= 40)).toEqual([]);

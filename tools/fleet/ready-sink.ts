@@ -4,7 +4,7 @@
  * play — and keeps nothing, so 10,000 speakers fit in one machine's memory.
  */
 import { durationMs, type Pcm } from '../../src/audio/pcm.ts';
-import type { PlayResult } from '../../device/drivers/audio/sink.ts';
+import type { PlayResult } from '../../device/board.ts';
 import type { AudioOut } from '../../device/board.ts';
 import { preciseNow } from './clock.ts';
 

@@ -7,9 +7,10 @@ import { spawn } from 'node:child_process';
 import { durationMs, type Pcm } from '../../../src/audio/pcm.ts';
 import { createSerialQueue } from '../../../src/audio/serial.ts';
 import { encodeWav } from '../../../src/audio/wav.ts';
-import { closedError, type AudioSink, type PlayResult } from './sink.ts';
+import { closedError } from './closed.ts';
+import { type AudioOut, type PlayResult } from '../../board.ts';
 
-export interface AlsaSink extends AudioSink {
+export interface AlsaSink extends AudioOut {
   readonly device: string;
 }
 

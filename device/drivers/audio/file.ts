@@ -5,9 +5,10 @@ import path from 'node:path';
 import { durationMs, type Pcm } from '../../../src/audio/pcm.ts';
 import { createSerialQueue } from '../../../src/audio/serial.ts';
 import { decodeWav, encodeWav } from '../../../src/audio/wav.ts';
-import { closedError, type AudioSink, type PlayResult, type StagedPlayback } from './sink.ts';
+import { closedError } from './closed.ts';
+import { type AudioOut, type PlayResult, type StagedPlayback } from '../../board.ts';
 
-export interface FileSink extends AudioSink {
+export interface FileSink extends AudioOut {
   readonly dir: string;
 }
 

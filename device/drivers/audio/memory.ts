@@ -1,8 +1,9 @@
 import { durationMs, type Pcm } from '../../../src/audio/pcm.ts';
-import { closedError, type AudioSink, type PlayResult } from './sink.ts';
+import { closedError } from './closed.ts';
+import { type AudioOut, type PlayResult } from '../../board.ts';
 
 /** Keeps what was "played", for tests and fleets that inspect audio rather than hear it. */
-export interface MemorySink extends AudioSink {
+export interface MemorySink extends AudioOut {
   readonly played: Pcm[];
   /** labels[i] is the label passed with played[i]. */
   readonly labels: string[];

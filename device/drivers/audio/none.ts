@@ -1,8 +1,8 @@
 import { durationMs, type Pcm } from '../../../src/audio/pcm.ts';
-import type { AudioSink, PlayResult } from './sink.ts';
+import type { AudioOut, PlayResult } from '../../board.ts';
 
 /** Discards audio (`--audio none`): the announcement still happens, silently. */
-export function createNoneSink(): AudioSink {
+export function createNoneSink(): AudioOut {
   return {
     name: 'none',
     async play(pcm: Pcm): Promise<PlayResult> {

@@ -11,7 +11,8 @@ import player from 'node-wav-player';
 import { durationMs, type Pcm } from '../../../src/audio/pcm.ts';
 import { createSerialQueue } from '../../../src/audio/serial.ts';
 import { encodeWav } from '../../../src/audio/wav.ts';
-import { closedError, type AudioSink, type PlayResult } from './sink.ts';
+import { closedError } from './closed.ts';
+import { type AudioOut, type PlayResult } from '../../board.ts';
 
 // node-wav-player is a singleton that tracks one child process, so every player sink in the
 // process shares this queue: two sinks must not start the player over each other either.
@@ -24,7 +25,7 @@ export function playerCommand(platform: NodeJS.Platform = process.platform): str
   return `(no player for ${platform})`;
 }
 
-export function createPlayerSink(): AudioSink {
+export function createPlayerSink(): AudioOut {
   let closed = false;
   return {
     name: 'player',

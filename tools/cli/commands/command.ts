@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { COMMANDS, isDeviceId, parseCommand, topics, type CommandName, type CommandResult } from '../../../src/protocol/index.ts';
 import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../../src/mqtt/connect.ts';
-import { newPaymentId } from '../../publisher/payment-ids.ts';
+import { newPaymentId } from '../../../src/protocol/payment-ids.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { parseDuration } from '../duration.ts';

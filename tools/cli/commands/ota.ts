@@ -13,7 +13,7 @@ import type { MqttClient } from 'mqtt';
 import { isDeviceId, parseCommand, topics, OTA_DEADLINE, type CommandResult, type OtaCommand } from '../../../src/protocol/index.ts';
 import { releaseFileName, releaseProblem, verifyReleaseFile, type Release } from '../../../src/firmware/image.ts';
 import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../../src/mqtt/connect.ts';
-import { newPaymentId } from '../../publisher/payment-ids.ts';
+import { newPaymentId } from '../../../src/protocol/payment-ids.ts';
 import { readBackendCredentials } from '../../../broker/credentials.ts';
 import { readBackendPublicKey } from '../../../broker/data-dir.ts';
 import { DEFAULT_HTTP_PORT } from '../../../broker/service.ts';

@@ -18,7 +18,7 @@ import {
   type Notification,
 } from '../../../src/protocol/index.ts';
 import { PaymentPublisher, AckTimeoutError } from '../../publisher/publisher.ts';
-import { newPaymentId } from '../../publisher/payment-ids.ts';
+import { newPaymentId } from '../../../src/protocol/payment-ids.ts';
 import { BrokerCertificateError, BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient, isTlsUrl, tlsClientOptions } from '../../../src/mqtt/connect.ts';
 import { tlsFiles } from '../../../broker/tls.ts';
 import { commonOptions, type CliContext } from '../context.ts';
