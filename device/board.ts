@@ -5,7 +5,6 @@
  * and a Raspberry Pi board fits the same shape.
  */
 import type { KeyObject } from 'node:crypto';
-import type { Writable } from 'node:stream';
 import type { Pcm } from '../src/audio/pcm.ts';
 import type { Nvs } from './drivers/nvs.ts';
 import type { DeviceState } from './state-machine.ts';
@@ -131,9 +130,8 @@ export interface FirmwareStatus {
   boot: BootState;
 }
 
-/** A temporary file beside the slots that a download is written to; never a slot itself. */
+/** A downloaded release: a temporary file beside the slots, never a slot itself. */
 export interface FirmwareDownload {
-  readonly stream: Writable;
   /** Removes the file (after installing it, or refusing it). */
   discard(): void;
 }
@@ -147,7 +145,12 @@ export type FirmwareInstall = { ok: true; slot: Slot; version: string } | { ok: 
  */
 export interface FirmwareSlots {
   status(): FirmwareStatus;
-  openDownload(): FirmwareDownload;
+  /**
+   * Fetches a release's tarball from `url` (at most `limits.size` bytes, within
+   * `limits.timeoutMs`) into a temporary file; resolves with it and its sha256. Rejects with the
+   * reason (unreachable, an HTTP error, the wrong length, too slow), leaving nothing behind.
+   */
+  download(url: string, limits: { size: number; timeoutMs: number }): Promise<{ download: FirmwareDownload; sha256: string }>;
   /**
    * Empties the inactive slot, unpacks the (already hash- and signature-checked) download into
    * it and checks it against its signed manifest and the expected version. On failure the slot

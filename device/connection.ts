@@ -24,8 +24,8 @@ export interface ConnectionOptions {
   log: Logger;
   /** The last will: published by the broker if the device vanishes. */
   will: { topic: string; payload: string };
-  /** Topics to (re)subscribe with QoS 1 after every connect. */
-  subscriptions: string[];
+  /** Topics to (re)subscribe with QoS 1 after every connect (asked each time). */
+  subscriptions: () => string[];
   mqtt?: IClientOptions;
   backoff?: Backoff;
   /** Takes every incoming message; its PUBACK goes back only once this resolves. */
@@ -149,7 +149,7 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     const client = this.client;
     if (!client) return;
     try {
-      await client.subscribeAsync(this.opts.subscriptions, { qos: 1 });
+      await client.subscribeAsync(this.opts.subscriptions(), { qos: 1 });
     } catch (err) {
       this.opts.log.error({ err: (err as Error).message }, 'could not subscribe; reconnecting');
       client.stream.destroy();

@@ -3,6 +3,7 @@
  * services, and one way to report events. Extensions own their topics and behaviour; they
  * meet only here.
  */
+import type { Command, CommandName, CommandResult, FirmwareReport } from '../src/protocol/index.ts';
 import type { Logger } from '../src/log.ts';
 import type { Language } from '../src/speech/index.ts';
 import type { Board } from './board.ts';
@@ -56,10 +57,35 @@ export interface FirmwareContext {
   show(): void;
   /** Something in the retained state message changed (the volume): republish it, and redraw. */
   publishState(): void;
+  /** Sends a result on the device's cmd/result topic; rejects if it could not be sent. */
+  sendCommandResult(result: CommandResult): Promise<void>;
 }
 
-/** A feature of the firmware: it subscribes to what it needs in start() and lets go in stop(). */
+/** Takes one message from a topic; its PUBACK goes back once the returned promise settles. */
+export type TopicHandler = (payload: Buffer) => Promise<void> | void;
+
+/** What a command answers beside its id and ok (see CommandResult). */
+export interface CommandOutcome {
+  volume?: number;
+  text?: string;
+  firmware?: FirmwareReport;
+  /** Runs once the answer is out (OTA: restart into the firmware just installed). */
+  afterAnswer?: () => void;
+}
+
+/** Runs one command; throws with the reason a person reads in the result when it refuses. */
+export type CommandHandler = (command: Command) => Promise<CommandOutcome>;
+
+/**
+ * A feature of the firmware (the zigbee2mqtt shape): it declares the topics and commands it
+ * handles, subscribes to what it needs on the shared services in start() and lets go in stop().
+ * The controller (speaker.ts) subscribes to the declared topics and routes each message by them.
+ */
 export interface Extension {
+  /** The device topics it takes messages from, by full topic name. */
+  topics?(): Record<string, TopicHandler>;
+  /** The commands of the cmd topic it runs (the commands extension routes them). */
+  commands?(): Partial<Record<CommandName, CommandHandler>>;
   start(): void | Promise<void>;
   stop(): void | Promise<void>;
 }

@@ -7,7 +7,7 @@
 // eventemitter3, not node:events: the firmware also runs in a browser tab, where node:events does not exist.
 import { EventEmitter } from 'eventemitter3';
 import type { IClientOptions } from 'mqtt';
-import { topics } from '../src/protocol/index.ts';
+import { topics, type CommandName } from '../src/protocol/index.ts';
 import type { Language } from '../src/speech/index.ts';
 import type { Voice } from '../src/voice/voice.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
@@ -16,12 +16,14 @@ import { Announcer } from './announcer.ts';
 import { Connection } from './connection.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { Trust } from './trust.ts';
-import { DEFAULT_SETTINGS, type Extension, type FirmwareContext, type FirmwareSettings } from './context.ts';
+import { DEFAULT_SETTINGS, type CommandHandler, type Extension, type FirmwareContext, type FirmwareSettings, type TopicHandler } from './context.ts';
 import { DeviceStateMachine, type DeviceState } from './state-machine.ts';
 import { PaymentStore } from './stores/payments.ts';
 import { VolumeSetting } from './stores/volume.ts';
 import { PaymentsExtension } from './extensions/payments.ts';
 import { ControlsExtension } from './extensions/controls.ts';
+import { CommandsExtension } from './extensions/commands.ts';
+import { OtaExtension } from './extensions/ota.ts';
 import { PresenceExtension, stateJson } from './extensions/presence.ts';
 import { TelemetryExtension } from './extensions/telemetry.ts';
 import type { Board } from './board.ts';
@@ -80,13 +82,14 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       clock: opts.board.clock,
       log,
       will: { topic: topics.state(opts.id), payload: stateJson(ctxBase, false) },
-      subscriptions: [topics.notify(opts.id), topics.command(opts.id)],
+      // Filled from the extensions' declarations below, before the connection starts.
+      subscriptions: () => [...routes.keys()],
       mqtt: opts.mqtt,
       backoff: new Backoff(opts.backoff),
       intake: async (topic, payload) => {
-        if (topic === topics.notify(opts.id)) return payments.intake(payload);
-        // Commands may speak for seconds: run them without holding up the notifications behind.
-        if (topic === topics.command(opts.id)) void controls.onCommand(payload);
+        const take = routes.get(topic);
+        if (take) return take(payload);
+        log.warn({ topic }, 'a message on a topic no extension declared: ignored');
       },
     });
     const volume = new VolumeSetting(opts.board.nvs);
@@ -108,14 +111,18 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       emit: (e) => this.report(e),
       show: () => presence.show(),
       publishState: () => presence.refresh(),
+      sendCommandResult: async (result) => {
+        await connection.publish(topics.commandResult(opts.id), JSON.stringify(result), { qos: 1 });
+      },
     };
-    const payments = new PaymentsExtension(ctx);
-    const controls = new ControlsExtension(ctx);
     const presence = new PresenceExtension(ctx);
     const telemetry = new TelemetryExtension(ctx);
+    const features: Extension[] = [presence, new PaymentsExtension(ctx), new ControlsExtension(ctx), new OtaExtension(ctx), telemetry];
+    const extensions = [...features, new CommandsExtension(ctx, collectCommands(features))];
+    const routes = collectTopics(extensions);
     this.on('event', (e) => telemetry.observe(e));
     machine.on('transition', ({ from, to }) => this.report({ event: 'state', device: opts.id, state: to, from }));
-    this.running = { ctx, extensions: [presence, payments, controls, telemetry] };
+    this.running = { ctx, extensions };
     for (const ext of this.running.extensions) await ext.start();
     prompt(ctx, 'power-on');
     machine.send('booted');
@@ -150,4 +157,27 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
     if (e.event === 'announced') log?.info({ payment: e.id, latencyMs: e.latencyMs }, `announced: ${e.text}`);
     this.emit('event', e);
   }
+}
+
+/** Each topic is taken by the one extension that declared it. */
+function collectTopics(extensions: Extension[]): Map<string, TopicHandler> {
+  const routes = new Map<string, TopicHandler>();
+  for (const ext of extensions) {
+    for (const [topic, take] of Object.entries(ext.topics?.() ?? {})) {
+      if (routes.has(topic)) throw new Error(`two firmware extensions declare the topic ${topic}`);
+      routes.set(topic, take);
+    }
+  }
+  return routes;
+}
+
+function collectCommands(extensions: Extension[]): Partial<Record<CommandName, CommandHandler>> {
+  const handlers: Partial<Record<CommandName, CommandHandler>> = {};
+  for (const ext of extensions) {
+    for (const [name, run] of Object.entries(ext.commands?.() ?? {}) as [CommandName, CommandHandler][]) {
+      if (handlers[name]) throw new Error(`two firmware extensions declare the command ${name}`);
+      handlers[name] = run;
+    }
+  }
+  return handlers;
 }

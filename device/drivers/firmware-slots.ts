@@ -12,6 +12,7 @@ import { x as extractTar } from 'tar';
 import type { FirmwareDownload, FirmwareInstall, FirmwareSlots, FirmwareStatus } from '../board.ts';
 import { beginTrial, confirm, inactiveSlot, readState, rootPaths, updateState, SLOTS, type BootState, type Slot } from '../boot/slots.ts';
 import { verifyImageDir } from '../../src/firmware/image.ts';
+import { downloadInto } from './firmware-download.ts';
 
 export interface FirmwareSlotsOptions {
   /** The install's root folder (PAYSPEAKER_ROOT). */
@@ -46,12 +47,18 @@ export function createFirmwareSlots(opts: FirmwareSlotsOptions): FirmwareSlots {
       return { running, boot: readState(root) };
     },
 
-    openDownload(): FirmwareDownload {
+    async download(url, limits) {
       const dir = path.dirname(paths.slot(running));
       fs.mkdirSync(dir, { recursive: true });
       // A download a crash or power cut interrupted is of no use: do not let them fill the card.
       for (const stale of fs.readdirSync(dir).filter((f) => f.startsWith('.ota-download-'))) fs.rmSync(path.join(dir, stale), { force: true });
-      return new TempDownload(path.join(dir, `.ota-download-${process.pid}-${++downloads}.tar.gz`));
+      const download = new TempDownload(path.join(dir, `.ota-download-${process.pid}-${++downloads}.tar.gz`));
+      try {
+        return { download, sha256: await downloadInto(url, download.stream, limits) };
+      } catch (err) {
+        download.discard();
+        throw err;
+      }
     },
 
     async install(download, expect): Promise<FirmwareInstall> {

@@ -1,15 +1,14 @@
 /**
  * Controls like a real box: volume up/down (with 音量最大/最小 at the ends), replay the last
  * payment, today's summary, and the power key reading the battery. The same actions come from
- * the board's buttons and from commands on the device's `cmd` topic, answered on `cmd/result`.
+ * the board's buttons and from commands on the device's `cmd` topic (routed by commands.ts).
  */
 import { MAX_VOLUME, MIN_VOLUME } from '../../src/audio/volume.ts';
-import { parseCommand, topics, OTA_COMMAND, PROTOCOL_VERSION, type ControlName, type CommandResult } from '../../src/protocol/index.ts';
+import { COMMANDS, type ControlName } from '../../src/protocol/index.ts';
 import type { Message } from '../../src/speech/index.ts';
 import type { ButtonName } from '../board.ts';
-import type { Extension, FirmwareContext } from '../context.ts';
+import type { CommandHandler, Extension, FirmwareContext } from '../context.ts';
 import { speak, type SpokenWhat } from '../speak.ts';
-import { OtaExtension, type OtaAccepted } from './ota.ts';
 
 const BUTTON_ACTIONS: Record<ButtonName, ControlName> = {
   'volume-up': 'volume-up',
@@ -26,15 +25,14 @@ type Outcome = { volume?: number; text?: string };
 
 export class ControlsExtension implements Extension {
   private unsubscribe: (() => void) | null = null;
-  /** The `ota` command arrives on the same topic; the updater is its own extension. */
-  private readonly ota: OtaExtension;
 
-  constructor(private readonly ctx: FirmwareContext) {
-    this.ota = new OtaExtension(ctx, (result) => this.publishResult(result));
+  constructor(private readonly ctx: FirmwareContext) {}
+
+  commands(): Partial<Record<ControlName, CommandHandler>> {
+    return Object.fromEntries(COMMANDS.map((name) => [name, (c) => this.run(name, 'value' in c ? c.value : undefined)] satisfies [ControlName, CommandHandler]));
   }
 
   start(): void {
-    this.ota.start();
     this.unsubscribe = this.ctx.board.buttons.onPress((button) => {
       this.run(BUTTON_ACTIONS[button]).catch((err: Error) => this.ctx.log.warn({ button, err: err.message }, 'button action failed'));
     });
@@ -42,31 +40,6 @@ export class ControlsExtension implements Extension {
 
   stop(): void {
     this.unsubscribe?.();
-    this.ota.stop();
-  }
-
-  /** A message on the command topic: validate, run, answer on cmd/result. */
-  async onCommand(payload: Buffer): Promise<void> {
-    const parsed = parseCommand(payload);
-    const base: Pick<CommandResult, 'v' | 'device'> = { v: PROTOCOL_VERSION, device: this.ctx.id };
-    if (!parsed.ok) {
-      this.ctx.emit({ event: 'command', device: this.ctx.id, id: parsed.id, command: parsed.command, ok: false, error: parsed.error });
-      return this.answer({ ...base, id: parsed.id, command: parsed.command, ok: false, error: parsed.error, at: this.ctx.board.clock.now() });
-    }
-    const { id, command } = parsed.command;
-    let result: CommandResult;
-    let afterAnswer: (() => void) | undefined;
-    try {
-      const c = parsed.command;
-      const { afterAnswer: after, ...outcome }: Outcome & Partial<OtaAccepted> = c.command === OTA_COMMAND ? await this.ota.run(c) : await this.run(c.command, c.value);
-      afterAnswer = after;
-      result = { ...base, id, command, ok: true, ...outcome, at: this.ctx.board.clock.now() };
-    } catch (err) {
-      result = { ...base, id, command, ok: false, error: (err as Error).message, at: this.ctx.board.clock.now() };
-    }
-    this.ctx.emit({ event: 'command', device: this.ctx.id, id, command, ok: result.ok, ...(result.error ? { error: result.error } : {}) });
-    await this.answer(result);
-    afterAnswer?.(); // e.g. restart into the firmware just installed, once the backend has its answer
   }
 
   /** Runs one action; resolves once any answer has been spoken. */
@@ -106,16 +79,5 @@ export class ControlsExtension implements Extension {
   private async say(what: SpokenWhat, message: Message): Promise<Outcome> {
     const spoken = await speak(this.ctx, what, message);
     return { text: spoken.utterance.text };
-  }
-
-  /** Rejects if the result could not be sent. */
-  private async publishResult(result: CommandResult): Promise<void> {
-    await this.ctx.connection.publish(topics.commandResult(this.ctx.id), JSON.stringify(result), { qos: 1 });
-  }
-
-  private answer(result: CommandResult): Promise<void> {
-    return this.publishResult(result).catch((err: Error) => {
-      this.ctx.log.warn({ command: result.id, err: err.message }, 'could not send a command result');
-    });
   }
 }

@@ -6,15 +6,10 @@
  * whichever firmware runs — the new one once online, or the old one after the loader rolled
  * back — reports the outcome as a second result of the same command. See docs/OTA.md.
  */
-import { createHash } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { OTA_COMMAND, OTA_DEADLINE, PROTOCOL_VERSION, type CommandResult, type FirmwareReport, type OtaCommand } from '../../src/protocol/index.ts';
+import { OTA_COMMAND, OTA_DEADLINE, PROTOCOL_VERSION, type FirmwareReport, type OtaCommand } from '../../src/protocol/index.ts';
 import { tarballName, verifyRelease } from '../../src/firmware/image.ts';
-import type { FirmwareDownload, FirmwareSlots } from '../board.ts';
-import type { Extension, FirmwareContext } from '../context.ts';
+import type { FirmwareSlots } from '../board.ts';
+import type { CommandHandler, Extension, FirmwareContext } from '../context.ts';
 
 export interface OtaOptions {
   /** The whole download must finish within this (default 5 min). */
@@ -38,10 +33,13 @@ export class OtaExtension implements Extension {
 
   constructor(
     private readonly ctx: FirmwareContext,
-    /** Sends a result on cmd/result; rejects if it could not be sent. */
-    private readonly publish: (result: CommandResult) => Promise<void>,
     private readonly opts: OtaOptions = {},
   ) {}
+
+  commands(): { [OTA_COMMAND]: CommandHandler } {
+    // parseCommand has checked the fields of every `ota` command that reaches here.
+    return { [OTA_COMMAND]: (c) => this.run(c as OtaCommand) };
+  }
 
   start(): void {
     const onOnline = () => {
@@ -80,9 +78,11 @@ export class OtaExtension implements Extension {
     if (!signed.ok) throw new Error(`refused ${cmd.version}, nothing was written: ${signed.reason}`);
 
     log.info({ version: cmd.version, url: cmd.url, size: cmd.size }, 'downloading firmware');
-    const download = firmware.openDownload();
+    const timeoutMs = this.opts.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
+    const { download, sha256: got } = await firmware.download(cmd.url, { size: cmd.size, timeoutMs }).catch((err: Error) => {
+      throw new Error(`refused ${cmd.version}, nothing was written: ${err.message}`, { cause: err });
+    });
     try {
-      const got = await this.download(cmd, download);
       if (got !== cmd.sha256) {
         throw new Error(`refused ${cmd.version}, nothing was written: the download's sha256 is ${got}, the signed release says ${cmd.sha256} (altered or corrupted on the way)`);
       }
@@ -101,43 +101,6 @@ export class OtaExtension implements Extension {
     }
   }
 
-  /** Streams the URL into the download file, capped at the release's size; returns the sha256. */
-  private async download(cmd: OtaCommand, download: FirmwareDownload): Promise<string> {
-    const timeoutMs = this.opts.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
-    const signal = AbortSignal.timeout(timeoutMs);
-    const fail = (why: string) => new Error(`refused ${cmd.version}, nothing was written: ${why}`);
-    const response = await get(cmd.url, signal).catch((err: Error) => {
-      throw fail(signal.aborted ? `no answer from ${cmd.url} within ${timeoutMs / 1000} s` : `cannot download ${cmd.url} (${err.message})`);
-    });
-    if (response.statusCode !== 200) {
-      response.resume();
-      throw fail(`${cmd.url} answered HTTP ${response.statusCode}: is the release on the broker (npx payspeaker ota uploads it)?`);
-    }
-    const announced = Number(response.headers['content-length']);
-    if (response.headers['content-length'] !== undefined && announced !== cmd.size) {
-      response.resume();
-      throw fail(`${cmd.url} is ${announced} bytes, the release says ${cmd.size}`);
-    }
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        bytes += chunk.length;
-        if (bytes > cmd.size) return done(fail(`${cmd.url} sent more than the release's ${cmd.size} bytes`));
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
-    try {
-      await pipeline(response, meter, download.stream, { signal });
-    } catch (err) {
-      if (signal.aborted) throw fail(`the download from ${cmd.url} took longer than ${timeoutMs / 1000} s`);
-      throw (err as Error).message.startsWith('refused') ? err : fail(`the download from ${cmd.url} broke off (${(err as Error).message})`);
-    }
-    if (bytes !== cmd.size) throw fail(`${cmd.url} ended after ${bytes} of the release's ${cmd.size} bytes`);
-    return hash.digest('hex');
-  }
-
   /**
    * Online after a restart: a trial of this slot has succeeded (confirm it), and an update
    * outcome not yet reported (updated, or rolled back by the loader) goes out as the final
@@ -151,7 +114,7 @@ export class OtaExtension implements Extension {
     const prefix = `${OTA_COMMAND}:`;
     if (!last || last.reported || !last.by.startsWith(prefix)) return;
     const ok = last.result === 'updated';
-    await this.publish({
+    await this.ctx.sendCommandResult({
       v: PROTOCOL_VERSION,
       id: last.by.slice(prefix.length),
       device: this.ctx.id,
@@ -166,10 +129,3 @@ export class OtaExtension implements Extension {
   }
 }
 
-function get(url: string, signal: AbortSignal): Promise<http.IncomingMessage> {
-  const client = url.startsWith('https:') ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = client.get(url, { signal }, resolve);
-    req.on('error', reject);
-  });
-}

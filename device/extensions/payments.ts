@@ -6,7 +6,7 @@
 import { encodeAck, parseNotification, topics, PROTOCOL_VERSION, type Ack, type Notification, type Rejection } from '../../src/protocol/index.ts';
 import { utter, type Total, type Utterance } from '../../src/speech/index.ts';
 import { sleep, type PlayResult } from '../board.ts';
-import type { Extension, FirmwareContext } from '../context.ts';
+import type { Extension, FirmwareContext, TopicHandler } from '../context.ts';
 import type { OwedAck } from '../stores/payments.ts';
 
 type Scope = 'offline' | 'burst';
@@ -36,6 +36,10 @@ export class PaymentsExtension implements Extension {
   }
 
   stop(): void {}
+
+  topics(): Record<string, TopicHandler> {
+    return { [topics.notify(this.ctx.id)]: (payload) => this.intake(payload) };
+  }
 
   /** Runs before the PUBACK: whatever this resolves for is safe from a crash. */
   async intake(payload: Buffer): Promise<void> {
