@@ -95,7 +95,7 @@ export function readBackendCredentials(dataDir: string): Credentials | null {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`${file} is not readable JSON (${(err as Error).message}): delete it and restart the broker to create new backend credentials`);
+    throw new Error(`${file} is not readable JSON (${(err as Error).message}): delete it and restart the broker to create new backend credentials`, { cause: err });
   }
   const c = raw as Partial<Credentials> | null;
   if (typeof c?.username !== 'string' || typeof c.password !== 'string') {

@@ -18,6 +18,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Aedes } from 'aedes';
+import type * as IORedis from 'ioredis';
 import type { Redis as RedisConnection, RedisOptions } from 'ioredis';
 import { memoryPersistence } from './memory-persistence.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
@@ -27,7 +28,7 @@ import { silentLogger, type Logger } from '../src/log.ts';
 const require = createRequire(import.meta.url);
 const redisPersistence = require('aedes-persistence-redis') as (opts: { conn: RedisConnection }) => RedisPersistence;
 const mqemitterRedis = require('mqemitter-redis') as (opts: Record<string, unknown>) => RedisEmitter;
-const { Redis } = createRequire(require.resolve('aedes-persistence-redis'))('ioredis') as typeof import('ioredis');
+const { Redis } = createRequire(require.resolve('aedes-persistence-redis'))('ioredis') as typeof IORedis;
 
 interface RedisPersistence {
   addSubscriptions(client: unknown, subs: object[]): Promise<unknown>;

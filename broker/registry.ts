@@ -7,7 +7,7 @@
  * seen). It never stores a secret: see credentials.ts and docs/SECURITY.md.
  */
 import fs from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { ensureBrokerDir, registryFile } from './data-dir.ts';
 import { openWalDatabase } from './database.ts';
 
@@ -91,7 +91,7 @@ export class Registry {
         schema: SCHEMA,
       });
     } catch (err) {
-      throw new Error(`cannot open the device registry ${file}: ${(err as Error).message}`);
+      throw new Error(`cannot open the device registry ${file}: ${(err as Error).message}`, { cause: err });
     }
     return new Registry(db);
   }

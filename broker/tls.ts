@@ -202,7 +202,7 @@ export function loadServerTls(certFile: string, keyFile: string): ServerTls {
       return fs.readFileSync(file, 'utf8');
     } catch (err) {
       const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-      throw new Error(`cannot read the broker's TLS ${what} ${file} (${why}): make one with "npx payspeaker certs", or pass --tls-cert/--tls-key`);
+      throw new Error(`cannot read the broker's TLS ${what} ${file} (${why}): make one with "npx payspeaker certs", or pass --tls-cert/--tls-key`, { cause: err });
     }
   };
   const cert = read(certFile, 'certificate');
@@ -212,7 +212,7 @@ export function loadServerTls(certFile: string, keyFile: string): ServerTls {
     if (!x.checkPrivateKey(crypto.createPrivateKey(key))) throw new Error(`${keyFile} is not the key of ${certFile}`);
     if (Date.parse(x.validTo) < Date.now()) throw new Error(`${certFile} expired on ${x.validTo}: issue a new one with "npx payspeaker certs --force"`);
   } catch (err) {
-    throw new Error(`the broker's TLS certificate is unusable: ${(err as Error).message}`);
+    throw new Error(`the broker's TLS certificate is unusable: ${(err as Error).message}`, { cause: err });
   }
   return { cert, key };
 }

@@ -62,7 +62,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   } catch (err) {
     await app.close();
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new Error(`HTTP port ${opts.port} on ${opts.host} is in use: pass --http-port with a free port (or 0 for any)`);
+    if (e.code === 'EADDRINUSE') throw new Error(`HTTP port ${opts.port} on ${opts.host} is in use: pass --http-port with a free port (or 0 for any)`, { cause: err });
     throw err;
   }
   const address = app.server.address();

@@ -9,7 +9,7 @@
  * processes sharing one database never publish the same attempt twice.
  */
 import { EventEmitter } from 'node:events';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { makeNotification, type Ack, type Channel, type Kind, type Notification } from '../../src/protocol/index.ts';
 import { ensureBrokerDir, registryFile } from '../data-dir.ts';
 import { openWalDatabase } from '../database.ts';
@@ -156,7 +156,7 @@ export class Outbox {
       // An accepted payment must survive a power cut: every commit is fsynced (group commit pays for it).
       db = openWalDatabase(file, { synchronous: 'FULL', busyTimeoutMs: 2000, schema: OUTBOX_SCHEMA });
     } catch (err) {
-      throw new Error(`cannot open the payment outbox in ${file}: ${(err as Error).message}`);
+      throw new Error(`cannot open the payment outbox in ${file}: ${(err as Error).message}`, { cause: err });
     }
     return new Outbox(db, opts);
   }

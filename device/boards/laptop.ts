@@ -5,7 +5,7 @@
  */
 import { openAudioOut, type AudioSpec } from '../drivers/audio/index.ts';
 import type { Logger } from '../../src/log.ts';
-import type { Board, Display, StatusLed } from '../board.ts';
+import type { AudioOut, Board, Display, StatusLed } from '../board.ts';
 import { systemClock } from '../drivers/clock.ts';
 import { openFileNvs } from '../drivers/nvs-file.ts';
 import { createKeyboard } from '../drivers/keyboard.ts';
@@ -14,7 +14,8 @@ import { createButtonEmitter, createSimulatedBattery, createSimulatedLink } from
 
 export interface LaptopBoardOptions {
   device: string;
-  audio: AudioSpec;
+  /** An output by spec (`--audio`), or one already open. */
+  audio: AudioSpec | AudioOut;
   log: Logger;
   /** The NVS file (volume, payment ids, today's totals). */
   nvsFile: string;
@@ -34,7 +35,7 @@ export interface LaptopBoard extends Board {
 const dark: StatusLed & Display = { set: () => undefined, show: () => undefined };
 
 export async function createLaptopBoard(opts: LaptopBoardOptions): Promise<LaptopBoard> {
-  const audio = await openAudioOut(opts.audio, { log: opts.log, fallbackDir: opts.fallbackDir });
+  const audio = 'kind' in opts.audio ? await openAudioOut(opts.audio, { log: opts.log, fallbackDir: opts.fallbackDir }) : opts.audio;
   const nvs = await openFileNvs(opts.nvsFile, { log: opts.log });
   const panel = opts.interactive ? createTerminalPanel(process.stdout, opts.device) : null;
   const keyboard = opts.interactive ? createKeyboard(process.stdin, opts.onQuit ?? (() => undefined)) : null;

@@ -45,7 +45,7 @@ export function parseDeviceConfig(raw: unknown): DeviceConfig {
   const parsed = deviceConfigSchema.safeParse(raw);
   if (!parsed.success) throw new DeviceConfigError(`${describeIssue(parsed.error.issues[0]!)}: ${REPROVISION}`);
   const c = parsed.data;
-  let key: KeyObject | null = null;
+  let key: KeyObject | null;
   try {
     key = c.backendPublicKey === null ? null : publicKeyFromString(c.backendPublicKey);
   } catch (err) {

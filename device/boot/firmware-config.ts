@@ -14,8 +14,9 @@ import { parseAudioSpec, type AudioSpec } from '../drivers/audio/index.ts';
 import { LANGUAGES, type Language } from '../../src/speech/index.ts';
 import { DeviceConfigError, describeIssue, parseDeviceConfig, type DeviceConfig } from './device-config.ts';
 
-export const BOARD_KINDS = ['pi', 'headless', 'laptop'] as const;
-export type BoardKind = (typeof BOARD_KINDS)[number];
+import { BOARD_KINDS, type BoardKind } from './boards.ts';
+
+export { BOARD_KINDS, type BoardKind };
 
 const firmwareSchema = z.object({
   lang: z.enum(LANGUAGES as [Language, ...Language[]]).default('zh-CN'),

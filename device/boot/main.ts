@@ -10,18 +10,15 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { deviceNvsFile } from '../../src/config.ts';
-import { tlsClientOptions } from '../../src/mqtt/connect.ts';
 import { VERSION } from '../../src/version.ts';
 import type { FirmwareSlots } from '../board.ts';
-import { Speaker } from '../speaker.ts';
 import { Trust } from '../trust.ts';
 import { firmwareSlotsFromEnv } from '../drivers/firmware-slots.ts';
-import { openBoard } from './boards.ts';
+import { composeSpeaker } from './compose.ts';
 import { DeviceConfigError } from './device-config.ts';
 import { loadFirmwareConfig, type FirmwareConfig } from './firmware-config.ts';
 import { readManifest } from '../../src/firmware/image.ts';
 import { rootPaths, SLOTS, type Slot } from './slots.ts';
-import { loadImageVoice } from './voice.ts';
 
 /** Where this firmware runs from: the loader says so; run by hand, the file's own place tells. */
 function whereAmI(): { root: string; slot: Slot | null; imageDir: string } {
@@ -79,19 +76,18 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit(paths.config);
   const version = imageVersion(imageDir, log);
   log.info({ root, slot, version, device: config.id, board: config.board, lang: config.lang }, `payspeaker firmware ${version} starting`);
-  const voice = await loadImageVoice(imageDir, config.lang, log);
   const firmware = firmwareSlotsFromEnv();
-  const board = await openBoard({ config, log, nvsFile: deviceNvsFile(paths.data, config.id), fallbackDir: path.join(paths.data, 'out'), firmware });
-  const speaker = new Speaker({
+  const { speaker } = await composeSpeaker({
     id: config.id,
-    brokerUrl: config.broker,
+    broker: config.broker,
     lang: config.lang,
-    board,
-    voice,
-    log,
+    board: { kind: config.board, audio: config.audio, pi: config.pi, nvsFile: deviceNvsFile(paths.data, config.id), fallbackDir: path.join(paths.data, 'out'), firmware },
+    voice: { kind: 'image', dir: imageDir },
     trust: new Trust({ publicKey: config.backendPublicKey }),
+    credentials: { username: config.username, password: config.password },
+    ca: config.ca,
     firmwareVersion: version,
-    mqtt: { username: config.username, password: config.password, ...tlsClientOptions(config.broker, config.ca) },
+    log,
   });
   let stopping = false;
   const shutdown = (why: string): void => {

@@ -139,7 +139,7 @@ export function publicKeyFromString(text: string): KeyObject {
     try {
       key = createPublicKey({ key: trimmed, format: 'pem' });
     } catch (err) {
-      throw new Error(`backend public key PEM cannot be read (${(err as Error).message}): ${what}`);
+      throw new Error(`backend public key PEM cannot be read (${(err as Error).message}): ${what}`, { cause: err });
     }
     if (key.asymmetricKeyType !== 'ed25519') {
       throw new Error(`backend public key is a ${key.asymmetricKeyType} key, not Ed25519: ${what}`);

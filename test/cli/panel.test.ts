@@ -2,6 +2,7 @@
  * `payspeaker device` on a terminal: the live panel and the keys. The terminal is a real
  * pseudo-terminal from util-linux's `script`, so stdin is a TTY in raw mode as for a person.
  */
+import { stripVTControlCharacters } from 'node:util';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker } from '../support/broker.ts';
@@ -16,7 +17,7 @@ beforeAll(async () => {
 afterAll(() => broker.close());
 
 /** Strips colours and cursor movement, keeping the text a person would read. */
-const plain = (s: string) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+const plain = (s: string) => stripVTControlCharacters(s);
 
 describe('device panel and keys', () => {
   it('shows the status light, volume and last payment, and reacts to + r q', { timeout: 60_000 }, async () => {

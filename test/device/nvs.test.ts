@@ -4,7 +4,7 @@
  * (journal and snapshot, atomic writes, coalescing, compaction, recovery from crashes and
  * corruption, stale temps and write errors) against a real temp directory.
  */
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

@@ -1,5 +1,4 @@
 /** A/B install folders and a running loader (boot.cjs), for the firmware tests. */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

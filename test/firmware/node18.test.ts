@@ -25,7 +25,7 @@ import { beginTrial, initialState, readState, rootPaths, writeState } from '../.
 import { CliProcess, cleanEnv, runCli } from '../support/cli.ts';
 import { until } from '../support/mqtt.ts';
 import { findNode18 } from '../support/node18.ts';
-import { alive, LineProcess, startLoader, tempRoot } from './helpers.ts';
+import { alive, startLoader, tempRoot, type LineProcess } from './helpers.ts';
 
 const DEVICE = 'SPK-N18';
 const node18 = await findNode18();

@@ -234,7 +234,7 @@ async function generate(rig: Rig, opts: ChaosOptions, progress: ChaosProgress) {
       } catch (err) {
         if (err instanceof ApiRequestError && err.status < 500) throw err;
         if (!(err instanceof ApiUnreachableError || err instanceof ApiRequestError)) throw err;
-        if (rig.stopped) throw new Error('the chaos run was stopped');
+        if (rig.stopped) throw new Error('the chaos run was stopped', { cause: err });
         assertAlive(rig);
         retries++;
         await sleep(200);

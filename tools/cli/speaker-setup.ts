@@ -1,16 +1,16 @@
-/** Wires a laptop board, a voice and a Speaker together: shared by `device` and `demo`. */
+/** A speaker on the laptop board, through the firmware's composition root: shared by `device` and `demo`. */
 import { deviceNvsFile } from '../../src/config.ts';
-import { Speaker } from '../../device/speaker.ts';
-import { createLaptopBoard, type LaptopBoard } from '../../device/boards/laptop.ts';
+import type { Speaker } from '../../device/speaker.ts';
+import type { LaptopBoard } from '../../device/boards/laptop.ts';
+import { composeSpeaker, type ComposedSpeaker } from '../../device/boot/compose.ts';
 import { parseAudioSpec } from '../../device/drivers/audio/index.ts';
-import { createVoice, VOICE_ENGINES, type VoiceEngineName } from '../../src/voice/index.ts';
+import { VOICE_ENGINES, type VoiceEngineName } from '../../src/voice/index.ts';
 import type { SpeakerEvent } from '../../device/events.ts';
 import type { FirmwareSettings } from '../../device/context.ts';
 import type { Language } from '../../src/speech/index.ts';
 import type { Logger } from '../../src/log.ts';
 import { CliError } from './exit-codes.ts';
 import type { Trust } from '../../device/trust.ts';
-import { tlsClientOptions } from '../../src/mqtt/connect.ts';
 
 export interface SpeakerSetup {
   id: string;
@@ -62,28 +62,25 @@ export async function bootSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent
   if (!isVoiceEngine(setup.voiceEngine)) {
     throw new CliError(`--voice-engine ${JSON.stringify(setup.voiceEngine)} is not an engine: use one of ${VOICE_ENGINES.join(', ')}`);
   }
-  const voice = await createVoice(setup.voiceEngine, { langs: [setup.lang], log: setup.log, gapMs: setup.clipGapMs, onProgress: progressLine() }).catch((err: Error) => {
-    throw new CliError(err.message, 1);
-  });
-  const board = await createLaptopBoard({
-    device: setup.id,
-    audio: spec,
-    log: setup.log,
-    nvsFile: deviceNvsFile(setup.dataDir, setup.id),
-    interactive: setup.interactive,
-    onQuit: setup.onQuit,
-  });
-  const speaker = new Speaker({
-    id: setup.id,
-    brokerUrl: setup.broker,
-    lang: setup.lang,
-    board,
-    voice,
-    log: setup.log,
-    settings: setup.settings,
-    trust: setup.trust,
-    ...(setup.credentials || setup.ca ? { mqtt: { ...setup.credentials, ...tlsClientOptions(setup.broker, setup.ca) } } : {}),
-  });
+  let composed: ComposedSpeaker;
+  try {
+    composed = await composeSpeaker({
+      id: setup.id,
+      broker: setup.broker,
+      lang: setup.lang,
+      board: { kind: 'laptop', audio: spec, nvsFile: deviceNvsFile(setup.dataDir, setup.id), interactive: setup.interactive, onQuit: setup.onQuit },
+      voice: { kind: setup.voiceEngine, gapMs: setup.clipGapMs, onProgress: progressLine() },
+      trust: setup.trust,
+      settings: setup.settings,
+      credentials: setup.credentials,
+      ca: setup.ca,
+      log: setup.log,
+    });
+  } catch (err) {
+    throw new CliError((err as Error).message, 1);
+  }
+  const { speaker } = composed;
+  const board = composed.board as LaptopBoard; // board kind 'laptop' above: its panel prints our lines
   speaker.on('event', onEvent);
   setup.log.info({ broker: setup.broker }, 'connecting to the broker');
   try {

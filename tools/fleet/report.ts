@@ -9,7 +9,7 @@ import { percentileCurve, summarizeHistogram, type LatencySummary } from './hist
 import type { ProcessSample, WorkerCounters } from './messages.ts';
 import type { PoolMemory } from './pool.ts';
 import type { Load } from './generator.ts';
-import type { FleetOptions } from './run.ts';
+import type { FleetOptions } from './options.ts';
 import type { Tally } from './tally.ts';
 
 /** What one load of a run produced. */

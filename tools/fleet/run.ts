@@ -8,50 +8,18 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
 import { publicKeyToString } from '../../src/protocol/index.ts';
-import type { Language } from '../../src/speech/index.ts';
 import { createVoice } from '../../src/voice/index.ts';
 import { startBrokerProcess, type BrokerProcess } from './broker-process.ts';
 import { preciseNow } from './clock.ts';
-import { PaymentGenerator, type Load } from './generator.ts';
+import { PaymentGenerator } from './generator.ts';
 import { newRunId } from './ids.ts';
-import type { ProcessSample, WorkerMode } from './messages.ts';
+import type { ProcessSample } from './messages.ts';
 import { WorkerPool } from './pool.ts';
 import { buildReport, type FleetReport, type LoadResult } from './report.ts';
 import { recordBatch, Tally } from './tally.ts';
+import type { FleetOptions } from './options.ts';
 
-export interface FleetOptions {
-  devices: number;
-  /** Offered one after another to the same connected fleet, each drained before the next. */
-  loads: Load[];
-  /** null: start the embedded aedes broker. */
-  brokerUrl: string | null;
-  /** Worker processes; 'auto': one per core, more if the devices would not fit under the open-file limit. */
-  workers: number | 'auto';
-  mode: WorkerMode;
-  lang: Language;
-  /** Sign with a fresh Ed25519 key (speakers verify); false: unsigned, speakers skip verification. */
-  signed: boolean;
-  /** How long to wait after a load's last payment for the ones still on their way; then they count as lost. */
-  drainMs: number;
-  prefix: string;
-  seed: number;
-  /** Connections a worker opens at once. */
-  connectConcurrency: number;
-}
-
-export const FLEET_DEFAULTS = {
-  workers: 'auto',
-  mode: 'speakers',
-  lang: 'zh-CN',
-  signed: true,
-  drainMs: 10_000,
-  prefix: 'FLEET',
-  seed: 1,
-  connectConcurrency: 200,
-} as const satisfies Partial<FleetOptions>;
-
-/** Outstanding payments at `rate: 'max'` unless told otherwise. */
-export const DEFAULT_WINDOW = 1000;
+export { DEFAULT_WINDOW, FLEET_DEFAULTS, type FleetOptions } from './options.ts';
 
 /** Sockets a worker may hold, well under the usual 20,000 (or lower) open-file limit. */
 const DEVICES_PER_WORKER_MAX = 8000;

@@ -5,8 +5,8 @@
  * (one copy of the voice pack) and one Trust, as every box's flash holds the same clips and key.
  */
 import { createPublicKey } from 'node:crypto';
-import { Speaker } from '../../device/speaker.ts';
-import { createHeadlessBoard } from '../../device/boards/headless.ts';
+import type { Speaker } from '../../device/speaker.ts';
+import { composeSpeaker } from '../../device/boot/compose.ts';
 import { Trust } from '../../device/trust.ts';
 import type { SpeakerEvent } from '../../device/events.ts';
 import { createVoice, type Voice } from '../../src/voice/index.ts';
@@ -30,7 +30,7 @@ export async function speakerSlice(setup: WorkerSetup, reporter: HeardReporter):
   return {
     async start(onOnline) {
       await forEachLimited(setup.to - setup.from, setup.connectConcurrency, async (i) => {
-        const speaker = fleetSpeaker(deviceId(setup.prefix, setup.from + i), setup, voice, trust, reporter);
+        const speaker = await fleetSpeaker(deviceId(setup.prefix, setup.from + i), setup, voice, trust, reporter);
         speakers.push(speaker);
         await speaker.start();
         onOnline(speakers.length);
@@ -42,14 +42,14 @@ export async function speakerSlice(setup: WorkerSetup, reporter: HeardReporter):
   };
 }
 
-function fleetSpeaker(id: string, setup: WorkerSetup, voice: Voice, trust: Trust, reporter: HeardReporter): Speaker {
+async function fleetSpeaker(id: string, setup: WorkerSetup, voice: Voice, trust: Trust, reporter: HeardReporter): Promise<Speaker> {
   const sink = createReadySink();
-  const speaker = new Speaker({
+  const { speaker } = await composeSpeaker({
     id,
-    brokerUrl: setup.brokerUrl,
+    broker: setup.brokerUrl,
     lang: setup.lang,
-    board: createHeadlessBoard({ audio: sink }),
-    voice,
+    board: { kind: 'headless', audio: sink },
+    voice: { kind: 'shared', voice },
     trust,
     // No power-on or network prompts: 10,000 of them at start would only measure themselves.
     settings: { prompts: false },

@@ -78,7 +78,10 @@ export function deviceCommand(ctx: CliContext): Command {
       const print = (line: string | null) => line !== null && (panel ? panel.log(line) : ctx.print(line));
       const logLines = new Writable({
         write(chunk: Buffer, _enc, done) {
-          for (const line of chunk.toString('utf8').trimEnd().split('\n')) panel ? panel.log(line) : process.stderr.write(`${line}\n`);
+          for (const line of chunk.toString('utf8').trimEnd().split('\n')) {
+            if (panel) panel.log(line);
+            else process.stderr.write(`${line}\n`);
+          }
           done();
         },
       });

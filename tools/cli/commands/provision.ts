@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { checkProvisionable, provisionDevice, ProvisioningError, type Provisioned } from '../../../broker/credentials.ts';
-import { backendPublicKeyFile, brokerDir, registryFile, writeSecretFile } from '../../../broker/data-dir.ts';
+import { brokerDir, registryFile, writeSecretFile } from '../../../broker/data-dir.ts';
 import { loadOrCreateBackendKeys } from '../../../broker/backend-keys.ts';
 import { readCaCertificate, tlsFiles } from '../../../broker/tls.ts';
 import { addDataOption, resolveDataDir, withRegistry, type DataFlags } from '../data-option.ts';

@@ -6,7 +6,6 @@
  */
 import path from 'node:path';
 import { shellQuote } from '../remote-root.ts';
-import type { SshSession } from '../ssh.ts';
 import { SERVICE_NAME, type ServiceManager } from './service-manager.ts';
 import { writeRemoteFileAtomic } from '../sftp.ts';
 

@@ -1,0 +1,39 @@
+/** What a fleet run is asked to do, and its defaults: read by the runner, the report and the CLI. */
+import type { Language } from '../../src/speech/index.ts';
+import type { Load } from './generator.ts';
+import type { WorkerMode } from './messages.ts';
+
+export interface FleetOptions {
+  devices: number;
+  /** Offered one after another to the same connected fleet, each drained before the next. */
+  loads: Load[];
+  /** null: start the embedded aedes broker. */
+  brokerUrl: string | null;
+  /** Worker processes; 'auto': one per core, more if the devices would not fit under the open-file limit. */
+  workers: number | 'auto';
+  mode: WorkerMode;
+  lang: Language;
+  /** Sign with a fresh Ed25519 key (speakers verify); false: unsigned, speakers skip verification. */
+  signed: boolean;
+  /** How long to wait after a load's last payment for the ones still on their way; then they count as lost. */
+  drainMs: number;
+  prefix: string;
+  seed: number;
+  /** Connections a worker opens at once. */
+  connectConcurrency: number;
+}
+
+export const FLEET_DEFAULTS = {
+  workers: 'auto',
+  mode: 'speakers',
+  lang: 'zh-CN',
+  signed: true,
+  drainMs: 10_000,
+  prefix: 'FLEET',
+  seed: 1,
+  connectConcurrency: 200,
+} as const satisfies Partial<FleetOptions>;
+
+/** Outstanding payments at `rate: 'max'` unless told otherwise. */
+export const DEFAULT_WINDOW = 1000;
+
