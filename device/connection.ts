@@ -29,7 +29,7 @@ export interface ConnectionOptions {
   mqtt?: IClientOptions;
   backoff?: Backoff;
   /** Takes every incoming message; its PUBACK goes back only once this resolves. */
-  intake: (topic: string, payload: Buffer) => Promise<void>;
+  intake: (topic: string, payload: Uint8Array) => Promise<void>;
 }
 
 /** How long a clean stop waits for the broker to ack what we sent before closing anyway. */
@@ -66,7 +66,7 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
       keepalive: 120,
       reconnectPeriod: 0, // we schedule reconnects ourselves, with backoff
       connectTimeout: 10_000,
-      will: { topic: opts.will.topic, payload: Buffer.from(opts.will.payload), qos: 1, retain: true },
+      will: { topic: opts.will.topic, payload: opts.will.payload, qos: 1, retain: true },
       ...opts.mqtt,
     });
     this.client = disableNagle(client);
@@ -74,7 +74,7 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
       // An error skips the PUBACK (the broker redelivers it next session) but lets MQTT.js go
       // on to the packets behind it, such as the PUBACK of our own goodbye.
       if (this.closedForIntake) return done(new Error('stopping: left with the broker for the next session'));
-      this.opts.intake(packet.topic, packet.payload as Buffer).then(
+      this.opts.intake(packet.topic, packet.payload as Uint8Array).then(
         () => done(),
         (err: Error) => {
           // Not acked; aedes resends unacked QoS 1 only on reconnect, so drop the link (not the

@@ -62,7 +62,7 @@ export interface FirmwareContext {
 }
 
 /** Takes one message from a topic; its PUBACK goes back once the returned promise settles. */
-export type TopicHandler = (payload: Buffer) => Promise<void> | void;
+export type TopicHandler = (payload: Uint8Array) => Promise<void> | void;
 
 /** What a command answers beside its id and ok (see CommandResult). */
 export interface CommandOutcome {

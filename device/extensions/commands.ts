@@ -23,7 +23,7 @@ export class CommandsExtension implements Extension {
   stop(): void {}
 
   /** A message on the command topic: validate, run, answer on cmd/result. */
-  async onCommand(payload: Buffer): Promise<void> {
+  async onCommand(payload: Uint8Array): Promise<void> {
     const { ctx } = this;
     const parsed = parseCommand(payload);
     const base: Pick<CommandResult, 'v' | 'device'> = { v: PROTOCOL_VERSION, device: ctx.id };

@@ -42,7 +42,7 @@ export class PaymentsExtension implements Extension {
   }
 
   /** Runs before the PUBACK: whatever this resolves for is safe from a crash. */
-  async intake(payload: Buffer): Promise<void> {
+  async intake(payload: Uint8Array): Promise<void> {
     const parsed = parseNotification(payload, this.ctx.id);
     if (!parsed.ok) return this.reject(parsed.rejection);
     const n = parsed.notification;
