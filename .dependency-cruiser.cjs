@@ -20,28 +20,32 @@ module.exports = {
     {
       name: 'no-circular',
       severity: 'error',
-      comment: 'A file-level import cycle: split the shared part into its own module (cycles make load order and tests fragile).',
+      comment:
+        'A file-level import cycle: split the shared part into its own module (cycles make load order and tests fragile).',
       from: {},
       to: { circular: true },
     },
     {
       name: 'kernel-imports-neither-side',
       severity: 'error',
-      comment: 'src/ is the shared kernel: broker/ and device/ import it, so it must not import them or the tools on top. Move what both need into src/.',
+      comment:
+        'src/ is the shared kernel: broker/ and device/ import it, so it must not import them or the tools on top. Move what both need into src/.',
       from: { path: '^src/' },
       to: { path: '^(broker|device|tools)/' },
     },
     {
       name: 'broker-not-device',
       severity: 'error',
-      comment: 'The cloud side never imports the firmware or the tools: what both need (wire format, image format) belongs in src/.',
+      comment:
+        'The cloud side never imports the firmware or the tools: what both need (wire format, image format) belongs in src/.',
       from: { path: '^broker/' },
       to: { path: '^(device|tools)/' },
     },
     {
       name: 'device-not-broker',
       severity: 'error',
-      comment: 'The firmware never imports the cloud side or the tools: a speaker runs on a Pi or in a browser, without the broker. Shared code belongs in src/.',
+      comment:
+        'The firmware never imports the cloud side or the tools: a speaker runs on a Pi or in a browser, without the broker. Shared code belongs in src/.',
       from: { path: '^device/' },
       to: { path: '^(broker|tools)/' },
     },
@@ -58,12 +62,17 @@ module.exports = {
       severity: 'error',
       comment: `Firmware application code may import only packages that run in Node and in a browser (${PORTABLE_PACKAGES.join(', ')}); a platform package belongs in a driver. Type-only imports are fine.`,
       from: { path: FIRMWARE_APP },
-      to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'], dependencyTypesNot: ['type-only'], pathNot: `^node_modules/(${PORTABLE_PACKAGES.join('|')})/` },
+      to: {
+        dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'],
+        dependencyTypesNot: ['type-only'],
+        pathNot: `^node_modules/(${PORTABLE_PACKAGES.join('|')})/`,
+      },
     },
     {
       name: 'firmware-app-not-drivers',
       severity: 'error',
-      comment: 'Firmware application code receives its board and never picks a driver or board itself: the boot layer (device/boot/) wires them. Type-only imports are fine.',
+      comment:
+        'Firmware application code receives its board and never picks a driver or board itself: the boot layer (device/boot/) wires them. Type-only imports are fine.',
       from: { path: FIRMWARE_APP },
       to: { path: '^device/(boards|drivers|boot)/', dependencyTypesNot: ['type-only'] },
     },
@@ -87,7 +96,11 @@ module.exports = {
     exclude: { path: '^(node_modules|out|firmware|coverage)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.mjs', '.cjs', '.json', '.d.ts'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json', '.d.ts'],
+    },
     reporterOptions: { text: { highlightFocused: true } },
   },
 };

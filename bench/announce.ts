@@ -38,7 +38,12 @@ const count = Number(values.count);
 if (!Number.isInteger(count) || count < 1) throw new Error(`--count must be a positive integer, got ${values.count}`);
 
 const amounts = Array.from({ length: count }, (_, i) => 1 + ((i * 7919) % 9_999_999));
-const sample = (i: number) => ({ amount: amounts[i]!, currency: 'CNY', channel: 'wechat' as const, kind: 'payment' as const });
+const sample = (i: number) => ({
+  amount: amounts[i]!,
+  currency: 'CNY',
+  channel: 'wechat' as const,
+  kind: 'payment' as const,
+});
 
 function time(fn: () => void): number {
   const t = performance.now();
@@ -75,12 +80,21 @@ for (const lang of ['zh-CN', 'en-US'] as Language[]) {
  * payments of a fresh process are slow while V8 compiles the speaker's path.
  */
 async function roundTrips(brokerUrl: string, id: string, voice: Voice): Promise<Summary> {
-  const speaker = new Speaker({ id, brokerUrl, lang: 'zh-CN', board: createHeadlessBoard(), voice, settings: { prompts: false } });
+  const speaker = new Speaker({
+    id,
+    brokerUrl,
+    lang: 'zh-CN',
+    board: createHeadlessBoard(),
+    voice,
+    settings: { prompts: false },
+  });
   await speaker.start();
   const client = await connectOnce(brokerUrl, { clientId: `bench-backend-${id}` });
   const publisher = new PaymentPublisher(client);
   const send = (i: number, tag: string) =>
-    publisher.send(makeNotification({ id: `BENCH-${tag}${i}`, device: id, createdAt: Date.now(), ...sample(i % count) }));
+    publisher.send(
+      makeNotification({ id: `BENCH-${tag}${i}`, device: id, createdAt: Date.now(), ...sample(i % count) }),
+    );
   for (let i = 0; i < ROUND_TRIP_WARMUP; i++) await send(i, 'WARM-');
   const samples: number[] = [];
   for (let i = 0; i < count; i++) samples.push(await timeAsync(() => send(i, '')));

@@ -27,17 +27,17 @@ function parseOptions() {
   try {
     return parseArgs({
       options: {
-    payments: { type: 'string' },
-    devices: { type: 'string' },
-    rate: { type: 'string' },
-    'mean-fault-after': { type: 'string' },
-    seed: { type: 'string' },
-    'no-kill-broker': { type: 'boolean' },
-    'no-kill-device': { type: 'boolean' },
-    drain: { type: 'string' },
-    keep: { type: 'string' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+        payments: { type: 'string' },
+        devices: { type: 'string' },
+        rate: { type: 'string' },
+        'mean-fault-after': { type: 'string' },
+        seed: { type: 'string' },
+        'no-kill-broker': { type: 'boolean' },
+        'no-kill-device': { type: 'boolean' },
+        drain: { type: 'string' },
+        keep: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
@@ -64,7 +64,9 @@ function count(name: string, fallback: number): number {
 
 const seed = values.seed === undefined ? randomSeed() : count('seed', 1);
 if (values.keep !== undefined && fs.existsSync(values.keep) && fs.readdirSync(values.keep).length > 0) {
-  console.error(`chaos: --keep ${values.keep} is not empty: give a new or empty folder, so this run's data is not mixed with another's`);
+  console.error(
+    `chaos: --keep ${values.keep} is not empty: give a new or empty folder, so this run's data is not mixed with another's`,
+  );
   process.exit(2);
 }
 const report = await runChaos({
@@ -79,7 +81,9 @@ const report = await runChaos({
   drainMs: count('drain', Math.max(CHAOS_DEFAULTS.drainMs, count('payments', CHAOS_DEFAULTS.payments) * 5)),
   ...(values.keep === undefined ? {} : { dataDir: path.resolve(values.keep) }),
   onProgress: (p) =>
-    console.error(`chaos [${p.phase}] accepted ${p.accepted}/${p.payments}, final ${p.final}, faults ${p.faults}, broker kills ${p.brokerKills}, speaker kills ${p.deviceKills}`),
+    console.error(
+      `chaos [${p.phase}] accepted ${p.accepted}/${p.payments}, final ${p.final}, faults ${p.faults}, broker kills ${p.brokerKills}, speaker kills ${p.deviceKills}`,
+    ),
 });
 
 console.log(values.json ? JSON.stringify(report) : describe(report));
@@ -87,7 +91,11 @@ process.exitCode = report.ok ? 0 : 1;
 
 function describe(r: ChaosReport): string {
   const s = r.statuses;
-  const faults = Object.entries(r.faults.injected).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const faults =
+    Object.entries(r.faults.injected)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none';
   return [
     `chaos run (seed ${r.seed}): ${r.payments} payments to ${r.devices} speakers in ${(r.durationMs / 1000).toFixed(1)} s — ${r.ok ? 'OK' : 'FAILED'}`,
     `  statuses:   played ${s.played}, duplicate ${s.duplicate}, summarized ${s.summarized}, rejected ${s.rejected}, expired ${s.expired}, still pending ${s.queued + s.delivered}`,
@@ -95,7 +103,12 @@ function describe(r: ChaosReport): string {
     `  faults:     proxy ${faults}; broker SIGKILLed ${r.faults.brokerKills}×, speaker SIGKILLed ${r.faults.deviceKills}×; API retries while the broker was down ${r.faults.apiRetries}`,
     `  throughput: accepted ${r.acceptedPerSecond}/s, accepted → final ${r.finalPerSecond}/s`,
     ...r.audio.problems.map((p) => `  problem:    ${p}`),
-    ...r.unplayed.causes.slice(0, 10).map((c) => `  not played: ${c.count} ${c.status}${c.reason ? ` (${c.reason})` : ''} on ${c.device}`),
-    ...r.unplayed.examples.map(({ payment: p, history }) => `  example:    ${p.id} on ${p.device}, ${p.attempts} attempts: ${history.map((h) => `${h.event}→${h.status}${h.detail ? ` (${h.detail})` : ''}`).join(', ')}`),
+    ...r.unplayed.causes
+      .slice(0, 10)
+      .map((c) => `  not played: ${c.count} ${c.status}${c.reason ? ` (${c.reason})` : ''} on ${c.device}`),
+    ...r.unplayed.examples.map(
+      ({ payment: p, history }) =>
+        `  example:    ${p.id} on ${p.device}, ${p.attempts} attempts: ${history.map((h) => `${h.event}→${h.status}${h.detail ? ` (${h.detail})` : ''}`).join(', ')}`,
+    ),
   ].join('\n');
 }

@@ -57,7 +57,12 @@ const loads: Load[] = [
 ];
 const only = new Set(values.only.split(',').map((s) => s.trim()));
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
-const base: Omit<FleetOptions, 'mode' | 'brokerUrl'> = { ...FLEET_DEFAULTS, devices, loads, drainMs: parseDuration(values.drain, '--drain') };
+const base: Omit<FleetOptions, 'mode' | 'brokerUrl'> = {
+  ...FLEET_DEFAULTS,
+  devices,
+  loads,
+  drainMs: parseDuration(values.drain, '--drain'),
+};
 
 /** Mosquitto, installed with apt-get if it is missing and this is a Debian-like machine run as root. */
 function mosquittoBinary(): string | null {
@@ -70,7 +75,8 @@ function mosquittoBinary(): string | null {
   }
   progress('installing mosquitto with apt-get');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'mosquitto'], { stdio: 'inherit', env });
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'mosquitto'], { stdio: 'inherit', env });
   if (install().status !== 0) {
     spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
     install();
@@ -79,10 +85,14 @@ function mosquittoBinary(): string | null {
 }
 
 async function fleet(label: string, opts: FleetOptions): Promise<FleetReport> {
-  progress(`${label}: ${devices} ${opts.mode === 'raw' ? 'raw MQTT clients' : 'speakers'}; loads ${loads.map(describeLoad).join(', then ')}`);
+  progress(
+    `${label}: ${devices} ${opts.mode === 'raw' ? 'raw MQTT clients' : 'speakers'}; loads ${loads.map(describeLoad).join(', then ')}`,
+  );
   const started = performance.now();
   const report = await runFleet(opts);
-  progress(`${label}: done in ${((performance.now() - started) / 1000).toFixed(0)} s (connect ${report.connect.seconds} s)`);
+  progress(
+    `${label}: done in ${((performance.now() - started) / 1000).toFixed(0)} s (connect ${report.connect.seconds} s)`,
+  );
   return report;
 }
 
@@ -96,7 +106,11 @@ if (only.has('c')) {
     const mosquitto = await startMosquitto(bin);
     mosquittoVersion = mosquitto.version;
     try {
-      reports.c = await fleet(`(c) speakers, ${mosquitto.version}`, { ...base, mode: 'speakers', brokerUrl: mosquitto.url });
+      reports.c = await fleet(`(c) speakers, ${mosquitto.version}`, {
+        ...base,
+        mode: 'speakers',
+        brokerUrl: mosquitto.url,
+      });
     } finally {
       await mosquitto.stop();
     }
@@ -105,9 +119,13 @@ if (only.has('c')) {
 
 const capacity = (r: FleetReport | undefined) => r?.loads.at(-1)?.heardPerSecond ?? NaN;
 const fixed = (r: FleetReport | undefined) => r?.loads[0];
-const ratio = (x: number | undefined, y: number | undefined) => (x !== undefined && y !== undefined && y > 0 ? Math.round((x / y) * 100) / 100 : null);
+const ratio = (x: number | undefined, y: number | undefined) =>
+  x !== undefined && y !== undefined && y > 0 ? Math.round((x / y) * 100) / 100 : null;
 const ratios = {
-  capacity: { bOverA: ratio(capacity(reports.b), capacity(reports.a)), bOverC: ratio(capacity(reports.b), capacity(reports.c)) },
+  capacity: {
+    bOverA: ratio(capacity(reports.b), capacity(reports.a)),
+    bOverC: ratio(capacity(reports.b), capacity(reports.c)),
+  },
   p50AtFirstRate: {
     bOverA: ratio(fixed(reports.b)?.latency.corrected.p50, fixed(reports.a)?.latency.corrected.p50),
     bOverC: ratio(fixed(reports.b)?.latency.corrected.p50, fixed(reports.c)?.latency.corrected.p50),
@@ -118,28 +136,57 @@ const ratios = {
   },
 };
 
-const machine = { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100) };
+const machine = {
+  node: process.version,
+  cpus: os.cpus().length,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
+};
 const json = `${JSON.stringify({ machine, mosquitto: mosquittoVersion, devices, loads, reports: Object.fromEntries(Object.entries(reports).map(([k, r]) => [k, withoutCurves(r)])), ratios })}\n`;
 if (values.save) fs.writeFileSync(values.save, json);
 process.stdout.write(values.json ? json : table());
 
 function table(): string {
   const f = (x: number | undefined) =>
-    x === undefined || !Number.isFinite(x) ? '—' : Number.isInteger(x) || x >= 100 ? x.toFixed(0) : x < 10 ? x.toFixed(2) : x.toFixed(1);
-  const names: Record<string, string> = { a: '(a) raw MQTT, aedes', b: '(b) speakers, aedes', c: `(c) speakers, ${(mosquittoVersion ?? 'mosquitto').replace(' version', '')}` };
-  const lines = [`payspeaker bench — ${devices} devices; Node ${machine.node}, ${machine.cpus} CPUs (${machine.cpu})`, ''];
-  lines.push(`${'fleet'.padEnd(32)} ${'connect s'.padStart(9)} ${'KB/device'.padStart(10)}   CPU ms per payment: workers, broker, generator`);
+    x === undefined || !Number.isFinite(x)
+      ? '—'
+      : Number.isInteger(x) || x >= 100
+        ? x.toFixed(0)
+        : x < 10
+          ? x.toFixed(2)
+          : x.toFixed(1);
+  const names: Record<string, string> = {
+    a: '(a) raw MQTT, aedes',
+    b: '(b) speakers, aedes',
+    c: `(c) speakers, ${(mosquittoVersion ?? 'mosquitto').replace(' version', '')}`,
+  };
+  const lines = [
+    `payspeaker bench — ${devices} devices; Node ${machine.node}, ${machine.cpus} CPUs (${machine.cpu})`,
+    '',
+  ];
+  lines.push(
+    `${'fleet'.padEnd(32)} ${'connect s'.padStart(9)} ${'KB/device'.padStart(10)}   CPU ms per payment: workers, broker, generator`,
+  );
   for (const [k, r] of Object.entries(reports)) {
     const c = r.cpuMsPerPayment;
-    lines.push(`${names[k]!.padEnd(32)} ${f(r.connect.seconds).padStart(9)} ${f(r.memory.perDeviceKB.rssConnected).padStart(10)}   ${[c.workers, c.broker ?? undefined, c.generator].map(f).join(', ')}`);
+    lines.push(
+      `${names[k]!.padEnd(32)} ${f(r.connect.seconds).padStart(9)} ${f(r.memory.perDeviceKB.rssConnected).padStart(10)}   ${[c.workers, c.broker ?? undefined, c.generator].map(f).join(', ')}`,
+    );
   }
   for (const [i, load] of loads.entries()) {
-    lines.push('', `load: ${describeLoad({ rate: load.rate, window: load.rate === 'max' ? load.window : null })} for ${load.durationMs / 1000} s; latency ms, creation → PCM ready (raw: received), corrected`);
-    lines.push(`${'fleet'.padEnd(32)} ${['sent', 'heard/s', 'lost', 'dup', 'p50', 'p90', 'p99', 'max'].map((h) => h.padStart(8)).join('')}`);
+    lines.push(
+      '',
+      `load: ${describeLoad({ rate: load.rate, window: load.rate === 'max' ? load.window : null })} for ${load.durationMs / 1000} s; latency ms, creation → PCM ready (raw: received), corrected`,
+    );
+    lines.push(
+      `${'fleet'.padEnd(32)} ${['sent', 'heard/s', 'lost', 'dup', 'p50', 'p90', 'p99', 'max'].map((h) => h.padStart(8)).join('')}`,
+    );
     for (const [k, r] of Object.entries(reports)) {
       const l: LoadReport = r.loads[i]!;
       const c = l.latency.corrected;
-      lines.push(`${names[k]!.padEnd(32)} ${[l.sent, l.heardPerSecond, l.lost, l.duplicates, c.p50, c.p90, c.p99, c.max].map((x) => f(x).padStart(8)).join('')}`);
+      lines.push(
+        `${names[k]!.padEnd(32)} ${[l.sent, l.heardPerSecond, l.lost, l.duplicates, c.p50, c.p90, c.p99, c.max].map((x) => f(x).padStart(8)).join('')}`,
+      );
     }
   }
   const show = (x: number | null) => (x === null ? '—' : `${x}`);

@@ -66,15 +66,22 @@ if (values.help) {
 const count = Number(values.count);
 if (!Number.isInteger(count) || count < 1) throw new Error(`--count must be a positive integer, got ${values.count}`);
 const warmup = Number(values.warmup);
-if (!Number.isInteger(warmup) || warmup < 1) throw new Error(`--warmup must be a positive integer, got ${values.warmup}`);
+if (!Number.isInteger(warmup) || warmup < 1)
+  throw new Error(`--warmup must be a positive integer, got ${values.warmup}`);
 const gap = Number(values.gap);
 if (!Number.isFinite(gap) || gap < 0) throw new Error(`--gap must be a number of milliseconds >= 0, got ${values.gap}`);
 const modes = values.modes.split(',').map((m) => m.trim());
-for (const m of modes) if (!(m in MODES)) throw new Error(`--modes: "${m}" is not a mode; use ${Object.keys(MODES).join(', ')}`);
+for (const m of modes)
+  if (!(m in MODES)) throw new Error(`--modes: "${m}" is not a mode; use ${Object.keys(MODES).join(', ')}`);
 
 // The same amounts as bench/announce.ts, so the synthesis part of the round trip matches.
 const amounts = Array.from({ length: count }, (_, i) => 1 + ((i * 7919) % 9_999_999));
-const sample = (i: number) => ({ amount: amounts[i]!, currency: 'CNY', channel: 'wechat' as const, kind: 'payment' as const });
+const sample = (i: number) => ({
+  amount: amounts[i]!,
+  currency: 'CNY',
+  channel: 'wechat' as const,
+  kind: 'payment' as const,
+});
 
 const realSetNoDelay = net.Socket.prototype.setNoDelay;
 interface Tally {
@@ -159,7 +166,14 @@ const setups: Setup[] = [];
 for (const mode of modes as Mode[]) setups.push(await setUp(mode));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const send = (s: Setup, i: number, tag: string) =>
-  s.publisher.send(makeNotification({ id: `NAGLE-${s.mode}-${tag}${i}`, device: 'SPK-NAGLE', createdAt: Date.now(), ...sample(i % count) }));
+  s.publisher.send(
+    makeNotification({
+      id: `NAGLE-${s.mode}-${tag}${i}`,
+      device: 'SPK-NAGLE',
+      createdAt: Date.now(),
+      ...sample(i % count),
+    }),
+  );
 // Warm-up outside the sample: the first payments of a fresh process are slow while V8 compiles
 // the speaker's path (tens of ms, up to ~130 ms, seen on the first 5 or so).
 const warmUp = async (s: Setup) => {
@@ -186,13 +200,18 @@ if (gap === 0) {
 }
 for (const s of setups) await s.close();
 const results: Record<string, Summary & Tally & { samples?: number[] }> = {};
-for (const s of setups) results[s.mode] = { ...summarize(s.samples), ...s.tally, ...(values.samples ? { samples: s.samples } : {}) };
+for (const s of setups)
+  results[s.mode] = { ...summarize(s.samples), ...s.tally, ...(values.samples ? { samples: s.samples } : {}) };
 
 if (values.json) {
   process.stdout.write(`${JSON.stringify({ node: process.version, count, warmup, gapMs: gap, results })}\n`);
 } else {
-  process.stdout.write(`payspeaker Nagle bench — Node ${process.version}, ${count} pay → ack round trips per mode, ${gap ? `${gap} ms apart` : 'back to back'}\n`);
+  process.stdout.write(
+    `payspeaker Nagle bench — Node ${process.version}, ${count} pay → ack round trips per mode, ${gap ? `${gap} ms apart` : 'back to back'}\n`,
+  );
   for (const [name, r] of Object.entries(results)) {
-    process.stdout.write(`${name.padEnd(13)} ${formatMs(r)}  mean ${r.mean.toFixed(2)} ms  setNoDelay(true) honoured ${r.honoured}, ignored ${r.ignored}\n`);
+    process.stdout.write(
+      `${name.padEnd(13)} ${formatMs(r)}  mean ${r.mean.toFixed(2)} ms  setNoDelay(true) honoured ${r.honoured}, ignored ${r.ignored}\n`,
+    );
   }
 }

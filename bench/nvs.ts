@@ -57,13 +57,21 @@ const PENDING = 100;
 
 /** A payment id remembered for dedupe: ~40 bytes of JSON with its key. */
 function rememberedEntry(i: number): [string, unknown] {
-  return [`handled.pay_${String(i).padStart(8, "0")}`, 1_764_000_000_000 + i];
+  return [`handled.pay_${String(i).padStart(8, '0')}`, 1_764_000_000_000 + i];
 }
 
 /** A pending payment as the speaker stores it: ~400 bytes of JSON with its key. */
 function pendingEntry(i: number): [string, unknown] {
   const id = `pay_${String(i).padStart(8, '0')}`;
-  const payment = { id, amount: 12_345 + i, currency: 'INR', channel: 'upi', kind: 'payment', payer: 'R. Sharma', at: 1_764_000_000_000 + i };
+  const payment = {
+    id,
+    amount: 12_345 + i,
+    currency: 'INR',
+    channel: 'upi',
+    kind: 'payment',
+    payer: 'R. Sharma',
+    at: 1_764_000_000_000 + i,
+  };
   return [`inbox.${id}`, { payment, sig: 'S'.repeat(180), attempts: 1, received: 1_764_000_000_000 + i }];
 }
 
@@ -100,7 +108,10 @@ const dir = await mkdtemp(path.join(args.dir, 'payspeaker-bench-nvs-'));
 try {
   const totals: Totals = { writes: 0, bytes: 0, compactions: 0 };
   const nvs = await openCounted(path.join(dir, 'nvs.json'), totals);
-  const initial = [...Array.from({ length: REMEMBERED }, (_, i) => rememberedEntry(i)), ...Array.from({ length: PENDING }, (_, i) => pendingEntry(i))];
+  const initial = [
+    ...Array.from({ length: REMEMBERED }, (_, i) => rememberedEntry(i)),
+    ...Array.from({ length: PENDING }, (_, i) => pendingEntry(i)),
+  ];
   await nvs.set(Object.fromEntries(initial));
   const storeBytes = JSON.stringify(Object.fromEntries(initial)).length;
   Object.assign(totals, { writes: 0, bytes: 0, compactions: 0 });

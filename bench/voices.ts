@@ -28,13 +28,16 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('Usage: npm run bench:voices [-- --count 10000] [-- --espeak-count 300] [-- --langs zh-CN,en-US,hi-IN] [-- --json]\n');
+  process.stdout.write(
+    'Usage: npm run bench:voices [-- --count 10000] [-- --espeak-count 300] [-- --langs zh-CN,en-US,hi-IN] [-- --json]\n',
+  );
   process.exit(0);
 }
 const count = positive(values.count, '--count');
 const espeakCount = Math.min(count, positive(values['espeak-count'], '--espeak-count'));
 const langs = values.langs.split(',').map((l) => l.trim());
-for (const l of langs) if (!isLanguage(l)) throw new Error(`--langs: "${l}" is not a language; use ${LANGUAGES.join(', ')}`);
+for (const l of langs)
+  if (!isLanguage(l)) throw new Error(`--langs: "${l}" is not a language; use ${LANGUAGES.join(', ')}`);
 
 function positive(text: string, flag: string): number {
   const n = Number(text);
@@ -112,24 +115,34 @@ try {
     const messages = payments(lang, count);
     const fallback = countingFallback(engine);
     progress(`clips: ${count} ${lang} announcements`);
-    latency[`clips ${lang}`] = summarize(await latencies(createClipVoice({ packs: { [lang]: pack }, fallback }), lang, messages));
+    latency[`clips ${lang}`] = summarize(
+      await latencies(createClipVoice({ packs: { [lang]: pack }, fallback }), lang, messages),
+    );
     fallbacks[lang] = fallback.calls;
     progress(`espeak: ${espeakCount} ${lang} announcements`);
-    latency[`espeak ${lang}`] = summarize(await latencies(createTtsVoice(engine), lang, messages.slice(0, espeakCount)));
+    latency[`espeak ${lang}`] = summarize(
+      await latencies(createTtsVoice(engine), lang, messages.slice(0, espeakCount)),
+    );
   }
 } finally {
   fs.rmSync(workDir, { recursive: true, force: true });
 }
 
 if (values.json) {
-  process.stdout.write(`${JSON.stringify({ node: process.version, count, espeakCount, espeakInitMs: initMs, builds, latency, fallbacks })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ node: process.version, count, espeakCount, espeakInitMs: initMs, builds, latency, fallbacks })}\n`,
+  );
 } else {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`payspeaker voices bench — Node ${process.version}, ${os.cpus().length} cores`);
-  out(`clips: ${count} announcements per language; espeak: the first ${espeakCount} of them (synthesis is slow; --espeak-count N)`);
+  out(
+    `clips: ${count} announcements per language; espeak: the first ${espeakCount} of them (synthesis is slow; --espeak-count N)`,
+  );
   out(`\nvoice-pack build (eSpeak NG, warm; wasm init ${initMs.toFixed(0)} ms once)`);
   for (const [lang, b] of Object.entries(builds)) {
-    out(`  ${lang.padEnd(6)} ${String(b.clips).padStart(4)} clips  ${(b.bytes / 1024 / 1024).toFixed(1).padStart(5)} MB  ${(b.ms / 1000).toFixed(2).padStart(6)} s`);
+    out(
+      `  ${lang.padEnd(6)} ${String(b.clips).padStart(4)} clips  ${(b.bytes / 1024 / 1024).toFixed(1).padStart(5)} MB  ${(b.ms / 1000).toFixed(2).padStart(6)} s`,
+    );
   }
   out('\nnotification → PCM ready');
   for (const [name, s] of Object.entries(latency)) {

@@ -31,11 +31,16 @@ export function canPublish(p: Principal, topic: string): Decision {
   const where = parseDeviceTopic(topic);
   if (!where) return deny(`${topic} is not a payspeaker device topic`);
   if (p.role === 'backend') {
-    return BACKEND_PUBLISHES.has(where.leaf) ? ALLOW : deny(`the backend publishes only notify and cmd, not ${where.leaf}`);
+    return BACKEND_PUBLISHES.has(where.leaf)
+      ? ALLOW
+      : deny(`the backend publishes only notify and cmd, not ${where.leaf}`);
   }
-  if (where.deviceId !== p.id) return deny(`a device may publish only under its own id (${p.id}), not ${where.deviceId}`);
+  if (where.deviceId !== p.id)
+    return deny(`a device may publish only under its own id (${p.id}), not ${where.deviceId}`);
   if (BACKEND_PUBLISHES.has(where.leaf)) return deny(`only the backend may publish ${where.leaf}`);
-  return DEVICE_PUBLISHES.has(where.leaf) ? ALLOW : deny(`a device publishes only ack, state, telemetry and cmd/result, not ${where.leaf}`);
+  return DEVICE_PUBLISHES.has(where.leaf)
+    ? ALLOW
+    : deny(`a device publishes only ack, state, telemetry and cmd/result, not ${where.leaf}`);
 }
 
 export function canSubscribe(p: Principal, filter: string): Decision {
@@ -43,8 +48,11 @@ export function canSubscribe(p: Principal, filter: string): Decision {
   if (filter.includes('+') || filter.includes('#')) return deny('devices may not use wildcard subscriptions');
   const where = parseDeviceTopic(filter);
   if (!where) return deny(`${filter} is not a payspeaker device topic`);
-  if (where.deviceId !== p.id) return deny(`a device may subscribe only to its own topics (${p.id}), not ${where.deviceId}'s`);
-  return BACKEND_PUBLISHES.has(where.leaf) ? ALLOW : deny(`a device subscribes only to its notify and cmd topics, not ${where.leaf}`);
+  if (where.deviceId !== p.id)
+    return deny(`a device may subscribe only to its own topics (${p.id}), not ${where.deviceId}'s`);
+  return BACKEND_PUBLISHES.has(where.leaf)
+    ? ALLOW
+    : deny(`a device subscribes only to its notify and cmd topics, not ${where.leaf}`);
 }
 
 /**
@@ -71,6 +79,9 @@ function backendCanSubscribe(filter: string): Decision {
   const slash = rest.indexOf('/');
   const id = rest.slice(0, slash);
   const leaf = rest.slice(slash + 1);
-  if (slash <= 0 || (id !== '+' && !isDeviceId(id))) return deny(`${filter}: the device level must be "+" or a device id`);
-  return DEVICE_PUBLISHES.has(leaf) ? ALLOW : deny(`the backend subscribes only to ack, state, telemetry and cmd/result, not ${leaf}`);
+  if (slash <= 0 || (id !== '+' && !isDeviceId(id)))
+    return deny(`${filter}: the device level must be "+" or a device id`);
+  return DEVICE_PUBLISHES.has(leaf)
+    ? ALLOW
+    : deny(`the backend subscribes only to ack, state, telemetry and cmd/result, not ${leaf}`);
 }

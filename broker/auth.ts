@@ -12,7 +12,15 @@ import crypto from 'node:crypto';
 import { LogThrottle } from './limits.ts';
 import type net from 'node:net';
 import type { Aedes, AedesOptions, AuthenticateError, Client, Subscription } from 'aedes';
-import { canPublish, canReceive, canSetWill, canSubscribe, describePrincipal, type Decision, type Principal } from './acl.ts';
+import {
+  canPublish,
+  canReceive,
+  canSetWill,
+  canSubscribe,
+  describePrincipal,
+  type Decision,
+  type Principal,
+} from './acl.ts';
 import { verifySecret } from './credentials.ts';
 import type { Registry } from './registry.ts';
 import { parseDeviceTopic } from '../src/protocol/index.ts';
@@ -21,7 +29,8 @@ import type { Logger } from '../src/log.ts';
 /** The device firmware connects as `payspeaker-<id>` (docs/PROTOCOL.md). */
 export const deviceClientId = (id: string): string => `payspeaker-${id}`;
 /** The device id a client id names (`payspeaker-SPK-0001` → SPK-0001), or null. */
-export const deviceOfClientId = (clientId: string): string | null => (clientId.startsWith('payspeaker-') ? clientId.slice('payspeaker-'.length) : null);
+export const deviceOfClientId = (clientId: string): string | null =>
+  clientId.startsWith('payspeaker-') ? clientId.slice('payspeaker-'.length) : null;
 
 export interface ConnectAttempt {
   username: string | undefined;
@@ -31,21 +40,27 @@ export interface ConnectAttempt {
 }
 
 export type Verdict =
-  | { ok: true; principal: Principal; secretHash: Buffer }
-  | { ok: false; code: 2 | 3 | 4 | 5; reason: string };
+  { ok: true; principal: Principal; secretHash: Buffer } | { ok: false; code: 2 | 3 | 4 | 5; reason: string };
 
 /** Verified against when the id is unknown, so "no such id" takes as long as "wrong secret". */
 const DUMMY = { salt: crypto.randomBytes(16), secretHash: crypto.randomBytes(32) };
 
 export function checkConnect(registry: Registry, a: ConnectAttempt): Verdict {
-  if (!a.username) return { ok: false, code: 4, reason: 'anonymous clients are refused (provision the device, or run the broker with --insecure)' };
+  if (!a.username)
+    return {
+      ok: false,
+      code: 4,
+      reason: 'anonymous clients are refused (provision the device, or run the broker with --insecure)',
+    };
   const identity = registry.find(a.username);
   const secret = a.password?.toString('utf8') ?? '';
   const secretOk = verifySecret(secret, identity ?? DUMMY);
-  if (!identity) return { ok: false, code: 4, reason: 'unknown id: not in the registry (run "npx payspeaker provision ID")' };
+  if (!identity)
+    return { ok: false, code: 4, reason: 'unknown id: not in the registry (run "npx payspeaker provision ID")' };
   if (!secretOk) return { ok: false, code: 4, reason: 'wrong secret' };
   // Only a holder of the secret learns that the id was revoked.
-  if (identity.status === 'revoked') return { ok: false, code: 5, reason: `revoked at ${new Date(identity.revokedAt ?? 0).toISOString()}` };
+  if (identity.status === 'revoked')
+    return { ok: false, code: 5, reason: `revoked at ${new Date(identity.revokedAt ?? 0).toISOString()}` };
   const principal: Principal = identity.role === 'backend' ? { role: 'backend' } : { role: 'device', id: identity.id };
   const idProblem = clientIdProblem(registry, principal, a.clientId);
   if (idProblem) return { ok: false, code: 2, reason: idProblem };
@@ -78,7 +93,9 @@ export function remoteAddress(client: Client): string {
   return socket.remoteAddress ?? 'unknown address';
 }
 
-type Hooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>>;
+type Hooks = Required<
+  Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>
+>;
 
 /** The aedes hooks for secure mode, and the session each authenticated client got. */
 export class Authenticator {
@@ -117,7 +134,10 @@ export class Authenticator {
         const count = this.refusals.note(`${address} ${who} ${verdict.reason}`);
         if (count !== null) {
           const times = count > 1 ? ` (${count} times since the last line)` : '';
-          this.log.warn({ username: username?.slice(0, 80), clientId: client.id, address, connack: verdict.code }, `refused ${who} from ${address}: ${verdict.reason}${times}`);
+          this.log.warn(
+            { username: username?.slice(0, 80), clientId: client.id, address, connack: verdict.code },
+            `refused ${who} from ${address}: ${verdict.reason}${times}`,
+          );
         }
         done(Object.assign(new Error(verdict.reason), { returnCode: verdict.code }) as AuthenticateError, false);
       },
@@ -139,7 +159,12 @@ export class Authenticator {
         if (this.decide(client, (p) => canReceive(p, packet.topic)).allowed) return packet;
         if (!this.withheld.has(client)) {
           this.withheld.add(client);
-          this.refused(client, 'delivery', packet.topic, 'not a topic it may receive (further ones are withheld without a log line)');
+          this.refused(
+            client,
+            'delivery',
+            packet.topic,
+            'not a topic it may receive (further ones are withheld without a log line)',
+          );
         }
         return null;
       },
@@ -164,7 +189,8 @@ export class Authenticator {
   private refused(client: Client, what: 'publish' | 'subscribe' | 'delivery', topic: string, reason: string): void {
     const session = this.sessions.get(client);
     const who = session ? describePrincipal(session.principal) : `client ${client.id}`;
-    const msg = what === 'delivery' ? `withheld a message on ${topic} from ${who}` : `refused ${what} by ${who} to ${topic}`;
+    const msg =
+      what === 'delivery' ? `withheld a message on ${topic} from ${who}` : `refused ${what} by ${who} to ${topic}`;
     this.log.warn({ clientId: client.id, topic, address: remoteAddress(client) }, `${msg}: ${reason}`);
   }
 }
@@ -176,7 +202,9 @@ export class Authenticator {
  * from filling with other devices' traffic.
  */
 export function forgetRefusedSubscriptions(aedes: Aedes): void {
-  const persistence = (aedes as unknown as { persistence: { removeSubscriptions(c: Client, topics: string[]): Promise<unknown> } }).persistence;
+  const persistence = (
+    aedes as unknown as { persistence: { removeSubscriptions(c: Client, topics: string[]): Promise<unknown> } }
+  ).persistence;
   aedes.on('subscribe', (subs: Subscription[], client: Client) => {
     const refused = subs.filter((s) => (s.qos as number) === 128).map((s) => s.topic);
     if (refused.length > 0 && !client.clean) persistence.removeSubscriptions(client, refused).catch(() => {});

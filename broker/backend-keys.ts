@@ -31,7 +31,10 @@ export function loadOrCreateBackendKeys(dir: string): BackendKeys {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new Error(`cannot create the folder for the backend signing key ${dir}: ${(err as Error).message}: choose another data folder`, { cause: err });
+    throw new Error(
+      `cannot create the folder for the backend signing key ${dir}: ${(err as Error).message}: choose another data folder`,
+      { cause: err },
+    );
   }
   const file = path.join(dir, BACKEND_PRIVATE_KEY_FILE);
   const created = !fs.existsSync(file) && createPrivateKeyFile(file);
@@ -53,7 +56,10 @@ function createPrivateKeyFile(file: string): boolean {
       fs.linkSync(tmp, file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw new Error(`cannot create the backend signing key ${file}: ${(err as Error).message}: check that the data folder is writable`, { cause: err });
+      throw new Error(
+        `cannot create the backend signing key ${file}: ${(err as Error).message}: check that the data folder is writable`,
+        { cause: err },
+      );
     }
     syncDir(path.dirname(file));
     return true;
@@ -74,13 +80,19 @@ function readPrivateKey(file: string): KeyObject {
   try {
     pem = fs.readFileSync(file);
   } catch (err) {
-    throw new Error(`cannot read the backend signing key ${file}: ${(err as Error).message}: run as the user that owns the data folder`, { cause: err });
+    throw new Error(
+      `cannot read the backend signing key ${file}: ${(err as Error).message}: run as the user that owns the data folder`,
+      { cause: err },
+    );
   }
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pem, format: 'pem' });
   } catch (err) {
-    throw new Error(`backend signing key ${file} cannot be read as a PKCS#8 PEM private key (${(err as Error).message}): ${fix}`, { cause: err });
+    throw new Error(
+      `backend signing key ${file} cannot be read as a PKCS#8 PEM private key (${(err as Error).message}): ${fix}`,
+      { cause: err },
+    );
   }
   if (key.asymmetricKeyType !== 'ed25519') {
     throw new Error(`backend signing key ${file} is a ${key.asymmetricKeyType} key, not Ed25519: ${fix}`);

@@ -5,7 +5,14 @@
  * (docs/SECURITY.md); without it, it is open, as it was before security existed.
  */
 import { Aedes, type AedesOptions, type AuthenticateError } from 'aedes';
-import { listenTcp, listenTls, listenWebSocket, type ConnectionGuard, type Listener, type TlsListenOptions } from './listeners.ts';
+import {
+  listenTcp,
+  listenTls,
+  listenWebSocket,
+  type ConnectionGuard,
+  type Listener,
+  type TlsListenOptions,
+} from './listeners.ts';
 import { ConnectionGate, LogThrottle, guardPacketSize, resolveLimits, type Limits } from './limits.ts';
 import { PlaybackTracker } from './tracker.ts';
 import { Authenticator, forgetRefusedSubscriptions, remoteAddress } from './auth.ts';
@@ -88,8 +95,12 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
   const throttle = new LogThrottle(1000, now);
   const security = setUpSecurity(opts.security, log);
   const hooks = limits ? withLimits(security?.hooks ?? {}, limits, log, throttle) : security?.hooks;
-  const store = await openPersistence({ persistence: opts.persistence, cluster: opts.cluster, log }).catch((err) => (security?.stop(), Promise.reject(err)));
-  const aedes = await Aedes.createBroker({ ...hooks, ...store.aedesOptions }).catch((err) => store.close().then(() => (security?.stop(), Promise.reject(err))));
+  const store = await openPersistence({ persistence: opts.persistence, cluster: opts.cluster, log }).catch(
+    (err) => (security?.stop(), Promise.reject(err)),
+  );
+  const aedes = await Aedes.createBroker({ ...hooks, ...store.aedesOptions }).catch((err) =>
+    store.close().then(() => (security?.stop(), Promise.reject(err))),
+  );
   store.watch(aedes);
   security?.start(aedes);
   const tracker = new PlaybackTracker(log);
@@ -105,17 +116,29 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
     security?.stop();
     await store.close();
   };
-  let tcp: Listener, ws: Listener | null = null, mqtts: Listener | null = null, wss: Listener | null = null;
+  let tcp: Listener,
+    ws: Listener | null = null,
+    mqtts: Listener | null = null,
+    wss: Listener | null = null;
   const add = (l: Listener) => (listeners.push(l), l);
   try {
     tcp = add(await listenTcp(aedes, host, opts.port ?? 1883, guard));
     if (opts.wsPort !== null) ws = add(await listenWebSocket(aedes, host, opts.wsPort ?? 8080, guard));
     if (opts.tls) {
-      const tlsOpts: TlsListenOptions = { cert: opts.tls.cert, key: opts.tls.key, onHandshakeError: handshakeLogger(log, throttle) };
+      const tlsOpts: TlsListenOptions = {
+        cert: opts.tls.cert,
+        key: opts.tls.key,
+        onHandshakeError: handshakeLogger(log, throttle),
+      };
       mqtts = add(await listenTls(aedes, host, opts.tls.port ?? 8883, tlsOpts, guard));
-      if (opts.tls.wssPort !== null) wss = add(await listenWebSocket(aedes, host, opts.tls.wssPort ?? 8443, guard, tlsOpts));
+      if (opts.tls.wssPort !== null)
+        wss = add(await listenWebSocket(aedes, host, opts.tls.wssPort ?? 8443, guard, tlsOpts));
     }
-    if (opts.service) service = await startNotificationService({ clustered: Boolean(opts.cluster), ...opts.service }, { aedes, tracker, registry: security?.registry ?? null, host, log });
+    if (opts.service)
+      service = await startNotificationService(
+        { clustered: Boolean(opts.cluster), ...opts.service },
+        { aedes, tracker, registry: security?.registry ?? null, host, log },
+      );
   } catch (err) {
     await shutDown();
     throw err;
@@ -157,7 +180,9 @@ interface Security {
 function setUpSecurity(opts: SecurityOptions | undefined, log: Logger): Security | null {
   if (!opts) return null;
   if (opts.mode === 'insecure') {
-    log.warn('INSECURE: anonymous clients may connect, and anyone may publish payment notifications to any speaker; use only on a trusted machine');
+    log.warn(
+      'INSECURE: anonymous clients may connect, and anyone may publish payment notifications to any speaker; use only on a trusted machine',
+    );
     return { hooks: {}, registry: null, start: () => {}, stop: () => {} };
   }
   const registry = openRegistry(opts.dataDir, { forBroker: true });
@@ -209,7 +234,10 @@ function withLimits(hooks: AedesOptions, limits: Limits, log: Logger, throttle: 
       const address = remoteAddress(client);
       const count = throttle.note(`client-id:${address}`);
       if (count !== null) {
-        log.warn({ address, length: client.id.length, refused: count }, `refused ${count} connection(s) from ${address}: client id longer than ${limits.maxClientIdLength} characters`);
+        log.warn(
+          { address, length: client.id.length, refused: count },
+          `refused ${count} connection(s) from ${address}: client id longer than ${limits.maxClientIdLength} characters`,
+        );
       }
       done(Object.assign(new Error('client id too long'), { returnCode: 2 }) as AuthenticateError, false);
     },
@@ -226,7 +254,10 @@ function connectionGuard(limits: Limits, log: Logger, throttle: LogThrottle, now
       if (!gate || gate.admit(address)) return true;
       const count = throttle.note(`rate:${address}`);
       if (count !== null) {
-        log.warn({ address, refused: count }, `refused ${count} connection attempt(s) from ${address}: more than ${rate!.perSecond}/s (burst ${rate!.burst})`);
+        log.warn(
+          { address, refused: count },
+          `refused ${count} connection attempt(s) from ${address}: more than ${rate!.perSecond}/s (burst ${rate!.burst})`,
+        );
       }
       return false;
     },
@@ -234,7 +265,10 @@ function connectionGuard(limits: Limits, log: Logger, throttle: LogThrottle, now
       guardPacketSize(stream, limits.maxPacketBytes, (verdict) => {
         const count = throttle.note(`size:${address}`);
         if (count === null) return;
-        const why = verdict.reason === 'too-large' ? `a ${verdict.declared}-byte packet exceeds the ${limits.maxPacketBytes}-byte limit` : 'malformed packet length';
+        const why =
+          verdict.reason === 'too-large'
+            ? `a ${verdict.declared}-byte packet exceeds the ${limits.maxPacketBytes}-byte limit`
+            : 'malformed packet length';
         log.warn({ address, dropped: count }, `dropped ${count} connection(s) from ${address}: ${why}`);
       }),
   };
@@ -245,14 +279,22 @@ function connectionGuard(limits: Limits, log: Logger, throttle: LogThrottle, now
  * CA, or that dialled a name the certificate does not carry — says so only with an alert; one
  * line a second per address.
  */
-function handshakeLogger(log: Logger, throttle: LogThrottle): (address: string, err: Error & { code?: string }) => void {
+function handshakeLogger(
+  log: Logger,
+  throttle: LogThrottle,
+): (address: string, err: Error & { code?: string }) => void {
   return (address, err) => {
     const count = throttle.note(`tls:${address}`);
     if (count === null) return;
-    const hint = /unknown ca|bad certificate|certificate unknown|socket hang up|ECONNRESET/i.test(`${err.code ?? ''} ${err.message}`)
+    const hint = /unknown ca|bad certificate|certificate unknown|socket hang up|ECONNRESET/i.test(
+      `${err.code ?? ''} ${err.message}`,
+    )
       ? ': the client hung up mid-handshake, usually because it does not trust our certificate (give it DIR/certs/ca.pem; check the host name it dials is in the certificate)'
       : '';
-    log.warn({ address, err: err.message, failed: count }, `TLS handshake with ${address} failed${count > 1 ? ` (${count} since the last line)` : ''}${hint}`);
+    log.warn(
+      { address, err: err.message, failed: count },
+      `TLS handshake with ${address} failed${count > 1 ? ` (${count} since the last line)` : ''}${hint}`,
+    );
   };
 }
 
@@ -264,6 +306,10 @@ function logClientEvents(aedes: Aedes, log: Logger, throttle: LogThrottle): void
   aedes.on('connectionError', (client, err) => {
     const address = client ? remoteAddress(client) : 'unknown address';
     const count = throttle.note(`error:${address}`);
-    if (count !== null) log.warn({ client: client?.id, address, err: err.message, errors: count }, count > 1 ? `connection error (${count} from ${address} since the last line)` : 'connection error');
+    if (count !== null)
+      log.warn(
+        { client: client?.id, address, err: err.message, errors: count },
+        count > 1 ? `connection error (${count} from ${address} since the last line)` : 'connection error',
+      );
   });
 }

@@ -38,7 +38,14 @@ export function verifySecret(secret: string, identity: Pick<StoredIdentity, 'sal
 }
 
 /** Hashes a fresh secret into the registry and returns the secret: the only time it exists in clear. */
-function issue(registry: Registry, id: string, role: Role, now: number, replace: boolean, secret = newSecret()): string {
+function issue(
+  registry: Registry,
+  id: string,
+  role: Role,
+  now: number,
+  replace: boolean,
+  secret = newSecret(),
+): string {
   const salt = crypto.randomBytes(16);
   registry.save({ id, role, salt, secretHash: hashSecret(secret, salt), now, replace });
   return secret;
@@ -59,7 +66,9 @@ export interface Provisioned extends Credentials {
 /** Throws a ProvisioningError saying what to do when `id` cannot be provisioned (as asked). */
 export function checkProvisionable(registry: Registry, id: string, force = false): void {
   if (!isDeviceId(id)) {
-    throw new ProvisioningError(`invalid device id ${JSON.stringify(id)}: use 1-64 letters, digits, "-" or "_", starting with a letter or digit (e.g. SPK-0001)`);
+    throw new ProvisioningError(
+      `invalid device id ${JSON.stringify(id)}: use 1-64 letters, digits, "-" or "_", starting with a letter or digit (e.g. SPK-0001)`,
+    );
   }
   if (id.toLowerCase() === BACKEND_USERNAME) {
     throw new ProvisioningError(`"${id}" is reserved for the backend's own identity: choose another device id`);
@@ -95,11 +104,16 @@ export function readBackendCredentials(dataDir: string): Credentials | null {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`${file} is not readable JSON (${(err as Error).message}): delete it and restart the broker to create new backend credentials`, { cause: err });
+    throw new Error(
+      `${file} is not readable JSON (${(err as Error).message}): delete it and restart the broker to create new backend credentials`,
+      { cause: err },
+    );
   }
   const c = raw as Partial<Credentials> | null;
   if (typeof c?.username !== 'string' || typeof c.password !== 'string') {
-    throw new Error(`${file} lacks "username" and "password": delete it and restart the broker to create new backend credentials`);
+    throw new Error(
+      `${file} lacks "username" and "password": delete it and restart the broker to create new backend credentials`,
+    );
   }
   return { username: c.username, password: c.password };
 }

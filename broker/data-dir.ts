@@ -32,7 +32,10 @@ export function ensureBrokerDir(dataDir: string): string {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new Error(`cannot create the broker's data folder ${dir}: ${(err as Error).message}: choose another with --data DIR`, { cause: err });
+    throw new Error(
+      `cannot create the broker's data folder ${dir}: ${(err as Error).message}: choose another with --data DIR`,
+      { cause: err },
+    );
   }
   return dir;
 }

@@ -51,7 +51,8 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   const limits: Limits = { ...DEFAULT_LIMITS, ...overrides };
   const whole = (name: keyof Limits, min: number, max = Number.MAX_SAFE_INTEGER) => {
     const v = limits[name] as number;
-    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`limit ${name} must be a whole number from ${min} to ${max}, got ${v}`);
+    if (!Number.isInteger(v) || v < min || v > max)
+      throw new Error(`limit ${name} must be a whole number from ${min} to ${max}, got ${v}`);
   };
   whole('maxPacketBytes', 0, MAX_REMAINING_LENGTH + 5);
   whole('maxTopicLevels', 1, 100);
@@ -60,7 +61,10 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   whole('queueLimit', 1, 10_000);
   whole('connectTimeoutMs', 100, 600_000);
   const rate = limits.connectRate;
-  if (rate && !(rate.perSecond > 0 && Number.isFinite(rate.perSecond) && Number.isInteger(rate.burst) && rate.burst >= 1)) {
+  if (
+    rate &&
+    !(rate.perSecond > 0 && Number.isFinite(rate.perSecond) && Number.isInteger(rate.burst) && rate.burst >= 1)
+  ) {
     throw new Error(`limit connectRate needs perSecond > 0 and a whole burst >= 1, got ${JSON.stringify(rate)}`);
   }
   return limits;
@@ -169,7 +173,8 @@ export class LogThrottle {
 /** MQTT's remaining length is at most four 7-bit groups. */
 const MAX_REMAINING_LENGTH = 268_435_455;
 
-export type FrameVerdict = { ok: true } | { ok: false; reason: 'too-large'; declared: number } | { ok: false; reason: 'malformed' };
+export type FrameVerdict =
+  { ok: true } | { ok: false; reason: 'too-large'; declared: number } | { ok: false; reason: 'malformed' };
 
 /**
  * Follows MQTT framing across chunks (a fixed-header byte, a 1-4 byte remaining length, the
@@ -205,7 +210,8 @@ export class FrameScanner {
           continue;
         }
         const total = 1 + this.lengthBytes + this.remaining;
-        if (this.maxBytes > 0 && total > this.maxBytes) return (this.refused = { ok: false, reason: 'too-large', declared: total });
+        if (this.maxBytes > 0 && total > this.maxBytes)
+          return (this.refused = { ok: false, reason: 'too-large', declared: total });
         this.state = this.remaining === 0 ? 'header' : 'body';
       } else {
         const take = Math.min(this.remaining, chunk.length - i);
@@ -226,7 +232,11 @@ export class FrameScanner {
  * instead and `onRefused` says why. Every byte aedes consumes passes through `read` exactly
  * once, in order, so the scanner sees the whole byte stream.
  */
-export function guardPacketSize(stream: Duplex, maxBytes: number, onRefused: (verdict: Exclude<FrameVerdict, { ok: true }>) => void): void {
+export function guardPacketSize(
+  stream: Duplex,
+  maxBytes: number,
+  onRefused: (verdict: Exclude<FrameVerdict, { ok: true }>) => void,
+): void {
   if (maxBytes <= 0) return;
   const scanner = new FrameScanner(maxBytes);
   const read = stream.read.bind(stream);

@@ -32,7 +32,9 @@ export interface Listener {
 
 function listenError(err: NodeJS.ErrnoException, what: string, host: string, port: number, flag: string): Error {
   if (err.code === 'EADDRINUSE') {
-    return new Error(`${what} port ${port} on ${host} is already in use (another broker?): stop it or choose another with ${flag}`);
+    return new Error(
+      `${what} port ${port} on ${host} is already in use (another broker?): stop it or choose another with ${flag}`,
+    );
   }
   if (err.code === 'EACCES') {
     return new Error(`${what} port ${port} on ${host} needs privileges: choose a port above 1023 with ${flag}`);
@@ -49,7 +51,9 @@ function listen(server: net.Server, host: string, port: number, what: string, fl
 
 /** A TLS socket's peer; after a failed handshake it is gone from the TLS socket but not from the TCP one under it. */
 function peerAddress(socket: tls.TLSSocket): string {
-  return socket.remoteAddress ?? (socket as unknown as { _parent?: net.Socket })._parent?.remoteAddress ?? 'unknown address';
+  return (
+    socket.remoteAddress ?? (socket as unknown as { _parent?: net.Socket })._parent?.remoteAddress ?? 'unknown address'
+  );
 }
 
 function urlHost(host: string): string {
@@ -95,14 +99,23 @@ export interface TlsListenOptions {
  * MQTT over TLS (mqtts). The rate limit applies to the raw TCP connection, before the
  * handshake, so a flood of connections costs no TLS work; aedes gets the decrypted stream.
  */
-export async function listenTls(aedes: Aedes, host: string, port: number, opts: TlsListenOptions, limits?: ConnectionGuard): Promise<Listener> {
+export async function listenTls(
+  aedes: Aedes,
+  host: string,
+  port: number,
+  opts: TlsListenOptions,
+  limits?: ConnectionGuard,
+): Promise<Listener> {
   const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, (socket) => {
-    const address = socket.remoteAddress ?? 'unknown address';
-    if (limits) limits.guard(socket, address);
-    socket.setNoDelay(true);
-    aedes.handle(socket);
-  });
+  const server = tls.createServer(
+    { cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 },
+    (socket) => {
+      const address = socket.remoteAddress ?? 'unknown address';
+      if (limits) limits.guard(socket, address);
+      socket.setNoDelay(true);
+      aedes.handle(socket);
+    },
+  );
   server.on('connection', (raw: net.Socket) => {
     const address = raw.remoteAddress ?? 'unknown address';
     if (limits && !limits.admit(address)) {
@@ -113,7 +126,9 @@ export async function listenTls(aedes: Aedes, host: string, port: number, opts: 
     sockets.add(raw);
     raw.once('close', () => sockets.delete(raw));
   });
-  server.on('tlsClientError', (err: Error & { code?: string }, socket) => opts.onHandshakeError?.(peerAddress(socket), err));
+  server.on('tlsClientError', (err: Error & { code?: string }, socket) =>
+    opts.onHandshakeError?.(peerAddress(socket), err),
+  );
   const bound = await listen(server, host, port, 'MQTT-over-TLS', '--tls-port');
   return {
     url: `mqtts://${urlHost(host)}:${bound}`,
@@ -127,15 +142,27 @@ export async function listenTls(aedes: Aedes, host: string, port: number, opts: 
 }
 
 /** MQTT over WebSocket; with `tls`, over secure WebSocket (wss) on an HTTPS server. */
-export async function listenWebSocket(aedes: Aedes, host: string, port: number, limits?: ConnectionGuard, tlsOpts?: TlsListenOptions): Promise<Listener> {
+export async function listenWebSocket(
+  aedes: Aedes,
+  host: string,
+  port: number,
+  limits?: ConnectionGuard,
+  tlsOpts?: TlsListenOptions,
+): Promise<Listener> {
   const scheme = tlsOpts ? 'wss' : 'ws';
   const answer = (_req: http.IncomingMessage, res: http.ServerResponse) => {
-    res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: connect with an MQTT client to ${scheme}://host:port/mqtt\n`);
+    res
+      .writeHead(426, { 'content-type': 'text/plain' })
+      .end(`MQTT over WebSocket: connect with an MQTT client to ${scheme}://host:port/mqtt\n`);
   };
-  const server = tlsOpts ? https.createServer({ cert: tlsOpts.cert, key: tlsOpts.key, minVersion: 'TLSv1.2' }, answer) : http.createServer(answer);
+  const server = tlsOpts
+    ? https.createServer({ cert: tlsOpts.cert, key: tlsOpts.key, minVersion: 'TLSv1.2' }, answer)
+    : http.createServer(answer);
   if (tlsOpts?.onHandshakeError) {
     const onError = tlsOpts.onHandshakeError;
-    server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => onError(peerAddress(socket), err));
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) =>
+      onError(peerAddress(socket), err),
+    );
   }
   const wss = new WebSocketServer({ server, ...(limits?.maxWsPayload && { maxPayload: limits.maxWsPayload }) });
   wss.on('connection', (socket, req) => {
@@ -150,7 +177,13 @@ export async function listenWebSocket(aedes: Aedes, host: string, port: number, 
     stream.on('error', () => socket.terminate());
     aedes.handle(stream as unknown as net.Socket, req);
   });
-  const bound = await listen(server, host, port, tlsOpts ? 'MQTT-over-secure-WebSocket' : 'MQTT-over-WebSocket', tlsOpts ? '--wss-port' : '--ws-port');
+  const bound = await listen(
+    server,
+    host,
+    port,
+    tlsOpts ? 'MQTT-over-secure-WebSocket' : 'MQTT-over-WebSocket',
+    tlsOpts ? '--wss-port' : '--ws-port',
+  );
   return {
     url: `${scheme}://${urlHost(host)}:${bound}/mqtt`,
     port: bound,

@@ -35,7 +35,8 @@ export function memoryPersistence(): unknown {
   const storeRetained = store.storeRetained.bind(store);
   const scanOne = store.createRetainedStream.bind(store);
   const scan = store.createRetainedStreamCombi.bind(store);
-  const lookup = (patterns: string[]) => Readable.from(patterns.flatMap((p) => (byTopic.has(p) ? [byTopic.get(p)!] : [])));
+  const lookup = (patterns: string[]) =>
+    Readable.from(patterns.flatMap((p) => (byTopic.has(p) ? [byTopic.get(p)!] : [])));
 
   store.storeRetained = (packet, cb) => {
     // The same rule as the library: an empty payload clears the topic's retained message.

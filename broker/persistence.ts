@@ -69,7 +69,8 @@ export interface RedisTarget {
 export function parseStoreUrl(text: string, flag: StoreFlag): RedisTarget | 'memory' {
   const value = text.trim();
   if (value.toLowerCase() === 'memory') return 'memory';
-  const bad = (why: string) => new PersistenceConfigError(`${flag} ${JSON.stringify(maskPassword(value))} ${why}: ${USAGE}`);
+  const bad = (why: string) =>
+    new PersistenceConfigError(`${flag} ${JSON.stringify(maskPassword(value))} ${why}: ${USAGE}`);
   let url: URL;
   try {
     url = new URL(value);
@@ -77,13 +78,15 @@ export function parseStoreUrl(text: string, flag: StoreFlag): RedisTarget | 'mem
     throw bad('is not a URL');
   }
   if (!value.includes('://')) throw bad('is not a URL'); // "localhost:6379" parses, as scheme "localhost:"
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw bad(`uses ${url.protocol}//, which payspeaker cannot store sessions in`);
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw bad(`uses ${url.protocol}//, which payspeaker cannot store sessions in`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (!host) throw bad('names no host');
   const port = url.port === '' ? DEFAULT_REDIS_PORT : Number(url.port);
   if (port === 0) throw bad('has port 0');
   const dbText = url.pathname.replace(/^\//, '');
-  if (!/^\d{0,5}$/.test(dbText)) throw bad(`has ${JSON.stringify(url.pathname)} where the database number goes (e.g. /0)`);
+  if (!/^\d{0,5}$/.test(dbText))
+    throw bad(`has ${JSON.stringify(url.pathname)} where the database number goes (e.g. /0)`);
   if (url.search || url.hash) throw bad('has a query or fragment, which payspeaker does not read');
   const username = decodeURIComponent(url.username);
   const password = decodeURIComponent(url.password);
@@ -118,18 +121,28 @@ export interface BrokerStore {
   close(): Promise<void>;
 }
 
-const memoryStore = (): BrokerStore => ({ aedesOptions: { persistence: memoryPersistence() }, describe: 'memory', watch: () => {}, close: async () => {} });
+const memoryStore = (): BrokerStore => ({
+  aedesOptions: { persistence: memoryPersistence() },
+  describe: 'memory',
+  watch: () => {},
+  close: async () => {},
+});
 
 export async function openPersistence(opts: PersistenceOptions): Promise<BrokerStore> {
   const log = opts.log ?? silentLogger;
   const persistence = opts.persistence === undefined ? undefined : parseStoreUrl(opts.persistence, '--persistence');
   const cluster = opts.cluster === undefined ? undefined : parseStoreUrl(opts.cluster, '--cluster');
-  if (cluster === 'memory') throw new PersistenceConfigError(`--cluster needs a Redis URL, got "memory": ${USAGE.replace('"memory" or ', '')}`);
+  if (cluster === 'memory')
+    throw new PersistenceConfigError(`--cluster needs a Redis URL, got "memory": ${USAGE.replace('"memory" or ', '')}`);
   if (cluster && persistence === 'memory') {
-    throw new PersistenceConfigError('--persistence memory cannot be combined with --cluster: the brokers of a cluster keep their sessions in its Redis; drop --persistence');
+    throw new PersistenceConfigError(
+      '--persistence memory cannot be combined with --cluster: the brokers of a cluster keep their sessions in its Redis; drop --persistence',
+    );
   }
   if (cluster && persistence && persistence !== 'memory' && persistence.url !== cluster.url) {
-    throw new PersistenceConfigError(`--persistence ${persistence.url} and --cluster ${cluster.url} differ: a cluster keeps its sessions in the Redis it shares publishes through; drop --persistence`);
+    throw new PersistenceConfigError(
+      `--persistence ${persistence.url} and --cluster ${cluster.url} differ: a cluster keeps its sessions in the Redis it shares publishes through; drop --persistence`,
+    );
   }
   const target = cluster ?? persistence;
   if (!target || target === 'memory') return memoryStore();
@@ -146,7 +159,8 @@ export async function openPersistence(opts: PersistenceOptions): Promise<BrokerS
   markFloatingWritesHandled(db, log);
   const store = subscribeOncePerPacket(redisPersistence({ conn: db }));
   // matchEmptyLevels: what aedes gives its own in-memory emitter ([MQTT-4.7.1-3]).
-  const mq = pub && sub ? mqemitterRedis({ pubConn: pub, subConn: sub, matchEmptyLevels: true, concurrency: 100 }) : null;
+  const mq =
+    pub && sub ? mqemitterRedis({ pubConn: pub, subConn: sub, matchEmptyLevels: true, concurrency: 100 }) : null;
   if (mq && pub && sub) {
     mq.state.on('error', () => {}); // each connection's errors are logged by the link
     // mqemitter-redis closes by QUIT and waiting for each connection's 'end'; ioredis never ends a
@@ -164,7 +178,9 @@ export async function openPersistence(opts: PersistenceOptions): Promise<BrokerS
     // aedes emits 'error' (not in its types) when the persistence fails outside a client's request,
     // e.g. the will sweep every 4 heartbeats while Redis is down.
     watch: (aedes) =>
-      (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ err: err.message, redis: target.url }, `broker error (is Redis at ${target.url} reachable?)`)),
+      (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) =>
+        log.error({ err: err.message, redis: target.url }, `broker error (is Redis at ${target.url} reachable?)`),
+      ),
     // Not store.destroy(): all it adds is an unsubscribe through the emitter aedes has closed,
     // which waits forever on a connection that is retrying.
     close: () =>
@@ -243,7 +259,9 @@ class RedisLink {
       await withTimeout(Promise.all(this.connections.map(connectOnce)), this.timeoutMs);
     } catch (err) {
       this.disconnect();
-      throw new RedisUnavailableError(`${flag} ${this.target.url}: ${unavailableHint(err as Error & { code?: string }, this.timeoutMs)}`);
+      throw new RedisUnavailableError(
+        `${flag} ${this.target.url}: ${unavailableHint(err as Error & { code?: string }, this.timeoutMs)}`,
+      );
     }
     for (const conn of this.connections) this.watch(conn);
   }
@@ -254,7 +272,10 @@ class RedisLink {
     await Promise.all(
       connections.map(async (conn) => {
         if (conn.status !== 'ready') return conn.disconnect();
-        await withTimeout(conn.quit().catch(() => {}), CLOSE_TIMEOUT_MS).catch(() => conn.disconnect());
+        await withTimeout(
+          conn.quit().catch(() => {}),
+          CLOSE_TIMEOUT_MS,
+        ).catch(() => conn.disconnect());
       }),
     );
   }
@@ -266,18 +287,26 @@ class RedisLink {
 
   /** One warning when Redis goes away, one line when it is back; ioredis keeps retrying meanwhile. */
   private watch(conn: RedisConnection): void {
-    conn.on('error', (err: Error) => this.log.debug({ err: err.message, redis: this.target.url }, 'Redis connection error'));
+    conn.on('error', (err: Error) =>
+      this.log.debug({ err: err.message, redis: this.target.url }, 'Redis connection error'),
+    );
     conn.on('close', () => {
       if (this.closing || this.down.has(conn)) return;
       if (this.down.size === 0) {
         this.downSince = Date.now();
-        this.log.warn({ redis: this.target.url }, `lost the connection to Redis at ${this.target.url}; retrying (sessions, retained messages and cluster publishes wait until it is back)`);
+        this.log.warn(
+          { redis: this.target.url },
+          `lost the connection to Redis at ${this.target.url}; retrying (sessions, retained messages and cluster publishes wait until it is back)`,
+        );
       }
       this.down.add(conn);
     });
     conn.on('ready', () => {
       if (!this.down.delete(conn) || this.down.size > 0) return;
-      this.log.info({ redis: this.target.url, downMs: Date.now() - this.downSince }, `Redis at ${this.target.url} is back`);
+      this.log.info(
+        { redis: this.target.url, downMs: Date.now() - this.downSince },
+        `Redis at ${this.target.url} is back`,
+      );
     });
   }
 }
@@ -295,12 +324,15 @@ function connectOnce(conn: RedisConnection): Promise<void> {
 
 function unavailableHint(err: Error & { code?: string }, timeoutMs: number): string {
   const m = err.message;
-  if (err.code === 'ECONNREFUSED') return `nothing listens there (${m}): start redis-server (apt-get install redis-server) or fix the URL`;
+  if (err.code === 'ECONNREFUSED')
+    return `nothing listens there (${m}): start redis-server (apt-get install redis-server) or fix the URL`;
   if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return `the host name does not resolve (${m}): fix the URL`;
-  if (err.code === 'ETIMEDOUT' || err.code === 'TIMEOUT') return `no answer within ${timeoutMs / 1000} s: check the host, the port and any firewall`;
+  if (err.code === 'ETIMEDOUT' || err.code === 'TIMEOUT')
+    return `no answer within ${timeoutMs / 1000} s: check the host, the port and any firewall`;
   if (/NOAUTH/.test(m)) return `Redis wants a password (${m}): put it in the URL, redis://:PASSWORD@host:port`;
   if (/WRONGPASS|invalid password/i.test(m)) return `Redis refused the user name or password in the URL (${m})`;
-  if (/DB index is out of range/.test(m)) return `Redis has no such database (${m}): use a smaller /db number (16 by default: /0 to /15)`;
+  if (/DB index is out of range/.test(m))
+    return `Redis has no such database (${m}): use a smaller /db number (16 by default: /0 to /15)`;
   return `cannot use Redis there (${m})`;
 }
 

@@ -74,7 +74,9 @@ export class Registry {
 
   private constructor(private readonly db: Database.Database) {
     this.findStmt = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM devices WHERE id = ?`);
-    this.presenceStmt = db.prepare<[number, number, string]>('UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?');
+    this.presenceStmt = db.prepare<[number, number, string]>(
+      'UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?',
+    );
     this.lastDataVersion = this.dataVersion();
   }
 

@@ -60,7 +60,9 @@ interface Parts {
 export async function startNotificationService(opts: ServiceOptions, parts: Parts): Promise<NotificationService> {
   const ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
   if (!(ttlMs > 0 && ttlMs <= MAX_TTL_MS)) {
-    throw new Error(`payment time-to-live ${ttlMs} ms is out of range: it must be more than 0 and at most 24 h, the age a speaker still accepts`);
+    throw new Error(
+      `payment time-to-live ${ttlMs} ms is out of range: it must be more than 0 and at most 24 h, the age a speaker still accepts`,
+    );
   }
   const { privateKey, publicKey } = loadOrCreateBackendKeys(brokerDir(opts.dataDir));
   const outbox = Outbox.open(opts.dataDir, {

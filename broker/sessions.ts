@@ -77,7 +77,9 @@ export class Sessions {
   }
 
   private setPresence(id: string, online: boolean): void {
-    this.safely(`record ${id} ${online ? 'online' : 'offline'}`, () => this.registry.setPresence(id, online, this.now()));
+    this.safely(`record ${id} ${online ? 'online' : 'offline'}`, () =>
+      this.registry.setPresence(id, online, this.now()),
+    );
   }
 
   /** Runs inside aedes events and timers: a registry error (disk full, locked) must not stop the broker. */

@@ -31,7 +31,13 @@ export function certsDir(dataDir: string): string {
 
 export function tlsFiles(dataDir: string): TlsFiles {
   const dir = certsDir(dataDir);
-  return { dir, ca: path.join(dir, 'ca.pem'), caKey: path.join(dir, 'ca-key.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server-key.pem') };
+  return {
+    dir,
+    ca: path.join(dir, 'ca.pem'),
+    caKey: path.join(dir, 'ca-key.pem'),
+    cert: path.join(dir, 'server.pem'),
+    key: path.join(dir, 'server-key.pem'),
+  };
 }
 
 /** The development CA's certificate (PEM) if `certs` has made one in DIR/certs/, else null. */
@@ -80,8 +86,11 @@ export function altName(host: string): AltName {
   const h = host.trim();
   const bare = h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
   if (net.isIP(bare)) return { type: 7, ip: bare };
-  if (/^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(h)) return { type: 2, value: h.toLowerCase() };
-  throw new CertsError(`--host ${JSON.stringify(host)} is neither an IP address nor a DNS name: pass e.g. --host 192.168.1.20 or --host broker.local`);
+  if (/^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(h))
+    return { type: 2, value: h.toLowerCase() };
+  throw new CertsError(
+    `--host ${JSON.stringify(host)} is neither an IP address nor a DNS name: pass e.g. --host 192.168.1.20 or --host broker.local`,
+  );
 }
 
 /**
@@ -94,9 +103,12 @@ export async function createDevelopmentCerts(dataDir: string, opts: CreateCertsO
   const hosts = [...new Set((opts.hosts?.length ? opts.hosts : DEFAULT_CERT_HOSTS).map((h) => h.trim()))];
   const altNames = hosts.map(altName);
   const days = opts.days ?? 825;
-  if (!Number.isInteger(days) || days < 1 || days > 3650) throw new CertsError(`--days must be a whole number from 1 to 3650, got ${days}`);
+  if (!Number.isInteger(days) || days < 1 || days > 3650)
+    throw new CertsError(`--days must be a whole number from 1 to 3650, got ${days}`);
   if (fs.existsSync(files.cert) && !opts.force && !opts.newCa) {
-    throw new CertsError(`${files.cert} already exists: pass --force to issue a new server certificate with the same CA (devices keep working), or --new-ca to start over (devices must be provisioned again)`);
+    throw new CertsError(
+      `${files.cert} already exists: pass --force to issue a new server certificate with the same CA (devices keep working), or --new-ca to start over (devices must be provisioned again)`,
+    );
   }
   try {
     fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
@@ -111,34 +123,46 @@ export async function createDevelopmentCerts(dataDir: string, opts: CreateCertsO
   } else {
     // A name of its own: two development CAs never look alike to a client's chain building.
     const caName = `payspeaker development CA ${crypto.randomBytes(4).toString('hex')}`;
-    const made = await generateCertificate([{ name: 'commonName', value: caName }, { name: 'organizationName', value: 'payspeaker' }], {
+    const made = await generateCertificate(
+      [
+        { name: 'commonName', value: caName },
+        { name: 'organizationName', value: 'payspeaker' },
+      ],
+      {
+        keyType: 'ec',
+        curve: 'P-256',
+        algorithm: 'sha256',
+        notBeforeDate: notBefore,
+        notAfterDate: addDays(notBefore, days * 10),
+        extensions: [
+          { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+          { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+        ],
+      },
+    );
+    caPems = { cert: made.cert, key: made.private };
+  }
+  const notAfter = addDays(notBefore, days);
+  const server = await generateCertificate(
+    [
+      { name: 'commonName', value: hosts[0]! },
+      { name: 'organizationName', value: 'payspeaker' },
+    ],
+    {
       keyType: 'ec',
       curve: 'P-256',
       algorithm: 'sha256',
       notBeforeDate: notBefore,
-      notAfterDate: addDays(notBefore, days * 10),
+      notAfterDate: notAfter,
+      ca: { cert: caPems.cert, key: caPems.key },
       extensions: [
-        { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
-        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+        { name: 'basicConstraints', cA: false, critical: true },
+        { name: 'keyUsage', digitalSignature: true, critical: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        { name: 'subjectAltName', altNames },
       ],
-    });
-    caPems = { cert: made.cert, key: made.private };
-  }
-  const notAfter = addDays(notBefore, days);
-  const server = await generateCertificate([{ name: 'commonName', value: hosts[0]! }, { name: 'organizationName', value: 'payspeaker' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate: notBefore,
-    notAfterDate: notAfter,
-    ca: { cert: caPems.cert, key: caPems.key },
-    extensions: [
-      { name: 'basicConstraints', cA: false, critical: true },
-      { name: 'keyUsage', digitalSignature: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames },
-    ],
-  });
+    },
+  );
   // CA first, server last: a crash in between leaves a CA and no server certificate, which the next run completes.
   if (!ca) {
     writeSecretFile(files.caKey, caPems.key);
@@ -155,14 +179,18 @@ function loadCa(files: TlsFiles): { cert: string; key: string } | null {
   const key = readIfExists(files.caKey);
   if (cert === null && key === null) return null;
   if (cert === null || key === null) {
-    throw new CertsError(`${cert === null ? files.ca : files.caKey} is missing but ${cert === null ? files.caKey : files.ca} exists: pass --new-ca to make a new CA (devices must be provisioned again)`);
+    throw new CertsError(
+      `${cert === null ? files.ca : files.caKey} is missing but ${cert === null ? files.caKey : files.ca} exists: pass --new-ca to make a new CA (devices must be provisioned again)`,
+    );
   }
   try {
     const x = new crypto.X509Certificate(cert);
     if (!x.checkPrivateKey(crypto.createPrivateKey(key))) throw new Error('the key does not belong to the certificate');
     if (!x.ca) throw new Error('the certificate is not a CA');
   } catch (err) {
-    throw new CertsError(`the CA in ${files.dir} is unusable (${(err as Error).message}): pass --new-ca to make a new one`);
+    throw new CertsError(
+      `the CA in ${files.dir} is unusable (${(err as Error).message}): pass --new-ca to make a new one`,
+    );
   }
   return { cert, key };
 }
@@ -202,7 +230,10 @@ export function loadServerTls(certFile: string, keyFile: string): ServerTls {
       return fs.readFileSync(file, 'utf8');
     } catch (err) {
       const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-      throw new Error(`cannot read the broker's TLS ${what} ${file} (${why}): make one with "npx payspeaker certs", or pass --tls-cert/--tls-key`, { cause: err });
+      throw new Error(
+        `cannot read the broker's TLS ${what} ${file} (${why}): make one with "npx payspeaker certs", or pass --tls-cert/--tls-key`,
+        { cause: err },
+      );
     }
   };
   const cert = read(certFile, 'certificate');
@@ -210,7 +241,8 @@ export function loadServerTls(certFile: string, keyFile: string): ServerTls {
   try {
     const x = new crypto.X509Certificate(cert);
     if (!x.checkPrivateKey(crypto.createPrivateKey(key))) throw new Error(`${keyFile} is not the key of ${certFile}`);
-    if (Date.parse(x.validTo) < Date.now()) throw new Error(`${certFile} expired on ${x.validTo}: issue a new one with "npx payspeaker certs --force"`);
+    if (Date.parse(x.validTo) < Date.now())
+      throw new Error(`${certFile} expired on ${x.validTo}: issue a new one with "npx payspeaker certs --force"`);
   } catch (err) {
     throw new Error(`the broker's TLS certificate is unusable: ${(err as Error).message}`, { cause: err });
   }

@@ -55,7 +55,13 @@ export class PlaybackTracker {
   private record(id: string): DeviceRecord {
     let rec = this.devices.get(id);
     if (!rec) {
-      rec = { id, online: false, lastSeen: null, counts: { played: 0, duplicate: 0, rejected: 0, summarized: 0 }, recent: [] };
+      rec = {
+        id,
+        online: false,
+        lastSeen: null,
+        counts: { played: 0, duplicate: 0, rejected: 0, summarized: 0 },
+        recent: [],
+      };
       this.devices.set(id, rec);
     }
     return rec;

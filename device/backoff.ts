@@ -32,8 +32,10 @@ export class Backoff {
     this.baseMs = o.baseMs ?? 1_000;
     this.capMs = o.capMs ?? 60_000;
     this.random = o.random ?? Math.random;
-    if (!(this.baseMs > 0 && Number.isFinite(this.baseMs))) throw new RangeError(`backoff: baseMs must be a positive number of ms, got ${this.baseMs}`);
-    if (!(this.capMs >= this.baseMs && Number.isFinite(this.capMs))) throw new RangeError(`backoff: capMs must be ≥ baseMs (${this.baseMs}), got ${this.capMs}`);
+    if (!(this.baseMs > 0 && Number.isFinite(this.baseMs)))
+      throw new RangeError(`backoff: baseMs must be a positive number of ms, got ${this.baseMs}`);
+    if (!(this.capMs >= this.baseMs && Number.isFinite(this.capMs)))
+      throw new RangeError(`backoff: capMs must be ≥ baseMs (${this.baseMs}), got ${this.capMs}`);
   }
 
   /** How many delays have been handed out since the last reset. */
@@ -82,7 +84,10 @@ export interface RetryOptions extends BackoffOptions {
  * `cancel()` stops further tries and resolves `done` with false at once; a try already running
  * is not interrupted, and its result is ignored.
  */
-export function retryWithBackoff(attempt: () => Promise<boolean>, opts: RetryOptions = {}): { cancel(): void; done: Promise<boolean> } {
+export function retryWithBackoff(
+  attempt: () => Promise<boolean>,
+  opts: RetryOptions = {},
+): { cancel(): void; done: Promise<boolean> } {
   // Looked up per call, not at import, so vi.useFakeTimers() applies without injection too.
   const setTimer = opts.setTimeout ?? globalThis.setTimeout;
   const clearTimer = opts.clearTimeout ?? globalThis.clearTimeout;
@@ -100,7 +105,12 @@ export function retryWithBackoff(attempt: () => Promise<boolean>, opts: RetryOpt
   };
   const run = async () => {
     timer = undefined;
-    const ok = await Promise.resolve().then(attempt).then((r) => r === true, () => false);
+    const ok = await Promise.resolve()
+      .then(attempt)
+      .then(
+        (r) => r === true,
+        () => false,
+      );
     if (ok) finish(true);
     else wait();
   };

@@ -150,13 +150,19 @@ export interface FirmwareSlots {
    * `limits.timeoutMs`) into a temporary file; resolves with it and its sha256. Rejects with the
    * reason (unreachable, an HTTP error, the wrong length, too slow), leaving nothing behind.
    */
-  download(url: string, limits: { size: number; timeoutMs: number }): Promise<{ download: FirmwareDownload; sha256: string }>;
+  download(
+    url: string,
+    limits: { size: number; timeoutMs: number },
+  ): Promise<{ download: FirmwareDownload; sha256: string }>;
   /**
    * Empties the inactive slot, unpacks the (already hash- and signature-checked) download into
    * it and checks it against its signed manifest and the expected version. On failure the slot
    * is left empty.
    */
-  install(download: FirmwareDownload, expect: { version: string; backendPublicKey: KeyObject }): Promise<FirmwareInstall>;
+  install(
+    download: FirmwareDownload,
+    expect: { version: string; backendPublicKey: KeyObject },
+  ): Promise<FirmwareInstall>;
   /** Makes the installed slot active, on trial until `confirm` or the loader's rollback. */
   beginTrial(t: { version: string; deadlineMs: number; by: string }): void;
   /** This firmware is online: if its slot is on trial, keep it. */

@@ -79,7 +79,10 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
         (err: Error) => {
           // Not acked; aedes resends unacked QoS 1 only on reconnect, so drop the link (not the
           // client: end() would close the stores the reconnect keeps).
-          opts.log.error({ err: err.message, topic: packet.topic }, 'could not take a message; reconnecting so it is redelivered');
+          opts.log.error(
+            { err: err.message, topic: packet.topic },
+            'could not take a message; reconnecting so it is redelivered',
+          );
           done(err);
           client.stream.destroy();
         },
@@ -114,7 +117,10 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
         return true;
       } catch (err) {
         if (!options.qos || this.stopping || this.closedForIntake) throw err;
-        this.opts.log.debug({ topic, err: (err as Error).message }, 'publish failed with the link; sending it again once back online');
+        this.opts.log.debug(
+          { topic, err: (err as Error).message },
+          'publish failed with the link; sending it again once back online',
+        );
         await new Promise<void>((resolve) => this.onlineWaiters.push(resolve));
       }
     }
@@ -139,7 +145,9 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     // A polite end waits for our in-flight publishes to be acked; if the link dies meanwhile
     // (the broker stopping as we do) nothing ever acks them, so give it a moment, then force.
     let timer: Timer | undefined;
-    const gaveUp = new Promise<'timeout'>((resolve) => (timer = this.opts.clock.after(GOODBYE_MS, () => resolve('timeout'))));
+    const gaveUp = new Promise<'timeout'>(
+      (resolve) => (timer = this.opts.clock.after(GOODBYE_MS, () => resolve('timeout'))),
+    );
     const ended = await Promise.race([client.endAsync(false).then(() => 'ended' as const), gaveUp]);
     timer?.cancel();
     if (ended === 'timeout') await client.endAsync(true);

@@ -5,7 +5,12 @@ import type { FirmwareContext } from './context.ts';
 
 export type SpokenWhat = Prompt | 'replay' | 'summary' | 'battery';
 
-export async function speak(ctx: FirmwareContext, what: SpokenWhat, message: Message, volume?: number): Promise<Spoken> {
+export async function speak(
+  ctx: FirmwareContext,
+  what: SpokenWhat,
+  message: Message,
+  volume?: number,
+): Promise<Spoken> {
   const spoken = await ctx.announcer.say(what, () => utter(message, ctx.lang), { volume });
   ctx.emit({ event: 'spoke', device: ctx.id, what, text: spoken.utterance.text });
   return spoken;

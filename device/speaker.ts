@@ -16,7 +16,14 @@ import { Announcer } from './announcer.ts';
 import { Connection } from './connection.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { Trust } from './trust.ts';
-import { DEFAULT_SETTINGS, type CommandHandler, type Extension, type FirmwareContext, type FirmwareSettings, type TopicHandler } from './context.ts';
+import {
+  DEFAULT_SETTINGS,
+  type CommandHandler,
+  type Extension,
+  type FirmwareContext,
+  type FirmwareSettings,
+  type TopicHandler,
+} from './context.ts';
 import { DeviceStateMachine, type DeviceState } from './state-machine.ts';
 import { PaymentStore } from './stores/payments.ts';
 import { VolumeSetting } from './stores/volume.ts';
@@ -94,7 +101,10 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
     });
     const volume = new VolumeSetting(opts.board.nvs);
     const trust = opts.trust ?? new Trust({ publicKey: null });
-    if (trust.insecure) log.warn('insecure: notification signatures are not checked, anyone who can publish to this device can make it announce a payment');
+    if (trust.insecure)
+      log.warn(
+        'insecure: notification signatures are not checked, anyone who can publish to this device can make it announce a payment',
+      );
     const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
     const ctx: FirmwareContext = {
       ...ctxBase,
@@ -117,7 +127,13 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
     };
     const presence = new PresenceExtension(ctx);
     const telemetry = new TelemetryExtension(ctx);
-    const features: Extension[] = [presence, new PaymentsExtension(ctx), new ControlsExtension(ctx), new OtaExtension(ctx), telemetry];
+    const features: Extension[] = [
+      presence,
+      new PaymentsExtension(ctx),
+      new ControlsExtension(ctx),
+      new OtaExtension(ctx),
+      telemetry,
+    ];
     const extensions = [...features, new CommandsExtension(ctx, collectCommands(features))];
     const routes = collectTopics(extensions);
     this.on('event', (e) => telemetry.observe(e));

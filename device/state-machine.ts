@@ -8,10 +8,19 @@ import { EventEmitter } from 'eventemitter3';
 import { silentLogger, type Logger } from '../src/log.ts';
 
 export type DeviceState = 'booting' | 'connecting' | 'online' | 'offline' | 'updating';
-export type DeviceEvent = 'booted' | 'connected' | 'connection-lost' | 'retry' | 'update-started' | 'update-finished' | 'update-failed';
+export type DeviceEvent =
+  'booted' | 'connected' | 'connection-lost' | 'retry' | 'update-started' | 'update-finished' | 'update-failed';
 
 export const DEVICE_STATES: readonly DeviceState[] = ['booting', 'connecting', 'online', 'offline', 'updating'];
-export const DEVICE_EVENTS: readonly DeviceEvent[] = ['booted', 'connected', 'connection-lost', 'retry', 'update-started', 'update-finished', 'update-failed'];
+export const DEVICE_EVENTS: readonly DeviceEvent[] = [
+  'booted',
+  'connected',
+  'connection-lost',
+  'retry',
+  'update-started',
+  'update-finished',
+  'update-failed',
+];
 
 /** state → event → next state. Anything not listed is refused. */
 export const TRANSITIONS: Readonly<Record<DeviceState, Partial<Record<DeviceEvent, DeviceState>>>> = deepFreeze({

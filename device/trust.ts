@@ -5,7 +5,13 @@
  * payment-id dedupe (stores/payments.ts); older ones by the window itself.
  */
 import type { KeyObject } from 'node:crypto';
-import { checkFreshness, FRESHNESS_DEFAULTS, verifyNotification, type Notification, type RejectionReason } from '../src/protocol/index.ts';
+import {
+  checkFreshness,
+  FRESHNESS_DEFAULTS,
+  verifyNotification,
+  type Notification,
+  type RejectionReason,
+} from '../src/protocol/index.ts';
 
 export type TrustVerdict = { ok: true } | { ok: false; reason: RejectionReason; detail: string };
 

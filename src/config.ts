@@ -64,7 +64,10 @@ export function userConfigFile(): string {
 function findConfigFile(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string | null {
   const named = explicit ?? env.PAYSPEAKER_CONFIG;
   if (named) {
-    if (!fs.existsSync(named)) throw new ConfigError(`config file ${named} does not exist: check the path given by --settings or PAYSPEAKER_CONFIG`);
+    if (!fs.existsSync(named))
+      throw new ConfigError(
+        `config file ${named} does not exist: check the path given by --settings or PAYSPEAKER_CONFIG`,
+      );
     return named;
   }
   for (const candidate of [path.join(cwd, 'payspeaker.config.json'), userConfigFile()]) {

@@ -25,7 +25,10 @@ export function createLogger(opts: LogOptions = {}): Logger {
   if (!opts.json && (opts.destination || process.stderr.isTTY)) {
     // Synchronous pretty stream: no worker thread, and lines are never lost on exit.
     const destination = opts.destination ?? 2;
-    return pino(base, pretty({ destination, sync: true, singleLine: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+    return pino(
+      base,
+      pretty({ destination, sync: true, singleLine: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }),
+    );
   }
   return pino(base, opts.destination ?? pino.destination({ dest: 2, sync: true }));
 }

@@ -17,7 +17,8 @@ export function backendTokenAuth(registry: Registry): ApiAuth {
   return (req) => {
     const token = bearerToken(req.headers.authorization);
     const backend = registry.find(BACKEND_USERNAME);
-    const ok = token !== null && backend?.role === 'backend' && backend.status === 'active' && verifySecret(token, backend);
+    const ok =
+      token !== null && backend?.role === 'backend' && backend.status === 'active' && verifySecret(token, backend);
     if (!ok) {
       const why = token === null ? 'no API token' : 'wrong API token';
       throw new ApiError(

@@ -22,13 +22,20 @@ export interface FleetView {
 export function deviceRoutes(app: FastifyInstance, outbox: Outbox, auth: ApiAuth, fleet: FleetView): void {
   app.get<{ Params: { id: string } }>('/v1/devices/:id', { onRequest: async (req) => auth(req) }, async (req) => {
     const { id } = req.params;
-    if (!isDeviceId(id)) throw new ApiError(400, 'invalid-device', `${JSON.stringify(id)} is not a device id: use letters, digits, "-" or "_" (e.g. SPK-0001)`);
+    if (!isDeviceId(id))
+      throw new ApiError(
+        400,
+        'invalid-device',
+        `${JSON.stringify(id)} is not a device id: use letters, digits, "-" or "_" (e.g. SPK-0001)`,
+      );
     const identity = fleet.registry?.find(id) ?? null;
     const seen = fleet.tracker.device(id);
     const { counts, lastPaymentAt } = outbox.deviceSummary(id);
     const anyPayment = Object.values(counts).some((n) => n > 0);
     if (!identity && !seen && !anyPayment) {
-      const hint = fleet.registry ? `provision it with "npx payspeaker provision ${id}"` : 'start it with "npx payspeaker device --id ' + id + '"';
+      const hint = fleet.registry
+        ? `provision it with "npx payspeaker provision ${id}"`
+        : 'start it with "npx payspeaker device --id ' + id + '"';
       throw new ApiError(404, 'unknown-device', `device ${id} is not known to this broker: ${hint}`);
     }
     const connected = isConnected(fleet.aedes, deviceClientId(id));

@@ -18,7 +18,13 @@ import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { IMAGE_NAME, VERSION_PATTERN, releaseFileName, tarballName, verifyReleaseFile } from '../../src/firmware/image.ts';
+import {
+  IMAGE_NAME,
+  VERSION_PATTERN,
+  releaseFileName,
+  tarballName,
+  verifyReleaseFile,
+} from '../../src/firmware/image.ts';
 import { MAX_FIRMWARE_BYTES } from '../../src/protocol/index.ts';
 import { ApiError } from './errors.ts';
 import type { ApiAuth } from './auth.ts';
@@ -39,7 +45,10 @@ type Kind = 'tarball' | 'release';
 export function releaseFileKind(name: string): { kind: Kind; version: string } | null {
   const prefix = `${IMAGE_NAME}-`;
   if (!name.startsWith(prefix)) return null;
-  for (const [kind, ext] of [['tarball', '.tar.gz'], ['release', '.json']] as const) {
+  for (const [kind, ext] of [
+    ['tarball', '.tar.gz'],
+    ['release', '.json'],
+  ] as const) {
     if (!name.endsWith(ext)) continue;
     const version = name.slice(prefix.length, -ext.length);
     return VERSION_PATTERN.test(version) ? { kind, version } : null;
@@ -51,7 +60,11 @@ export function firmwareRoutes(app: FastifyInstance, store: FirmwareStore, auth:
   const fileOf = (name: string): { file: string; kind: Kind; version: string } => {
     const parsed = releaseFileKind(name);
     if (!parsed) {
-      throw new ApiError(404, 'not-found', `${JSON.stringify(name)} is not a firmware release file: the names are ${tarballName('<version>')} and ${releaseFileName('<version>')}`);
+      throw new ApiError(
+        404,
+        'not-found',
+        `${JSON.stringify(name)} is not a firmware release file: the names are ${tarballName('<version>')} and ${releaseFileName('<version>')}`,
+      );
     }
     return { file: path.join(store.dir, name), ...parsed };
   };
@@ -62,7 +75,11 @@ export function firmwareRoutes(app: FastifyInstance, store: FirmwareStore, auth:
     try {
       stat = fs.statSync(file);
     } catch {
-      throw new ApiError(404, 'not-found', `no firmware file ${req.params.file} on this broker: upload the release with "npx payspeaker ota"`);
+      throw new ApiError(
+        404,
+        'not-found',
+        `no firmware file ${req.params.file} on this broker: upload the release with "npx payspeaker ota"`,
+      );
     }
     reply.header('content-length', stat.size).type(kind === 'tarball' ? 'application/gzip' : 'application/json');
     return reply.send(fs.createReadStream(file));
@@ -72,39 +89,67 @@ export function firmwareRoutes(app: FastifyInstance, store: FirmwareStore, auth:
   // keeps refusing anything but JSON.
   void app.register(async (scope) => {
     scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-    scope.put<{ Params: { file: string } }>(`${FIRMWARE_PATH}/:file`, { onRequest: async (req) => auth(req) }, async (req, reply) => {
-      const target = fileOf(req.params.file);
-      const body = req.body as Readable;
-      if (target.kind === 'tarball') {
-        const released = fs.existsSync(path.join(store.dir, releaseFileName(target.version)));
-        const size = await saveAtomically(body, target.file, MAX_FIRMWARE_BYTES, released ? (tmp) => refuseChange(tmp, target) : undefined);
-        return reply.code(released ? 200 : 201).send({ file: req.params.file, size });
-      }
-      const release = await acceptRelease(body, target, store);
-      return reply.code(201).send({ file: req.params.file, release });
-    });
+    scope.put<{ Params: { file: string } }>(
+      `${FIRMWARE_PATH}/:file`,
+      { onRequest: async (req) => auth(req) },
+      async (req, reply) => {
+        const target = fileOf(req.params.file);
+        const body = req.body as Readable;
+        if (target.kind === 'tarball') {
+          const released = fs.existsSync(path.join(store.dir, releaseFileName(target.version)));
+          const size = await saveAtomically(
+            body,
+            target.file,
+            MAX_FIRMWARE_BYTES,
+            released ? (tmp) => refuseChange(tmp, target) : undefined,
+          );
+          return reply.code(released ? 200 : 201).send({ file: req.params.file, size });
+        }
+        const release = await acceptRelease(body, target, store);
+        return reply.code(201).send({ file: req.params.file, release });
+      },
+    );
   });
 }
 
 /** A release JSON is kept only if its tarball is already here and both verify with the backend's key. */
-async function acceptRelease(body: Readable, target: { file: string; version: string }, store: FirmwareStore): Promise<unknown> {
+async function acceptRelease(
+  body: Readable,
+  target: { file: string; version: string },
+  store: FirmwareStore,
+): Promise<unknown> {
   const text = (await readCapped(body, RELEASE_JSON_LIMIT)).toString('utf8');
   let release: unknown;
   try {
     release = JSON.parse(text);
   } catch {
-    throw new ApiError(400, 'malformed-json', `the release is not JSON: upload the ${releaseFileName('<version>')} that "payspeaker image build" wrote`);
+    throw new ApiError(
+      400,
+      'malformed-json',
+      `the release is not JSON: upload the ${releaseFileName('<version>')} that "payspeaker image build" wrote`,
+    );
   }
   const r = release as { version?: unknown; file?: unknown };
   if (r.version !== target.version) {
-    throw new ApiError(400, 'invalid-release', `the release's version ${JSON.stringify(r.version)} does not match the file name ${releaseFileName(target.version)}`);
+    throw new ApiError(
+      400,
+      'invalid-release',
+      `the release's version ${JSON.stringify(r.version)} does not match the file name ${releaseFileName(target.version)}`,
+    );
   }
   if (r.file !== tarballName(target.version)) {
-    throw new ApiError(400, 'invalid-release', `the release's "file" is ${JSON.stringify(r.file)}; it must be ${tarballName(target.version)}`);
+    throw new ApiError(
+      400,
+      'invalid-release',
+      `the release's "file" is ${JSON.stringify(r.file)}; it must be ${tarballName(target.version)}`,
+    );
   }
   const verdict = verifyReleaseFile(release, path.join(store.dir, tarballName(target.version)), store.publicKey);
   if (!verdict.ok) {
-    const hint = verdict.problem === 'file-missing' ? `upload ${tarballName(target.version)} first` : 'build the release again with this broker\'s key (npx payspeaker image build --data DIR)';
+    const hint =
+      verdict.problem === 'file-missing'
+        ? `upload ${tarballName(target.version)} first`
+        : "build the release again with this broker's key (npx payspeaker image build --data DIR)";
     throw new ApiError(422, `release-${verdict.problem}`, `${verdict.reason}: ${hint}`);
   }
   const tmp = `${target.file}.${process.pid}.${Date.now()}.upload`;
@@ -119,14 +164,23 @@ async function acceptRelease(body: Readable, target: { file: string; version: st
  */
 function refuseChange(uploaded: string, target: { file: string; version: string }): void {
   if (fs.readFileSync(uploaded).equals(fs.readFileSync(target.file))) return;
-  throw new ApiError(409, 'release-exists', `version ${target.version} is already released with other bytes; a release never changes: build the new firmware with a new --image-version`);
+  throw new ApiError(
+    409,
+    'release-exists',
+    `version ${target.version} is already released with other bytes; a release never changes: build the new firmware with a new --image-version`,
+  );
 }
 
 /**
  * Streams into a temp file beside `file`, then renames it over: a reader never sees half a file.
  * `check` may refuse the upload (by throwing) before it replaces anything.
  */
-async function saveAtomically(body: Readable, file: string, limit: number, check?: (tmp: string) => void): Promise<number> {
+async function saveAtomically(
+  body: Readable,
+  file: string,
+  limit: number,
+  check?: (tmp: string) => void,
+): Promise<number> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${Date.now()}.upload`;
   let size = 0;
@@ -158,5 +212,9 @@ async function readCapped(body: Readable, limit: number): Promise<Buffer> {
 }
 
 function tooLarge(limit: number): ApiError {
-  return new ApiError(413, 'body-too-large', `the upload is larger than ${limit} bytes: a firmware release is at most that`);
+  return new ApiError(
+    413,
+    'body-too-large',
+    `the upload is larger than ${limit} bytes: a firmware release is at most that`,
+  );
 }

@@ -47,58 +47,112 @@ export interface DeviceCheck {
 }
 
 export function paymentRoutes(app: FastifyInstance, outbox: Outbox, auth: ApiAuth, checkDevice: DeviceCheck): void {
-  app.post<{ Body: PaymentBody }>('/v1/payments', { schema: { body: bodySchema }, onRequest: async (req) => auth(req) }, async (req, reply) => {
-    const request = paymentRequest(req);
-    checkDevice(request.device);
-    let accepted;
-    try {
-      accepted = await outbox.accept(request);
-    } catch (err) {
-      if (err instanceof IdempotencyConflictError) throw new ApiError(409, 'idempotency-conflict', err.message, 'idempotencyKey');
-      throw err;
-    }
-    const { payment, created } = accepted;
-    reply.header('location', `/v1/payments/${payment.id}`);
-    if (!created) reply.header('idempotent-replayed', 'true');
-    return reply.code(created ? 201 : 200).send({ payment: view(payment) });
-  });
+  app.post<{ Body: PaymentBody }>(
+    '/v1/payments',
+    { schema: { body: bodySchema }, onRequest: async (req) => auth(req) },
+    async (req, reply) => {
+      const request = paymentRequest(req);
+      checkDevice(request.device);
+      let accepted;
+      try {
+        accepted = await outbox.accept(request);
+      } catch (err) {
+        if (err instanceof IdempotencyConflictError)
+          throw new ApiError(409, 'idempotency-conflict', err.message, 'idempotencyKey');
+        throw err;
+      }
+      const { payment, created } = accepted;
+      reply.header('location', `/v1/payments/${payment.id}`);
+      if (!created) reply.header('idempotent-replayed', 'true');
+      return reply.code(created ? 201 : 200).send({ payment: view(payment) });
+    },
+  );
 
-  app.get<{ Params: { id: string }; Querystring: { wait?: string } }>('/v1/payments/:id', { onRequest: async (req) => auth(req) }, async (req, reply) => {
-    const waitMs = parseWait(req.query.wait);
-    const payment = outbox.find(req.params.id);
-    if (!payment) throw new ApiError(404, 'unknown-payment', `no payment ${JSON.stringify(req.params.id)}: use the id POST /v1/payments returned`);
-    const settled = waitMs > 0 && !isFinal(payment.status) ? await untilFinal(outbox, payment, waitMs, reply.raw) : payment;
-    return { payment: view(settled), history: outbox.history(settled.id) };
-  });
+  app.get<{ Params: { id: string }; Querystring: { wait?: string } }>(
+    '/v1/payments/:id',
+    { onRequest: async (req) => auth(req) },
+    async (req, reply) => {
+      const waitMs = parseWait(req.query.wait);
+      const payment = outbox.find(req.params.id);
+      if (!payment)
+        throw new ApiError(
+          404,
+          'unknown-payment',
+          `no payment ${JSON.stringify(req.params.id)}: use the id POST /v1/payments returned`,
+        );
+      const settled =
+        waitMs > 0 && !isFinal(payment.status) ? await untilFinal(outbox, payment, waitMs, reply.raw) : payment;
+      return { payment: view(settled), history: outbox.history(settled.id) };
+    },
+  );
 }
 
 /** The body after the schema: the checks a JSON schema cannot make (currency digits, ranges). */
 function paymentRequest(req: FastifyRequest<{ Body: PaymentBody }>): PaymentRequest {
   const b = req.body;
-  if (!isDeviceId(b.device)) throw new ApiError(400, 'invalid-field', `"device" is ${JSON.stringify(b.device)}: it must be ${PAYMENT_FIELD_HINTS.device}`, 'device');
+  if (!isDeviceId(b.device))
+    throw new ApiError(
+      400,
+      'invalid-field',
+      `"device" is ${JSON.stringify(b.device)}: it must be ${PAYMENT_FIELD_HINTS.device}`,
+      'device',
+    );
   const currency = b.currency.toUpperCase();
-  if (!isKnownCurrency(currency)) throw new ApiError(400, 'unknown-currency', `"currency" is ${JSON.stringify(b.currency)}: it must be ${PAYMENT_FIELD_HINTS.currency}`, 'currency');
+  if (!isKnownCurrency(currency))
+    throw new ApiError(
+      400,
+      'unknown-currency',
+      `"currency" is ${JSON.stringify(b.currency)}: it must be ${PAYMENT_FIELD_HINTS.currency}`,
+      'currency',
+    );
   const max = maxMinorUnits(currency);
   if (b.amount > max) {
-    throw new ApiError(400, 'amount-out-of-range', `"amount" is ${b.amount} minor units of ${currency}: a speaker reads at most ${max}; split the payment or check the units`, 'amount');
+    throw new ApiError(
+      400,
+      'amount-out-of-range',
+      `"amount" is ${b.amount} minor units of ${currency}: a speaker reads at most ${max}; split the payment or check the units`,
+      'amount',
+    );
   }
   const header = req.headers['idempotency-key'];
   const fromHeader = typeof header === 'string' ? header : undefined;
   if (fromHeader !== undefined && b.idempotencyKey !== undefined && fromHeader !== b.idempotencyKey) {
-    throw new ApiError(400, 'idempotency-key-mismatch', 'the Idempotency-Key header and the "idempotencyKey" field differ: send one of them', 'idempotencyKey');
+    throw new ApiError(
+      400,
+      'idempotency-key-mismatch',
+      'the Idempotency-Key header and the "idempotencyKey" field differ: send one of them',
+      'idempotencyKey',
+    );
   }
   const idempotencyKey = fromHeader ?? b.idempotencyKey ?? null;
   if (idempotencyKey !== null && !/^[\x21-\x7E]{1,255}$/.test(idempotencyKey)) {
-    throw new ApiError(400, 'invalid-field', `the idempotency key must be ${PAYMENT_FIELD_HINTS.idempotencyKey}`, 'idempotencyKey');
+    throw new ApiError(
+      400,
+      'invalid-field',
+      `the idempotency key must be ${PAYMENT_FIELD_HINTS.idempotencyKey}`,
+      'idempotencyKey',
+    );
   }
-  return { device: b.device, amount: b.amount, currency, channel: b.channel, kind: b.kind ?? 'payment', idempotencyKey };
+  return {
+    device: b.device,
+    amount: b.amount,
+    currency,
+    channel: b.channel,
+    kind: b.kind ?? 'payment',
+    idempotencyKey,
+  };
 }
 
 /** "?wait=10" (seconds) or "?wait=10s" / "500ms"; capped at MAX_WAIT_MS. */
 function parseWait(text: string | undefined): number {
   if (text === undefined || text === '') return 0;
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text);
-  if (!m) throw new ApiError(400, 'invalid-wait', `?wait=${text} is not a duration: write seconds (wait=10) or wait=500ms; at most ${MAX_WAIT_MS / 1000} s`);
+  if (!m)
+    throw new ApiError(
+      400,
+      'invalid-wait',
+      `?wait=${text} is not a duration: write seconds (wait=10) or wait=500ms; at most ${MAX_WAIT_MS / 1000} s`,
+    );
   return Math.min(MAX_WAIT_MS, Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : 1000)));
 }
 

@@ -49,10 +49,20 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     if (!registry) return;
     const identity = registry.find(device);
     if (!identity || identity.role !== 'device') {
-      throw new ApiError(404, 'unknown-device', `device ${device} is not provisioned on this broker: run "npx payspeaker provision ${device}" first`, 'device');
+      throw new ApiError(
+        404,
+        'unknown-device',
+        `device ${device} is not provisioned on this broker: run "npx payspeaker provision ${device}" first`,
+        'device',
+      );
     }
     if (identity.status === 'revoked') {
-      throw new ApiError(409, 'device-revoked', `device ${device} was revoked: provision it again ("npx payspeaker provision ${device} --force") before sending it payments`, 'device');
+      throw new ApiError(
+        409,
+        'device-revoked',
+        `device ${device} was revoked: provision it again ("npx payspeaker provision ${device} --force") before sending it payments`,
+        'device',
+      );
     }
   });
   deviceRoutes(app, opts.outbox, auth, opts.fleet);
@@ -62,7 +72,11 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   } catch (err) {
     await app.close();
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new Error(`HTTP port ${opts.port} on ${opts.host} is in use: pass --http-port with a free port (or 0 for any)`, { cause: err });
+    if (e.code === 'EADDRINUSE')
+      throw new Error(
+        `HTTP port ${opts.port} on ${opts.host} is in use: pass --http-port with a free port (or 0 for any)`,
+        { cause: err },
+      );
     throw err;
   }
   const address = app.server.address();

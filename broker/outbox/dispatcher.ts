@@ -43,7 +43,8 @@ export class Dispatcher {
   private readonly outgoing: Publication[] = [];
   private sending = 0;
   private readonly sendingTo = new Map<string, number>();
-  private readonly onPuback = (packet: PublishPacket | PubrelPacket | undefined, client: Client) => this.delivered(packet, client);
+  private readonly onPuback = (packet: PublishPacket | PubrelPacket | undefined, client: Client) =>
+    this.delivered(packet, client);
   private readonly onSubscribe = (subs: Subscription[], client: Client) => this.subscribed(subs, client);
   private readonly onDisconnect = (client: Client) => {
     const device = client?.id && deviceOfClientId(client.id);
@@ -114,7 +115,8 @@ export class Dispatcher {
       this.log.warn({ err: (err as Error).message }, 'could not scan the outbox for due payments');
       return;
     }
-    for (const id of work.expired) this.log.warn({ payment: id }, 'payment expired: no final ack from the device within its time-to-live');
+    for (const id of work.expired)
+      this.log.warn({ payment: id }, 'payment expired: no final ack from the device within its time-to-live');
     for (const p of work.due) this.send(p);
   }
 
@@ -124,7 +126,11 @@ export class Dispatcher {
     const verdict = this.backlogged.has(p.device) ? 'device-full' : this.take(p.id, p.device, Date.now());
     // Not lost when skipped: the payment's first retry is already scheduled.
     if (verdict === 'ok') this.send(p);
-    else this.log.debug({ payment: p.id, device: p.device, verdict }, 'device has too many payments in flight; sending at the first retry');
+    else
+      this.log.debug(
+        { payment: p.id, device: p.device, verdict },
+        'device has too many payments in flight; sending at the first retry',
+      );
   }
 
   /**
@@ -139,7 +145,11 @@ export class Dispatcher {
   }
 
   private clients(): Record<string, (Client & { subscriptions: Record<string, unknown> }) | undefined> {
-    return (this.aedes as unknown as { clients: Record<string, (Client & { subscriptions: Record<string, unknown> }) | undefined> }).clients;
+    return (
+      this.aedes as unknown as {
+        clients: Record<string, (Client & { subscriptions: Record<string, unknown> }) | undefined>;
+      }
+    ).clients;
   }
 
   /**
@@ -185,7 +195,7 @@ export class Dispatcher {
   private pump(): void {
     // Oldest first, skipping a device that already has its share of the window: a speaker whose
     // socket will not drain (aedes waits up to its drainTimeout) must not stall everyone else.
-    for (let i = 0; this.sending < MAX_SENDING && i < this.outgoing.length; ) {
+    for (let i = 0; this.sending < MAX_SENDING && i < this.outgoing.length;) {
       const p = this.outgoing[i]!;
       if ((this.sendingTo.get(p.device) ?? 0) >= MAX_SENDING_PER_DEVICE) {
         i++;
@@ -194,7 +204,14 @@ export class Dispatcher {
       this.outgoing.splice(i, 1);
       this.sending++;
       this.sendingTo.set(p.device, (this.sendingTo.get(p.device) ?? 0) + 1);
-      const packet = { cmd: 'publish', topic: topics.notify(p.device), payload: Buffer.from(p.payload), qos: 1, retain: false, dup: false } as const;
+      const packet = {
+        cmd: 'publish',
+        topic: topics.notify(p.device),
+        payload: Buffer.from(p.payload),
+        qos: 1,
+        retain: false,
+        dup: false,
+      } as const;
       this.aedes.publish(packet as AedesPublishPacket, (err) => {
         this.sending--;
         const n = this.sendingTo.get(p.device)! - 1;
@@ -206,7 +223,8 @@ export class Dispatcher {
         }
         setImmediate(() => this.pump());
       });
-      if (p.attempt > 1) this.log.debug({ payment: p.id, device: p.device, attempt: p.attempt }, 're-published a payment');
+      if (p.attempt > 1)
+        this.log.debug({ payment: p.id, device: p.device, attempt: p.attempt }, 're-published a payment');
     }
   }
 
@@ -236,7 +254,8 @@ export class Dispatcher {
   private subscribed(subs: Subscription[], client: Client): void {
     for (const s of subs) {
       const where = parseDeviceTopic(s.topic);
-      if (where?.leaf === 'notify' && client?.id === deviceClientId(where.deviceId)) this.outbox.makeDueNow(where.deviceId);
+      if (where?.leaf === 'notify' && client?.id === deviceClientId(where.deviceId))
+        this.outbox.makeDueNow(where.deviceId);
     }
   }
 }

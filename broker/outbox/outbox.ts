@@ -17,7 +17,13 @@ import { newPaymentId } from '../../src/protocol/payment-ids.ts';
 import { GroupCommit } from './group-commit.ts';
 import { OUTBOX_SCHEMA, PAYMENT_COLUMNS, type PaymentRow } from './schema.ts';
 import { retryDelay, type RetryPolicy } from './retry.ts';
-import { zeroCounts, type PaymentEvent, type PaymentEventKind, type PaymentStatus, type StatusCounts } from './status.ts';
+import {
+  zeroCounts,
+  type PaymentEvent,
+  type PaymentEventKind,
+  type PaymentStatus,
+  type StatusCounts,
+} from './status.ts';
 
 export interface PaymentRequest {
   device: string;
@@ -102,7 +108,8 @@ export class Outbox {
     this.commits = new GroupCommit(db, () => this.announceChanges());
     this.commits.onError = (err) => this.onError(err);
     this.stmt = {
-      insert: db.prepare(`INSERT INTO payments (id, device, amount, currency, channel, kind, idempotency_key, notification, status,
+      insert:
+        db.prepare(`INSERT INTO payments (id, device, amount, currency, channel, kind, idempotency_key, notification, status,
         attempts, created_at, updated_at, expires_at, next_attempt_at) VALUES
         (@id, @device, @amount, @currency, @channel, @kind, @idempotencyKey, @notification, 'queued', 1, @createdAt, @createdAt, @expiresAt, @nextAttemptAt)`),
       event: db.prepare<[string, number, PaymentEventKind, PaymentStatus, string | null]>(
@@ -110,14 +117,27 @@ export class Outbox {
       ),
       get: db.prepare<[string], PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`),
       byKey: db.prepare<[string], PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE idempotency_key = ?`),
-      history: db.prepare<[string], { at: number; event: PaymentEventKind; status: PaymentStatus; detail: string | null }>(
-        'SELECT at, event, status, detail FROM payment_events WHERE payment_id = ? ORDER BY seq',
-      ),
+      history: db.prepare<
+        [string],
+        { at: number; event: PaymentEventKind; status: PaymentStatus; detail: string | null }
+      >('SELECT at, event, status, detail FROM payment_events WHERE payment_id = ? ORDER BY seq'),
       delivered: db.prepare<[{ now: number; later: number; id: string; device: string }]>(
         `UPDATE payments SET status = 'delivered', delivered_at = @now, updated_at = @now, next_attempt_at = max(next_attempt_at, @later)
          WHERE id = @id AND device = @device AND status = 'queued'`,
       ),
-      final: db.prepare<[{ status: PaymentStatus; text: string | null; reason: string | null; detail: string | null; now: number; id: string; device: string }]>(
+      final: db.prepare<
+        [
+          {
+            status: PaymentStatus;
+            text: string | null;
+            reason: string | null;
+            detail: string | null;
+            now: number;
+            id: string;
+            device: string;
+          },
+        ]
+      >(
         `UPDATE payments SET status = @status, text = @text, reason = @reason, detail = @detail, finished_at = @now, updated_at = @now,
            next_attempt_at = NULL
          WHERE id = @id AND device = @device AND (${PENDING} OR status = 'expired' OR (status = 'duplicate' AND @status IN ('played', 'summarized')))`,
@@ -129,7 +149,10 @@ export class Outbox {
         `UPDATE payments SET next_attempt_at = @now WHERE device = @device AND status = 'queued' AND next_attempt_at > @now`,
       ),
       // The longest-due first; then, within what is taken, oldest payment first (each device hears its payments in order).
-      due: db.prepare<[{ now: number; limit: number; skip: string }], { id: string; device: string; notification: string; attempts: number; status: PaymentStatus }>(
+      due: db.prepare<
+        [{ now: number; limit: number; skip: string }],
+        { id: string; device: string; notification: string; attempts: number; status: PaymentStatus }
+      >(
         `SELECT * FROM (
            SELECT id, device, notification, attempts, status, created_at, rowid AS seq FROM payments
            WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND expires_at > @now
@@ -137,13 +160,19 @@ export class Outbox {
            ORDER BY next_attempt_at LIMIT @limit
          ) ORDER BY created_at, seq`,
       ),
-      claim: db.prepare<[number, number, number, string]>('UPDATE payments SET attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?'),
+      claim: db.prepare<[number, number, number, string]>(
+        'UPDATE payments SET attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?',
+      ),
       expire: db.prepare<[{ now: number }], { id: string }>(
         `UPDATE payments SET status = 'expired', finished_at = @now, updated_at = @now, next_attempt_at = NULL
          WHERE next_attempt_at IS NOT NULL AND expires_at <= @now RETURNING id`,
       ),
-      counts: db.prepare<[string], { status: PaymentStatus; n: number }>('SELECT status, count(*) AS n FROM payments WHERE device = ? GROUP BY status'),
-      lastPayment: db.prepare<[string], { at: number | null }>('SELECT max(created_at) AS at FROM payments WHERE device = ?'),
+      counts: db.prepare<[string], { status: PaymentStatus; n: number }>(
+        'SELECT status, count(*) AS n FROM payments WHERE device = ? GROUP BY status',
+      ),
+      lastPayment: db.prepare<[string], { at: number | null }>(
+        'SELECT max(created_at) AS at FROM payments WHERE device = ?',
+      ),
     };
   }
 
@@ -173,9 +202,33 @@ export class Outbox {
     }
     const now = this.now();
     const id = newPaymentId(now);
-    const notification = JSON.stringify(this.opts.sign(makeNotification({ id, device: req.device, amount: req.amount, currency: req.currency, channel: req.channel, kind: req.kind, createdAt: now })));
+    const notification = JSON.stringify(
+      this.opts.sign(
+        makeNotification({
+          id,
+          device: req.device,
+          amount: req.amount,
+          currency: req.currency,
+          channel: req.channel,
+          kind: req.kind,
+          createdAt: now,
+        }),
+      ),
+    );
     const nextAttemptAt = now + retryDelay(this.opts.retry, 1, this.random);
-    const row = { id, device: req.device, amount: req.amount, currency: req.currency, channel: req.channel, kind: req.kind, idempotencyKey: key, notification, createdAt: now, expiresAt: now + this.opts.ttlMs, nextAttemptAt };
+    const row = {
+      id,
+      device: req.device,
+      amount: req.amount,
+      currency: req.currency,
+      channel: req.channel,
+      kind: req.kind,
+      idempotencyKey: key,
+      notification,
+      createdAt: now,
+      expiresAt: now + this.opts.ttlMs,
+      nextAttemptAt,
+    };
     const committed = this.commits.write(() => {
       this.stmt.insert.run(row);
       this.addEvent(id, now, 'accepted', 'queued', null);
@@ -185,7 +238,10 @@ export class Outbox {
       await committed;
     } catch (err) {
       // Another broker process sharing this database took the key first: answer with its payment.
-      const taken = key !== null && (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' ? this.stmt.byKey.get(key) : undefined;
+      const taken =
+        key !== null && (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE'
+          ? this.stmt.byKey.get(key)
+          : undefined;
       if (taken) return { payment: this.checkSameRequest(key!, taken, req), created: false };
       throw err;
     } finally {
@@ -219,7 +275,8 @@ export class Outbox {
   recordDelivered(device: string, id: string): void {
     this.commits.enqueue(() => {
       const now = this.now();
-      if (this.stmt.delivered.run({ now, later: now + this.opts.retry.maxMs, id, device }).changes > 0) this.addEvent(id, now, 'delivered', 'delivered', null);
+      if (this.stmt.delivered.run({ now, later: now + this.opts.retry.maxMs, id, device }).changes > 0)
+        this.addEvent(id, now, 'delivered', 'delivered', null);
     });
   }
 
@@ -233,13 +290,25 @@ export class Outbox {
         const payment = this.stmt.get.get(id);
         const next = now + retryDelay(this.opts.retry, payment?.attempts ?? 1, this.random);
         const detail = `device could not play it (${ack.detail ?? 'audio failed'}); retrying`;
-        if (this.stmt.retryLater.run({ detail, now, next, id, device }).changes > 0) this.addEvent(id, now, 'retrying', 'queued', detail);
+        if (this.stmt.retryLater.run({ detail, now, next, id, device }).changes > 0)
+          this.addEvent(id, now, 'retrying', 'queued', detail);
         return;
       }
       const before = this.stmt.get.get(id)?.status;
-      const fields = { status: ack.status, text: ack.text ?? null, reason: ack.reason ?? null, detail: ack.detail ?? null, now, id, device };
+      const fields = {
+        status: ack.status,
+        text: ack.text ?? null,
+        reason: ack.reason ?? null,
+        detail: ack.detail ?? null,
+        now,
+        id,
+        device,
+      };
       if (this.stmt.final.run(fields).changes === 0) return;
-      const detail = before === 'expired' || before === 'duplicate' ? `late ack after ${before}: ${ack.status}` : (ack.detail ?? null);
+      const detail =
+        before === 'expired' || before === 'duplicate'
+          ? `late ack after ${before}: ${ack.status}`
+          : (ack.detail ?? null);
       this.addEvent(id, now, 'acked', ack.status, detail);
     });
   }
@@ -255,7 +324,11 @@ export class Outbox {
    * Expires what outlived its time-to-live, then claims up to `limit` due payments for
    * publishing, pushing each one's next attempt out by the backoff.
    */
-  readonly tick = (limit: number, decide: (id: string, device: string) => SendDecision = () => 'send', skipDevices: readonly string[] = []): { due: Publication[]; expired: string[] } => {
+  readonly tick = (
+    limit: number,
+    decide: (id: string, device: string) => SendDecision = () => 'send',
+    skipDevices: readonly string[] = [],
+  ): { due: Publication[]; expired: string[] } => {
     const work = this.db
       .transaction(() => {
         const now = this.now();
@@ -294,7 +367,13 @@ export class Outbox {
     this.db.close();
   }
 
-  private addEvent(id: string, at: number, event: PaymentEventKind, status: PaymentStatus, detail: string | null): void {
+  private addEvent(
+    id: string,
+    at: number,
+    event: PaymentEventKind,
+    status: PaymentStatus,
+    detail: string | null,
+  ): void {
     this.stmt.event.run(id, at, event, status, detail);
     this.changed.add(id);
   }

@@ -6,7 +6,13 @@ import { createMemorySink, type MemorySink } from '../drivers/audio/index.ts';
 import { sleep, type AudioOut, type Board, type Clock, type Nvs } from '../board.ts';
 import { systemClock } from '../drivers/clock.ts';
 import { createMemoryNvs } from '../drivers/nvs-memory.ts';
-import { createButtonEmitter, createRecordingLed, createSimulatedBattery, createSimulatedLink, type ButtonEmitter } from '../drivers/simulated.ts';
+import {
+  createButtonEmitter,
+  createRecordingLed,
+  createSimulatedBattery,
+  createSimulatedLink,
+  type ButtonEmitter,
+} from '../drivers/simulated.ts';
 
 export interface HeadlessBoard<A extends AudioOut = MemorySink> extends Board {
   readonly audio: A;

@@ -35,7 +35,10 @@ export interface LaptopBoard extends Board {
 const dark: StatusLed & Display = { set: () => undefined, show: () => undefined };
 
 export async function createLaptopBoard(opts: LaptopBoardOptions): Promise<LaptopBoard> {
-  const audio = 'kind' in opts.audio ? await openAudioOut(opts.audio, { log: opts.log, fallbackDir: opts.fallbackDir }) : opts.audio;
+  const audio =
+    'kind' in opts.audio
+      ? await openAudioOut(opts.audio, { log: opts.log, fallbackDir: opts.fallbackDir })
+      : opts.audio;
   const nvs = await openFileNvs(opts.nvsFile, { log: opts.log });
   const panel = opts.interactive ? createTerminalPanel(process.stdout, opts.device) : null;
   const keyboard = opts.interactive ? createKeyboard(process.stdin, opts.onQuit ?? (() => undefined)) : null;

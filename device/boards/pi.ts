@@ -12,7 +12,15 @@ import { z } from 'zod';
 import { openAudioOut, type AudioSpec } from '../drivers/audio/index.ts';
 import type { Logger } from '../../src/log.ts';
 import { systemClock } from '../drivers/clock.ts';
-import { BUTTONS, type AudioOut, type Board, type ButtonName, type Clock, type NetworkLink, type StatusLed } from '../board.ts';
+import {
+  BUTTONS,
+  type AudioOut,
+  type Board,
+  type ButtonName,
+  type Clock,
+  type NetworkLink,
+  type StatusLed,
+} from '../board.ts';
 import { openFileNvs } from '../drivers/nvs-file.ts';
 import { createButtonEmitter, createSimulatedLink } from '../drivers/simulated.ts';
 import { BIASES, type Bias, type GpioBackend, type GpioChip } from '../drivers/gpio/chip.ts';
@@ -30,7 +38,10 @@ const pin = z
 /** Buttons to GND on BCM 17, 22, 23, 24, 25; LED on BCM 27. Avoids I2S (18-21), I2C (2-3), SPI (7-11) and UART (14-15) so audio HATs still fit. */
 export const PI_DEFAULTS = Object.freeze({
   chip: 'auto',
-  buttons: Object.freeze({ 'volume-up': 17, 'volume-down': 22, replay: 23, summary: 24, power: 25 } satisfies Record<ButtonName, number>),
+  buttons: Object.freeze({ 'volume-up': 17, 'volume-down': 22, replay: 23, summary: 24, power: 25 } satisfies Record<
+    ButtonName,
+    number
+  >),
   led: 27,
   activeLow: true,
   ledActiveLow: false,
@@ -42,7 +53,14 @@ const piSection = z.strictObject(
     /** gpiochip0, 0, a label (pinctrl-bcm2711) or "auto" (the header's chip). */
     chip: z.string().min(1, 'expected a chip name such as gpiochip0, or "auto"').default(PI_DEFAULTS.chip),
     /** Each button's pin; null: not wired. Buttons left out keep their default pin. */
-    buttons: z.strictObject(Object.fromEntries(BUTTONS.map((b) => [b, pin.nullable().optional()])) as Record<ButtonName, z.ZodOptional<z.ZodNullable<typeof pin>>>).prefault({}),
+    buttons: z
+      .strictObject(
+        Object.fromEntries(BUTTONS.map((b) => [b, pin.nullable().optional()])) as Record<
+          ButtonName,
+          z.ZodOptional<z.ZodNullable<typeof pin>>
+        >,
+      )
+      .prefault({}),
     led: pin.nullable().default(PI_DEFAULTS.led),
     /** Buttons pull the pin low when pressed (to GND, with pull-ups). */
     activeLow: z.boolean({ error: 'expected true or false' }).default(PI_DEFAULTS.activeLow),
@@ -50,7 +68,12 @@ const piSection = z.strictObject(
     ledActiveLow: z.boolean({ error: 'expected true or false' }).default(PI_DEFAULTS.ledActiveLow),
     /** Internal pull resistor for the buttons; default pull-up when activeLow, else pull-down. */
     bias: z.enum(BIASES, { error: `expected one of ${BIASES.join(', ')}` }).optional(),
-    debounceMs: z.number({ error: 'expected milliseconds, e.g. 30' }).int('expected whole milliseconds').min(0, 'at least 0 ms').max(1000, 'at most 1000 ms').default(PI_DEFAULTS.debounceMs),
+    debounceMs: z
+      .number({ error: 'expected milliseconds, e.g. 30' })
+      .int('expected whole milliseconds')
+      .min(0, 'at least 0 ms')
+      .max(1000, 'at most 1000 ms')
+      .default(PI_DEFAULTS.debounceMs),
     /** ALSA PCM to play on ("plughw:1,0", "default"); absent: the audio spec decides (aplay's default). */
     audioDevice: z.string().min(1, 'expected an ALSA device name such as plughw:1,0 (see aplay -L)').optional(),
     /** false: do not touch GPIO at all. */
@@ -59,23 +82,26 @@ const piSection = z.strictObject(
   { error: 'expected an object such as {"buttons": {"replay": 23}, "led": 27}' },
 );
 
-export const piConfigSchema = piSection
-  .prefault({})
-  .transform((c, ctx) => {
-    const buttons: Partial<Record<ButtonName, number>> = {};
-    for (const b of BUTTONS) {
-      const p = c.buttons[b] === undefined ? PI_DEFAULTS.buttons[b] : c.buttons[b];
-      if (p !== null && p !== undefined) buttons[b] = p;
-    }
-    const owners = new Map<number, string>();
-    for (const [name, p] of [...Object.entries(buttons), ['led', c.led] as const]) {
-      if (p === null || p === undefined) continue;
-      const other = owners.get(p);
-      if (other) ctx.addIssue({ code: 'custom', path: [name === 'led' ? 'led' : 'buttons'], message: `BCM ${p} is used by both ${other} and ${name}: give each its own pin` });
-      owners.set(p, name);
-    }
-    return { ...c, buttons, bias: c.bias ?? (c.activeLow ? 'pull-up' : 'pull-down') as Bias };
-  });
+export const piConfigSchema = piSection.prefault({}).transform((c, ctx) => {
+  const buttons: Partial<Record<ButtonName, number>> = {};
+  for (const b of BUTTONS) {
+    const p = c.buttons[b] === undefined ? PI_DEFAULTS.buttons[b] : c.buttons[b];
+    if (p !== null && p !== undefined) buttons[b] = p;
+  }
+  const owners = new Map<number, string>();
+  for (const [name, p] of [...Object.entries(buttons), ['led', c.led] as const]) {
+    if (p === null || p === undefined) continue;
+    const other = owners.get(p);
+    if (other)
+      ctx.addIssue({
+        code: 'custom',
+        path: [name === 'led' ? 'led' : 'buttons'],
+        message: `BCM ${p} is used by both ${other} and ${name}: give each its own pin`,
+      });
+    owners.set(p, name);
+  }
+  return { ...c, buttons, bias: c.bias ?? ((c.activeLow ? 'pull-up' : 'pull-down') as Bias) };
+});
 
 export type PiConfig = z.output<typeof piConfigSchema>;
 
@@ -87,14 +113,22 @@ export function parsePiConfig(raw: unknown, where = 'pi'): PiConfig {
   const key = [where, ...issue.path.map(String)].join('.');
   if (issue.code === 'unrecognized_keys') {
     const known = issue.path.at(-1) === 'buttons' ? BUTTONS : Object.keys(piSection.shape);
-    throw new Error(`device config ${key}: unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}; expected ${known.join(', ')}`);
+    throw new Error(
+      `device config ${key}: unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}; expected ${known.join(', ')}`,
+    );
   }
-  const got = issue.code === 'invalid_type' || issue.code === 'too_small' || issue.code === 'too_big' ? `, got ${JSON.stringify(valueAt(raw, issue.path))}` : '';
+  const got =
+    issue.code === 'invalid_type' || issue.code === 'too_small' || issue.code === 'too_big'
+      ? `, got ${JSON.stringify(valueAt(raw, issue.path))}`
+      : '';
   throw new Error(`device config ${key}: ${issue.message}${got}; see docs/RASPBERRY-PI.md for the wiring and defaults`);
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  return path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), root);
+  return path.reduce<unknown>(
+    (v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined),
+    root,
+  );
 }
 
 export interface PiBoardOptions {
@@ -113,7 +147,9 @@ export interface PiBoardOptions {
   clock?: Clock;
 }
 
-export type GpioStatus = { ok: true; chip: string; buttons: Partial<Record<ButtonName, number>>; led: number | null } | { ok: false; reason: string };
+export type GpioStatus =
+  | { ok: true; chip: string; buttons: Partial<Record<ButtonName, number>>; led: number | null }
+  | { ok: false; reason: string };
 
 export interface PiBoard extends Board {
   /** Whether buttons and LED are live, and if not why. */
@@ -150,7 +186,10 @@ export async function createPiBoard(opts: PiBoardOptions): Promise<PiBoard> {
 async function openAudio(opts: PiBoardOptions, config: PiConfig): Promise<AudioOut> {
   const asked = opts.audio ?? { kind: 'player' };
   // pi.audioDevice names the card the speaker is wired to: the player and `auto` mean that one.
-  const spec: AudioSpec = config.audioDevice && (asked.kind === 'player' || asked.kind === 'auto') ? { kind: 'alsa', device: config.audioDevice } : asked;
+  const spec: AudioSpec =
+    config.audioDevice && (asked.kind === 'player' || asked.kind === 'auto')
+      ? { kind: 'alsa', device: config.audioDevice }
+      : asked;
   return openAudioOut(spec, { log: opts.log, fallbackDir: opts.fallbackDir });
 }
 
@@ -173,14 +212,35 @@ async function openGpio(opts: PiBoardOptions, config: PiConfig): Promise<Hardwar
   } catch (err) {
     return off(`no GPIO chip found (${(err as Error).message})`);
   }
-  const beyond = [...Object.values(config.buttons), config.led].find((p) => p !== null && p !== undefined && p >= chip.lines);
-  if (beyond !== undefined) return off(`BCM ${beyond} does not exist on ${chip.name} (${chip.lines} lines); fix the pins in the device config's pi section`);
+  const beyond = [...Object.values(config.buttons), config.led].find(
+    (p) => p !== null && p !== undefined && p >= chip.lines,
+  );
+  if (beyond !== undefined)
+    return off(
+      `BCM ${beyond} does not exist on ${chip.name} (${chip.lines} lines); fix the pins in the device config's pi section`,
+    );
   const onFailure = (what: string) => (err: Error) => opts.log.warn({ err: err.message }, `${what}: ${err.message}`);
   let buttons: GpioButtons | null = null;
   try {
-    buttons = await createGpioButtons(chip, { pins: config.buttons, activeLow: config.activeLow, bias: config.bias, debounceMs: config.debounceMs, onFailure: onFailure('buttons') });
-    const led = config.led === null ? null : await createGpioLed(chip, { offset: config.led, activeLow: config.ledActiveLow, onFailure: onFailure('status LED') });
-    opts.log.info({ chip: chip.name, label: chip.label, buttons: config.buttons, led: config.led }, `GPIO on ${chip.name} [${chip.label}] via ${backend.name}`);
+    buttons = await createGpioButtons(chip, {
+      pins: config.buttons,
+      activeLow: config.activeLow,
+      bias: config.bias,
+      debounceMs: config.debounceMs,
+      onFailure: onFailure('buttons'),
+    });
+    const led =
+      config.led === null
+        ? null
+        : await createGpioLed(chip, {
+            offset: config.led,
+            activeLow: config.ledActiveLow,
+            onFailure: onFailure('status LED'),
+          });
+    opts.log.info(
+      { chip: chip.name, label: chip.label, buttons: config.buttons, led: config.led },
+      `GPIO on ${chip.name} [${chip.label}] via ${backend.name}`,
+    );
     return { status: { ok: true, chip: chip.name, buttons: config.buttons, led: config.led }, buttons, led };
   } catch (err) {
     await buttons?.close(); // the LED failed after the buttons were taken: give their lines back

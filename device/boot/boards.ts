@@ -41,11 +41,31 @@ const audioOf = (s: BoardSetup): Promise<AudioOut> =>
 const specOf = (s: BoardSetup): AudioSpec | undefined => ('kind' in s.audio ? s.audio : undefined);
 
 const FACTORIES = {
-  pi: (s) => createPiBoard({ device: s.device, log: s.log, nvsFile: needNvs(s), pi: s.pi, audio: specOf(s), fallbackDir: s.fallbackDir }),
+  pi: (s) =>
+    createPiBoard({
+      device: s.device,
+      log: s.log,
+      nvsFile: needNvs(s),
+      pi: s.pi,
+      audio: specOf(s),
+      fallbackDir: s.fallbackDir,
+    }),
   laptop: (s) =>
-    createLaptopBoard({ device: s.device, audio: s.audio, log: s.log, nvsFile: needNvs(s), fallbackDir: s.fallbackDir, interactive: s.interactive ?? false, onQuit: s.onQuit }),
+    createLaptopBoard({
+      device: s.device,
+      audio: s.audio,
+      log: s.log,
+      nvsFile: needNvs(s),
+      fallbackDir: s.fallbackDir,
+      interactive: s.interactive ?? false,
+      onQuit: s.onQuit,
+    }),
   // Tests, fleets and Pi-less installs (CI, a server): simulated keys and light.
-  headless: async (s) => createHeadlessBoard({ audio: await audioOf(s), ...(s.nvsFile ? { nvs: await openFileNvs(s.nvsFile, { log: s.log }) } : {}) }),
+  headless: async (s) =>
+    createHeadlessBoard({
+      audio: await audioOf(s),
+      ...(s.nvsFile ? { nvs: await openFileNvs(s.nvsFile, { log: s.log }) } : {}),
+    }),
 } satisfies Record<BoardKind, (s: BoardSetup) => Promise<Board>>;
 
 export async function openBoard(kind: BoardKind, setup: BoardSetup): Promise<Board> {

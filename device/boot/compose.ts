@@ -77,4 +77,3 @@ function makeVoice({ voice, lang, log }: SpeakerRecipe): Promise<Voice> {
       return createVoice(voice.kind, { langs: [lang], log, gapMs: voice.gapMs, onProgress: voice.onProgress });
   }
 }
-

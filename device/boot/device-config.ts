@@ -37,7 +37,7 @@ export class DeviceConfigError extends Error {
 const REPROVISION = 'provision the device again (npx payspeaker provision ID --force)';
 
 /** The first problem of a parsed zod result, as `"field": message`. */
-export function describeIssue(issue: z.ZodError["issues"][number]): string {
+export function describeIssue(issue: z.ZodError['issues'][number]): string {
   return `"${issue.path.join('.') || '(top level)'}": ${issue.message}`;
 }
 

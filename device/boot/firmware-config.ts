@@ -40,7 +40,9 @@ export function loadFirmwareConfig(file: string): FirmwareConfig {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw new DeviceConfigError(`${file}: ${why}: flash the device again with its config (npx payspeaker flash HOST --config SPK-0001.json)`);
+    throw new DeviceConfigError(
+      `${file}: ${why}: flash the device again with its config (npx payspeaker flash HOST --config SPK-0001.json)`,
+    );
   }
   try {
     return parseFirmwareConfig(raw);
@@ -53,7 +55,10 @@ export function loadFirmwareConfig(file: string): FirmwareConfig {
 export function parseFirmwareConfig(raw: unknown): FirmwareConfig {
   const device = parseDeviceConfig(raw);
   const parsed = firmwareSchema.safeParse(raw);
-  if (!parsed.success) throw new DeviceConfigError(`${describeIssue(parsed.error.issues[0]!)}: fix the device config's firmware settings (lang ${LANGUAGES.join('|')}, audio player|file:DIR|none|auto, board ${BOARD_KINDS.join('|')})`);
+  if (!parsed.success)
+    throw new DeviceConfigError(
+      `${describeIssue(parsed.error.issues[0]!)}: fix the device config's firmware settings (lang ${LANGUAGES.join('|')}, audio player|file:DIR|none|auto, board ${BOARD_KINDS.join('|')})`,
+    );
   const f = parsed.data;
   let audio: AudioSpec;
   try {
@@ -61,6 +66,9 @@ export function parseFirmwareConfig(raw: unknown): FirmwareConfig {
   } catch (err) {
     throw new DeviceConfigError(`"audio": ${(err as Error).message}`);
   }
-  if (!device.backendPublicKey) throw new DeviceConfigError('"backendPublicKey" is null, so the speaker could not tell a real payment from a fake: provision the device again (npx payspeaker provision ID --force) once the broker has started');
+  if (!device.backendPublicKey)
+    throw new DeviceConfigError(
+      '"backendPublicKey" is null, so the speaker could not tell a real payment from a fake: provision the device again (npx payspeaker provision ID --force) once the broker has started',
+    );
   return { ...device, lang: f.lang, audio, board: f.board, pi: f.pi };
 }

@@ -18,7 +18,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { MAX_TRIAL_BOOTS, readState, rollBack, rootPaths, trialExpired, updateState, type BootState, type Slot } from './slots.ts';
+import {
+  MAX_TRIAL_BOOTS,
+  readState,
+  rollBack,
+  rootPaths,
+  trialExpired,
+  updateState,
+  type BootState,
+  type Slot,
+} from './slots.ts';
 import { readManifest } from '../../src/firmware/image.ts';
 
 /** Firmware that ran less than this before exiting counts as a fast crash: the backoff grows. */
@@ -103,23 +112,36 @@ class Loader {
         this.rollBackNow(`${state.trial.version} has no ${ENTRY} in slot ${slot}`);
         return;
       }
-      say(`${describe(state, slot, this.root)} has no ${ENTRY}: nothing to boot; flash the device (npx payspeaker flash HOST --config …)`);
+      say(
+        `${describe(state, slot, this.root)} has no ${ENTRY}: nothing to boot; flash the device (npx payspeaker flash HOST --config …)`,
+      );
       return this.pause(10_000);
     }
     const trial = state.trial;
-    say(trial ? `booting ${describe(state, slot, this.root)} on trial (boot ${trial.boots} of at most ${MAX_TRIAL_BOOTS}, must come online within ${Math.round(trial.deadlineMs / 1000)} s of the update)` : `booting ${describe(state, slot, this.root)}`);
+    say(
+      trial
+        ? `booting ${describe(state, slot, this.root)} on trial (boot ${trial.boots} of at most ${MAX_TRIAL_BOOTS}, must come online within ${Math.round(trial.deadlineMs / 1000)} s of the update)`
+        : `booting ${describe(state, slot, this.root)}`,
+    );
     const started = Date.now();
-    const exit = await this.runFirmware(entry, slot, trial ? () => this.watchTrial(trial.startedAt + trial.deadlineMs) : null);
+    const exit = await this.runFirmware(
+      entry,
+      slot,
+      trial ? () => this.watchTrial(trial.startedAt + trial.deadlineMs) : null,
+    );
     const ran = Date.now() - started;
     if (this.stopping) return;
     const after = this.tryRead();
     if (after && bootKey(after) !== bootKey(state)) {
-      say(`firmware exited (${exit}) after the boot state changed: booting ${describe(after, after.active, this.root)}`);
+      say(
+        `firmware exited (${exit}) after the boot state changed: booting ${describe(after, after.active, this.root)}`,
+      );
       this.fastExits = 0;
       return;
     }
     this.fastExits = ran < FAST_EXIT_MS ? this.fastExits + 1 : 0;
-    const wait = this.fastExits === 0 ? BACKOFF_FIRST_MS : Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.fastExits - 1));
+    const wait =
+      this.fastExits === 0 ? BACKOFF_FIRST_MS : Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.fastExits - 1));
     say(`firmware exited (${exit}) after ${(ran / 1000).toFixed(1)} s; restarting in ${(wait / 1000).toFixed(1)} s`);
     await this.pause(wait);
   }
@@ -132,7 +154,11 @@ class Loader {
     // The deadline runs on this device's clock from the trial's first boot: whoever began the
     // trial (flash, on a laptop whose clock may differ by more than the deadline) stamped theirs.
     const now = Date.now();
-    state = updateState(this.root, (s) => (s.trial ? { ...s, trial: { ...s.trial, boots: s.trial.boots + 1, ...(s.trial.boots === 0 && { startedAt: now }) } } : s));
+    state = updateState(this.root, (s) =>
+      s.trial
+        ? { ...s, trial: { ...s.trial, boots: s.trial.boots + 1, ...(s.trial.boots === 0 && { startedAt: now }) } }
+        : s,
+    );
     const why = trialExpired(state, now);
     return why ? this.rollBackNow(why) : state;
   }

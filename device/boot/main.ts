@@ -25,7 +25,9 @@ function whereAmI(): { root: string; slot: Slot | null; imageDir: string } {
   const envSlot = process.env.PAYSPEAKER_SLOT;
   const slot = SLOTS.find((s) => s === envSlot) ?? null;
   const imageDir = path.dirname(path.resolve(process.argv[1] ?? '.'));
-  const root = process.env.PAYSPEAKER_ROOT ? path.resolve(process.env.PAYSPEAKER_ROOT) : path.resolve(imageDir, '..', '..');
+  const root = process.env.PAYSPEAKER_ROOT
+    ? path.resolve(process.env.PAYSPEAKER_ROOT)
+    : path.resolve(imageDir, '..', '..');
   return { root, slot, imageDir: slot ? rootPaths(root).slot(slot) : imageDir };
 }
 
@@ -33,7 +35,10 @@ function imageVersion(imageDir: string, log: Logger): string {
   try {
     return readManifest(imageDir).version;
   } catch (err) {
-    log.warn({ err: (err as Error).message }, `cannot read the image manifest in ${imageDir}; reporting version ${VERSION}`);
+    log.warn(
+      { err: (err as Error).message },
+      `cannot read the image manifest in ${imageDir}; reporting version ${VERSION}`,
+    );
     return VERSION;
   }
 }
@@ -72,16 +77,29 @@ function watchParent(onGone: () => void): void {
 async function main(): Promise<void> {
   const { root, slot, imageDir } = whereAmI();
   const paths = rootPaths(root);
-  const log = pino({ name: 'firmware', level: process.env.PAYSPEAKER_LOG_LEVEL ?? 'info' }, pino.destination({ dest: 1, sync: true }));
+  const log = pino(
+    { name: 'firmware', level: process.env.PAYSPEAKER_LOG_LEVEL ?? 'info' },
+    pino.destination({ dest: 1, sync: true }),
+  );
   const config = loadConfigOrExit(paths.config);
   const version = imageVersion(imageDir, log);
-  log.info({ root, slot, version, device: config.id, board: config.board, lang: config.lang }, `payspeaker firmware ${version} starting`);
+  log.info(
+    { root, slot, version, device: config.id, board: config.board, lang: config.lang },
+    `payspeaker firmware ${version} starting`,
+  );
   const firmware = firmwareSlotsFromEnv();
   const { speaker } = await composeSpeaker({
     id: config.id,
     broker: config.broker,
     lang: config.lang,
-    board: { kind: config.board, audio: config.audio, pi: config.pi, nvsFile: deviceNvsFile(paths.data, config.id), fallbackDir: path.join(paths.data, 'out'), firmware },
+    board: {
+      kind: config.board,
+      audio: config.audio,
+      pi: config.pi,
+      nvsFile: deviceNvsFile(paths.data, config.id),
+      fallbackDir: path.join(paths.data, 'out'),
+      firmware,
+    },
     voice: { kind: 'image', dir: imageDir },
     trust: new Trust({ publicKey: config.backendPublicKey }),
     credentials: { username: config.username, password: config.password },
@@ -105,7 +123,8 @@ async function main(): Promise<void> {
     );
   };
   speaker.on('event', (e) => {
-    if (e.event === 'online' || e.event === 'offline') log.info({ broker: e.broker }, `${e.event}: ${config.id} firmware ${version}`);
+    if (e.event === 'online' || e.event === 'offline')
+      log.info({ broker: e.broker }, `${e.event}: ${config.id} firmware ${version}`);
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

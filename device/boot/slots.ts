@@ -95,14 +95,29 @@ export function inactiveSlot(state: BootState): Slot {
   return otherSlot(state.active);
 }
 
-export function beginTrial(state: BootState, t: { slot: Slot; version: string; deadlineMs: number; by: string; now: number }): BootState {
-  if (state.trial) throw new Error(`slot ${state.trial.slot} is already on trial with ${state.trial.version}: wait for it to confirm or roll back`);
-  if (t.slot === state.active) throw new Error(`slot ${t.slot} is the active slot: write the update to slot ${otherSlot(t.slot)}`);
+export function beginTrial(
+  state: BootState,
+  t: { slot: Slot; version: string; deadlineMs: number; by: string; now: number },
+): BootState {
+  if (state.trial)
+    throw new Error(
+      `slot ${state.trial.slot} is already on trial with ${state.trial.version}: wait for it to confirm or roll back`,
+    );
+  if (t.slot === state.active)
+    throw new Error(`slot ${t.slot} is the active slot: write the update to slot ${otherSlot(t.slot)}`);
   return {
     ...state,
     active: t.slot,
     versions: { ...state.versions, [t.slot]: t.version },
-    trial: { slot: t.slot, previous: state.active, version: t.version, startedAt: t.now, deadlineMs: t.deadlineMs, boots: 0, by: t.by },
+    trial: {
+      slot: t.slot,
+      previous: state.active,
+      version: t.version,
+      startedAt: t.now,
+      deadlineMs: t.deadlineMs,
+      boots: 0,
+      by: t.by,
+    },
   };
 }
 
@@ -124,7 +139,8 @@ export function rollBack(state: BootState, reason: string, now: number): BootSta
 export function trialExpired(state: BootState, now: number): string | null {
   const t = state.trial;
   if (!t) return null;
-  if (now - t.startedAt >= t.deadlineMs) return `${t.version} did not come online within ${Math.round(t.deadlineMs / 1000)} s`;
+  if (now - t.startedAt >= t.deadlineMs)
+    return `${t.version} did not come online within ${Math.round(t.deadlineMs / 1000)} s`;
   if (t.boots > MAX_TRIAL_BOOTS) return `${t.version} stopped ${t.boots - 1} times before it came online`;
   return null;
 }
@@ -139,7 +155,10 @@ export function readState(root: string): BootState {
     throw err;
   }
   const state = JSON.parse(text) as BootState;
-  if (state.v !== 1 || !SLOTS.includes(state.active)) throw new Error(`${file} is not a payspeaker boot state (v ${String(state.v)}, active ${String(state.active)}): flash the device again`);
+  if (state.v !== 1 || !SLOTS.includes(state.active))
+    throw new Error(
+      `${file} is not a payspeaker boot state (v ${String(state.v)}, active ${String(state.active)}): flash the device again`,
+    );
   return state;
 }
 

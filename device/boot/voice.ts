@@ -23,7 +23,11 @@ function missingEngine(imageDir: string): TtsEngine {
   return {
     name: 'none',
     synthesize: (text, lang) =>
-      Promise.reject(new Error(`cannot say "${text}" (${lang}): the voice pack has no clip for it and the image ${imageDir} carries no eSpeak; build the image without --no-espeak`)),
+      Promise.reject(
+        new Error(
+          `cannot say "${text}" (${lang}): the voice pack has no clip for it and the image ${imageDir} carries no eSpeak; build the image without --no-espeak`,
+        ),
+      ),
   };
 }
 
@@ -34,9 +38,15 @@ export async function loadImageVoice(imageDir: string, lang: Language, log: Logg
   const dir = voicePackDir(imageDir, lang);
   try {
     packs[lang] = await loadVoicePack(dir);
-    log.info({ lang, clips: packs[lang].clips.size, fallback: fallback.name }, `${lang} voice pack loaded from the image`);
+    log.info(
+      { lang, clips: packs[lang].clips.size, fallback: fallback.name },
+      `${lang} voice pack loaded from the image`,
+    );
   } catch (err) {
-    log.error({ lang, dir, err: (err as Error).message }, `no usable ${lang} voice pack in the image (${(err as Error).message}): every sentence goes to ${fallback.name}; build the image with --lang ${lang}`);
+    log.error(
+      { lang, dir, err: (err as Error).message },
+      `no usable ${lang} voice pack in the image (${(err as Error).message}): every sentence goes to ${fallback.name}; build the image with --lang ${lang}`,
+    );
   }
   return createClipVoice({ packs, fallback, log });
 }

@@ -24,11 +24,15 @@ export async function downloadInto(url: string, into: Writable, limits: Download
   const { size, timeoutMs } = limits;
   const signal = AbortSignal.timeout(timeoutMs);
   const response = await get(url, signal).catch((err: Error) => {
-    throw new Error(signal.aborted ? `no answer from ${url} within ${timeoutMs / 1000} s` : `cannot download ${url} (${err.message})`);
+    throw new Error(
+      signal.aborted ? `no answer from ${url} within ${timeoutMs / 1000} s` : `cannot download ${url} (${err.message})`,
+    );
   });
   if (response.statusCode !== 200) {
     response.resume();
-    throw new Error(`${url} answered HTTP ${response.statusCode}: is the release on the broker (npx payspeaker ota uploads it)?`);
+    throw new Error(
+      `${url} answered HTTP ${response.statusCode}: is the release on the broker (npx payspeaker ota uploads it)?`,
+    );
   }
   const announced = Number(response.headers['content-length']);
   if (response.headers['content-length'] !== undefined && announced !== size) {
@@ -49,8 +53,11 @@ export async function downloadInto(url: string, into: Writable, limits: Download
   try {
     await pipeline(response, meter, into, { signal });
   } catch (err) {
-    if (signal.aborted) throw new Error(`the download from ${url} took longer than ${timeoutMs / 1000} s`, { cause: err });
-    throw err === tooLong ? err : new Error(`the download from ${url} broke off (${(err as Error).message})`, { cause: err });
+    if (signal.aborted)
+      throw new Error(`the download from ${url} took longer than ${timeoutMs / 1000} s`, { cause: err });
+    throw err === tooLong
+      ? err
+      : new Error(`the download from ${url} broke off (${(err as Error).message})`, { cause: err });
   }
   if (bytes !== size) throw new Error(`${url} ended after ${bytes} of the release's ${size} bytes`);
   return hash.digest('hex');

@@ -10,7 +10,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { x as extractTar } from 'tar';
 import type { FirmwareDownload, FirmwareInstall, FirmwareSlots, FirmwareStatus } from '../board.ts';
-import { beginTrial, confirm, inactiveSlot, readState, rootPaths, updateState, SLOTS, type BootState, type Slot } from '../boot/slots.ts';
+import {
+  beginTrial,
+  confirm,
+  inactiveSlot,
+  readState,
+  rootPaths,
+  updateState,
+  SLOTS,
+  type BootState,
+  type Slot,
+} from '../boot/slots.ts';
 import { verifyImageDir } from '../../src/firmware/image.ts';
 import { downloadInto } from './firmware-download.ts';
 
@@ -51,7 +61,8 @@ export function createFirmwareSlots(opts: FirmwareSlotsOptions): FirmwareSlots {
       const dir = path.dirname(paths.slot(running));
       fs.mkdirSync(dir, { recursive: true });
       // A download a crash or power cut interrupted is of no use: do not let them fill the card.
-      for (const stale of fs.readdirSync(dir).filter((f) => f.startsWith('.ota-download-'))) fs.rmSync(path.join(dir, stale), { force: true });
+      for (const stale of fs.readdirSync(dir).filter((f) => f.startsWith('.ota-download-')))
+        fs.rmSync(path.join(dir, stale), { force: true });
       const download = new TempDownload(path.join(dir, `.ota-download-${process.pid}-${++downloads}.tar.gz`));
       try {
         return { download, sha256: await downloadInto(url, download.stream, limits) };
@@ -63,9 +74,11 @@ export function createFirmwareSlots(opts: FirmwareSlotsOptions): FirmwareSlots {
 
     async install(download, expect): Promise<FirmwareInstall> {
       const slot = inactiveSlot(readState(root));
-      if (!(download instanceof TempDownload)) return { ok: false, slot, reason: 'the download was not made by this driver' };
+      if (!(download instanceof TempDownload))
+        return { ok: false, slot, reason: 'the download was not made by this driver' };
       const { file } = download;
-      if (slot === running) return { ok: false, slot, reason: `slot ${slot} is the one running: it cannot be overwritten` };
+      if (slot === running)
+        return { ok: false, slot, reason: `slot ${slot} is the one running: it cannot be overwritten` };
       // The slot's old version is gone from the moment we start clearing it: say so first.
       change((s) => ({ ...s, versions: { ...s.versions, [slot]: null } }));
       const dir = paths.slot(slot);
@@ -79,14 +92,21 @@ export function createFirmwareSlots(opts: FirmwareSlotsOptions): FirmwareSlots {
       try {
         // Plain files and folders only: node-tar already refuses absolute paths and "..", and a
         // link could point the slot at something the manifest never covered.
-        await extractTar({ file, cwd: dir, strict: true, filter: (_p, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory') });
+        await extractTar({
+          file,
+          cwd: dir,
+          strict: true,
+          filter: (_p, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory'),
+        });
       } catch (err) {
         return fail(`the download is not a readable tar.gz (${(err as Error).message})`);
       }
       const verdict = verifyImageDir(dir, expect.backendPublicKey);
       if (!verdict.ok) return fail(verdict.reason);
       if (verdict.manifest.version !== expect.version) {
-        return fail(`the image in the download is version ${verdict.manifest.version}, the release says ${expect.version}`);
+        return fail(
+          `the image in the download is version ${verdict.manifest.version}, the release says ${expect.version}`,
+        );
       }
       fsyncTree(dir);
       return { ok: true, slot, version: verdict.manifest.version };

@@ -62,7 +62,12 @@ export async function openFileNvs(file: string, opts: FileNvsOptions = {}): Prom
   const loaded = await load(target, log, opts.now ?? Date.now);
   const store = new JournaledStore(target, loaded, log, opts);
   await store.cutTail().catch(() => undefined); // failing here, it is tried again before the next append
-  return new StagedNvs(target, (changes) => store.persist(changes), loaded.values, () => store.closeJournal());
+  return new StagedNvs(
+    target,
+    (changes) => store.persist(changes),
+    loaded.values,
+    () => store.closeJournal(),
+  );
 }
 
 /** What `load` found on disk. */
@@ -176,7 +181,11 @@ class JournaledStore {
     try {
       await writeAtomic(this.target, data, `${this.target}.tmp-${process.pid}-${++this.tempSeq}`);
     } catch (err) {
-      if (!this.compactionFailing) this.log.warn({ file: this.target, err }, `nvs: compaction failed (${(err as Error).message}); nothing is lost, the journal grows until a later write compacts it`);
+      if (!this.compactionFailing)
+        this.log.warn(
+          { file: this.target, err },
+          `nvs: compaction failed (${(err as Error).message}); nothing is lost, the journal grows until a later write compacts it`,
+        );
       this.compactionFailing = true;
       return 0;
     }
@@ -219,7 +228,10 @@ async function writeAtomic(target: string, data: string, tmp: string): Promise<v
 
 function writeError(file: string, err: unknown): Error {
   const reason = (err as Error).message;
-  return new Error(`nvs: could not write ${file}: ${reason}. The values stay in memory and the next write tries again; check free space and permissions.`, { cause: err });
+  return new Error(
+    `nvs: could not write ${file}: ${reason}. The values stay in memory and the next write tries again; check free space and permissions.`,
+    { cause: err },
+  );
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -270,17 +282,28 @@ async function readIfThere(file: string): Promise<Buffer | null> {
     return await readFile(file);
   } catch (err) {
     if (errCode(err) === 'ENOENT') return null;
-    throw new Error(`nvs: cannot read ${file}: ${(err as Error).message}; check that it is a readable file`, { cause: err });
+    throw new Error(`nvs: cannot read ${file}: ${(err as Error).message}; check that it is a readable file`, {
+      cause: err,
+    });
   }
 }
 
 /** An unreadable snapshot: keep it (and the journal that built on it) for a human, start empty. */
-async function startEmpty(target: string, reason: string, hasJournal: boolean, log: Logger, now: () => number): Promise<Loaded> {
+async function startEmpty(
+  target: string,
+  reason: string,
+  hasJournal: boolean,
+  log: Logger,
+  now: () => number,
+): Promise<Loaded> {
   const aside = await setAside(target, now);
   const journalAside = hasJournal ? await setAside(journalOf(target), now) : null;
   const where = aside ? `moved it to ${aside}` : 'could not move it aside (it will be overwritten)';
   const journalNote = journalAside ? `, moved its journal to ${journalAside}` : '';
-  log.warn({ file: target, movedTo: aside, journalMovedTo: journalAside, reason }, `nvs: ${target} was unreadable (${reason}); ${where}${journalNote} and started empty`);
+  log.warn(
+    { file: target, movedTo: aside, journalMovedTo: journalAside, reason },
+    `nvs: ${target} was unreadable (${reason}); ${where}${journalNote} and started empty`,
+  );
   // A journal that could not be moved must not be replayed over the empty store: cut it to nothing.
   return { values: new Map(), snapshotBytes: 0, journalBytes: 0, tailToCut: hasJournal && !journalAside };
 }
@@ -288,7 +311,10 @@ async function startEmpty(target: string, reason: string, hasJournal: boolean, l
 /** Renames `file` to `file.corrupt-<timestamp>`; the new name, or null if that failed. */
 async function setAside(file: string, now: () => number): Promise<string | null> {
   const aside = corruptName(file, now);
-  return rename(file, aside).then(() => aside, () => null);
+  return rename(file, aside).then(
+    () => aside,
+    () => null,
+  );
 }
 
 function corruptName(file: string, now: () => number): string {
@@ -299,11 +325,17 @@ function corruptName(file: string, now: () => number): string {
 async function reportDropped(journal: string, scan: JournalScan, log: Logger, now: () => number): Promise<void> {
   const { line, reason, torn } = scan.dropped!;
   if (torn) {
-    log.debug({ file: journal, line, reason }, `nvs: ignored the last line of ${journal}, a write cut short by a crash (${reason}); it is cut off`);
+    log.debug(
+      { file: journal, line, reason },
+      `nvs: ignored the last line of ${journal}, a write cut short by a crash (${reason}); it is cut off`,
+    );
     return;
   }
   const copy = corruptName(journal, now);
-  const copied = await copyFile(journal, copy).then(() => true, () => false);
+  const copied = await copyFile(journal, copy).then(
+    () => true,
+    () => false,
+  );
   const where = copied ? `copied the journal to ${copy}` : 'could not copy the journal aside';
   log.warn(
     { file: journal, copiedTo: copied ? copy : null, line, reason },
@@ -320,7 +352,8 @@ function parseSnapshot(text: string): [string, unknown][] | string {
     return `not JSON: ${(err as Error).message}`;
   }
   if (!isRecord(doc) || !isRecord(doc.values)) return 'not an NVS file: expected {"format", "values"}';
-  if (doc.format !== NVS_FORMAT) return `format ${JSON.stringify(doc.format)}, this firmware reads format ${NVS_FORMAT}`;
+  if (doc.format !== NVS_FORMAT)
+    return `format ${JSON.stringify(doc.format)}, this firmware reads format ${NVS_FORMAT}`;
   return Object.entries(doc.values);
 }
 

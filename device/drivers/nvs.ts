@@ -109,12 +109,15 @@ export class StagedNvs implements Nvs {
   }
 
   set(values: Record<string, unknown>): Promise<void> {
-    return this.change('set', () => Object.keys(values).map((key): [string, Slot] => [checkKey(key), toJsonSafe(values[key], key)]));
+    return this.change('set', () =>
+      Object.keys(values).map((key): [string, Slot] => [checkKey(key), toJsonSafe(values[key], key)]),
+    );
   }
 
   delete(keys: string[]): Promise<void> {
     return this.change('delete', () => {
-      if (!Array.isArray(keys)) throw new TypeError(`nvs: delete() takes an array of keys, got ${typeof keys}; wrap a single key as [key]`);
+      if (!Array.isArray(keys))
+        throw new TypeError(`nvs: delete() takes an array of keys, got ${typeof keys}; wrap a single key as [key]`);
       return keys.map((key): [string, Slot] => [checkKey(key), ABSENT]);
     });
   }
@@ -127,7 +130,8 @@ export class StagedNvs implements Nvs {
 
   /** Checks every change before staging any (a bad one must not half-apply a call), stages them, and waits for their write. */
   private change(call: string, check: () => [string, Slot][]): Promise<void> {
-    if (this.closed) return Promise.reject(new Error(`nvs: ${this.name} is closed; ${call}() after close() is a bug in the caller`));
+    if (this.closed)
+      return Promise.reject(new Error(`nvs: ${this.name} is closed; ${call}() after close() is a bug in the caller`));
     let changes: [string, Slot][];
     try {
       changes = check();
@@ -192,7 +196,10 @@ export class StagedNvs implements Nvs {
 
   /** The values as they were before the changes recorded in `undo`, i.e. as the in-flight write leaves them. */
   private snapshotBefore(undo: Map<string, Slot>): Map<string, unknown> {
-    if (this.undo !== undo) throw new Error(`nvs: ${this.name}: snapshot() called after its write settled; a driver must take it inside persist()`);
+    if (this.undo !== undo)
+      throw new Error(
+        `nvs: ${this.name}: snapshot() called after its write settled; a driver must take it inside persist()`,
+      );
     const out = new Map(this.values);
     for (const [key, slot] of undo) {
       if (slot === ABSENT) out.delete(key);
@@ -203,7 +210,10 @@ export class StagedNvs implements Nvs {
 }
 
 function checkKey(key: unknown): string {
-  if (typeof key !== 'string') throw new TypeError(`nvs: keys are strings, got ${typeof key} ${String(key)}; use a name such as "settings.volume"`);
+  if (typeof key !== 'string')
+    throw new TypeError(
+      `nvs: keys are strings, got ${typeof key} ${String(key)}; use a name such as "settings.volume"`,
+    );
   if (key.length === 0) throw new TypeError('nvs: "" is not a key; use a name such as "settings.volume"');
   return key;
 }
@@ -227,7 +237,11 @@ export function toJsonSafe(value: unknown, path: string, seen: Set<object> = new
     case 'bigint':
       throw unsafe(path, 'a BigInt', 'store it as a string, e.g. value.toString()');
     default:
-      throw unsafe(path, typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`, 'store null or leave the key out');
+      throw unsafe(
+        path,
+        typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`,
+        'store null or leave the key out',
+      );
   }
 }
 
@@ -242,7 +256,8 @@ function copyContainer(value: object, path: string, seen: Set<object>): unknown 
       throw unsafe(path, `a ${kind}`, 'store plain objects, arrays, strings, finite numbers, booleans or null');
     }
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) setOwn(out, key, toJsonSafe((value as Record<string, unknown>)[key], `${path}.${key}`, seen));
+    for (const key of Object.keys(value))
+      setOwn(out, key, toJsonSafe((value as Record<string, unknown>)[key], `${path}.${key}`, seen));
     return Object.freeze(out);
   } finally {
     seen.delete(value); // the same object twice side by side is fine; only a cycle is not
@@ -261,7 +276,8 @@ function copyArray(value: unknown[], path: string, seen: Set<object>): unknown[]
  * file) becomes an own property, as JSON.parse makes it, instead of replacing the prototype.
  */
 export function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;
 }
 

@@ -6,7 +6,10 @@ import type { Battery, ButtonName, Buttons, Clock, NetworkLink, StatusLed } from
 import type { DeviceState } from '../state-machine.ts';
 
 /** Starts full and loses `drainPerHour` percent per hour of uptime, never below 0. */
-export function createSimulatedBattery(clock: Pick<Clock, 'now'>, opts: { startPercent?: number; drainPerHour?: number } = {}): Battery {
+export function createSimulatedBattery(
+  clock: Pick<Clock, 'now'>,
+  opts: { startPercent?: number; drainPerHour?: number } = {},
+): Battery {
   const start = clock.now();
   const startPercent = opts.startPercent ?? 100;
   const drain = opts.drainPerHour ?? 5;

@@ -4,7 +4,13 @@
  * failed. Commands run beside the notifications, never in front of them: a summary may speak
  * for seconds, and the payment behind it must still be stored and PUBACKed at once.
  */
-import { parseCommand, topics, PROTOCOL_VERSION, type CommandName, type CommandResult } from '../../src/protocol/index.ts';
+import {
+  parseCommand,
+  topics,
+  PROTOCOL_VERSION,
+  type CommandName,
+  type CommandResult,
+} from '../../src/protocol/index.ts';
 import type { CommandHandler, Extension, FirmwareContext, TopicHandler } from '../context.ts';
 
 export class CommandsExtension implements Extension {
@@ -28,8 +34,22 @@ export class CommandsExtension implements Extension {
     const parsed = parseCommand(payload);
     const base: Pick<CommandResult, 'v' | 'device'> = { v: PROTOCOL_VERSION, device: ctx.id };
     if (!parsed.ok) {
-      ctx.emit({ event: 'command', device: ctx.id, id: parsed.id, command: parsed.command, ok: false, error: parsed.error });
-      return this.answer({ ...base, id: parsed.id, command: parsed.command, ok: false, error: parsed.error, at: ctx.board.clock.now() });
+      ctx.emit({
+        event: 'command',
+        device: ctx.id,
+        id: parsed.id,
+        command: parsed.command,
+        ok: false,
+        error: parsed.error,
+      });
+      return this.answer({
+        ...base,
+        id: parsed.id,
+        command: parsed.command,
+        ok: false,
+        error: parsed.error,
+        at: ctx.board.clock.now(),
+      });
     }
     const { id, command } = parsed.command;
     let result: CommandResult;
@@ -43,7 +63,14 @@ export class CommandsExtension implements Extension {
     } catch (err) {
       result = { ...base, id, command, ok: false, error: (err as Error).message, at: ctx.board.clock.now() };
     }
-    ctx.emit({ event: 'command', device: ctx.id, id, command, ok: result.ok, ...(result.error ? { error: result.error } : {}) });
+    ctx.emit({
+      event: 'command',
+      device: ctx.id,
+      id,
+      command,
+      ok: result.ok,
+      ...(result.error ? { error: result.error } : {}),
+    });
     await this.answer(result);
     afterAnswer?.(); // e.g. restart into the firmware just installed, once the backend has its answer
   }

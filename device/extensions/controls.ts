@@ -29,12 +29,19 @@ export class ControlsExtension implements Extension {
   constructor(private readonly ctx: FirmwareContext) {}
 
   commands(): Partial<Record<ControlName, CommandHandler>> {
-    return Object.fromEntries(COMMANDS.map((name) => [name, (c) => this.run(name, 'value' in c ? c.value : undefined)] satisfies [ControlName, CommandHandler]));
+    return Object.fromEntries(
+      COMMANDS.map(
+        (name) =>
+          [name, (c) => this.run(name, 'value' in c ? c.value : undefined)] satisfies [ControlName, CommandHandler],
+      ),
+    );
   }
 
   start(): void {
     this.unsubscribe = this.ctx.board.buttons.onPress((button) => {
-      this.run(BUTTON_ACTIONS[button]).catch((err: Error) => this.ctx.log.warn({ button, err: err.message }, 'button action failed'));
+      this.run(BUTTON_ACTIONS[button]).catch((err: Error) =>
+        this.ctx.log.warn({ button, err: err.message }, 'button action failed'),
+      );
     });
   }
 
@@ -53,7 +60,9 @@ export class ControlsExtension implements Extension {
         return this.changeVolume(value!);
       case 'replay': {
         const last = this.ctx.payments.lastPayment();
-        return last ? this.say('replay', { type: 'payment', payment: last }) : this.say('no-records', { type: 'prompt', prompt: 'no-records' });
+        return last
+          ? this.say('replay', { type: 'payment', payment: last })
+          : this.say('no-records', { type: 'prompt', prompt: 'no-records' });
       }
       case 'summary':
         return this.say('summary', { type: 'summary', scope: 'today', ...this.ctx.payments.today() });
@@ -72,7 +81,12 @@ export class ControlsExtension implements Extension {
     // At the ends the box says so, like the real ones: pressing up at 10 says 音量最大.
     const end = requested >= MAX_VOLUME ? 'volume-max' : requested <= MIN_VOLUME ? 'volume-min' : null;
     if (end === null) return { volume };
-    const spoken = await speak(this.ctx, end, { type: 'prompt', prompt: end }, end === 'volume-min' ? AUDIBLE_FLOOR : undefined);
+    const spoken = await speak(
+      this.ctx,
+      end,
+      { type: 'prompt', prompt: end },
+      end === 'volume-min' ? AUDIBLE_FLOOR : undefined,
+    );
     return { volume, text: spoken.utterance.text };
   }
 

@@ -6,7 +6,13 @@
  * whichever firmware runs — the new one once online, or the old one after the loader rolled
  * back — reports the outcome as a second result of the same command. See docs/OTA.md.
  */
-import { OTA_COMMAND, OTA_DEADLINE, PROTOCOL_VERSION, type FirmwareReport, type OtaCommand } from '../../src/protocol/index.ts';
+import {
+  OTA_COMMAND,
+  OTA_DEADLINE,
+  PROTOCOL_VERSION,
+  type FirmwareReport,
+  type OtaCommand,
+} from '../../src/protocol/index.ts';
 import { tarballName, verifyRelease } from '../../src/firmware/image.ts';
 import type { FirmwareSlots } from '../board.ts';
 import type { CommandHandler, Extension, FirmwareContext } from '../context.ts';
@@ -25,7 +31,8 @@ export interface OtaAccepted {
 
 const DEFAULT_DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
 
-export const NOT_AN_AB_INSTALL = 'this speaker does not run from an A/B install: flash it first (npx payspeaker flash …)';
+export const NOT_AN_AB_INSTALL =
+  'this speaker does not run from an A/B install: flash it first (npx payspeaker flash …)';
 
 export class OtaExtension implements Extension {
   private busy = false;
@@ -43,7 +50,9 @@ export class OtaExtension implements Extension {
 
   start(): void {
     const onOnline = () => {
-      this.reportOutcome().catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'could not report the last firmware update'));
+      this.reportOutcome().catch((err: Error) =>
+        this.ctx.log.warn({ err: err.message }, 'could not report the last firmware update'),
+      );
     };
     this.ctx.connection.on('online', onOnline);
     this.offs.push(() => this.ctx.connection.off('online', onOnline));
@@ -69,25 +78,43 @@ export class OtaExtension implements Extension {
   private async install(cmd: OtaCommand, firmware: FirmwareSlots): Promise<OtaAccepted> {
     const { log } = this.ctx;
     const key = this.ctx.trust.publicKey;
-    if (!key) throw new Error("this speaker has no backend key (it runs --insecure), so it cannot check a firmware's signature: provision it and flash it with its config");
+    if (!key)
+      throw new Error(
+        "this speaker has no backend key (it runs --insecure), so it cannot check a firmware's signature: provision it and flash it with its config",
+      );
     const { running, boot } = firmware.status();
-    if (boot.trial) throw new Error(`slot ${boot.trial.slot} is already on trial with ${boot.trial.version}: wait for it to confirm or roll back`);
-    if (boot.versions[running] === cmd.version) throw new Error(`this speaker already runs ${cmd.version}: nothing to update`);
-    const release = { version: cmd.version, file: tarballName(cmd.version), sha256: cmd.sha256, size: cmd.size, signature: cmd.signature };
+    if (boot.trial)
+      throw new Error(
+        `slot ${boot.trial.slot} is already on trial with ${boot.trial.version}: wait for it to confirm or roll back`,
+      );
+    if (boot.versions[running] === cmd.version)
+      throw new Error(`this speaker already runs ${cmd.version}: nothing to update`);
+    const release = {
+      version: cmd.version,
+      file: tarballName(cmd.version),
+      sha256: cmd.sha256,
+      size: cmd.size,
+      signature: cmd.signature,
+    };
     const signed = verifyRelease(release, key);
     if (!signed.ok) throw new Error(`refused ${cmd.version}, nothing was written: ${signed.reason}`);
 
     log.info({ version: cmd.version, url: cmd.url, size: cmd.size }, 'downloading firmware');
     const timeoutMs = this.opts.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
-    const { download, sha256: got } = await firmware.download(cmd.url, { size: cmd.size, timeoutMs }).catch((err: Error) => {
-      throw new Error(`refused ${cmd.version}, nothing was written: ${err.message}`, { cause: err });
-    });
+    const { download, sha256: got } = await firmware
+      .download(cmd.url, { size: cmd.size, timeoutMs })
+      .catch((err: Error) => {
+        throw new Error(`refused ${cmd.version}, nothing was written: ${err.message}`, { cause: err });
+      });
     try {
       if (got !== cmd.sha256) {
-        throw new Error(`refused ${cmd.version}, nothing was written: the download's sha256 is ${got}, the signed release says ${cmd.sha256} (altered or corrupted on the way)`);
+        throw new Error(
+          `refused ${cmd.version}, nothing was written: the download's sha256 is ${got}, the signed release says ${cmd.sha256} (altered or corrupted on the way)`,
+        );
       }
       const installed = await firmware.install(download, { version: cmd.version, backendPublicKey: key });
-      if (!installed.ok) throw new Error(`refused ${cmd.version}: slot ${installed.slot} was emptied again: ${installed.reason}`);
+      if (!installed.ok)
+        throw new Error(`refused ${cmd.version}: slot ${installed.slot} was emptied again: ${installed.reason}`);
       const deadlineMs = cmd.deadlineMs ?? OTA_DEADLINE.defaultMs;
       firmware.beginTrial({ version: cmd.version, deadlineMs, by: `${OTA_COMMAND}:${cmd.id}` });
       log.info({ version: cmd.version, slot: installed.slot, deadlineMs }, 'firmware installed: restarting into it');
@@ -121,11 +148,14 @@ export class OtaExtension implements Extension {
       command: OTA_COMMAND,
       ok,
       firmware: { status: last.result, version: last.version },
-      ...(ok ? { text: `updated to ${last.version}` } : { error: `${last.version} was rolled back: ${last.reason ?? 'no reason recorded'}; running ${this.ctx.firmwareVersion} again` }),
+      ...(ok
+        ? { text: `updated to ${last.version}` }
+        : {
+            error: `${last.version} was rolled back: ${last.reason ?? 'no reason recorded'}; running ${this.ctx.firmwareVersion} again`,
+          }),
       at: this.ctx.board.clock.now(),
     });
     firmware.markReported();
     this.ctx.log.info({ result: last.result, version: last.version }, 'reported the last firmware update');
   }
 }
-

@@ -3,7 +3,15 @@
  * durably before the broker's PUBACK, announces each id once, summarizes what arrived late
  * (queued while offline) or in a burst, and acks every one with its final status.
  */
-import { encodeAck, parseNotification, topics, PROTOCOL_VERSION, type Ack, type Notification, type Rejection } from '../../src/protocol/index.ts';
+import {
+  encodeAck,
+  parseNotification,
+  topics,
+  PROTOCOL_VERSION,
+  type Ack,
+  type Notification,
+  type Rejection,
+} from '../../src/protocol/index.ts';
 import { utter, type Total, type Utterance } from '../../src/speech/index.ts';
 import { sleep, type PlayResult } from '../board.ts';
 import type { Extension, FirmwareContext, TopicHandler } from '../context.ts';
@@ -66,7 +74,8 @@ export class PaymentsExtension implements Extension {
     // copy would tell the backend "rejected" about a payment it is about to announce.
     if (payments.isPending(n.id)) return;
     if (payments.isBeyondMemory(n.createdAt)) {
-      const detail = 'older than the oldest payment this device still remembers: it could be a replay of one announced long ago';
+      const detail =
+        'older than the oldest payment this device still remembers: it could be a replay of one announced long ago';
       return this.reject({ reason: 'expired', detail, id: n.id });
     }
     await payments.accept(n);
@@ -87,16 +96,29 @@ export class PaymentsExtension implements Extension {
     }
     log.info({ payments: flight.ids, resumed: resumed !== null }, 'acking an announcement a restart interrupted');
     if (resumed && flight.scope) {
-      this.ctx.emit({ event: 'summarized', device: this.ctx.id, scope: flight.scope, ids: flight.ids, count: flight.ids.length, text: flight.text });
+      this.ctx.emit({
+        event: 'summarized',
+        device: this.ctx.id,
+        scope: flight.scope,
+        ids: flight.ids,
+        count: flight.ids.length,
+        text: flight.text,
+      });
     }
     await payments.settle(flight.key);
   }
 
   private route(n: Notification): void {
     const { settings, announcer, board } = this.ctx;
-    if (n.kind === 'payment' && board.clock.now() - n.createdAt > settings.staleAfterMs) return this.batch('offline', n);
+    if (n.kind === 'payment' && board.clock.now() - n.createdAt > settings.staleAfterMs)
+      return this.batch('offline', n);
     if (n.kind === 'payment' && announcer.pending >= settings.burstDepth) return this.batch('burst', n);
-    this.deliver(n.id, async () => [n], ([p]) => utter({ type: 'payment', payment: p! }, this.ctx.lang), 'played');
+    this.deliver(
+      n.id,
+      async () => [n],
+      ([p]) => utter({ type: 'payment', payment: p! }, this.ctx.lang),
+      'played',
+    );
   }
 
   /** Adds to the open batch of this scope, or opens one with a summary queued behind the current announcements. */
@@ -109,7 +131,8 @@ export class PaymentsExtension implements Extension {
       return;
     }
     this.batches[scope] = { items: [n], openedAt: now, lastAdded: now };
-    const summary = (items: Notification[]) => utter({ type: 'summary', scope, count: items.length, totals: totals(items) }, this.ctx.lang);
+    const summary = (items: Notification[]) =>
+      utter({ type: 'summary', scope, count: items.length, totals: totals(items) }, this.ctx.lang);
     this.deliver(`summary-${scope}`, () => this.takeWhenSettled(scope), summary, 'summarized', scope);
   }
 
@@ -133,12 +156,26 @@ export class PaymentsExtension implements Extension {
       return speech(items);
     };
     const beforePlay = (u: Utterance, token: string | undefined) =>
-      ctx.payments.finish(items, { status, text: u.text }, { key, token: token ?? null, ids: items.map((i) => i.id), status, text: u.text, ...(scope ? { scope } : {}) });
+      ctx.payments.finish(
+        items,
+        { status, text: u.text },
+        { key, token: token ?? null, ids: items.map((i) => i.id), status, text: u.text, ...(scope ? { scope } : {}) },
+      );
     ctx.announcer.say(label, utterance, { beforePlay }).then(
       ({ utterance: u, playback }) => {
-        ctx.payments.settle(key).catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not clear the in-flight record'));
+        ctx.payments
+          .settle(key)
+          .catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not clear the in-flight record'));
         if (status === 'played') this.reportPlayed(items[0]!, u, playback);
-        else ctx.emit({ event: 'summarized', device: ctx.id, scope: scope!, ids: items.map((i) => i.id), count: items.length, text: u.text });
+        else
+          ctx.emit({
+            event: 'summarized',
+            device: ctx.id,
+            scope: scope!,
+            ids: items.map((i) => i.id),
+            count: items.length,
+            text: u.text,
+          });
         for (const i of items) this.sendFinalAck(i.id, { status, text: u.text });
         ctx.show();
       },
@@ -183,7 +220,9 @@ export class PaymentsExtension implements Extension {
 
   private audioFailed(ns: Notification[], err: Error): void {
     // Not announced, so not handled: a retry from the backend must be allowed to play.
-    this.ctx.payments.drop(ns).catch((e: Error) => this.ctx.log.error({ err: e.message }, 'could not record a failed announcement'));
+    this.ctx.payments
+      .drop(ns)
+      .catch((e: Error) => this.ctx.log.error({ err: e.message }, 'could not record a failed announcement'));
     for (const n of ns) {
       this.reject({ reason: 'audio-failed', detail: `could not play the announcement: ${err.message}`, id: n.id });
     }
@@ -208,7 +247,11 @@ export class PaymentsExtension implements Extension {
   private sendFinalAck(id: string, owed: OwedAck): void {
     void this.sendAck({ id, status: owed.status, text: owed.text }).then((sent) => {
       if (!sent) return; // still owed: sent again after the next boot
-      this.ctx.payments.ackDelivered(id).catch((err: Error) => this.ctx.log.warn({ payment: id, err: err.message }, 'could not record an ack as delivered'));
+      this.ctx.payments
+        .ackDelivered(id)
+        .catch((err: Error) =>
+          this.ctx.log.warn({ payment: id, err: err.message }, 'could not record an ack as delivered'),
+        );
     });
   }
 }

@@ -6,8 +6,19 @@ import { formatAmount, topics, PROTOCOL_VERSION } from '../../src/protocol/index
 import type { Extension, FirmwareContext } from '../context.ts';
 import { prompt } from '../speak.ts';
 
-export function stateJson(ctx: Pick<FirmwareContext, 'id' | 'firmwareVersion' | 'lang'>, online: boolean, volume?: number): string {
-  return JSON.stringify({ v: PROTOCOL_VERSION, device: ctx.id, online, firmware: ctx.firmwareVersion, lang: ctx.lang, ...(volume === undefined ? {} : { volume }) });
+export function stateJson(
+  ctx: Pick<FirmwareContext, 'id' | 'firmwareVersion' | 'lang'>,
+  online: boolean,
+  volume?: number,
+): string {
+  return JSON.stringify({
+    v: PROTOCOL_VERSION,
+    device: ctx.id,
+    online,
+    firmware: ctx.firmwareVersion,
+    lang: ctx.lang,
+    ...(volume === undefined ? {} : { volume }),
+  });
 }
 
 export class PresenceExtension implements Extension {
@@ -53,7 +64,10 @@ export class PresenceExtension implements Extension {
   private async publishState(online: boolean): Promise<void> {
     const { ctx } = this;
     try {
-      await ctx.connection.publish(topics.state(ctx.id), stateJson(ctx, online, ctx.volume.level), { qos: 1, retain: true });
+      await ctx.connection.publish(topics.state(ctx.id), stateJson(ctx, online, ctx.volume.level), {
+        qos: 1,
+        retain: true,
+      });
     } catch (err) {
       ctx.log.warn({ err: (err as Error).message }, 'could not publish state');
     }
@@ -68,7 +82,9 @@ export class PresenceExtension implements Extension {
       state: ctx.machine.state,
       volume: ctx.volume.level,
       queue: ctx.announcer.pending,
-      lastPayment: last ? `${formatAmount(last)} ${last.currency} (${last.channel}${last.kind === 'refund' ? ', refund' : ''})` : null,
+      lastPayment: last
+        ? `${formatAmount(last)} ${last.currency} (${last.channel}${last.kind === 'refund' ? ', refund' : ''})`
+        : null,
     });
   }
 }

@@ -20,7 +20,9 @@ export class TelemetryExtension implements Extension {
   }
 
   start(): void {
-    this.timer = this.ctx.board.clock.every(this.ctx.settings.telemetryIntervalMs, () => this.report(), { background: true });
+    this.timer = this.ctx.board.clock.every(this.ctx.settings.telemetryIntervalMs, () => this.report(), {
+      background: true,
+    });
   }
 
   stop(): void {

@@ -84,7 +84,10 @@ export class PaymentStore {
   ) {
     const handled: [string, number, number][] = [];
     for (const key of nvs.keys(HANDLED)) {
-      const v = this.stored(key, (x): x is [number, number] => Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === 'number'));
+      const v = this.stored(
+        key,
+        (x): x is [number, number] => Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === 'number'),
+      );
       if (v) handled.push([key.slice(HANDLED.length), v[0], v[1]]);
     }
     for (const [id, seq, createdAt] of handled.sort((a, b) => a[1] - b[1])) {
@@ -97,7 +100,11 @@ export class PaymentStore {
       if (n) this.inbox.set(n.id, n);
     }
     for (const key of nvs.keys(OWED)) {
-      const ack = this.stored(key, (v): v is OwedAck => typeof (v as OwedAck | null)?.status === 'string' && typeof (v as OwedAck).text === 'string');
+      const ack = this.stored(
+        key,
+        (v): v is OwedAck =>
+          typeof (v as OwedAck | null)?.status === 'string' && typeof (v as OwedAck).text === 'string',
+      );
       if (ack) this.owed.set(key.slice(OWED.length), ack);
     }
     this.migrate();
@@ -117,12 +124,19 @@ export class PaymentStore {
    */
   private migrate(): void {
     const sets: Record<string, unknown> = {};
-    const inbox = this.stored(LEGACY_INBOX, (v): v is Notification[] => Array.isArray(v) && v.every((n) => typeof n?.id === 'string'));
+    const inbox = this.stored(
+      LEGACY_INBOX,
+      (v): v is Notification[] => Array.isArray(v) && v.every((n) => typeof n?.id === 'string'),
+    );
     for (const n of inbox ?? []) {
       this.inbox.set(n.id, n);
       sets[INBOX + n.id] = n;
     }
-    const handled = this.stored(LEGACY_HANDLED, (v): v is [string, number][] => Array.isArray(v) && v.every((x) => Array.isArray(x) && typeof x[0] === 'string' && typeof x[1] === 'number'));
+    const handled = this.stored(
+      LEGACY_HANDLED,
+      (v): v is [string, number][] =>
+        Array.isArray(v) && v.every((x) => Array.isArray(x) && typeof x[0] === 'string' && typeof x[1] === 'number'),
+    );
     for (const [id, createdAt] of handled ?? []) {
       this.handled.set(id, createdAt);
       sets[HANDLED + id] = [this.nextSeq++, createdAt];
@@ -135,9 +149,14 @@ export class PaymentStore {
     }
     const legacy = [LEGACY_INBOX, LEGACY_HANDLED].filter((k) => this.nvs.get(k) !== undefined);
     if (Object.keys(sets).length === 0 && legacy.length === 0) return;
-    this.log.info({ inbox: inbox?.length ?? 0, handled: handled?.length ?? 0 }, 'moved payment memory written by older firmware to one key per payment');
+    this.log.info(
+      { inbox: inbox?.length ?? 0, handled: handled?.length ?? 0 },
+      'moved payment memory written by older firmware to one key per payment',
+    );
     // Not awaited: if it fails, the old keys are still there and the next boot tries again.
-    this.write(sets, legacy).catch((err: Error) => this.log.warn({ err: err.message }, 'could not rewrite payment memory from older firmware'));
+    this.write(sets, legacy).catch((err: Error) =>
+      this.log.warn({ err: err.message }, 'could not rewrite payment memory from older firmware'),
+    );
   }
 
   /** Announced (or summarized) before: a repeat is acked duplicate. */
@@ -226,7 +245,12 @@ export class PaymentStore {
 
   /** The announcement that was being let out when the device last stopped, if any. */
   inFlight(): InFlight | null {
-    return this.stored(IN_FLIGHT, (v): v is InFlight | null => v === null || (typeof v === 'object' && Array.isArray((v as InFlight).ids))) ?? null;
+    return (
+      this.stored(
+        IN_FLIGHT,
+        (v): v is InFlight | null => v === null || (typeof v === 'object' && Array.isArray((v as InFlight).ids)),
+      ) ?? null
+    );
   }
 
   /** That announcement is out: nothing to finish after a crash (unless a newer one is in flight). */
@@ -268,7 +292,9 @@ export class PaymentStore {
   private current(): Today {
     const date = localDate(this.clock.now());
     const stored = this.nvs.get<Today>(TODAY);
-    return stored && stored.date === date ? { ...stored, totals: { ...stored.totals } } : { date, count: 0, totals: {} };
+    return stored && stored.date === date
+      ? { ...stored, totals: { ...stored.totals } }
+      : { date, count: 0, totals: {} };
   }
 
   /** Sets and deletes staged in one turn land in one atomic NVS write. */

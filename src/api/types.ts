@@ -5,11 +5,25 @@
 import type { Channel, Kind } from '../protocol/index.ts';
 
 /** The life of a payment: see broker/outbox/status.ts for the transitions. */
-export const PAYMENT_STATUSES = ['queued', 'delivered', 'played', 'duplicate', 'summarized', 'rejected', 'expired'] as const;
+export const PAYMENT_STATUSES = [
+  'queued',
+  'delivered',
+  'played',
+  'duplicate',
+  'summarized',
+  'rejected',
+  'expired',
+] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 /** No more retries: the device had its final word, or the time-to-live ran out. */
-export const FINAL_STATUSES: ReadonlySet<PaymentStatus> = new Set(['played', 'duplicate', 'summarized', 'rejected', 'expired']);
+export const FINAL_STATUSES: ReadonlySet<PaymentStatus> = new Set([
+  'played',
+  'duplicate',
+  'summarized',
+  'rejected',
+  'expired',
+]);
 
 /** The body of POST /v1/payments. */
 export interface NewPayment {

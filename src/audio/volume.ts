@@ -16,7 +16,8 @@ export function isVolume(level: unknown): level is number {
 
 /** Linear gain for a volume level: 10 → 1, 9 → 0.708, …, 1 → 0.045, 0 → 0. */
 export function volumeGain(level: number): number {
-  if (!isVolume(level)) throw new RangeError(`volume must be an integer from ${MIN_VOLUME} to ${MAX_VOLUME}, got ${level}`);
+  if (!isVolume(level))
+    throw new RangeError(`volume must be an integer from ${MIN_VOLUME} to ${MAX_VOLUME}, got ${level}`);
   return level === 0 ? 0 : 10 ** ((-(MAX_VOLUME - level) * DB_PER_STEP) / 20);
 }
 

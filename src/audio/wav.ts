@@ -54,13 +54,16 @@ export function decodeWav(bytes: Buffer): Pcm {
       if (end > bytes.length) {
         throw new Error(`truncated WAV: data chunk declares ${size} bytes but only ${bytes.length - body} remain`);
       }
-      if ((end - body) % 2 !== 0) throw new Error(`invalid WAV: 16-bit data chunk has an odd length (${end - body} bytes)`);
+      if ((end - body) % 2 !== 0)
+        throw new Error(`invalid WAV: 16-bit data chunk has an odd length (${end - body} bytes)`);
       const samples = new Int16Array((end - body) / 2);
       for (let i = 0; i < samples.length; i++) samples[i] = bytes.readInt16LE(body + i * 2);
       return { sampleRate: fmt.sampleRate, samples };
     }
     if (body + size > bytes.length) {
-      throw new Error(`truncated WAV: "${printable(id)}" chunk declares ${size} bytes but only ${bytes.length - body} remain`);
+      throw new Error(
+        `truncated WAV: "${printable(id)}" chunk declares ${size} bytes but only ${bytes.length - body} remain`,
+      );
     }
     if (id === 'fmt ') fmt = parseFmt(bytes.subarray(body, body + size));
     at = body + size + (size % 2); // RIFF pads odd-sized chunks to an even boundary

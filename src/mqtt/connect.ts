@@ -8,7 +8,9 @@ import { disableNagle } from './no-delay.ts';
 
 export class BrokerUnreachableError extends Error {
   constructor(url: string, cause: string) {
-    super(`cannot connect to the broker at ${url} (${cause}): start one with "npx payspeaker broker" or pass --broker URL`);
+    super(
+      `cannot connect to the broker at ${url} (${cause}): start one with "npx payspeaker broker" or pass --broker URL`,
+    );
     this.name = 'BrokerUnreachableError';
   }
 }
@@ -23,7 +25,10 @@ const CONNACK_REASONS: Record<number, string> = {
 
 /** The broker answered, and said no: credentials, not the network, are the problem. */
 export class BrokerRefusedError extends Error {
-  constructor(url: string, readonly code: number) {
+  constructor(
+    url: string,
+    readonly code: number,
+  ) {
     super(
       `the broker at ${url} refused the connection (CONNACK ${code}: ${CONNACK_REASONS[code] ?? 'unknown reason'}): ` +
         `point --data at the broker's data directory (its broker/backend.json holds the backend's credentials), or run the broker with --insecure`,
@@ -89,7 +94,12 @@ type TlsError = Error & { code?: unknown; host?: string; cert?: { subjectaltname
  */
 export function describeTlsError(url: string, err: TlsError, caSource?: string): string | null {
   const code = typeof err.code === 'string' ? err.code : '';
-  if (NOT_SIGNED_BY_CA.has(code) || code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+  if (
+    NOT_SIGNED_BY_CA.has(code) ||
+    code === 'ERR_TLS_CERT_ALTNAME_INVALID' ||
+    code === 'CERT_HAS_EXPIRED' ||
+    code === 'CERT_NOT_YET_VALID'
+  ) {
     return describeCertificateProblem(url, code, err, caSource);
   }
   return null;
@@ -99,7 +109,9 @@ function describeCertificateProblem(url: string, code: string, err: TlsError, ca
   const trusted = caSource ? `the CA in ${caSource}` : "the system's trusted CAs";
   const detail = err.message;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    const names = err.cert?.subjectaltname ? `; it names ${err.cert.subjectaltname.replace(/IP Address:/g, 'IP:')}` : '';
+    const names = err.cert?.subjectaltname
+      ? `; it names ${err.cert.subjectaltname.replace(/IP Address:/g, 'IP:')}`
+      : '';
     return (
       `the broker's certificate at ${url} is not valid for the host this client dialled (${detail}${names}): ` +
       `dial a host the certificate names, or issue a new one that names it (npx payspeaker certs --host HOST --force)`
@@ -114,7 +126,12 @@ function describeCertificateProblem(url: string, code: string, err: TlsError, ca
   );
 }
 
-export function connectOnce(url: string, opts: IClientOptions = {}, timeoutMs = 5000, caSource?: string): Promise<MqttClient> {
+export function connectOnce(
+  url: string,
+  opts: IClientOptions = {},
+  timeoutMs = 5000,
+  caSource?: string,
+): Promise<MqttClient> {
   let client: MqttClient;
   try {
     client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: timeoutMs, ...opts });
@@ -139,8 +156,13 @@ export function connectOnce(url: string, opts: IClientOptions = {}, timeoutMs = 
         return reject(new BrokerCertificateError(url, err, caSource));
       }
       // Speaking TLS to a plain port (or the reverse) shows up as a protocol error, not a refusal.
-      if (isTlsUrl(url) && (err.code === 'EPROTO' || err.code === 'ECONNRESET' || err.code === 'ERR_SSL_WRONG_VERSION_NUMBER')) {
-        return fail(`${err.code} before the TLS handshake finished: is ${url} a TLS port? mqtts:// and wss:// need the broker's --tls ports (8883, 8443)`);
+      if (
+        isTlsUrl(url) &&
+        (err.code === 'EPROTO' || err.code === 'ECONNRESET' || err.code === 'ERR_SSL_WRONG_VERSION_NUMBER')
+      ) {
+        return fail(
+          `${err.code} before the TLS handshake finished: is ${url} a TLS port? mqtts:// and wss:// need the broker's --tls ports (8883, 8443)`,
+        );
       }
       fail(err.code ? `${err.code}` : err.message);
     };

@@ -38,10 +38,19 @@ export function parseAck(payload: Uint8Array | string): Ack {
     throw new Error(`ack is not JSON: ${describeValue(text)}`);
   }
   const ack = raw as Partial<Ack> | null;
-  if (!ack || typeof ack !== 'object' || ack.v !== PROTOCOL_VERSION || !ACK_STATUSES.includes(ack.status as AckStatus)) {
+  if (
+    !ack ||
+    typeof ack !== 'object' ||
+    ack.v !== PROTOCOL_VERSION ||
+    !ACK_STATUSES.includes(ack.status as AckStatus)
+  ) {
     throw new Error(`not a v${PROTOCOL_VERSION} ack: ${describeValue(raw)}`);
   }
-  if (typeof ack.device !== 'string' || typeof ack.at !== 'number' || !(ack.id === null || typeof ack.id === 'string')) {
+  if (
+    typeof ack.device !== 'string' ||
+    typeof ack.at !== 'number' ||
+    !(ack.id === null || typeof ack.id === 'string')
+  ) {
     throw new Error(`ack is missing id, device or at: ${describeValue(raw)}`);
   }
   return ack as Ack;

@@ -68,7 +68,8 @@ export interface CommandResult {
   at: number;
 }
 
-export type CommandParse = { ok: true; command: Command } | { ok: false; id: string | null; command: CommandName | null; error: string };
+export type CommandParse =
+  { ok: true; command: Command } | { ok: false; id: string | null; command: CommandName | null; error: string };
 
 const COMMAND_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -84,7 +85,12 @@ export function parseCommand(payload: Uint8Array | string): CommandParse {
   try {
     raw = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
   } catch {
-    return { ok: false, id: null, command: null, error: 'command is not valid JSON: send {"v":1,"id":"…","command":"volume-up"}' };
+    return {
+      ok: false,
+      id: null,
+      command: null,
+      error: 'command is not valid JSON: send {"v":1,"id":"…","command":"volume-up"}',
+    };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, id: null, command: null, error: `command is ${describeValue(raw)}, not a JSON object` };
@@ -95,12 +101,26 @@ export function parseCommand(payload: Uint8Array | string): CommandParse {
   const fail = (error: string): CommandParse => ({ ok: false, id, command: name, error });
   if (r.v !== PROTOCOL_VERSION) return fail(`"v" is ${describeValue(r.v)}: send "v": 1`);
   if (id === null) return fail(`"id" is ${describeValue(r.id)}: it must be 1-64 letters, digits, ".", "_", ":" or "-"`);
-  if (name === null) return fail(`"command" is ${describeValue(r.command)}: it must be one of ${ALL_COMMANDS.join(', ')}`);
+  if (name === null)
+    return fail(`"command" is ${describeValue(r.command)}: it must be one of ${ALL_COMMANDS.join(', ')}`);
   if (name === OTA_COMMAND) {
     const error = otaProblem(r);
     if (error) return fail(error);
     const { url, version, sha256, size, signature, deadlineMs } = r as unknown as OtaCommand;
-    return { ok: true, command: { v: PROTOCOL_VERSION, id, command: name, url, version, sha256, size, signature, ...(deadlineMs === undefined ? {} : { deadlineMs }) } };
+    return {
+      ok: true,
+      command: {
+        v: PROTOCOL_VERSION,
+        id,
+        command: name,
+        url,
+        version,
+        sha256,
+        size,
+        signature,
+        ...(deadlineMs === undefined ? {} : { deadlineMs }),
+      },
+    };
   }
   if (name === 'set-volume') {
     if (!Number.isInteger(r.value) || (r.value as number) < 0 || (r.value as number) > 10) {
@@ -119,7 +139,8 @@ function otaProblem(r: Record<string, unknown>): string | null {
   if (typeof r.version !== 'string' || !VERSION_PATTERN.test(r.version)) {
     return `"version" is ${describeValue(r.version)}: it must be 1-64 letters, digits, ".", "+", "_" or "-" (the release's version)`;
   }
-  if (typeof r.sha256 !== 'string' || !SHA256.test(r.sha256)) return `"sha256" is ${describeValue(r.sha256)}: it must be the tar.gz's sha256, 64 lowercase hex digits`;
+  if (typeof r.sha256 !== 'string' || !SHA256.test(r.sha256))
+    return `"sha256" is ${describeValue(r.sha256)}: it must be the tar.gz's sha256, 64 lowercase hex digits`;
   if (!Number.isSafeInteger(r.size) || (r.size as number) <= 0 || (r.size as number) > MAX_FIRMWARE_BYTES) {
     return `"size" is ${describeValue(r.size)}: it must be the tar.gz's size in bytes, 1 to ${MAX_FIRMWARE_BYTES}`;
   }
@@ -127,7 +148,10 @@ function otaProblem(r: Record<string, unknown>): string | null {
     return `"signature" is ${describeValue(r.signature)}: it must be the release's base64 Ed25519 signature (88 characters)`;
   }
   const { minMs, maxMs } = OTA_DEADLINE;
-  if (r.deadlineMs !== undefined && (!Number.isInteger(r.deadlineMs) || (r.deadlineMs as number) < minMs || (r.deadlineMs as number) > maxMs)) {
+  if (
+    r.deadlineMs !== undefined &&
+    (!Number.isInteger(r.deadlineMs) || (r.deadlineMs as number) < minMs || (r.deadlineMs as number) > maxMs)
+  ) {
     return `"deadlineMs" is ${describeValue(r.deadlineMs)}: it must be an integer from ${minMs} to ${maxMs} (ms the new firmware has to come online)`;
   }
   return null;

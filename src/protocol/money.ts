@@ -28,13 +28,21 @@ export class MoneyError extends Error {
 }
 
 export function isKnownCurrency(code: string): boolean {
-  return typeof code === 'string' && /^[A-Z]{3}$/.test(code) && !NOT_MONEY.has(code) && currencyCodes.code(code) !== undefined;
+  return (
+    typeof code === 'string' &&
+    /^[A-Z]{3}$/.test(code) &&
+    !NOT_MONEY.has(code) &&
+    currencyCodes.code(code) !== undefined
+  );
 }
 
 /** Number of minor-unit digits of a currency: CNY 2, JPY 0, KWD 3. */
 export function minorDigits(currency: string): number {
   if (!isKnownCurrency(currency)) {
-    throw new MoneyError('unknown-currency', `unknown currency ${JSON.stringify(currency)}: use an ISO 4217 code such as CNY, INR or USD`);
+    throw new MoneyError(
+      'unknown-currency',
+      `unknown currency ${JSON.stringify(currency)}: use an ISO 4217 code such as CNY, INR or USD`,
+    );
   }
   return currencyCodes.code(currency)!.digits;
 }
@@ -67,11 +75,17 @@ export function formatAmount(money: Money): string {
 export function parseAmount(text: string, currency: string): number {
   const digits = minorDigits(currency);
   if (/^\s*-/.test(text)) {
-    throw new MoneyError('invalid-amount', `amount ${text} is negative: amounts are always positive; announce a refund with --refund`);
+    throw new MoneyError(
+      'invalid-amount',
+      `amount ${text} is negative: amounts are always positive; announce a refund with --refund`,
+    );
   }
   const match = /^(\d+)(?:\.(\d+))?$/.exec(text.trim());
   if (!match) {
-    throw new MoneyError('invalid-amount', `amount ${JSON.stringify(text)} is not a plain decimal number: write it like 123.45`);
+    throw new MoneyError(
+      'invalid-amount',
+      `amount ${JSON.stringify(text)} is not a plain decimal number: write it like 123.45`,
+    );
   }
   const [, whole, frac = ''] = match;
   if (frac.length > digits) {
@@ -82,14 +96,20 @@ export function parseAmount(text: string, currency: string): number {
   }
   const wholeDigits = whole!.replace(/^0+(?=\d)/, '');
   if (wholeDigits.length > String(MAX_MAJOR_UNITS).length) {
-    throw new MoneyError('amount-out-of-range', `amount ${text} is too large: the most a speaker reads is ${MAX_MAJOR_UNITS} ${currency}`);
+    throw new MoneyError(
+      'amount-out-of-range',
+      `amount ${text} is too large: the most a speaker reads is ${MAX_MAJOR_UNITS} ${currency}`,
+    );
   }
   const minor = Number(wholeDigits + frac.padEnd(digits, '0'));
   if (minor <= 0) {
     throw new MoneyError('amount-out-of-range', `amount ${text} must be greater than zero`);
   }
   if (minor > maxMinorUnits(currency)) {
-    throw new MoneyError('amount-out-of-range', `amount ${text} is too large: the most a speaker reads is ${MAX_MAJOR_UNITS} ${currency}`);
+    throw new MoneyError(
+      'amount-out-of-range',
+      `amount ${text} is too large: the most a speaker reads is ${MAX_MAJOR_UNITS} ${currency}`,
+    );
   }
   return minor;
 }

@@ -118,12 +118,22 @@ function reject(reason: RejectionReason, detail: string, id: string | null = nul
 export function parseNotification(payload: Uint8Array | string, expectedDevice: string): ParseResult {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
   if (size > MAX_NOTIFICATION_BYTES) {
-    return reject('payload-too-large', `payload is ${size} bytes; a notification may be at most ${MAX_NOTIFICATION_BYTES} bytes`);
+    return reject(
+      'payload-too-large',
+      `payload is ${size} bytes; a notification may be at most ${MAX_NOTIFICATION_BYTES} bytes`,
+    );
   }
   const text = typeof payload === 'string' ? payload : decodeUtf8(payload);
-  if (text === null) return reject('malformed-json', 'payload is not valid JSON (it is not valid UTF-8): send one JSON object encoded as UTF-8');
+  if (text === null)
+    return reject(
+      'malformed-json',
+      'payload is not valid JSON (it is not valid UTF-8): send one JSON object encoded as UTF-8',
+    );
   if (text.startsWith('\uFEFF')) {
-    return reject('malformed-json', 'payload is not valid JSON (it starts with a byte order mark, U+FEFF): send the JSON without a BOM');
+    return reject(
+      'malformed-json',
+      'payload is not valid JSON (it starts with a byte order mark, U+FEFF): send the JSON without a BOM',
+    );
   }
   let raw: unknown;
   try {
@@ -138,22 +148,38 @@ export function parseNotification(payload: Uint8Array | string, expectedDevice: 
   const record = raw as Record<string, unknown>;
   const id = typeof record.id === 'string' && PAYMENT_ID_PATTERN.test(record.id) ? record.id : null;
   if (record.v !== PROTOCOL_VERSION) {
-    return reject('unsupported-version', `"v" is ${describeValue(record.v)}; this device speaks protocol v${PROTOCOL_VERSION}: send "v": 1`, id);
+    return reject(
+      'unsupported-version',
+      `"v" is ${describeValue(record.v)}; this device speaks protocol v${PROTOCOL_VERSION}: send "v": 1`,
+      id,
+    );
   }
   const fieldProblem = checkFields(record, id);
   if (fieldProblem) return fieldProblem;
   const n = shape.parse(record);
   if (n.device !== expectedDevice) {
-    return reject('wrong-device', `notification is addressed to ${describeValue(n.device)} but this is ${expectedDevice}: publish on the addressed device's topic`, id);
+    return reject(
+      'wrong-device',
+      `notification is addressed to ${describeValue(n.device)} but this is ${expectedDevice}: publish on the addressed device's topic`,
+      id,
+    );
   }
   if (n.amount > maxMinorUnits(n.currency)) {
-    return reject('amount-out-of-range', `amount ${n.amount} is above the largest a speaker reads (${MAX_MAJOR_UNITS} ${n.currency} in minor units)`, id);
+    return reject(
+      'amount-out-of-range',
+      `amount ${n.amount} is above the largest a speaker reads (${MAX_MAJOR_UNITS} ${n.currency} in minor units)`,
+      id,
+    );
   }
   // A null sig counts as absent, like null elsewhere; verifyNotification then says "no signature".
   const sig = Object.prototype.hasOwnProperty.call(record, 'sig') ? record.sig : undefined;
   if (sig === undefined || sig === null) return { ok: true, notification: { v: PROTOCOL_VERSION, ...n } };
   if (typeof sig !== 'string' || !SIGNATURE_PATTERN.test(sig)) {
-    return reject('bad-signature', `"sig" is ${describeValue(sig)}: it must be 86 base64url characters (a 64-byte Ed25519 signature); sign with the backend's key`, id);
+    return reject(
+      'bad-signature',
+      `"sig" is ${describeValue(sig)}: it must be 86 base64url characters (a 64-byte Ed25519 signature); sign with the backend's key`,
+      id,
+    );
   }
   return { ok: true, notification: { v: PROTOCOL_VERSION, ...n, sig } };
 }

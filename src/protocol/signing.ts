@@ -55,7 +55,9 @@ export function canonicalNotification(n: Notification): Buffer {
   for (const field of SIGNED_FIELDS) {
     const value: unknown = n[field];
     if (!FIELD_FORMS[field](value)) {
-      throw new TypeError(`cannot sign or verify a notification whose "${field}" is ${describeValue(value)}: parse it with parseNotification first`);
+      throw new TypeError(
+        `cannot sign or verify a notification whose "${field}" is ${describeValue(value)}: parse it with parseNotification first`,
+      );
     }
     text += `${field}=${String(value)}\n`;
   }
@@ -94,7 +96,8 @@ export function verifyNotification(n: Notification, publicKey: KeyObject): Verif
   if (sig === undefined || sig === null || sig === '') return badSignature('no signature');
   // The pattern, not Buffer.from, decides validity: Node's base64 decoder skips characters it
   // does not know, so "AAAA!!!!" would decode quietly.
-  if (typeof sig !== 'string' || !SIGNATURE_PATTERN.test(sig)) return badSignature('signature is not 64 bytes of base64url');
+  if (typeof sig !== 'string' || !SIGNATURE_PATTERN.test(sig))
+    return badSignature('signature is not 64 bytes of base64url');
   let data: Buffer;
   try {
     data = canonicalNotification(n);
@@ -133,7 +136,9 @@ export function publicKeyFromString(text: string): KeyObject {
   if (trimmed.startsWith('-----BEGIN')) {
     if (!trimmed.startsWith('-----BEGIN PUBLIC KEY-----')) {
       const label = /^-----BEGIN ([A-Z0-9 ]+)-----/.exec(trimmed)?.[1] ?? 'unknown';
-      throw new Error(`backend public key is a PEM "${label}", not a "PUBLIC KEY": ${what} (never give a device the private key)`);
+      throw new Error(
+        `backend public key is a PEM "${label}", not a "PUBLIC KEY": ${what} (never give a device the private key)`,
+      );
     }
     let key: KeyObject;
     try {
@@ -148,7 +153,9 @@ export function publicKeyFromString(text: string): KeyObject {
   }
   if (!/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/.test(trimmed)) {
     // The value is not echoed: a mistake here may be a pasted private key.
-    throw new Error(`backend public key (${trimmed.length} characters) is neither a PEM public key nor 32 bytes of base64url: ${what}`);
+    throw new Error(
+      `backend public key (${trimmed.length} characters) is neither a PEM public key nor 32 bytes of base64url: ${what}`,
+    );
   }
   const der = Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(trimmed, 'base64url')]);
   return createPublicKey({ key: der, format: 'der', type: 'spki' });
@@ -171,9 +178,19 @@ export type FreshnessResult = { ok: true } | { ok: false; reason: 'expired' | 'f
 export const FRESHNESS_DEFAULTS = { maxAgeMs: 24 * 60 * 60 * 1000, maxSkewMs: 5 * 60 * 1000 } as const;
 
 /** Is a notification created at `createdAt` acceptable at `now` (both epoch ms)? Edges are inclusive. */
-export function checkFreshness(createdAt: number, now: number, opts: { maxAgeMs: number; maxSkewMs: number }): FreshnessResult {
-  for (const [name, value] of [['createdAt', createdAt], ['now', now], ['maxAgeMs', opts.maxAgeMs], ['maxSkewMs', opts.maxSkewMs]] as const) {
-    if (!Number.isFinite(value)) throw new RangeError(`checkFreshness: ${name} is ${value}; expected a finite number of milliseconds`);
+export function checkFreshness(
+  createdAt: number,
+  now: number,
+  opts: { maxAgeMs: number; maxSkewMs: number },
+): FreshnessResult {
+  for (const [name, value] of [
+    ['createdAt', createdAt],
+    ['now', now],
+    ['maxAgeMs', opts.maxAgeMs],
+    ['maxSkewMs', opts.maxSkewMs],
+  ] as const) {
+    if (!Number.isFinite(value))
+      throw new RangeError(`checkFreshness: ${name} is ${value}; expected a finite number of milliseconds`);
   }
   const age = now - createdAt;
   if (age > opts.maxAgeMs) {

@@ -31,7 +31,9 @@ export function checkBattery(percent: number): number {
  */
 export function isEmptySummary(m: Summary): boolean {
   if (!Number.isSafeInteger(m.count) || m.count < 0) {
-    throw new RangeError(`summary count ${m.count} cannot be announced: expected a whole number of payments, 0 or more`);
+    throw new RangeError(
+      `summary count ${m.count} cannot be announced: expected a whole number of payments, 0 or more`,
+    );
   }
   return m.count === 0 || m.totals.length === 0;
 }

@@ -10,7 +10,8 @@ export interface Announcement {
 }
 
 /** Fixed sentences a speaker says about itself, not about money. */
-export type Prompt = 'power-on' | 'network-connected' | 'network-lost' | 'volume-max' | 'volume-min' | 'no-records' | 'low-battery';
+export type Prompt =
+  'power-on' | 'network-connected' | 'network-lost' | 'volume-max' | 'volume-min' | 'no-records' | 'low-battery';
 
 /** A sum of money in one currency: integer minor units plus an ISO 4217 code. */
 export interface Total {

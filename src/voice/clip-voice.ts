@@ -68,7 +68,11 @@ export function createClipVoice(opts: ClipVoiceOptions): Voice {
       const parts = u.clips.map((key) => clipAt(pack, lang, key, volume));
       const missing = u.clips.filter((_, i) => parts[i] === undefined);
       if (missing.length === 0) return joinWithGaps(parts as Pcm[], pack.sampleRate, gapMs);
-      warnOnce(lang, [...new Set(missing)], (keys) => `the ${lang} voice pack in ${pack.dir} has no clip ${keys.map((k) => JSON.stringify(k)).join(', ')}`);
+      warnOnce(
+        lang,
+        [...new Set(missing)],
+        (keys) => `the ${lang} voice pack in ${pack.dir} has no clip ${keys.map((k) => JSON.stringify(k)).join(', ')}`,
+      );
       return synthesize(u, lang, volume);
     },
   };

@@ -72,7 +72,8 @@ async function clipsVoice(opts: CreateVoiceOptions): Promise<Voice> {
     const id = `${opts.cacheDir ?? defaultVoicePackDir()}\u0000${lang}`;
     let pack = loadedPacks.get(id);
     if (!pack) {
-      const onProgress = opts.onProgress && ((done: number, total: number, key: string) => opts.onProgress!(done, total, key, lang));
+      const onProgress =
+        opts.onProgress && ((done: number, total: number, key: string) => opts.onProgress!(done, total, key, lang));
       pack = ensureVoicePack(lang, { engine, cacheDir: opts.cacheDir, log: opts.log, onProgress });
       loadedPacks.set(id, pack);
       pack.catch(() => loadedPacks.delete(id)); // let a later speaker try again

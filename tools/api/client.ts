@@ -4,7 +4,13 @@
  */
 import { FINAL_STATUSES, type NewPayment, type PaymentHistoryEntry, type PaymentView } from '../../src/api/types.ts';
 
-export { FINAL_STATUSES, type NewPayment, type PaymentHistoryEntry, type PaymentStatus, type PaymentView } from '../../src/api/types.ts';
+export {
+  FINAL_STATUSES,
+  type NewPayment,
+  type PaymentHistoryEntry,
+  type PaymentStatus,
+  type PaymentView,
+} from '../../src/api/types.ts';
 
 /** The API answered with an error: `status` is the HTTP status, `code` the API's error code. */
 export class ApiRequestError extends Error {
@@ -24,7 +30,9 @@ export class ApiUnreachableError extends Error {
     readonly url: string,
     cause: string,
   ) {
-    super(`cannot reach the notification API at ${url} (${cause}): is "npx payspeaker broker" running with its HTTP port there? (--api URL; or pay --direct to publish over MQTT)`);
+    super(
+      `cannot reach the notification API at ${url} (${cause}): is "npx payspeaker broker" running with its HTTP port there? (--api URL; or pay --direct to publish over MQTT)`,
+    );
     this.name = 'ApiUnreachableError';
   }
 }
@@ -91,7 +99,12 @@ export class NotificationApi {
     } catch {
       // Not our API (a proxy's HTML page): the status says enough.
     }
-    throw new ApiRequestError(res.status, error.code ?? `http-${res.status}`, error.message ?? `${method} ${path} failed with HTTP ${res.status}`, error.field);
+    throw new ApiRequestError(
+      res.status,
+      error.code ?? `http-${res.status}`,
+      error.message ?? `${method} ${path} failed with HTTP ${res.status}`,
+      error.field,
+    );
   }
 }
 

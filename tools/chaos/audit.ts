@@ -21,7 +21,11 @@ export interface AnnouncementAudit {
 
 const WAV_NAME = /^\d{4}-\d\d-\d\dT\d{6}\.\d{3}Z-(PAY-[A-Za-z0-9._-]+)\.wav$/;
 
-export function auditAnnouncements(dirs: string[], ids: string[], statuses: Map<string, PaymentStatus>): AnnouncementAudit {
+export function auditAnnouncements(
+  dirs: string[],
+  ids: string[],
+  statuses: Map<string, PaymentStatus>,
+): AnnouncementAudit {
   const spoken = new Map<string, number>();
   for (const dir of dirs) {
     if (!fs.existsSync(dir)) continue;

@@ -27,10 +27,13 @@ export class Timers {
 
   /** Runs `fn` after `ms`; returns a function that cancels it. */
   after(ms: number, fn: () => void): () => void {
-    const handle = this.clock.setTimeout(() => {
-      this.pending.delete(handle);
-      fn();
-    }, Math.max(0, ms));
+    const handle = this.clock.setTimeout(
+      () => {
+        this.pending.delete(handle);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     this.pending.add(handle);
     return () => {
       if (this.pending.delete(handle)) this.clock.clearTimeout(handle);

@@ -70,10 +70,15 @@ export const NO_LATENCY: Latency = { delayMs: 0, jitterMs: 0 };
  */
 export function parseFaultWeights(text: string): Partial<Record<RandomFaultKind, number>> {
   const weights: Partial<Record<RandomFaultKind, number>> = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [name, value, extra] = part.split('=').map((p) => p.trim());
     if (!RANDOM_FAULT_KINDS.includes(name as RandomFaultKind)) {
-      throw new Error(`"${name}" is not a random fault: use ${RANDOM_FAULT_KINDS.join(', ')}, like reset=3,drop=1,blackhole=1`);
+      throw new Error(
+        `"${name}" is not a random fault: use ${RANDOM_FAULT_KINDS.join(', ')}, like reset=3,drop=1,blackhole=1`,
+      );
     }
     const weight = Number(value);
     if (value === undefined || extra !== undefined || value === '' || !Number.isFinite(weight) || weight < 0) {
@@ -81,16 +86,22 @@ export function parseFaultWeights(text: string): Partial<Record<RandomFaultKind,
     }
     weights[name as RandomFaultKind] = weight;
   }
-  if (!Object.values(weights).some((w) => w > 0)) throw new Error(`no fault has a weight above 0 in "${text}": give at least one, like reset=1`);
+  if (!Object.values(weights).some((w) => w > 0))
+    throw new Error(`no fault has a weight above 0 in "${text}": give at least one, like reset=1`);
   return weights;
 }
 
 /** One line for a log: "blackhole for 3000 ms on connection 4 (random, after 812 ms)". */
 export function describeFault(e: FaultEvent): string {
-  const what = e.kind === 'delay' ? `delay ${e.delayMs} ms${e.jitterMs ? ` + up to ${e.jitterMs} ms jitter` : ''}` : e.kind;
+  const what =
+    e.kind === 'delay' ? `delay ${e.delayMs} ms${e.jitterMs ? ` + up to ${e.jitterMs} ms jitter` : ''}` : e.kind;
   const span = e.durationMs !== undefined ? ` for ${e.durationMs} ms` : '';
   const where =
-    e.scope === 'listener' ? ' (new connections refused)' : e.scope === 'all' ? ` on all connections${e.links.length ? ` (${e.links.join(', ')})` : ' (none live)'}` : ` on connection ${e.links[0]}`;
+    e.scope === 'listener'
+      ? ' (new connections refused)'
+      : e.scope === 'all'
+        ? ` on all connections${e.links.length ? ` (${e.links.join(', ')})` : ' (none live)'}`
+        : ` on connection ${e.links[0]}`;
   const why = e.cause === 'random' ? ` (random, after ${e.afterMs} ms)` : ` (${e.cause})`;
   return `${what}${span}${where}${why}`;
 }

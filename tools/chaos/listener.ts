@@ -35,7 +35,11 @@ export class Listener {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const hint = HINTS[err.code ?? ''] ?? 'check the address and port';
-        reject(new Error(`the fault proxy cannot listen on ${this.host}:${this.boundPort} (${err.code ?? err.message}): ${hint}`));
+        reject(
+          new Error(
+            `the fault proxy cannot listen on ${this.host}:${this.boundPort} (${err.code ?? err.message}): ${hint}`,
+          ),
+        );
       });
       server.listen(this.boundPort, this.host, () => resolve());
     });

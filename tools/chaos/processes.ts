@@ -15,7 +15,10 @@ export class PayspeakerProcess {
   readonly events: Record<string, unknown>[] = [];
   stderr = '';
   private killRequested = false;
-  private readonly waiters: { match: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
+  private readonly waiters: {
+    match: (e: Record<string, unknown>) => boolean;
+    resolve: (e: Record<string, unknown>) => void;
+  }[] = [];
 
   /** `logFile`, if given, receives the whole stderr (appended: a restarted process continues it). */
   constructor(
@@ -40,8 +43,21 @@ export class PayspeakerProcess {
     const seen = this.events.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`payspeaker ${this.args[0]}: no matching event within ${timeoutMs} ms; stderr ends:\n${this.stderr.slice(-2000)}`)), timeoutMs);
-      const onExit = () => reject(new Error(`payspeaker ${this.args[0]} exited (${this.child.exitCode ?? this.child.signalCode}) before the expected event; stderr ends:\n${this.stderr.slice(-2000)}`));
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `payspeaker ${this.args[0]}: no matching event within ${timeoutMs} ms; stderr ends:\n${this.stderr.slice(-2000)}`,
+            ),
+          ),
+        timeoutMs,
+      );
+      const onExit = () =>
+        reject(
+          new Error(
+            `payspeaker ${this.args[0]} exited (${this.child.exitCode ?? this.child.signalCode}) before the expected event; stderr ends:\n${this.stderr.slice(-2000)}`,
+          ),
+        );
       this.child.once('exit', onExit);
       this.waiters.push({
         match,

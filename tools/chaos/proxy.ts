@@ -7,7 +7,18 @@
 import type { Socket } from 'node:net';
 import { silentLogger, type Logger } from '../../src/log.ts';
 import { systemClock, Timers, type ChaosClock } from './clock.ts';
-import { describeFault, FAULT_KINDS, NO_LATENCY, type Fault, type FaultCause, type FaultEvent, type FaultKind, type FaultTarget, type Latency, type RandomFaults } from './faults.ts';
+import {
+  describeFault,
+  FAULT_KINDS,
+  NO_LATENCY,
+  type Fault,
+  type FaultCause,
+  type FaultEvent,
+  type FaultKind,
+  type FaultTarget,
+  type Latency,
+  type RandomFaults,
+} from './faults.ts';
 import { Link } from './link.ts';
 import { Listener } from './listener.ts';
 import { armRandomFaults, checkRandomFaults } from './random-faults.ts';
@@ -116,8 +127,11 @@ class RunningFaultProxy implements FaultProxy {
     this.log = opts.log ?? silentLogger;
     this.timers = new Timers(this.clock);
     this.baseLatency = { ...NO_LATENCY, ...opts.latency };
-    this.listener = new Listener(opts.host ?? '127.0.0.1', opts.port ?? 0, (socket) => this.accept(socket), (err) =>
-      this.log.error({ err: err.message }, 'fault proxy listener error'),
+    this.listener = new Listener(
+      opts.host ?? '127.0.0.1',
+      opts.port ?? 0,
+      (socket) => this.accept(socket),
+      (err) => this.log.error({ err: err.message }, 'fault proxy listener error'),
     );
   }
 
@@ -215,7 +229,10 @@ class RunningFaultProxy implements FaultProxy {
       targetUnreachable: (l, cause) => {
         this.counts.targetUnreachable++;
         const t = this.opts.target;
-        this.log.warn({ link: l.id, cause }, `cannot reach the target ${t.host}:${t.port} (${cause}): closed connection ${l.id}; is the broker running?`);
+        this.log.warn(
+          { link: l.id, cause },
+          `cannot reach the target ${t.host}:${t.port} (${cause}): closed connection ${l.id}; is the broker running?`,
+        );
       },
       closed: (l) => {
         this.live.delete(l.id);
@@ -224,8 +241,10 @@ class RunningFaultProxy implements FaultProxy {
     });
     this.live.set(id, link);
     this.log.debug({ link: id, from: `${socket.remoteAddress}:${socket.remotePort}` }, `connection ${id} accepted`);
-    if (this.darkUntil !== null) link.blackhole(this.darkUntil === Infinity ? undefined : this.darkUntil - this.clock.now());
-    if (this.opts.random) armRandomFaults(link, this.opts.random, (l, fault, afterMs) => this.strike(fault, l.id, 'random', afterMs));
+    if (this.darkUntil !== null)
+      link.blackhole(this.darkUntil === Infinity ? undefined : this.darkUntil - this.clock.now());
+    if (this.opts.random)
+      armRandomFaults(link, this.opts.random, (l, fault, afterMs) => this.strike(fault, l.id, 'random', afterMs));
   }
 
   private strike(fault: Fault, target: FaultTarget, cause: FaultCause, afterMs?: number): FaultEvent | null {
@@ -247,7 +266,13 @@ class RunningFaultProxy implements FaultProxy {
       if (scope === 'all') this.setLatency(latency, fault.durationMs);
       else victims[0]!.setLatency(latency, fault.durationMs);
     }
-    return this.record(fault, cause, scope, victims.map((l) => l.id), afterMs);
+    return this.record(
+      fault,
+      cause,
+      scope,
+      victims.map((l) => l.id),
+      afterMs,
+    );
   }
 
   /** 'all': every live connection (maybe none); 'one' or an id: that one, or null when there is none. */
@@ -283,10 +308,25 @@ class RunningFaultProxy implements FaultProxy {
   private refuse(ms?: number): void {
     this.listener.stop();
     this.cancelResume?.();
-    this.cancelResume = ms === undefined ? null : this.timers.after(ms, () => void this.resume().catch((err: Error) => this.log.error({ err: err.message }, 'fault proxy could not listen again')));
+    this.cancelResume =
+      ms === undefined
+        ? null
+        : this.timers.after(
+            ms,
+            () =>
+              void this.resume().catch((err: Error) =>
+                this.log.error({ err: err.message }, 'fault proxy could not listen again'),
+              ),
+          );
   }
 
-  private record(fault: Fault, cause: FaultCause, scope: FaultEvent['scope'], links: number[], afterMs?: number): FaultEvent {
+  private record(
+    fault: Fault,
+    cause: FaultCause,
+    scope: FaultEvent['scope'],
+    links: number[],
+    afterMs?: number,
+  ): FaultEvent {
     const { kind, ...params } = fault;
     const event: FaultEvent = { kind, cause, atMs: this.clock.now() - this.startedAt, links, scope, ...params };
     if (afterMs !== undefined) event.afterMs = afterMs;

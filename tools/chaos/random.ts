@@ -21,7 +21,8 @@ export class FaultRandom {
   private constructor(private readonly rng: JumpableRandomGenerator) {}
 
   static fromSeed(seed: number): FaultRandom {
-    if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new RangeError(`seed must be a whole number from 0 to ${MAX_SEED}, got ${seed}`);
+    if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED)
+      throw new RangeError(`seed must be a whole number from 0 to ${MAX_SEED}, got ${seed}`);
     return new FaultRandom(xoroshiro128plus(seed));
   }
 

@@ -16,7 +16,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ApiRequestError, ApiUnreachableError, FINAL_STATUSES, NotificationApi, type PaymentHistoryEntry, type PaymentStatus, type PaymentView } from '../api/client.ts';
+import {
+  ApiRequestError,
+  ApiUnreachableError,
+  FINAL_STATUSES,
+  NotificationApi,
+  type PaymentHistoryEntry,
+  type PaymentStatus,
+  type PaymentView,
+} from '../api/client.ts';
 import { CHANNELS } from '../../src/protocol/index.ts';
 import { openRegistry } from '../../broker/registry.ts';
 import { provisionDevice, readBackendCredentials } from '../../broker/credentials.ts';
@@ -114,7 +122,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const temp = opts.dataDir === undefined;
   const dir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-chaos-'));
-  const progress: ChaosProgress = { phase: 'starting', accepted: 0, final: 0, payments: opts.payments, faults: 0, brokerKills: 0, deviceKills: 0 };
+  const progress: ChaosProgress = {
+    phase: 'starting',
+    accepted: 0,
+    final: 0,
+    payments: opts.payments,
+    faults: 0,
+    brokerKills: 0,
+    deviceKills: 0,
+  };
   const tell = () => opts.onProgress?.({ ...progress, faults: rig ? totalFaults(rig.proxy) : 0 });
   let rig: Rig | null = null;
   try {
@@ -141,7 +157,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         seed: opts.seed,
         statuses: counts,
         audio,
-        faults: { injected: rig.proxy.stats().faults, brokerKills: progress.brokerKills, deviceKills: progress.deviceKills, apiRetries: paid.retries },
+        faults: {
+          injected: rig.proxy.stats().faults,
+          brokerKills: progress.brokerKills,
+          deviceKills: progress.deviceKills,
+          apiRetries: paid.retries,
+        },
         durationMs: Date.now() - started,
         acceptedPerSecond: round(opts.payments / ((paid.endedAt - paid.startedAt) / 1000)),
         finalPerSecond: round(opts.payments / ((lastFinal - paid.startedAt) / 1000)),
@@ -161,9 +182,29 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
 async function setUp(dir: string, opts: ChaosOptions): Promise<Rig> {
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const brokerArgs = ['broker', '--data', dir, '--port', String(mqttPort), '--no-ws-port', '--http-port', String(httpPort), '--retry-after', '1s', '--retry-max', '4s', '--json', '--log-level', 'warn'];
+  const brokerArgs = [
+    'broker',
+    '--data',
+    dir,
+    '--port',
+    String(mqttPort),
+    '--no-ws-port',
+    '--http-port',
+    String(httpPort),
+    '--retry-after',
+    '1s',
+    '--retry-max',
+    '4s',
+    '--json',
+    '--log-level',
+    'warn',
+  ];
   const broker = await startBroker(brokerArgs, dir);
-  const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: mqttPort }, seed: opts.seed, random: { meanMs: opts.meanFaultMs, weights: { reset: 3, drop: 1 } } });
+  const proxy = await startFaultProxy({
+    target: { host: '127.0.0.1', port: mqttPort },
+    seed: opts.seed,
+    random: { meanMs: opts.meanFaultMs, weights: { reset: 3, drop: 1 } },
+  });
   const deviceIds = Array.from({ length: opts.devices }, (_, i) => `SPK-CHAOS-${String(i + 1).padStart(3, '0')}`);
   provision(dir, deviceIds, proxy.mqttUrl);
   const devices = await Promise.all(deviceIds.map((id) => startDevice(dir, id)));
@@ -191,7 +232,11 @@ function provision(dir: string, ids: string[], brokerUrl: string): void {
   try {
     for (const id of ids) {
       const { username, password } = provisionDevice(registry, id, { force: true });
-      fs.writeFileSync(configFile(dir, id), JSON.stringify({ id, broker: brokerUrl, username, password, backendPublicKey }), { mode: 0o600 });
+      fs.writeFileSync(
+        configFile(dir, id),
+        JSON.stringify({ id, broker: brokerUrl, username, password, backendPublicKey }),
+        { mode: 0o600 },
+      );
     }
   } finally {
     registry.close();
@@ -199,7 +244,22 @@ function provision(dir: string, ids: string[], brokerUrl: string): void {
 }
 
 async function startDevice(dir: string, id: string): Promise<PayspeakerProcess> {
-  const args = ['device', '--config', configFile(dir, id), '--audio', `file:${wavDir(dir, id)}`, '--data-dir', path.join(dir, 'speakers'), '--burst-depth', '100000', '--stale-after', '1h', '--json', '--log-level', 'warn'];
+  const args = [
+    'device',
+    '--config',
+    configFile(dir, id),
+    '--audio',
+    `file:${wavDir(dir, id)}`,
+    '--data-dir',
+    path.join(dir, 'speakers'),
+    '--burst-depth',
+    '100000',
+    '--stale-after',
+    '1h',
+    '--json',
+    '--log-level',
+    'warn',
+  ];
   const device = new PayspeakerProcess(args, process.env, logFile(dir, id));
   await device.waitForEvent((e) => e.event === 'online', 60_000);
   return device;
@@ -225,7 +285,13 @@ async function generate(rig: Rig, opts: ChaosOptions, progress: ChaosProgress) {
   const killDeviceAt = opts.killDevice ? Math.floor(opts.payments * 0.6) : -1;
   const send = async (i: number) => {
     const device = rig.deviceIds[i % rig.deviceIds.length]!;
-    const body = { device, amount: 100 + (i % 100_000), currency: 'CNY', channel: CHANNELS[i % 2]!, idempotencyKey: `chaos-${opts.seed}-${i}` };
+    const body = {
+      device,
+      amount: 100 + (i % 100_000),
+      currency: 'CNY',
+      channel: CHANNELS[i % 2]!,
+      idempotencyKey: `chaos-${opts.seed}-${i}`,
+    };
     for (;;) {
       try {
         ids[i] = (await rig.api.createPayment(body)).payment.id;
@@ -289,7 +355,12 @@ async function restartDevice(rig: Rig, seed: number, progress: ChaosProgress): P
 }
 
 /** Follows every payment to a final status, or until `drainMs` passes. */
-async function drain(rig: Rig, ids: string[], drainMs: number, progress: ChaosProgress): Promise<Map<string, PaymentStatus>> {
+async function drain(
+  rig: Rig,
+  ids: string[],
+  drainMs: number,
+  progress: ChaosProgress,
+): Promise<Map<string, PaymentStatus>> {
   const { api } = rig;
   const statuses = new Map<string, PaymentStatus>();
   const deadline = Date.now() + drainMs;
@@ -300,7 +371,14 @@ async function drain(rig: Rig, ids: string[], drainMs: number, progress: ChaosPr
     const still: string[] = [];
     for (let i = 0; i < open.length; i += 50) {
       const batch = open.slice(i, i + 50);
-      const got = await Promise.all(batch.map((id) => api.getPayment(id).then((r) => r.payment.status, () => 'queued' as const)));
+      const got = await Promise.all(
+        batch.map((id) =>
+          api.getPayment(id).then(
+            (r) => r.payment.status,
+            () => 'queued' as const,
+          ),
+        ),
+      );
       got.forEach((status, j) => {
         statuses.set(batch[j]!, status);
         if (FINAL_STATUSES.has(status)) progress.final = ++final;
@@ -314,12 +392,22 @@ async function drain(rig: Rig, ids: string[], drainMs: number, progress: ChaosPr
   // a moment behind it, still being resent after a reconnect: give those a last look.
   await sleep(3000);
   const duplicates = [...statuses].filter(([, s]) => s === 'duplicate').map(([id]) => id);
-  for (const id of duplicates) statuses.set(id, await api.getPayment(id).then((r) => r.payment.status, () => 'duplicate' as const));
+  for (const id of duplicates)
+    statuses.set(
+      id,
+      await api.getPayment(id).then(
+        (r) => r.payment.status,
+        () => 'duplicate' as const,
+      ),
+    );
   return statuses;
 }
 
 /** Looks up every payment that did not end `played` and groups them by speaker and cause. */
-async function explainUnplayed(api: NotificationApi, statuses: Map<string, PaymentStatus>): Promise<ChaosReport['unplayed']> {
+async function explainUnplayed(
+  api: NotificationApi,
+  statuses: Map<string, PaymentStatus>,
+): Promise<ChaosReport['unplayed']> {
   const ids = [...statuses].filter(([, s]) => s !== 'played').map(([id]) => id);
   const causes = new Map<string, UnplayedCause>();
   const examples: UnplayedExample[] = [];
@@ -339,7 +427,15 @@ async function explainUnplayed(api: NotificationApi, statuses: Map<string, Payme
 }
 
 function countStatuses(statuses: Map<string, PaymentStatus>): Record<PaymentStatus, number> {
-  const counts: Record<PaymentStatus, number> = { queued: 0, delivered: 0, played: 0, duplicate: 0, summarized: 0, rejected: 0, expired: 0 };
+  const counts: Record<PaymentStatus, number> = {
+    queued: 0,
+    delivered: 0,
+    played: 0,
+    duplicate: 0,
+    summarized: 0,
+    rejected: 0,
+    expired: 0,
+  };
   for (const s of statuses.values()) counts[s]++;
   return counts;
 }
@@ -347,7 +443,15 @@ function countStatuses(statuses: Map<string, PaymentStatus>): Record<PaymentStat
 function isClean(r: ChaosReport): boolean {
   const s = r.statuses;
   const final = s.played + s.duplicate + s.summarized + s.rejected + s.expired;
-  return final === r.payments && s.rejected === 0 && s.expired === 0 && s.summarized === 0 && r.audio.twice === 0 && r.audio.missing === 0 && r.audio.unexpected === 0;
+  return (
+    final === r.payments &&
+    s.rejected === 0 &&
+    s.expired === 0 &&
+    s.summarized === 0 &&
+    r.audio.twice === 0 &&
+    r.audio.missing === 0 &&
+    r.audio.unexpected === 0
+  );
 }
 
 function totalFaults(proxy: FaultProxy): number {

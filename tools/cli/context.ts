@@ -23,7 +23,9 @@ export function defaultContext(settings: Settings, configFile: string | null): C
 /** Options shared by several commands, each readable from flag, env var and config file. */
 export const commonOptions = {
   broker: (s: Settings) =>
-    new Option('--broker <url>', 'broker URL (mqtt://, mqtts://, ws://, wss://)').env('PAYSPEAKER_BROKER').default(s.broker ?? 'mqtt://127.0.0.1:1883'),
+    new Option('--broker <url>', 'broker URL (mqtt://, mqtts://, ws://, wss://)')
+      .env('PAYSPEAKER_BROKER')
+      .default(s.broker ?? 'mqtt://127.0.0.1:1883'),
   json: () => new Option('--json', 'print one JSON object per line for scripts'),
   logLevel: (s: Settings) =>
     new Option('--log-level <level>', 'log level (logs go to stderr)')

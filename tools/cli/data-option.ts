@@ -12,14 +12,20 @@ export interface DataFlags {
 
 export function addDataOption(cmd: Command, s: Settings): Command {
   return cmd
-    .addOption(new Option('--data <dir>', "data directory; the broker's registry is DIR/broker/registry.sqlite (default: the user data dir)").env('PAYSPEAKER_DATA_DIR').default(s.dataDir))
+    .addOption(
+      new Option(
+        '--data <dir>',
+        "data directory; the broker's registry is DIR/broker/registry.sqlite (default: the user data dir)",
+      )
+        .env('PAYSPEAKER_DATA_DIR')
+        .default(s.dataDir),
+    )
     .addOption(new Option('--data-dir <dir>').hideHelp());
 }
 
 export function resolveDataDir(flags: DataFlags): string {
   return flags.dataDir ?? flags.data ?? defaultDataDir();
 }
-
 
 /** Opens the broker's registry for one command and always closes it again. */
 export function withRegistry<T>(dataDir: string, use: (registry: Registry) => T): T {

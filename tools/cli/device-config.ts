@@ -14,7 +14,9 @@ export function loadDeviceConfig(file: string): DeviceConfig {
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new CliError(`--config ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}: pass the file "payspeaker provision" wrote`);
+    throw new CliError(
+      `--config ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}: pass the file "payspeaker provision" wrote`,
+    );
   }
   try {
     return parseDeviceConfig(raw);

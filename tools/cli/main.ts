@@ -25,7 +25,9 @@ import { flashCommand } from './commands/flash.ts';
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('payspeaker')
-    .description('Payment speaker simulator: an MQTT broker, virtual speakers that announce payments aloud, and test payments.')
+    .description(
+      'Payment speaker simulator: an MQTT broker, virtual speakers that announce payments aloud, and test payments.',
+    )
     .version(VERSION)
     .option('--settings <file>', 'JSON settings file (default: ./payspeaker.config.json, then the user config dir)')
     .showHelpAfterError('(run with --help for usage)')
@@ -51,7 +53,24 @@ Examples:
   npx payspeaker flash pi@raspberrypi.local --config SPK-0001.json   install it over SSH
   npx payspeaker ota SPK-0001 --release firmware/payspeaker-firmware-V.json   update over the air`,
     );
-  for (const make of [demoCommand, brokerCommand, deviceCommand, payCommand, commandCommand, provisionCommand, devicesCommand, revokeCommand, certsCommand, voicepackCommand, chaosCommand, fleetCommand, imageCommand, otaCommand, flashCommand]) program.addCommand(make(ctx));
+  for (const make of [
+    demoCommand,
+    brokerCommand,
+    deviceCommand,
+    payCommand,
+    commandCommand,
+    provisionCommand,
+    devicesCommand,
+    revokeCommand,
+    certsCommand,
+    voicepackCommand,
+    chaosCommand,
+    fleetCommand,
+    imageCommand,
+    otaCommand,
+    flashCommand,
+  ])
+    program.addCommand(make(ctx));
   program.exitOverride();
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

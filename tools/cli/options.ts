@@ -5,7 +5,9 @@ export function parsePort(flag: string) {
   return (text: string): number => {
     const port = Number(text);
     if (!/^\d+$/.test(text) || port > 65535) {
-      throw new InvalidArgumentError(`${flag} must be a port number from 0 to 65535 (0 picks a free one), got ${JSON.stringify(text)}`);
+      throw new InvalidArgumentError(
+        `${flag} must be a port number from 0 to 65535 (0 picks a free one), got ${JSON.stringify(text)}`,
+      );
     }
     return port;
   };

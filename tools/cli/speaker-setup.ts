@@ -60,7 +60,9 @@ export async function bootSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent
     throw new CliError(`--audio: ${(err as Error).message}`);
   }
   if (!isVoiceEngine(setup.voiceEngine)) {
-    throw new CliError(`--voice-engine ${JSON.stringify(setup.voiceEngine)} is not an engine: use one of ${VOICE_ENGINES.join(', ')}`);
+    throw new CliError(
+      `--voice-engine ${JSON.stringify(setup.voiceEngine)} is not an engine: use one of ${VOICE_ENGINES.join(', ')}`,
+    );
   }
   let composed: ComposedSpeaker;
   try {
@@ -68,7 +70,13 @@ export async function bootSpeaker(setup: SpeakerSetup, onEvent: (e: SpeakerEvent
       id: setup.id,
       broker: setup.broker,
       lang: setup.lang,
-      board: { kind: 'laptop', audio: spec, nvsFile: deviceNvsFile(setup.dataDir, setup.id), interactive: setup.interactive, onQuit: setup.onQuit },
+      board: {
+        kind: 'laptop',
+        audio: spec,
+        nvsFile: deviceNvsFile(setup.dataDir, setup.id),
+        interactive: setup.interactive,
+        onQuit: setup.onQuit,
+      },
       voice: { kind: setup.voiceEngine, gapMs: setup.clipGapMs, onProgress: progressLine() },
       trust: setup.trust,
       settings: setup.settings,

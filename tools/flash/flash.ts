@@ -17,7 +17,19 @@ import { FlashError } from './errors.ts';
 import type { LocalImage } from './image-source.ts';
 import type { ServiceManager } from './init/service-manager.ts';
 import { PresenceWatch } from './online.ts';
-import { inspectSystem, installLoader, prepareRoot, readRemoteState, remotePaths, restoreDeviceConfig, shellQuote, uploadSlot, writeDeviceConfig, writeRemoteState, type RemoteSystem } from './remote-root.ts';
+import {
+  inspectSystem,
+  installLoader,
+  prepareRoot,
+  readRemoteState,
+  remotePaths,
+  restoreDeviceConfig,
+  shellQuote,
+  uploadSlot,
+  writeDeviceConfig,
+  writeRemoteState,
+  type RemoteSystem,
+} from './remote-root.ts';
 import { SshSession, type SshOptions } from './ssh.ts';
 import type { Credentials } from '../../broker/credentials.ts';
 
@@ -71,7 +83,8 @@ export interface FlashResult {
   durationMs: number;
 }
 
-const mb = (bytes: number) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1e3))} kB`);
+const mb = (bytes: number) =>
+  bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1e3))} kB`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function flash(opts: FlashOptions): Promise<FlashResult> {
@@ -79,7 +92,8 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
   const started = now();
   const { target } = opts.ssh;
   const step = (n: number, text: string) => opts.progress(`[${n}/${STEPS}] ${text}`);
-  if (!path.posix.isAbsolute(opts.root)) throw new FlashError('input', `--root ${opts.root} must be an absolute path on the device, e.g. /opt/payspeaker`);
+  if (!path.posix.isAbsolute(opts.root))
+    throw new FlashError('input', `--root ${opts.root} must be an absolute path on the device, e.g. /opt/payspeaker`);
   const paths = remotePaths(opts.root);
 
   step(1, `connecting to ${target.user}@${target.host}:${target.port}…`);
@@ -96,44 +110,89 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
     step(3, `reading ${paths.state}…`);
     const { state, fresh } = await readRemoteState(ssh, opts.root);
     if (state.trial) {
-      throw new FlashError('remote', `slot ${state.trial.slot} on ${target.host} is on trial with ${state.trial.version} (begun by ${state.trial.by}): wait for it to confirm or roll back (at most ${Math.round(state.trial.deadlineMs / 1000)} s), then flash again`);
+      throw new FlashError(
+        'remote',
+        `slot ${state.trial.slot} on ${target.host} is on trial with ${state.trial.version} (begun by ${state.trial.by}): wait for it to confirm or roll back (at most ${Math.round(state.trial.deadlineMs / 1000)} s), then flash again`,
+      );
     }
     const slot = inactiveSlot(state);
     const previous = { slot: state.active, version: state.versions[state.active] };
-    opts.progress(fresh ? '      no boot state: a fresh device' : `      slot ${state.active} active with ${previous.version ?? '(nothing)'}; writing slot ${slot}`);
+    opts.progress(
+      fresh
+        ? '      no boot state: a fresh device'
+        : `      slot ${state.active} active with ${previous.version ?? '(nothing)'}; writing slot ${slot}`,
+    );
 
-    step(4, 'verifying the image with the device\'s backend key…');
+    step(4, "verifying the image with the device's backend key…");
     image = await opts.image();
     const version = image.manifest.version;
-    opts.progress(`      ${version} from ${image.source}: ${Object.keys(image.manifest.files).length} files, ${mb(image.bytes)}, signature and hashes ok`);
+    opts.progress(
+      `      ${version} from ${image.source}: ${Object.keys(image.manifest.files).length} files, ${mb(image.bytes)}, signature and hashes ok`,
+    );
     if (previous.version === version) {
-      throw new FlashError('input', `${version} is already running in slot ${previous.slot} on ${target.host}: build a new image (each build gets its own version) to update`);
+      throw new FlashError(
+        'input',
+        `${version} is already running in slot ${previous.slot} on ${target.host}: build a new image (each build gets its own version) to update`,
+      );
     }
     const unit = fillUnit(image, opts.root, target.user, system.nodePath);
 
     const plan: PlanStep[] = [
       { step: 1, name: 'connect', detail: `${target.user}@${target.host}:${target.port}, host key ${ssh.hostKey}` },
       { step: 2, name: 'node', detail: `Node ${system.nodeVersion} at ${system.nodePath}` },
-      { step: 3, name: 'state', detail: fresh ? `${paths.state}: none (fresh device)` : `${paths.state}: slot ${state.active} active with ${previous.version ?? '(nothing)'}` },
-      { step: 4, name: 'verify', detail: `${version} from ${image.source}: signature and ${Object.keys(image.manifest.files).length} file hashes ok` },
-      { step: 5, name: 'upload', detail: `${mb(image.bytes)} to ${paths.incoming(slot)}, checked on the device, moved to ${paths.slot(slot)}; ${image.manifest.loader} copied to ${paths.loader}` },
+      {
+        step: 3,
+        name: 'state',
+        detail: fresh
+          ? `${paths.state}: none (fresh device)`
+          : `${paths.state}: slot ${state.active} active with ${previous.version ?? '(nothing)'}`,
+      },
+      {
+        step: 4,
+        name: 'verify',
+        detail: `${version} from ${image.source}: signature and ${Object.keys(image.manifest.files).length} file hashes ok`,
+      },
+      {
+        step: 5,
+        name: 'upload',
+        detail: `${mb(image.bytes)} to ${paths.incoming(slot)}, checked on the device, moved to ${paths.slot(slot)}; ${image.manifest.loader} copied to ${paths.loader}`,
+      },
       { step: 6, name: 'config', detail: `${opts.device.configFile} → ${paths.config} (mode 0600)` },
       { step: 7, name: 'service', detail: `${init.kind}: ${init.plan().install}` },
-      { step: 8, name: 'switch', detail: `${paths.state}: slot ${slot} on trial with ${version} (deadline ${opts.timeoutMs / 1000} s), then ${init.plan().restart}` },
+      {
+        step: 8,
+        name: 'switch',
+        detail: `${paths.state}: slot ${slot} on trial with ${version} (deadline ${opts.timeoutMs / 1000} s), then ${init.plan().restart}`,
+      },
       {
         step: 9,
         name: 'online',
         detail: `wait up to ${opts.timeoutMs / 1000} s for ${opts.device.id} online with ${version} on ${opts.brokerUrl}; else roll back to slot ${previous.slot} (${previous.version ?? 'empty'})`,
       },
     ];
-    const result = { ok: true as const, device: opts.device.id, host: target.host, root: opts.root, slot, version, previous, fresh, hostKey: ssh.hostKey };
+    const result = {
+      ok: true as const,
+      device: opts.device.id,
+      host: target.host,
+      root: opts.root,
+      slot,
+      version,
+      previous,
+      fresh,
+      hostKey: ssh.hostKey,
+    };
     if (opts.dryRun) {
       opts.progress('      --dry-run: nothing was changed on the device; the plan:');
       for (const p of plan.slice(4)) opts.progress(`[${p.step}/${STEPS}] ${p.name}: ${p.detail}`);
       return { ...result, dryRun: true, plan, durationMs: now() - started };
     }
     // Before anything is sent: a flash that cannot see whether it worked should not begin.
-    watch = await PresenceWatch.open({ brokerUrl: opts.brokerUrl, device: opts.device.id, credentials: opts.backendCredentials, ca: opts.device.ca });
+    watch = await PresenceWatch.open({
+      brokerUrl: opts.brokerUrl,
+      device: opts.device.id,
+      credentials: opts.backendCredentials,
+      ca: opts.device.ca,
+    });
 
     step(5, `uploading image to slot ${slot} (${mb(image.bytes)})…`);
     await prepareRoot(ssh, opts.root, system.uid);
@@ -165,7 +224,13 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
       await ssh.run(`rm -f ${shellQuote(`${paths.config}.prev`)}`, 'removing the previous device config');
       return { ...result, dryRun: false, durationMs: now() - started };
     }
-    throw await recover(ssh, init, watch, { ...opts, now }, { version, previous, fresh, reason: outcome.reason, by: outcome.by });
+    throw await recover(
+      ssh,
+      init,
+      watch,
+      { ...opts, now },
+      { version, previous, fresh, reason: outcome.reason, by: outcome.by },
+    );
   } finally {
     image?.dispose();
     await watch?.close();
@@ -185,7 +250,14 @@ function fillUnit(image: LocalImage, root: string, sshUser: string, nodePath: st
 type TrialOutcome = { ok: true } | { ok: false; reason: string; by: 'loader' | 'flash' };
 
 /** Online with `version` and confirmed in state.json, or why not: the loader rolled it back, or time ran out. */
-async function awaitTrial(ssh: SshSession, root: string, watch: PresenceWatch, version: string, timeoutMs: number, now: () => number): Promise<TrialOutcome> {
+async function awaitTrial(
+  ssh: SshSession,
+  root: string,
+  watch: PresenceWatch,
+  version: string,
+  timeoutMs: number,
+  now: () => number,
+): Promise<TrialOutcome> {
   const deadline = now() + timeoutMs;
   let lastStateCheck = 0;
   let confirmed = false;
@@ -194,7 +266,8 @@ async function awaitTrial(ssh: SshSession, root: string, watch: PresenceWatch, v
       lastStateCheck = now();
       const { state } = await readRemoteState(ssh, root);
       const last = state.last;
-      if (!state.trial && last?.version === version && last.result === 'rolled-back') return { ok: false, reason: last.reason ?? 'the loader rolled it back', by: 'loader' };
+      if (!state.trial && last?.version === version && last.result === 'rolled-back')
+        return { ok: false, reason: last.reason ?? 'the loader rolled it back', by: 'loader' };
       confirmed = !state.trial && last?.version === version && last.result === 'updated';
     }
     if (confirmed && watch.isOnlineWith(version)) return { ok: true };
@@ -202,7 +275,13 @@ async function awaitTrial(ssh: SshSession, root: string, watch: PresenceWatch, v
   }
   const online = watch.isOnlineWith(version);
   const within = `within ${Math.round(timeoutMs / 1000)} s`;
-  return { ok: false, by: 'flash', reason: online ? `${version} came online but did not confirm its trial ${within}` : `${version} did not come online ${within}` };
+  return {
+    ok: false,
+    by: 'flash',
+    reason: online
+      ? `${version} came online but did not confirm its trial ${within}`
+      : `${version} did not come online ${within}`,
+  };
 }
 
 interface Failure {
@@ -220,7 +299,13 @@ async function restoreConfig(ssh: SshSession, opts: FlashOptions): Promise<boole
 }
 
 /** Back to the previous slot (unless the loader did it), restart, and wait for the old version. */
-async function recover(ssh: SshSession, init: ServiceManager, watch: PresenceWatch, opts: FlashOptions & { now: () => number }, f: Failure): Promise<FlashError> {
+async function recover(
+  ssh: SshSession,
+  init: ServiceManager,
+  watch: PresenceWatch,
+  opts: FlashOptions & { now: () => number },
+  f: Failure,
+): Promise<FlashError> {
   const { now } = opts;
   let reason = f.reason;
   if (f.by === 'flash') {
@@ -235,7 +320,8 @@ async function recover(ssh: SshSession, init: ServiceManager, watch: PresenceWat
     }
     let next: BootState | null = null;
     if (state.trial?.version === f.version) next = rollBack(state, reason, now());
-    else if (state.last?.version === f.version && state.last.result === 'rolled-back') reason = state.last.reason ?? reason; // the loader got there first
+    else if (state.last?.version === f.version && state.last.result === 'rolled-back')
+      reason = state.last.reason ?? reason; // the loader got there first
     if (next) {
       opts.progress(`      rolling back to slot ${f.previous.slot} (${f.previous.version ?? 'empty'}): ${reason}`);
       await restoreConfig(ssh, opts);
@@ -243,7 +329,9 @@ async function recover(ssh: SshSession, init: ServiceManager, watch: PresenceWat
       await init.restart(ssh);
     }
   } else {
-    opts.progress(`      the device rolled back to slot ${f.previous.slot} (${f.previous.version ?? 'empty'}): ${reason}`);
+    opts.progress(
+      `      the device rolled back to slot ${f.previous.slot} (${f.previous.version ?? 'empty'}): ${reason}`,
+    );
     // The old firmware is running already, with the new config: give it its own back.
     if (await restoreConfig(ssh, opts)) await init.restart(ssh);
   }
@@ -251,12 +339,22 @@ async function recover(ssh: SshSession, init: ServiceManager, watch: PresenceWat
   const tail = log.length > 0 ? `\nlast lines the loader logged:\n  ${log.join('\n  ')}` : '';
   const details = { reason, rolledBackTo: f.previous, log };
   if (f.fresh || !f.previous.version) {
-    return new FlashError('rolled-back', `${f.version} was not kept on ${ssh.target.host}: ${reason}. The device had no earlier firmware to go back to: fix the image and flash again${tail}`, details);
+    return new FlashError(
+      'rolled-back',
+      `${f.version} was not kept on ${ssh.target.host}: ${reason}. The device had no earlier firmware to go back to: fix the image and flash again${tail}`,
+      details,
+    );
   }
   opts.progress(`      waiting for ${opts.device.id} to come back online with ${f.previous.version}…`);
   const deadline = now() + opts.timeoutMs;
   while (now() < deadline && !watch.isOnlineWith(f.previous.version)) await sleep(200);
   const back = watch.isOnlineWith(f.previous.version);
-  const after = back ? `${f.previous.version} is online again (slot ${f.previous.slot})` : `and ${f.previous.version} did not come back online within ${opts.timeoutMs / 1000} s either: check the device`;
-  return new FlashError('rolled-back', `${f.version} was rolled back on ${ssh.target.host}: ${reason}; ${after}${tail}`, { ...details, previousOnline: back });
+  const after = back
+    ? `${f.previous.version} is online again (slot ${f.previous.slot})`
+    : `and ${f.previous.version} did not come back online within ${opts.timeoutMs / 1000} s either: check the device`;
+  return new FlashError(
+    'rolled-back',
+    `${f.version} was rolled back on ${ssh.target.host}: ${reason}; ${after}${tail}`,
+    { ...details, previousOnline: back },
+  );
 }

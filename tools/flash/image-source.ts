@@ -11,7 +11,14 @@ import os from 'node:os';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import * as tar from 'tar';
-import { IMAGE_NAME, MANIFEST_FILE, readManifest, verifyImageDir, verifyReleaseFile, type ImageManifest } from '../../src/firmware/image.ts';
+import {
+  IMAGE_NAME,
+  MANIFEST_FILE,
+  readManifest,
+  verifyImageDir,
+  verifyReleaseFile,
+  type ImageManifest,
+} from '../../src/firmware/image.ts';
 import { FlashError } from './errors.ts';
 
 export interface LocalImage {
@@ -27,19 +34,32 @@ export interface LocalImage {
 
 export const DEFAULT_IMAGE_FOLDER = 'firmware';
 
-export async function resolveImage(opts: { image?: string; release?: string; cwd: string; backendPublicKey: KeyObject }): Promise<LocalImage> {
-  if (opts.image && opts.release) throw new FlashError('input', 'pass either --image DIR or --image-release FILE.json, not both');
+export async function resolveImage(opts: {
+  image?: string;
+  release?: string;
+  cwd: string;
+  backendPublicKey: KeyObject;
+}): Promise<LocalImage> {
+  if (opts.image && opts.release)
+    throw new FlashError('input', 'pass either --image DIR or --image-release FILE.json, not both');
   if (opts.release) return fromRelease(path.resolve(opts.cwd, opts.release), opts.backendPublicKey);
   const dir = opts.image ? path.resolve(opts.cwd, opts.image) : newestImage(path.join(opts.cwd, DEFAULT_IMAGE_FOLDER));
   return checked(dir, dir, opts.backendPublicKey, () => {});
 }
 
 function checked(dir: string, source: string, key: KeyObject, dispose: () => void): LocalImage {
-  if (!fs.existsSync(dir)) throw new FlashError('input', `--image ${dir}: no such folder: pass an image folder from "npx payspeaker image build" (./firmware/${IMAGE_NAME}-<version>)`);
+  if (!fs.existsSync(dir))
+    throw new FlashError(
+      'input',
+      `--image ${dir}: no such folder: pass an image folder from "npx payspeaker image build" (./firmware/${IMAGE_NAME}-<version>)`,
+    );
   const verdict = verifyImageDir(dir, key);
   if (!verdict.ok) {
     dispose();
-    throw new FlashError('input', `the image was refused before anything was sent: ${verdict.reason}`, { problem: verdict.problem, ...(verdict.file ? { file: verdict.file } : {}) });
+    throw new FlashError('input', `the image was refused before anything was sent: ${verdict.reason}`, {
+      problem: verdict.problem,
+      ...(verdict.file ? { file: verdict.file } : {}),
+    });
   }
   const bytes = Object.values(verdict.manifest.files).reduce((n, f) => n + f.size, 0);
   return { dir, manifest: verdict.manifest, bytes, source, dispose };
@@ -64,7 +84,11 @@ function newestImage(folder: string): string {
       // a damaged folder is not a candidate
     }
   }
-  if (!best) throw new FlashError('input', `no firmware image in ${folder}: build one (npx payspeaker image build) or pass --image DIR or --image-release FILE.json`);
+  if (!best)
+    throw new FlashError(
+      'input',
+      `no firmware image in ${folder}: build one (npx payspeaker image build) or pass --image DIR or --image-release FILE.json`,
+    );
   return best.dir;
 }
 
@@ -73,11 +97,17 @@ async function fromRelease(file: string, key: KeyObject): Promise<LocalImage> {
   try {
     release = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new FlashError('input', `--image-release ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}: pass the .json "image build" wrote beside the tarball`);
+    throw new FlashError(
+      'input',
+      `--image-release ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}: pass the .json "image build" wrote beside the tarball`,
+    );
   }
   const tarball = path.join(path.dirname(file), String((release as { file?: unknown } | null)?.file ?? ''));
   const verdict = verifyReleaseFile(release, tarball, key);
-  if (!verdict.ok) throw new FlashError('input', `--image-release ${file} was refused before anything was sent: ${verdict.reason}`, { problem: verdict.problem });
+  if (!verdict.ok)
+    throw new FlashError('input', `--image-release ${file} was refused before anything was sent: ${verdict.reason}`, {
+      problem: verdict.problem,
+    });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-flash-image-'));
   const dispose = () => fs.rmSync(dir, { recursive: true, force: true });
   try {

@@ -38,7 +38,13 @@ function patternMatches(pattern: string, name: string): boolean {
     if (!salt || !hash) return false;
     return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
   }
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return re.test(name);
 }
 
@@ -74,14 +80,25 @@ export function knownKeys(text: string, host: string, port: number): KnownKey[] 
 
 export type HostKeyVerdict =
   | { ok: true; how: 'known' | 'accepted' }
-  | { ok: false; reason: 'unknown' | 'changed' | 'revoked' | 'fingerprint-mismatch'; fingerprint: string; type: string };
+  | {
+      ok: false;
+      reason: 'unknown' | 'changed' | 'revoked' | 'fingerprint-mismatch';
+      fingerprint: string;
+      type: string;
+    };
 
 /**
  * Whether to trust `keyBlob` for host:port: listed in known_hosts → yes; listed as revoked, or
  * the host is listed with other keys of the same type (changed: maybe an attack) → no, whatever
  * was accepted; unknown → only if `accept` is its fingerprint.
  */
-export function checkHostKey(knownHostsText: string, host: string, port: number, keyBlob: Buffer, accept?: string): HostKeyVerdict {
+export function checkHostKey(
+  knownHostsText: string,
+  host: string,
+  port: number,
+  keyBlob: Buffer,
+  accept?: string,
+): HostKeyVerdict {
   const type = keyTypeOf(keyBlob);
   const fp = fingerprint(keyBlob);
   const keys = knownKeys(knownHostsText, host, port);
@@ -97,7 +114,13 @@ export function checkHostKey(knownHostsText: string, host: string, port: number,
 
 /** The key types known_hosts lists for the host, so the client asks for those first (as `ssh` does). */
 export function preferredHostKeyTypes(knownHostsText: string, host: string, port: number): string[] {
-  return [...new Set(knownKeys(knownHostsText, host, port).filter((k) => !k.revoked).map((k) => k.type))];
+  return [
+    ...new Set(
+      knownKeys(knownHostsText, host, port)
+        .filter((k) => !k.revoked)
+        .map((k) => k.type),
+    ),
+  ];
 }
 
 export function readKnownHosts(file: string): string {
@@ -113,5 +136,7 @@ export function appendKnownHost(file: string, host: string, port: number, keyBlo
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const existing = readKnownHosts(file);
   const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
-  fs.appendFileSync(file, `${sep}${hostEntryName(host, port)} ${keyTypeOf(keyBlob)} ${keyBlob.toString('base64')}\n`, { mode: 0o644 });
+  fs.appendFileSync(file, `${sep}${hostEntryName(host, port)} ${keyTypeOf(keyBlob)} ${keyBlob.toString('base64')}\n`, {
+    mode: 0o644,
+  });
 }

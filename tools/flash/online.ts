@@ -21,17 +21,30 @@ export class PresenceWatch {
 
   private constructor(private readonly client: MqttClient) {}
 
-  static async open(opts: { brokerUrl: string; device: string; credentials: Credentials | null; ca: string | null }): Promise<PresenceWatch> {
+  static async open(opts: {
+    brokerUrl: string;
+    device: string;
+    credentials: Credentials | null;
+    ca: string | null;
+  }): Promise<PresenceWatch> {
     const clientId = `backend-flash-${opts.device}-${process.pid}-${Date.now().toString(36)}`;
     // Checked before anything is sent: a flash that could not tell whether it worked is not started.
-    const client = await connectOnce(opts.brokerUrl, { clientId, ...(opts.credentials ?? {}), ...tlsClientOptions(opts.brokerUrl, opts.ca) }).catch((err: Error) => {
+    const client = await connectOnce(opts.brokerUrl, {
+      clientId,
+      ...(opts.credentials ?? {}),
+      ...tlsClientOptions(opts.brokerUrl, opts.ca),
+    }).catch((err: Error) => {
       throw new FlashError('input', `cannot watch ${opts.device} come online: ${err.message}`);
     });
     const watch = new PresenceWatch(client);
     client.on('message', (_topic, payload) => {
       try {
         const s = JSON.parse(payload.toString()) as { online?: unknown; firmware?: unknown };
-        watch.latest = { online: s.online === true, firmware: typeof s.firmware === 'string' ? s.firmware : null, at: Date.now() };
+        watch.latest = {
+          online: s.online === true,
+          firmware: typeof s.firmware === 'string' ? s.firmware : null,
+          at: Date.now(),
+        };
       } catch {
         // not a state message: ignore
       }

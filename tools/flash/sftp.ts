@@ -15,7 +15,10 @@ export function isNoSuchFile(err: unknown): boolean {
 export function readRemoteFile(sftp: SFTPWrapper, file: string): Promise<Buffer | null> {
   return new Promise((resolve, reject) =>
     sftp.readFile(file, (err, data) => {
-      if (err) return isNoSuchFile(err) ? resolve(null) : reject(new Error(`cannot read ${file} on the device: ${err.message}`));
+      if (err)
+        return isNoSuchFile(err)
+          ? resolve(null)
+          : reject(new Error(`cannot read ${file} on the device: ${err.message}`));
       resolve(data);
     }),
   );
@@ -29,12 +32,20 @@ const call = <T>(what: string, fn: (cb: (err: Error | undefined | null, v: T) =>
  * offers fsync@openssh.com, then renamed over the old one with posix-rename@openssh.com (plain
  * SFTP rename refuses to replace a file). A power cut leaves the old file or the new one.
  */
-export async function writeRemoteFileAtomic(sftp: SFTPWrapper, file: string, data: Buffer | string, mode: number): Promise<void> {
+export async function writeRemoteFileAtomic(
+  sftp: SFTPWrapper,
+  file: string,
+  data: Buffer | string,
+  mode: number,
+): Promise<void> {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const tmp = `${file}.flash-${process.pid}.tmp`;
   const handle = await call<Buffer>(`cannot create ${tmp} on the device`, (cb) => sftp.open(tmp, 'w', { mode }, cb));
   try {
-    if (bytes.length > 0) await call(`cannot write ${tmp} on the device`, (cb) => sftp.write(handle, bytes, 0, bytes.length, 0, cb as never));
+    if (bytes.length > 0)
+      await call(`cannot write ${tmp} on the device`, (cb) =>
+        sftp.write(handle, bytes, 0, bytes.length, 0, cb as never),
+      );
     // Explicit: an existing temp file keeps its old mode through open(…, {mode}).
     await call(`cannot chmod ${tmp} on the device`, (cb) => sftp.fchmod(handle, mode, cb as never));
     await call<unknown>('fsync', (cb) => sftp.ext_openssh_fsync(handle, cb as never)).catch(() => undefined); // not every server has it
@@ -45,5 +56,7 @@ export async function writeRemoteFileAtomic(sftp: SFTPWrapper, file: string, dat
 }
 
 export function putFile(sftp: SFTPWrapper, local: string, remote: string, mode: number): Promise<void> {
-  return call(`cannot upload ${local} to ${remote}`, (cb) => sftp.fastPut(local, remote, { mode, concurrency: 8 }, cb as never));
+  return call(`cannot upload ${local} to ${remote}`, (cb) =>
+    sftp.fastPut(local, remote, { mode, concurrency: 8 }, cb as never),
+  );
 }

@@ -7,7 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ssh2, { type AuthenticationType, type Client, type ServerHostKeyAlgorithm, type SFTPWrapper } from 'ssh2';
-import { appendKnownHost, checkHostKey, hostEntryName, preferredHostKeyTypes, readKnownHosts, type HostKeyVerdict } from './known-hosts.ts';
+import {
+  appendKnownHost,
+  checkHostKey,
+  hostEntryName,
+  preferredHostKeyTypes,
+  readKnownHosts,
+  type HostKeyVerdict,
+} from './known-hosts.ts';
 import { FlashError } from './errors.ts';
 
 export interface SshTarget {
@@ -23,9 +30,13 @@ export function parseTarget(text: string, port: number): SshTarget {
   let host = at >= 0 ? text.slice(at + 1) : text;
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (!user || !host || /[\s/]/.test(host) || /\s/.test(user)) {
-    throw new FlashError('input', `${JSON.stringify(text)} is not a device to flash: write it as user@host, e.g. pi@raspberrypi.local`);
+    throw new FlashError(
+      'input',
+      `${JSON.stringify(text)} is not a device to flash: write it as user@host, e.g. pi@raspberrypi.local`,
+    );
   }
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new FlashError('input', `--port ${port} is not a TCP port: use 1-65535 (sshd's default is 22)`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new FlashError('input', `--port ${port} is not a TCP port: use 1-65535 (sshd's default is 22)`);
   return { user, host, port };
 }
 
@@ -55,13 +66,18 @@ export interface ExecResult {
 
 /** The private keys to offer: the one asked for, or the usual ones that exist. */
 function loadKeys(opts: SshOptions): KeySource[] {
-  const files = opts.identity ? [opts.identity] : ['id_ed25519', 'id_rsa'].map((f) => path.join(os.homedir(), '.ssh', f)).filter((f) => fs.existsSync(f));
+  const files = opts.identity
+    ? [opts.identity]
+    : ['id_ed25519', 'id_rsa'].map((f) => path.join(os.homedir(), '.ssh', f)).filter((f) => fs.existsSync(f));
   return files.map((file) => {
     let key: Buffer;
     try {
       key = fs.readFileSync(file);
     } catch (err) {
-      throw new FlashError('input', `--identity ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}: pass the private key whose .pub is in the device's ~/.ssh/authorized_keys`);
+      throw new FlashError(
+        'input',
+        `--identity ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}: pass the private key whose .pub is in the device's ~/.ssh/authorized_keys`,
+      );
     }
     const parsed = ssh2.utils.parseKey(key, opts.passphrase);
     if (parsed instanceof Error) {
@@ -95,7 +111,12 @@ export class SshSession {
       );
     }
     const methods = [
-      ...keys.map((k) => ({ type: 'publickey' as const, username: target.user, key: k.key, ...(opts.passphrase ? { passphrase: opts.passphrase } : {}) })),
+      ...keys.map((k) => ({
+        type: 'publickey' as const,
+        username: target.user,
+        key: k.key,
+        ...(opts.passphrase ? { passphrase: opts.passphrase } : {}),
+      })),
       ...(opts.agent ? [{ type: 'agent' as const, username: target.user, agent: opts.agent }] : []),
     ];
     const knownText = readKnownHosts(opts.knownHostsFile);
@@ -107,7 +128,15 @@ export class SshSession {
       client.once('ready', () => resolve());
       client.once('error', (err: Error & { level?: string; code?: string }) => {
         if (verdict && !verdict.ok) reject(hostKeyError(verdict, opts));
-        else reject(connectError(err, opts, keys, methods.map((m) => m.type)));
+        else
+          reject(
+            connectError(
+              err,
+              opts,
+              keys,
+              methods.map((m) => m.type),
+            ),
+          );
       });
       client.connect({
         host: target.host,
@@ -116,7 +145,9 @@ export class SshSession {
         readyTimeout: opts.timeoutMs,
         keepaliveInterval: 10_000,
         authHandler: methods,
-        ...(preferred.length > 0 ? { algorithms: { serverHostKey: { prepend: hostKeyAlgorithms(preferred), append: [], remove: [] } } } : {}),
+        ...(preferred.length > 0
+          ? { algorithms: { serverHostKey: { prepend: hostKeyAlgorithms(preferred), append: [], remove: [] } } }
+          : {}),
         hostVerifier: (key: Buffer) => {
           blob = key;
           verdict = checkHostKey(knownText, target.host, target.port, key, opts.acceptHostKey);
@@ -139,7 +170,12 @@ export class SshSession {
         const timer = opts.timeoutMs
           ? setTimeout(() => {
               stream.close();
-              reject(new FlashError('remote', `\`${command.slice(0, 80)}\` on ${this.target.host} did not finish within ${opts.timeoutMs! / 1000} s`));
+              reject(
+                new FlashError(
+                  'remote',
+                  `\`${command.slice(0, 80)}\` on ${this.target.host} did not finish within ${opts.timeoutMs! / 1000} s`,
+                ),
+              );
             }, opts.timeoutMs)
           : null;
         stream.on('data', (d: Buffer) => (stdout += d));
@@ -155,9 +191,17 @@ export class SshSession {
   }
 
   /** Like exec, but a non-zero exit is an error that says what failed. */
-  async run(command: string, what: string, opts: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
+  async run(
+    command: string,
+    what: string,
+    opts: { stdin?: string | Buffer; timeoutMs?: number } = {},
+  ): Promise<string> {
     const r = await this.exec(command, opts);
-    if (r.code !== 0) throw new FlashError('remote', `${what} failed on ${this.target.host} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+    if (r.code !== 0)
+      throw new FlashError(
+        'remote',
+        `${what} failed on ${this.target.host} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ') || 'no output'}`,
+      );
     return r.stdout;
   }
 
@@ -165,7 +209,16 @@ export class SshSession {
 
   sftp(): Promise<SFTPWrapper> {
     this.sftpSession ??= new Promise((resolve, reject) =>
-      this.client.sftp((err, sftp) => (err ? reject(new FlashError('remote', `${this.target.host} offers no SFTP (${err.message}): enable "Subsystem sftp" in its sshd_config`)) : resolve(sftp))),
+      this.client.sftp((err, sftp) =>
+        err
+          ? reject(
+              new FlashError(
+                'remote',
+                `${this.target.host} offers no SFTP (${err.message}): enable "Subsystem sftp" in its sshd_config`,
+              ),
+            )
+          : resolve(sftp),
+      ),
     );
     return this.sftpSession;
   }
@@ -191,7 +244,10 @@ function hostKeyError(v: Extract<HostKeyVerdict, { ok: false }>, opts: SshOption
           `run again with --accept-host-key ${v.fingerprint} (it is then added to ${file})`,
       );
     case 'fingerprint-mismatch':
-      return new FlashError('host-key', `${name} offered the host key ${v.fingerprint}, not the one passed to --accept-host-key ${opts.acceptHostKey}: refused; check which machine answers at ${name}`);
+      return new FlashError(
+        'host-key',
+        `${name} offered the host key ${v.fingerprint}, not the one passed to --accept-host-key ${opts.acceptHostKey}: refused; check which machine answers at ${name}`,
+      );
     case 'changed':
       return new FlashError(
         'host-key',
@@ -199,11 +255,19 @@ function hostKeyError(v: Extract<HostKeyVerdict, { ok: false }>, opts: SshOption
           `If you know it was reinstalled, remove the old key (ssh-keygen -R "${name}" -f ${file}) and run again`,
       );
     case 'revoked':
-      return new FlashError('host-key', `the host key of ${name} (${v.fingerprint}) is marked @revoked in ${file}: refused`);
+      return new FlashError(
+        'host-key',
+        `the host key of ${name} (${v.fingerprint}) is marked @revoked in ${file}: refused`,
+      );
   }
 }
 
-function connectError(err: Error & { level?: string; code?: string }, opts: SshOptions, keys: KeySource[], methods: AuthenticationType[]): FlashError {
+function connectError(
+  err: Error & { level?: string; code?: string },
+  opts: SshOptions,
+  keys: KeySource[],
+  methods: AuthenticationType[],
+): FlashError {
   const { user, host, port } = opts.target;
   if (err.level === 'client-authentication') {
     const tried = [...keys.map((k) => k.file), ...(methods.includes('agent') ? ['the ssh-agent keys'] : [])].join(', ');
@@ -212,10 +276,22 @@ function connectError(err: Error & { level?: string; code?: string }, opts: SshO
       `${user}@${host} refused the login with ${tried}: add the public key to ${user}'s ~/.ssh/authorized_keys on the device (ssh-copy-id -i KEY.pub -p ${port} ${user}@${host}) or pass --identity with the right key`,
     );
   }
-  if (err.level === 'client-timeout') return new FlashError('unreachable', `no SSH handshake with ${host}:${port} within ${opts.timeoutMs / 1000} s: is the device on and is sshd running (sudo systemctl enable --now ssh)?`);
+  if (err.level === 'client-timeout')
+    return new FlashError(
+      'unreachable',
+      `no SSH handshake with ${host}:${port} within ${opts.timeoutMs / 1000} s: is the device on and is sshd running (sudo systemctl enable --now ssh)?`,
+    );
   if (err.level === 'client-dns' || err.level === 'client-socket' || err.code) {
-    const why = err.code === 'ENOTFOUND' ? 'no such host name' : err.code === 'ECONNREFUSED' ? 'connection refused: sshd is not listening there' : (err.code ?? err.message);
-    return new FlashError('unreachable', `cannot reach ${host}:${port} (${why}): check the address, --port, and that the device is on the network with SSH enabled`);
+    const why =
+      err.code === 'ENOTFOUND'
+        ? 'no such host name'
+        : err.code === 'ECONNREFUSED'
+          ? 'connection refused: sshd is not listening there'
+          : (err.code ?? err.message);
+    return new FlashError(
+      'unreachable',
+      `cannot reach ${host}:${port} (${why}): check the address, --port, and that the device is on the network with SSH enabled`,
+    );
   }
   return new FlashError('unreachable', `SSH to ${host}:${port} failed: ${err.message}`);
 }

@@ -7,7 +7,8 @@ import type { ChildProcess } from 'node:child_process';
 import { forkEntry, nextMessage, reap } from './child.ts';
 import type { ProcessSample } from './messages.ts';
 
-export type FromHost = { t: 'listening'; url: string } | { t: 'memory'; memory: ProcessSample } | { t: 'failed'; message: string };
+export type FromHost =
+  { t: 'listening'; url: string } | { t: 'memory'; memory: ProcessSample } | { t: 'failed'; message: string };
 
 export interface BrokerProcess {
   readonly url: string;
@@ -28,7 +29,11 @@ export async function startBrokerProcess(): Promise<BrokerProcess> {
     url: started.url,
     pid: child.pid!,
     memory: () => {
-      const reply = nextMessage<FromHost, ProcessSample>(child, (m) => (m.t === 'memory' ? m.memory : undefined), 'embedded broker');
+      const reply = nextMessage<FromHost, ProcessSample>(
+        child,
+        (m) => (m.t === 'memory' ? m.memory : undefined),
+        'embedded broker',
+      );
       child.send({ t: 'memory' });
       return reply;
     },

@@ -7,7 +7,12 @@ import * as hdr from 'hdr-histogram-js';
 export type Histogram = hdr.Histogram;
 
 export function newHistogram(): Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  });
 }
 
 export interface LatencySummary {
@@ -26,7 +31,15 @@ const ms = (us: number) => Math.round(us) / 1000;
 export function summarizeHistogram(h: Histogram): LatencySummary {
   if (h.totalCount === 0) return { count: 0, p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN, mean: NaN };
   const at = (p: number) => ms(h.getValueAtPercentile(p));
-  return { count: h.totalCount, p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: ms(h.maxValue), mean: ms(h.mean) };
+  return {
+    count: h.totalCount,
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    p999: at(99.9),
+    max: ms(h.maxValue),
+    mean: ms(h.mean),
+  };
 }
 
 /** Points of the percentile curve, for the plot: percentile (0-100) and milliseconds. */

@@ -1,5 +1,9 @@
 /** Runs `task` over 0…count-1 with at most `concurrency` running at once; rejects on the first failure. */
-export async function forEachLimited(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+export async function forEachLimited(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lane = async () => {
     while (next < count) await task(next++);

@@ -36,4 +36,3 @@ export const FLEET_DEFAULTS = {
 
 /** Outstanding payments at `rate: 'max'` unless told otherwise. */
 export const DEFAULT_WINDOW = 1000;
-

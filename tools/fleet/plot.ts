@@ -27,7 +27,11 @@ function seriesOf(r: FleetReport): { name: string; color: string; points: Point[
       { name: 'uncorrected (from publish)', color: COLORS[1]!, points: curve.uncorrected },
     ];
   }
-  return r.loads.map((l, i) => ({ name: `${describeLoad(l)}, corrected`, color: COLORS[i % COLORS.length]!, points: l.curve.corrected }));
+  return r.loads.map((l, i) => ({
+    name: `${describeLoad(l)}, corrected`,
+    color: COLORS[i % COLORS.length]!,
+    points: l.curve.corrected,
+  }));
 }
 
 export function latencySvg(r: FleetReport): string {

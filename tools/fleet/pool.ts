@@ -37,7 +37,12 @@ export class WorkerPool {
 
   get totals(): WorkerCounters {
     const sum = (k: 'redelivered' | 'rejected' | 'stray') => this.counters.reduce((a, c) => a + c[k], 0);
-    return { redelivered: sum('redelivered'), rejected: sum('rejected'), stray: sum('stray'), reasons: this.counters.flatMap((c) => c.reasons).slice(0, 5) };
+    return {
+      redelivered: sum('redelivered'),
+      rejected: sum('rejected'),
+      stray: sum('stray'),
+      reasons: this.counters.flatMap((c) => c.reasons).slice(0, 5),
+    };
   }
 
   /** Forks the workers, each with its slice of devices; resolves once all have loaded the voice. */
@@ -100,10 +105,19 @@ export class WorkerPool {
   }
 
   /** The worker's next message of type `t`; a `failed` message or an exit rejects with its reason. */
-  private expect<T extends 'booted' | 'connected' | 'memory' | 'stopped'>(w: number, t: T, doing: string): Promise<ProcessSample> {
+  private expect<T extends 'booted' | 'connected' | 'memory' | 'stopped'>(
+    w: number,
+    t: T,
+    doing: string,
+  ): Promise<ProcessSample> {
     return nextMessage<FromWorker, { memory?: ProcessSample; failure?: string }>(
       this.children[w]!,
-      (m) => (m.t === t ? { memory: (m as { memory: ProcessSample }).memory } : m.t === 'failed' ? { failure: m.message } : undefined),
+      (m) =>
+        m.t === t
+          ? { memory: (m as { memory: ProcessSample }).memory }
+          : m.t === 'failed'
+            ? { failure: m.message }
+            : undefined,
       `fleet worker ${w + 1} (${doing})`,
     ).then((r) => {
       if (r.failure !== undefined) throw new Error(`fleet worker ${w + 1} failed while ${doing}: ${r.failure}`);

@@ -9,12 +9,17 @@ const ms = (us: number) => (us / 1000).toFixed(us < 10_000 ? 2 : 1);
 
 export function progressLine(s: FleetSnapshot): string {
   const h = s.tally.corrected;
-  const latency = h.totalCount ? `  p50 ${ms(h.getValueAtPercentile(50))} ms  p99 ${ms(h.getValueAtPercentile(99))} ms` : '';
+  const latency = h.totalCount
+    ? `  p50 ${ms(h.getValueAtPercentile(50))} ms  p99 ${ms(h.getValueAtPercentile(99))} ms`
+    : '';
   return `${s.phase.padEnd(10)} connected ${s.connected}/${s.devices}  sent ${s.sent}  heard ${s.heard}  lost ${s.lost}  duplicates ${s.duplicates}${latency}`;
 }
 
 /** A progress callback for runFleet that redraws one line on `stream` if it is a terminal. */
-export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): { update(s: FleetSnapshot): void; end(): void } {
+export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): {
+  update(s: FleetSnapshot): void;
+  end(): void;
+} {
   let drawn = false;
   return {
     update(s) {

@@ -19,7 +19,14 @@ export function rawSlice(setup: WorkerSetup, reporter: HeardReporter): Slice {
     async start(onOnline) {
       await forEachLimited(setup.to - setup.from, setup.connectConcurrency, async (i) => {
         const id = deviceId(setup.prefix, setup.from + i);
-        const client = disableNagle(mqtt.connect(setup.brokerUrl, { clientId: `payspeaker-raw-${id}`, clean: false, keepalive: 120, reconnectPeriod: 1000 }));
+        const client = disableNagle(
+          mqtt.connect(setup.brokerUrl, {
+            clientId: `payspeaker-raw-${id}`,
+            clean: false,
+            keepalive: 120,
+            reconnectPeriod: 1000,
+          }),
+        );
         clients.push(client);
         client.on('message', (_topic, payload) => {
           const at = preciseNow();
@@ -28,7 +35,9 @@ export function rawSlice(setup: WorkerSetup, reporter: HeardReporter): Slice {
           reporter.heard(typeof id === 'string' ? id : '', at);
         });
         await new Promise<void>((resolve, reject) => {
-          client.once('connect', () => client.subscribeAsync(topics.notify(id), { qos: 1 }).then(() => resolve(), reject));
+          client.once('connect', () =>
+            client.subscribeAsync(topics.notify(id), { qos: 1 }).then(() => resolve(), reject),
+          );
           client.once('error', reject);
         });
         onOnline(clients.length);

@@ -32,7 +32,10 @@ export interface ReportInput {
   counters: WorkerCounters;
   /** CPU time the coordinator (generator, tally) used over the loads. */
   generatorCpuMs: number;
-  memory: { workers: PoolMemory; broker: { booted: ProcessSample; connected: ProcessSample; end: ProcessSample } | null };
+  memory: {
+    workers: PoolMemory;
+    broker: { booted: ProcessSample; connected: ProcessSample; end: ProcessSample } | null;
+  };
 }
 
 type Curve = { percentile: number; ms: number }[];
@@ -103,7 +106,12 @@ const heap = (m: ProcessSample) => m.heapUsed + m.external;
 const cpu = (m: ProcessSample) => m.cpuMs;
 const sum = (xs: ProcessSample[], f: (m: ProcessSample) => number) => xs.reduce((a, m) => a + f(m), 0);
 
-function perDeviceKB(from: ProcessSample[], to: ProcessSample[], f: (m: ProcessSample) => number, devices: number): number {
+function perDeviceKB(
+  from: ProcessSample[],
+  to: ProcessSample[],
+  f: (m: ProcessSample) => number,
+  devices: number,
+): number {
   return round((sum(to, f) - sum(from, f)) / 1024 / devices);
 }
 
@@ -137,11 +145,29 @@ export function buildReport(r: ReportInput): FleetReport {
   const heard = loads.reduce((a, l) => a + l.heard, 0);
   const perPayment = (ms: number) => (heard ? round(ms / heard, 3) : NaN);
   return {
-    run: { mode: opts.mode, devices: opts.devices, workers: r.workers, broker: r.brokerUrl, lang: opts.lang, signed: opts.signed && opts.mode === 'speakers', seed: opts.seed },
-    machine: { node: process.version, cpus: cpus.length, cpu: cpus[0]?.model ?? 'unknown', loadavg: os.loadavg().map((x) => round(x, 2)) },
+    run: {
+      mode: opts.mode,
+      devices: opts.devices,
+      workers: r.workers,
+      broker: r.brokerUrl,
+      lang: opts.lang,
+      signed: opts.signed && opts.mode === 'speakers',
+      seed: opts.seed,
+    },
+    machine: {
+      node: process.version,
+      cpus: cpus.length,
+      cpu: cpus[0]?.model ?? 'unknown',
+      loadavg: os.loadavg().map((x) => round(x, 2)),
+    },
     connect: { devices: opts.devices, seconds: round(r.connectMs / 1000, 2) },
     loads,
-    devices: { rejected: counters.rejected, redelivered: counters.redelivered, stray: counters.stray, rejectionReasons: counters.reasons },
+    devices: {
+      rejected: counters.rejected,
+      redelivered: counters.redelivered,
+      stray: counters.stray,
+      rejectionReasons: counters.reasons,
+    },
     memory: {
       perDeviceKB: {
         rssConnected: perDeviceKB(w.booted, w.connected, (m) => m.rss, opts.devices),
@@ -151,7 +177,10 @@ export function buildReport(r: ReportInput): FleetReport {
       },
       workersRssMB: round(sum(w.end.length ? w.end : w.connected, (m) => m.rss) / 1024 / 1024),
       brokerPerConnectionKB: b
-        ? { rssConnected: perDeviceKB([b.booted], [b.connected], (m) => m.rss, opts.devices), heapConnected: perDeviceKB([b.booted], [b.connected], heap, opts.devices) }
+        ? {
+            rssConnected: perDeviceKB([b.booted], [b.connected], (m) => m.rss, opts.devices),
+            heapConnected: perDeviceKB([b.booted], [b.connected], heap, opts.devices),
+          }
         : null,
     },
     cpuMsPerPayment: {
@@ -171,7 +200,11 @@ export function withoutCurves(r: FleetReport): Omit<FleetReport, 'loads'> & { lo
 const f2 = (x: number) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0)) : '—');
 
 function cpuLine(c: FleetReport['cpuMsPerPayment']): string {
-  const parts = [`workers ${f2(c.workers)} ms`, ...(c.broker === null ? [] : [`broker ${f2(c.broker)} ms`]), `generator ${f2(c.generator)} ms`];
+  const parts = [
+    `workers ${f2(c.workers)} ms`,
+    ...(c.broker === null ? [] : [`broker ${f2(c.broker)} ms`]),
+    `generator ${f2(c.generator)} ms`,
+  ];
   return parts.join(', ');
 }
 
@@ -182,8 +215,12 @@ export function describeLoad(l: Pick<LoadReport, 'rate' | 'window'>): string {
 /** The report as a table for a terminal. */
 export function formatReport(r: FleetReport): string {
   const { run, memory: m, devices: d } = r;
-  const what = run.mode === 'raw' ? 'raw MQTT clients (no device pipeline)' : `speakers, ${run.lang}, ${run.signed ? 'signed' : 'unsigned'}`;
-  const lat = (name: string, s: LatencySummary) => `  ${name.padEnd(30)} ${[s.p50, s.p90, s.p99, s.p999, s.max].map((x) => f2(x).padStart(8)).join('')}`;
+  const what =
+    run.mode === 'raw'
+      ? 'raw MQTT clients (no device pipeline)'
+      : `speakers, ${run.lang}, ${run.signed ? 'signed' : 'unsigned'}`;
+  const lat = (name: string, s: LatencySummary) =>
+    `  ${name.padEnd(30)} ${[s.p50, s.p90, s.p99, s.p999, s.max].map((x) => f2(x).padStart(8)).join('')}`;
   const lines = [
     `payspeaker fleet: ${run.devices} ${what}; ${run.workers} worker processes; broker ${run.broker}`,
     `Node ${r.machine.node}, ${r.machine.cpus} CPUs, load average ${r.machine.loadavg.join(' ')}`,
@@ -206,13 +243,21 @@ export function formatReport(r: FleetReport): string {
   lines.push(
     '',
     ...(d.rejected ? [`rejected by speakers     ${d.rejected} (${d.rejectionReasons[0]})`] : []),
-    ...(d.redelivered ? [`redeliveries             ${d.redelivered} recognised by the speakers and not announced again`] : []),
+    ...(d.redelivered
+      ? [`redeliveries             ${d.redelivered} recognised by the speakers and not announced again`]
+      : []),
     ...(d.stray ? [`stray                    ${d.stray} payments from an earlier run, ignored`] : []),
     `memory per device        ${m.perDeviceKB.rssConnected} KB RSS, ${m.perDeviceKB.heapConnected} KB heap connected; ${m.perDeviceKB.rssEnd} KB RSS, ${m.perDeviceKB.heapEnd} KB heap at the end`,
-    ...(m.brokerPerConnectionKB ? [`broker per connection    ${m.brokerPerConnectionKB.rssConnected} KB RSS, ${m.brokerPerConnectionKB.heapConnected} KB heap`] : []),
+    ...(m.brokerPerConnectionKB
+      ? [
+          `broker per connection    ${m.brokerPerConnectionKB.rssConnected} KB RSS, ${m.brokerPerConnectionKB.heapConnected} KB heap`,
+        ]
+      : []),
     `CPU per payment          ${cpuLine(r.cpuMsPerPayment)}`,
     '',
-    r.ok ? 'ok: every payment was heard exactly once' : `NOT OK: ${r.loads.map((l) => `${l.lost} lost, ${l.duplicates} duplicates`).join('; ')}`,
+    r.ok
+      ? 'ok: every payment was heard exactly once'
+      : `NOT OK: ${r.loads.map((l) => `${l.lost} lost, ${l.duplicates} duplicates`).join('; ')}`,
   );
   return lines.join('\n');
 }

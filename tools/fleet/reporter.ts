@@ -40,7 +40,12 @@ export class HeardReporter {
 
   flush(): void {
     if (this.seq.length > 0) {
-      this.send({ t: 'heard', seq: Float64Array.from(this.seq), at: Float64Array.from(this.at), inSummary: Uint8Array.from(this.inSummary) });
+      this.send({
+        t: 'heard',
+        seq: Float64Array.from(this.seq),
+        at: Float64Array.from(this.at),
+        inSummary: Uint8Array.from(this.inSummary),
+      });
       this.seq = [];
       this.at = [];
       this.inSummary = [];

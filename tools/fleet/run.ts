@@ -44,7 +44,10 @@ export function workerCount(devices: number, workers: number | 'auto'): number {
   return Math.max(1, Math.min(devices, Math.max(wanted, Math.ceil(devices / DEVICES_PER_WORKER_MAX))));
 }
 
-export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot) => void = () => {}): Promise<FleetReport> {
+export async function runFleet(
+  opts: FleetOptions,
+  onProgress: (s: FleetSnapshot) => void = () => {},
+): Promise<FleetReport> {
   if (opts.loads.length === 0) throw new Error('runFleet: give at least one load');
   const runId = newRunId();
   const workers = workerCount(opts.devices, opts.workers);
@@ -59,7 +62,16 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
   const snapshot = (): FleetSnapshot => {
     const tally = current();
     const { sent, heard, duplicates } = tally;
-    return { phase, devices: opts.devices, connected: pool.connected, sent, heard, duplicates, lost: tally.unheardBefore(preciseNow() - opts.drainMs), tally };
+    return {
+      phase,
+      devices: opts.devices,
+      connected: pool.connected,
+      sent,
+      heard,
+      duplicates,
+      lost: tally.unheardBefore(preciseNow() - opts.drainMs),
+      tally,
+    };
   };
   const ticker = setInterval(() => onProgress(snapshot()), 250);
   let broker: BrokerProcess | null = null;
@@ -95,7 +107,13 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
       if (i > 0) tallies.push(new Tally(current().base + current().sent));
       const tally = current();
       phase = 'sending';
-      generator = new PaymentGenerator(client, tally, { ...load, ...opts, runId, seed: opts.seed + i, privateKey: keys?.privateKey ?? null });
+      generator = new PaymentGenerator(client, tally, {
+        ...load,
+        ...opts,
+        runId,
+        seed: opts.seed + i,
+        privateKey: keys?.privateKey ?? null,
+      });
       await generator.run();
       const sendMs = preciseNow() - generator.startTime;
       phase = 'draining';
@@ -103,7 +121,14 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
       while (tally.heard < tally.sent && preciseNow() < drainUntil) await new Promise((r) => setTimeout(r, 20));
       const drainedMs = preciseNow() - generator.startTime - sendMs;
       const start = generator.startTime;
-      loads.push({ load, tally, sendMs, drainedMs, heardWhileSending: tally.heardBetween(start, start + sendMs), publishErrors: generator.publishErrors });
+      loads.push({
+        load,
+        tally,
+        sendMs,
+        drainedMs,
+        heardWhileSending: tally.heardBetween(start, start + sendMs),
+        publishErrors: generator.publishErrors,
+      });
     }
 
     phase = 'stopping';
@@ -119,7 +144,13 @@ export async function runFleet(opts: FleetOptions, onProgress: (s: FleetSnapshot
       loads,
       counters: pool.totals,
       generatorCpuMs: (user + system) / 1000,
-      memory: { workers: pool.memory, broker: brokerBooted && brokerConnected && brokerEnd ? { booted: brokerBooted, connected: brokerConnected, end: brokerEnd } : null },
+      memory: {
+        workers: pool.memory,
+        broker:
+          brokerBooted && brokerConnected && brokerEnd
+            ? { booted: brokerBooted, connected: brokerConnected, end: brokerEnd }
+            : null,
+      },
     });
   } finally {
     clearInterval(ticker);

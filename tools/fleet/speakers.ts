@@ -42,7 +42,13 @@ export async function speakerSlice(setup: WorkerSetup, reporter: HeardReporter):
   };
 }
 
-async function fleetSpeaker(id: string, setup: WorkerSetup, voice: Voice, trust: Trust, reporter: HeardReporter): Promise<Speaker> {
+async function fleetSpeaker(
+  id: string,
+  setup: WorkerSetup,
+  voice: Voice,
+  trust: Trust,
+  reporter: HeardReporter,
+): Promise<Speaker> {
   const sink = createReadySink();
   const { speaker } = await composeSpeaker({
     id,

@@ -98,7 +98,8 @@ export class Tally {
   unheardBefore(before: number): number {
     while (this.oldestUnheard < this.sent && this.heardCount.data[this.oldestUnheard]! > 0) this.oldestUnheard += 1;
     let n = 0;
-    for (let s = this.oldestUnheard; s < this.sent && this.intended.data[s]! < before; s++) if (this.heardCount.data[s] === 0) n += 1;
+    for (let s = this.oldestUnheard; s < this.sent && this.intended.data[s]! < before; s++)
+      if (this.heardCount.data[s] === 0) n += 1;
     return n;
   }
 }

@@ -11,7 +11,6 @@ import { speakerSlice, type Slice } from './speakers.ts';
 
 const send = (m: FromWorker) => process.send?.(m);
 
-
 let slice: Slice | null = null;
 let reporter: HeardReporter | null = null;
 

@@ -19,7 +19,13 @@ import { silentLogger, type Logger } from '../../src/log.ts';
 import { LANGUAGES, type Language } from '../../src/speech/index.ts';
 import { VERSION } from '../../src/version.ts';
 import { ensureVoicePack } from '../../src/voice/index.ts';
-import { imageFolderName, VERSION_PATTERN, verifyImageDir, type ImageManifest, type Release } from '../../src/firmware/image.ts';
+import {
+  imageFolderName,
+  VERSION_PATTERN,
+  verifyImageDir,
+  type ImageManifest,
+  type Release,
+} from '../../src/firmware/image.ts';
 import { ESPEAK_DIR, voicePackDir } from '../../device/boot/voice.ts';
 import { bundle, FIRMWARE_SOURCE, LOADER_SOURCE } from './bundle.ts';
 import { signImageDir } from './manifest.ts';
@@ -65,12 +71,16 @@ export function buildStamp(d: Date): string {
 export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   const now = (opts.now ?? (() => new Date()))();
   const version = opts.version ?? `${VERSION}+${buildStamp(now)}`;
-  if (!VERSION_PATTERN.test(version)) throw new Error(`version ${JSON.stringify(version)} is not usable: 1-64 letters, digits, ".", "+", "_" or "-", starting with a letter or digit (e.g. 1.2.0)`);
+  if (!VERSION_PATTERN.test(version))
+    throw new Error(
+      `version ${JSON.stringify(version)} is not usable: 1-64 letters, digits, ".", "+", "_" or "-", starting with a letter or digit (e.g. 1.2.0)`,
+    );
   const langs = opts.langs ?? LANGUAGES;
   const progress = opts.onProgress ?? (() => undefined);
   const outDir = path.resolve(opts.outDir);
   const dir = path.join(outDir, imageFolderName(version));
-  if (fs.existsSync(dir) && !opts.force) throw new Error(`${dir} already exists: choose another version (--image-version), or pass --force to replace it`);
+  if (fs.existsSync(dir) && !opts.force)
+    throw new Error(`${dir} already exists: choose another version (--image-version), or pass --force to replace it`);
   fs.mkdirSync(outDir, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(outDir, `.building-${imageFolderName(version)}-`));
   let verified: ImageManifest;
@@ -98,10 +108,22 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   }
   progress(`packing ${imageFolderName(version)}.tar.gz…`);
   const packed = await packRelease(dir, opts.privateKey, outDir);
-  return { version, dir, tarball: packed.tarball, releaseFile: packed.releaseFile, release: packed.release, manifest: verified };
+  return {
+    version,
+    dir,
+    tarball: packed.tarball,
+    releaseFile: packed.releaseFile,
+    release: packed.release,
+    manifest: verified,
+  };
 }
 
-async function copyVoicePacks(imageDir: string, langs: readonly Language[], opts: BuildImageOptions, progress: (line: string) => void): Promise<void> {
+async function copyVoicePacks(
+  imageDir: string,
+  langs: readonly Language[],
+  opts: BuildImageOptions,
+  progress: (line: string) => void,
+): Promise<void> {
   const engine = createEspeakEngine();
   for (const lang of langs) {
     const pack = await ensureVoicePack(lang, { engine, cacheDir: opts.voicePackDir, log: opts.log });
@@ -116,7 +138,9 @@ function copyEspeak(imageDir: string, progress: (line: string) => void): void {
   try {
     pkgJson = createRequire(import.meta.url).resolve(`${ESPEAK_PACKAGE}/package.json`);
   } catch {
-    throw new Error(`${ESPEAK_PACKAGE} is not installed, so the image cannot carry eSpeak: run \`npm install ${ESPEAK_PACKAGE}\`, or build with --no-espeak`);
+    throw new Error(
+      `${ESPEAK_PACKAGE} is not installed, so the image cannot carry eSpeak: run \`npm install ${ESPEAK_PACKAGE}\`, or build with --no-espeak`,
+    );
   }
   const from = path.dirname(pkgJson);
   const to = path.join(imageDir, ...ESPEAK_DIR.split('/'));

@@ -49,12 +49,20 @@ export async function bundle(entry: string, outfile: string): Promise<BundleResu
     const errors = (err as esbuild.BuildFailure).errors ?? [];
     const first = errors[0];
     const where = first?.location ? ` at ${first.location.file}:${first.location.line}` : '';
-    throw new Error(`esbuild could not bundle ${path.relative(REPO_ROOT, entry)}: ${first?.text ?? (err as Error).message}${where}`, { cause: err });
+    throw new Error(
+      `esbuild could not bundle ${path.relative(REPO_ROOT, entry)}: ${first?.text ?? (err as Error).message}${where}`,
+      { cause: err },
+    );
   }
   const inputs = Object.keys(result.metafile.inputs);
   // A native addon cannot be bundled and the Pi cannot `npm install`: better no image than a broken one.
-  const native = inputs.find((f) => f.endsWith('.node') || /node_modules\/(better-sqlite3|bindings|node-gyp-build)\//.test(f));
-  if (native) throw new Error(`${path.relative(REPO_ROOT, entry)} pulls in the native module ${native}: device code must not import it (the Pi cannot build native modules)`);
+  const native = inputs.find(
+    (f) => f.endsWith('.node') || /node_modules\/(better-sqlite3|bindings|node-gyp-build)\//.test(f),
+  );
+  if (native)
+    throw new Error(
+      `${path.relative(REPO_ROOT, entry)} pulls in the native module ${native}: device code must not import it (the Pi cannot build native modules)`,
+    );
   const out = Object.values(result.metafile.outputs)[0];
   return {
     bytes: out?.bytes ?? 0,

@@ -7,7 +7,16 @@
 import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hashFile, IMAGE_NAME, listImageFiles, manifestProblem, MANIFEST_FILE, signBytes, SIGNATURE_FILE, type ImageManifest } from '../../src/firmware/image.ts';
+import {
+  hashFile,
+  IMAGE_NAME,
+  listImageFiles,
+  manifestProblem,
+  MANIFEST_FILE,
+  signBytes,
+  SIGNATURE_FILE,
+  type ImageManifest,
+} from '../../src/firmware/image.ts';
 
 export interface SignImageOptions {
   version: string;
@@ -21,9 +30,11 @@ export interface SignImageOptions {
 /** Hashes every file of `dir` (but the manifest and signature), writes manifest.json and manifest.sig. */
 export function signImageDir(dir: string, opts: SignImageOptions): ImageManifest {
   const { files, others } = listImageFiles(dir);
-  if (others.length > 0) throw new Error(`${path.join(dir, others[0]!)} is not a regular file: an image holds plain files only`);
+  if (others.length > 0)
+    throw new Error(`${path.join(dir, others[0]!)} is not a regular file: an image holds plain files only`);
   const digests: ImageManifest['files'] = {};
-  for (const f of files) if (f !== MANIFEST_FILE && f !== SIGNATURE_FILE) digests[f] = hashFile(path.join(dir, ...f.split('/')));
+  for (const f of files)
+    if (f !== MANIFEST_FILE && f !== SIGNATURE_FILE) digests[f] = hashFile(path.join(dir, ...f.split('/')));
   const manifest: ImageManifest = {
     name: IMAGE_NAME,
     version: opts.version,

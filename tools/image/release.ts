@@ -7,7 +7,15 @@ import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tar from 'tar';
-import { hashFile, listImageFiles, readManifest, releaseFileName, signRelease, tarballName, type Release } from '../../src/firmware/image.ts';
+import {
+  hashFile,
+  listImageFiles,
+  readManifest,
+  releaseFileName,
+  signRelease,
+  tarballName,
+  type Release,
+} from '../../src/firmware/image.ts';
 
 export interface PackedRelease {
   release: Release;
@@ -17,14 +25,27 @@ export interface PackedRelease {
 }
 
 /** Packs `imageDir` (already signed) into `outDir`, beside it by default. */
-export async function packRelease(imageDir: string, privateKey: KeyObject, outDir = path.dirname(imageDir)): Promise<PackedRelease> {
+export async function packRelease(
+  imageDir: string,
+  privateKey: KeyObject,
+  outDir = path.dirname(imageDir),
+): Promise<PackedRelease> {
   const { version } = readManifest(imageDir);
   const tarball = path.join(outDir, tarballName(version));
   const releaseFile = path.join(outDir, releaseFileName(version));
   // Files in sorted order with fixed owners: the same folder packs to the same bytes.
-  await tar.c({ file: tarball, cwd: imageDir, gzip: true, portable: true, noDirRecurse: true }, directoriesAndFiles(imageDir));
+  await tar.c(
+    { file: tarball, cwd: imageDir, gzip: true, portable: true, noDirRecurse: true },
+    directoriesAndFiles(imageDir),
+  );
   const { sha256, size } = hashFile(tarball);
-  const release: Release = { version, file: path.basename(tarball), sha256, size, signature: signRelease(version, sha256, privateKey) };
+  const release: Release = {
+    version,
+    file: path.basename(tarball),
+    sha256,
+    size,
+    signature: signRelease(version, sha256, privateKey),
+  };
   fs.writeFileSync(releaseFile, `${JSON.stringify(release, null, 2)}\n`);
   return { release, tarball, releaseFile };
 }

@@ -41,10 +41,17 @@ export interface ServiceUnitValues {
 /** The unit with its placeholders filled; refuses values that would break the unit file. */
 export function fillServiceUnit(template: string, v: ServiceUnitValues): string {
   const node = v.node ?? '/usr/bin/node';
-  for (const [name, value] of [['root', v.root], ['node', node]] as const) {
-    if (!value.startsWith('/') || /[\s"'\\%$]/.test(value)) throw new Error(`service unit ${name} ${JSON.stringify(value)} must be an absolute path without spaces, quotes, % or $`);
+  for (const [name, value] of [
+    ['root', v.root],
+    ['node', node],
+  ] as const) {
+    if (!value.startsWith('/') || /[\s"'\\%$]/.test(value))
+      throw new Error(
+        `service unit ${name} ${JSON.stringify(value)} must be an absolute path without spaces, quotes, % or $`,
+      );
   }
-  if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(v.user)) throw new Error(`service unit user ${JSON.stringify(v.user)} is not a user name`);
+  if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(v.user))
+    throw new Error(`service unit user ${JSON.stringify(v.user)} is not a user name`);
   const root = v.root.replace(/\/+$/, '') || '/';
   return template.replaceAll('@ROOT@', root).replaceAll('@USER@', v.user).replaceAll('@NODE@', node);
 }

@@ -6,7 +6,10 @@ import type { MqttClient } from 'mqtt';
 import { parseAck, parseDeviceTopic, topics, type Ack, type Notification } from '../../src/protocol/index.ts';
 
 export class AckTimeoutError extends Error {
-  constructor(readonly notification: Notification, timeoutMs: number) {
+  constructor(
+    readonly notification: Notification,
+    timeoutMs: number,
+  ) {
     super(
       `no ack from device ${notification.device} for payment ${notification.id} within ${timeoutMs / 1000} s: ` +
         `is "npx payspeaker device --id ${notification.device}" running against this broker? ` +

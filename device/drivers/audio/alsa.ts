@@ -51,7 +51,8 @@ function aplay(device: string, wav: Buffer, label: string, timeoutMs: number): P
     child.stderr.setEncoding('utf8').on('data', (c: string) => {
       if (stderr.length < 4096) stderr += c;
     });
-    const fail = (why: string) => reject(new Error(`alsa sink: could not play "${label}" on ALSA device "${device}": ${why}`));
+    const fail = (why: string) =>
+      reject(new Error(`alsa sink: could not play "${label}" on ALSA device "${device}": ${why}`));
     child.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       fail(err.code === 'ENOENT' ? 'aplay is not on PATH (install alsa-utils)' : err.message);
@@ -60,7 +61,10 @@ function aplay(device: string, wav: Buffer, label: string, timeoutMs: number): P
     child.stdin.on('error', () => undefined);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (hung) return fail(`aplay did not finish within ${Math.round(timeoutMs / 1000)} s: check that nothing else holds the device (fuser -v /dev/snd/*)`);
+      if (hung)
+        return fail(
+          `aplay did not finish within ${Math.round(timeoutMs / 1000)} s: check that nothing else holds the device (fuser -v /dev/snd/*)`,
+        );
       if (code === 0) return resolve();
       const detail = stderr.trim().split('\n').filter(Boolean).slice(-2).join(' / ');
       fail(`aplay exited with ${code ?? signal}${detail ? `: ${detail}` : ''} (list devices with "aplay -L")`);

@@ -57,7 +57,8 @@ async function probeAplay(): Promise<DeviceProbe> {
         clearTimeout(timer);
         resolve({
           ok: false,
-          reason: err.code === 'ENOENT' ? 'aplay was not found on PATH (install alsa-utils)' : `aplay failed: ${err.message}`,
+          reason:
+            err.code === 'ENOENT' ? 'aplay was not found on PATH (install alsa-utils)' : `aplay failed: ${err.message}`,
         });
       });
       child.on('close', (code, signal) => {

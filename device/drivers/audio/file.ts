@@ -14,7 +14,10 @@ export interface FileSink extends AudioOut {
 
 /** Keeps names portable (no colons for Windows, no separators for path escapes) and short. */
 export function safeLabel(label: string): string {
-  const safe = label.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+|_+$/g, '').slice(0, 80);
+  const safe = label
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[._]+|_+$/g, '')
+    .slice(0, 80);
   return safe || 'announcement';
 }
 
@@ -36,7 +39,11 @@ export function createFileSink(dir: string): FileSink {
     await writeFile(partial, encodeWav(pcm));
     return {
       token: partial,
-      commit: async () => ({ sink: 'file', file: await publish(partial, path.join(dir, name)), durationMs: durationMs(pcm) }),
+      commit: async () => ({
+        sink: 'file',
+        file: await publish(partial, path.join(dir, name)),
+        durationMs: durationMs(pcm),
+      }),
       discard: () => rm(partial, { force: true }),
     };
   };

@@ -52,7 +52,10 @@ export const AUDIO_OUTPUTS = {
       const probe = await probeSoundDevice();
       if (probe.ok) return createPlayerSink();
       const dir = path.resolve(opts.fallbackDir ?? './out');
-      opts.log.warn({ reason: probe.reason, dir }, `no sound device answered (${probe.reason}); writing announcements as WAV files to ${dir}`);
+      opts.log.warn(
+        { reason: probe.reason, dir },
+        `no sound device answered (${probe.reason}); writing announcements as WAV files to ${dir}`,
+      );
       return openFileSink(dir);
     },
   },
@@ -64,7 +67,11 @@ export const AUDIO_OUTPUTS = {
   },
   alsa: {
     usage: 'alsa:DEVICE (e.g. alsa:plughw:1,0)',
-    argument: { name: 'an ALSA device', example: 'alsa:DEVICE (e.g. alsa:plughw:1,0; see aplay -L)', toSpec: (device) => ({ kind: 'alsa', device }) },
+    argument: {
+      name: 'an ALSA device',
+      example: 'alsa:DEVICE (e.g. alsa:plughw:1,0; see aplay -L)',
+      toSpec: (device) => ({ kind: 'alsa', device }),
+    },
     open: async (spec) => createAlsaSink(spec.device),
   },
   none: { usage: 'none', open: async () => createNoneSink() },
@@ -92,7 +99,10 @@ export function parseAudioSpec(text: string): AudioSpec {
     return { kind } as AudioSpec;
   }
   const value = colon < 0 ? '' : t.slice(colon + 1).trim();
-  if (!value) throw new Error(`invalid audio spec "${text}": "${kind}" needs ${driver.argument.name}, as ${driver.argument.example}`);
+  if (!value)
+    throw new Error(
+      `invalid audio spec "${text}": "${kind}" needs ${driver.argument.name}, as ${driver.argument.example}`,
+    );
   return driver.argument.toSpec(value);
 }
 

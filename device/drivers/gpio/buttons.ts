@@ -43,7 +43,8 @@ export async function createGpioButtons(chip: GpioChip, opts: GpioButtonsOptions
   const activeLevel: Level = opts.activeLow ? 0 : 1;
   const lines = new Map<number, LineState>();
   for (const [button, offset] of Object.entries(opts.pins) as [ButtonName, number | undefined][]) {
-    if (offset !== undefined) lines.set(offset, { button, pressed: false, level: opts.activeLow ? 1 : 0, since: null, timer: null });
+    if (offset !== undefined)
+      lines.set(offset, { button, pressed: false, level: opts.activeLow ? 1 : 0, since: null, timer: null });
   }
   let closed = false;
 
@@ -69,7 +70,9 @@ export async function createGpioButtons(chip: GpioChip, opts: GpioButtonsOptions
   };
 
   const watch: EdgeWatch | null =
-    lines.size === 0 ? null : await chip.watch([...lines.keys()], { bias: opts.bias, onEdge, onFailure: opts.onFailure });
+    lines.size === 0
+      ? null
+      : await chip.watch([...lines.keys()], { bias: opts.bias, onEdge, onFailure: opts.onFailure });
 
   return {
     onPress: (handler) => emitter.onPress(handler),

@@ -96,5 +96,8 @@ export function chooseChip(chips: readonly ChipInfo[], wanted: string): ChipInfo
     return chips.find((c) => (PI_HEADER_LABELS as readonly string[]).includes(c.label)) ?? chips[0]!;
   }
   const byName = /^\d+$/.test(wanted) ? `gpiochip${wanted}` : wanted;
-  return chips.find((c) => c.name === byName || c.label === wanted) ?? `no GPIO chip "${wanted}" (found: ${list}); set pi.chip to one of them or "auto"`;
+  return (
+    chips.find((c) => c.name === byName || c.label === wanted) ??
+    `no GPIO chip "${wanted}" (found: ${list}); set pi.chip to one of them or "auto"`
+  );
 }

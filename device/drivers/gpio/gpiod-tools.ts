@@ -12,7 +12,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { chooseChip, GpioUnavailableError, type ChipInfo, type EdgeWatch, type GpioBackend, type GpioChip, type Level, type LineEdge, type OutputLine, type OutputOptions, type WatchOptions } from './chip.ts';
+import {
+  chooseChip,
+  GpioUnavailableError,
+  type ChipInfo,
+  type EdgeWatch,
+  type GpioBackend,
+  type GpioChip,
+  type Level,
+  type LineEdge,
+  type OutputLine,
+  type OutputOptions,
+  type WatchOptions,
+} from './chip.ts';
 
 export interface GpiodToolsOptions {
   /** Environment for the tools (PATH decides which gpiomon runs). Default process.env. */
@@ -42,7 +54,8 @@ export function createGpiodToolsBackend(opts: GpiodToolsOptions = {}): GpioBacke
 /** The chips gpiodetect lists. Throws GpioUnavailableError when the tools are missing, fail, or find none. */
 export async function listChips(env: NodeJS.ProcessEnv = process.env): Promise<ChipInfo[]> {
   const result = await runTool('gpiodetect', [], env);
-  if (result.missing) throw new GpioUnavailableError(`the gpiod tools are not installed (gpiodetect is not on PATH): ${INSTALL_HINT}`);
+  if (result.missing)
+    throw new GpioUnavailableError(`the gpiod tools are not installed (gpiodetect is not on PATH): ${INSTALL_HINT}`);
   if (result.code !== 0) {
     const why = lastLine(result.stderr) || `exit code ${result.code}`;
     throw new GpioUnavailableError(`gpiodetect failed: ${why}${/Permission denied/i.test(why) ? PERMISSION_HINT : ''}`);
@@ -68,9 +81,11 @@ export function parseGpiodetect(stdout: string): ChipInfo[] {
  */
 export function parseGpiomonLine(line: string): LineEdge | null {
   const custom = /^(\d+) ([01]) (\d+) (\d+)$/.exec(line.trim());
-  if (custom) return { offset: Number(custom[1]), level: custom[2] === '1' ? 1 : 0, atMs: toMs(custom[3]!, custom[4]!) };
+  if (custom)
+    return { offset: Number(custom[1]), level: custom[2] === '1' ? 1 : 0, atMs: toMs(custom[3]!, custom[4]!) };
   const human = /^event:\s+(RISING|FALLING) EDGE offset: (\d+) timestamp: \[\s*(\d+)\.(\d+)\]$/.exec(line.trim());
-  if (human) return { offset: Number(human[2]), level: human[1] === 'RISING' ? 1 : 0, atMs: toMs(human[3]!, human[4]!) };
+  if (human)
+    return { offset: Number(human[2]), level: human[1] === 'RISING' ? 1 : 0, atMs: toMs(human[3]!, human[4]!) };
   return null;
 }
 
@@ -102,7 +117,9 @@ function toolsChip(info: ChipInfo, env: NodeJS.ProcessEnv, startupMs: number): G
           if (edge) opts.onEdge(edge);
         }
       });
-      held.onUnexpectedExit((why) => opts.onFailure(new Error(`gpiomon stopped: ${why}; the buttons no longer work until the speaker restarts`)));
+      held.onUnexpectedExit((why) =>
+        opts.onFailure(new Error(`gpiomon stopped: ${why}; the buttons no longer work until the speaker restarts`)),
+      );
       return { close: () => held.stop() } satisfies EdgeWatch;
     },
     output: (offset, opts) => heldOutput(info.name, offset, opts, env, startupMs),
@@ -110,7 +127,13 @@ function toolsChip(info: ChipInfo, env: NodeJS.ProcessEnv, startupMs: number): G
 }
 
 /** An output line: one gpioset at a time holds the level; a new level replaces the process. */
-async function heldOutput(chip: string, offset: number, opts: OutputOptions, env: NodeJS.ProcessEnv, startupMs: number): Promise<OutputLine> {
+async function heldOutput(
+  chip: string,
+  offset: number,
+  opts: OutputOptions,
+  env: NodeJS.ProcessEnv,
+  startupMs: number,
+): Promise<OutputLine> {
   let held = await startHeld('gpioset', gpiosetArgs(chip, offset, opts.initial), env, startupMs);
   let applied: Level = opts.initial;
   let desired: Level = opts.initial;
@@ -185,7 +208,9 @@ function startHeldNow(tool: string, args: string[], env: NodeJS.ProcessEnv): Hel
   });
   const exit = new Promise<string>((resolve) => {
     child.on('error', (err: NodeJS.ErrnoException) =>
-      resolve(err.code === 'ENOENT' ? `${tool} is not on PATH (${INSTALL_HINT})` : `${tool} could not start: ${err.message}`),
+      resolve(
+        err.code === 'ENOENT' ? `${tool} is not on PATH (${INSTALL_HINT})` : `${tool} could not start: ${err.message}`,
+      ),
     );
     child.on('close', (code, signal) => {
       const why = lastLine(stderr) || `exit ${code ?? signal}`;
@@ -256,5 +281,7 @@ function devNodes(): string {
   } catch {
     // no /dev at all (not Linux)
   }
-  return nodes.length === 0 ? 'no /dev/gpiochip* device: is this a Raspberry Pi?' : `/dev has ${nodes.join(', ')} but none could be listed`;
+  return nodes.length === 0
+    ? 'no /dev/gpiochip* device: is this a Raspberry Pi?'
+    : `/dev has ${nodes.join(', ')} but none could be listed`;
 }

@@ -78,7 +78,9 @@ export async function importEspeak(specifier: string = ESPEAK_PACKAGE): Promise<
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const missing =
-      code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /cannot find (package|module)|failed to (load|resolve)/i.test(String(err));
+      code === 'ERR_MODULE_NOT_FOUND' ||
+      code === 'MODULE_NOT_FOUND' ||
+      /cannot find (package|module)|failed to (load|resolve)/i.test(String(err));
     if (missing) {
       throw new Error(
         `eSpeak TTS needs the optional package ${specifier} (GPL-3.0), which is not installed: run \`npm install ${specifier}\``,

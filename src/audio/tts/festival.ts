@@ -32,7 +32,11 @@ export function text2wave(text: string, command: string = TEXT2WAVE): Promise<Pc
     child.on('close', (code, signal) => {
       if (code !== 0) {
         const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-        reject(new Error(`say: ${command} ${why} reading ${JSON.stringify(text)}${err ? `: ${err.trim().slice(-300)}` : ''}`));
+        reject(
+          new Error(
+            `say: ${command} ${why} reading ${JSON.stringify(text)}${err ? `: ${err.trim().slice(-300)}` : ''}`,
+          ),
+        );
         return;
       }
       try {

@@ -31,13 +31,18 @@ const SYSTEM_VOICES: Partial<Record<NodeJS.Platform, Partial<Record<TtsLang, str
 const LANGUAGE_NAMES: Readonly<Record<TtsLang, string>> = { 'zh-CN': 'Chinese', 'en-US': 'English', 'hi-IN': 'Hindi' };
 
 /** Why the say engine cannot speak `lang` on `platform`, or undefined when it can try. */
-export function sayUnsupported(lang: TtsLang, platform: NodeJS.Platform, voices: SayOptions['voices'] = {}): string | undefined {
+export function sayUnsupported(
+  lang: TtsLang,
+  platform: NodeJS.Platform,
+  voices: SayOptions['voices'] = {},
+): string | undefined {
   const name = LANGUAGE_NAMES[lang];
   if (platform === 'linux') {
     if (lang === 'en-US') return undefined;
     return `say: on Linux the say engine speaks through festival, which cannot read ${name}: use --voice-engine espeak or clips`;
   }
-  if (platform !== 'darwin' && platform !== 'win32') return `say: no system voice on ${platform}: use --voice-engine espeak or clips`;
+  if (platform !== 'darwin' && platform !== 'win32')
+    return `say: no system voice on ${platform}: use --voice-engine espeak or clips`;
   if (!(voices[lang] ?? SYSTEM_VOICES[platform]?.[lang])) {
     return `say: no ${name} system voice is known on ${platform}: use --voice-engine espeak or clips`;
   }
@@ -76,5 +81,7 @@ async function exportWav(text: string, voice: string): Promise<Pcm> {
 
 function sayError(err: unknown, voice: string): Error {
   const msg = err instanceof Error ? err.message : String(err);
-  return new Error(`say: the system voice "${voice}" failed: ${msg.trim()} (install that voice, or use --voice-engine espeak)`);
+  return new Error(
+    `say: the system voice "${voice}" failed: ${msg.trim()} (install that voice, or use --voice-engine espeak)`,
+  );
 }

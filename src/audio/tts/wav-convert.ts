@@ -22,7 +22,7 @@ export function decodeSpeechWav(bytes: Buffer): Pcm {
     throw new Error('system voice output is not a WAV file (no RIFF/WAVE header)');
   }
   let layout: Layout | undefined;
-  for (let at = 12; at + 8 <= bytes.length; ) {
+  for (let at = 12; at + 8 <= bytes.length;) {
     const id = bytes.toString('ascii', at, at + 4);
     const size = bytes.readUInt32LE(at + 4);
     const body = at + 8;

@@ -65,7 +65,9 @@ export function enCldrName(currency: string, count: number): string {
 /** Every unit name in the table, singular and plural, in table order: the currency clips of an en-US voice pack. */
 export const EN_TABLE_UNIT_WORDS: readonly string[] = [
   ...new Set(
-    Object.values(UNITS).flatMap(({ major, minor }) => [major, ...(minor === undefined ? [] : [minor])].flatMap((u) => [u.one, u.other])),
+    Object.values(UNITS).flatMap(({ major, minor }) =>
+      [major, ...(minor === undefined ? [] : [minor])].flatMap((u) => [u.one, u.other]),
+    ),
   ),
 ];
 

@@ -59,7 +59,9 @@ export function hiCldrName(currency: string, plural: boolean): string {
 /** Every unit name in the table, in table order: the currency clips of a hi-IN voice pack. */
 export const HI_TABLE_UNIT_WORDS: readonly string[] = [
   ...new Set(
-    Object.values(UNITS).flatMap(({ major, minor }) => [major, ...(minor === undefined ? [] : [minor])].flatMap((u) => [u.one, u.other])),
+    Object.values(UNITS).flatMap(({ major, minor }) =>
+      [major, ...(minor === undefined ? [] : [minor])].flatMap((u) => [u.one, u.other]),
+    ),
   ),
 ];
 

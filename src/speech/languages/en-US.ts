@@ -112,7 +112,10 @@ function say(m: Message): Composer {
       if (isEmptySummary(m)) return out.clip(PROMPT_TEXTS['no-records']);
       out.clip(SCOPES[m.scope]).pause(':');
       numberWords(out, enInteger(m.count));
-      out.clip(m.count === 1 ? 'payment' : 'payments').pause(',').clip('total');
+      out
+        .clip(m.count === 1 ? 'payment' : 'payments')
+        .pause(',')
+        .clip('total');
       return out.list(m.totals, ',', amount);
     }
     default:

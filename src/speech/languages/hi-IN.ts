@@ -99,7 +99,10 @@ function say(m: Message): Composer {
     case 'prompt':
       return out.clip(PROMPT_TEXTS[m.prompt]);
     case 'battery':
-      return out.clip('बैटरी').words(hiInteger(checkBattery(m.percent))).clip('प्रतिशत');
+      return out
+        .clip('बैटरी')
+        .words(hiInteger(checkBattery(m.percent)))
+        .clip('प्रतिशत');
     case 'summary': {
       if (isEmptySummary(m)) return out.clip(PROMPT_TEXTS['no-records']);
       out.clip(SCOPES[m.scope]).words(hiInteger(m.count)).clip('भुगतान').pause(',').clip('कुल');

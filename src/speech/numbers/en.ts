@@ -16,7 +16,9 @@ const TENS_THEN_UNIT = new RegExp(`\\b(${TENS}) (${UNITS})\\b`, 'g');
  * number clips of an en-US voice pack. Hyphenated tens are two clips ("twenty", "three").
  */
 export const EN_NUMBER_WORDS: readonly string[] = [
-  ...'zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen'.split(' '),
+  ...'zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen'.split(
+    ' ',
+  ),
   ...TENS.split('|'),
   'hundred',
   'thousand',

@@ -9,7 +9,15 @@ import { DEFAULT_SAMPLE_RATE, type Pcm } from '../../audio/pcm.ts';
 import type { TtsEngine } from '../../audio/tts/engine.ts';
 import { encodeWav } from '../../audio/wav.ts';
 import { vocabulary, type Clip, type Language } from '../../speech/index.ts';
-import { clipFileName, MANIFEST_FILE, packVersion, sha256, writeManifest, type ClipEntry, type Manifest } from './manifest.ts';
+import {
+  clipFileName,
+  MANIFEST_FILE,
+  packVersion,
+  sha256,
+  writeManifest,
+  type ClipEntry,
+  type Manifest,
+} from './manifest.ts';
 import { packFrom, type VoicePack } from './load.ts';
 import { trimSilence } from './trim.ts';
 
@@ -35,7 +43,9 @@ export async function buildVoicePack(opts: BuildVoicePackOptions): Promise<Voice
   for (const [i, clip] of clips.entries()) {
     const pcm = await record(engine, clip, lang);
     if (sampleRate !== undefined && pcm.sampleRate !== sampleRate) {
-      throw new Error(`${engine.name} spoke clip "${clip.key}" at ${pcm.sampleRate} Hz after ${sampleRate} Hz: a pack needs one rate`);
+      throw new Error(
+        `${engine.name} spoke clip "${clip.key}" at ${pcm.sampleRate} Hz after ${sampleRate} Hz: a pack needs one rate`,
+      );
     }
     sampleRate = pcm.sampleRate;
     const wav = encodeWav(pcm);
@@ -64,7 +74,8 @@ function uniqueClips(lang: Language): Clip[] {
   const clips = vocabulary(lang);
   const seen = new Set<string>();
   for (const c of clips) {
-    if (seen.has(c.key)) throw new Error(`the ${lang} vocabulary lists clip "${c.key}" twice: fix src/speech/languages/${lang}.ts`);
+    if (seen.has(c.key))
+      throw new Error(`the ${lang} vocabulary lists clip "${c.key}" twice: fix src/speech/languages/${lang}.ts`);
     seen.add(c.key);
   }
   return clips;
@@ -87,9 +98,13 @@ async function record(engine: TtsEngine, clip: Clip, lang: Language): Promise<Pc
   try {
     raw = await engine.synthesize(clip.text, lang);
   } catch (err) {
-    throw new Error(`${engine.name} could not record clip "${clip.key}" (${JSON.stringify(clip.text)}): ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `${engine.name} could not record clip "${clip.key}" (${JSON.stringify(clip.text)}): ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const pcm = trimSilence(raw);
-  if (pcm.samples.length === 0) throw new Error(`${engine.name} recorded only silence for clip "${clip.key}" (${JSON.stringify(clip.text)})`);
+  if (pcm.samples.length === 0)
+    throw new Error(`${engine.name} recorded only silence for clip "${clip.key}" (${JSON.stringify(clip.text)})`);
   return pcm;
 }

@@ -38,7 +38,8 @@ export async function ensureVoicePack(lang: Language, opts: EnsureVoicePackOptio
   const dir = cachedPackDir(opts.cacheDir ?? defaultVoicePackDir(), lang, opts.engine);
   const why = await unusable(dir, lang, opts.engine);
   if (typeof why !== 'string') return why;
-  if (why === 'missing') log.info({ lang, dir }, `recording the ${lang} voice pack with ${opts.engine.name} (first use only)`);
+  if (why === 'missing')
+    log.info({ lang, dir }, `recording the ${lang} voice pack with ${opts.engine.name} (first use only)`);
   else log.warn({ lang, dir }, `${why}; re-recording it with ${opts.engine.name}`);
   return buildAndInstall(lang, opts, false);
 }
@@ -60,7 +61,10 @@ async function buildAndInstall(lang: Language, opts: EnsureVoicePackOptions, rep
   try {
     const built = await buildVoicePack({ lang, engine: opts.engine, outDir: tmp, onProgress: opts.onProgress });
     const pack = await install(tmp, dir, built, replace ? null : opts.engine, log);
-    log.info({ lang, dir, clips: pack.clips.size, ms: Math.round(performance.now() - started) }, `${lang} voice pack ready`);
+    log.info(
+      { lang, dir, clips: pack.clips.size, ms: Math.round(performance.now() - started) },
+      `${lang} voice pack ready`,
+    );
     return pack;
   } finally {
     await rm(tmp, { recursive: true, force: true });
@@ -85,7 +89,13 @@ async function unusable(dir: string, lang: Language, engine: TtsEngine): Promise
  * current for `engine`, that one is used; anything else in the way (a stale or damaged pack, or
  * any pack when `engine` is null) is moved aside and deleted.
  */
-async function install(tmp: string, dir: string, built: VoicePack, engine: TtsEngine | null, log: Logger): Promise<VoicePack> {
+async function install(
+  tmp: string,
+  dir: string,
+  built: VoicePack,
+  engine: TtsEngine | null,
+  log: Logger,
+): Promise<VoicePack> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -102,7 +112,9 @@ async function install(tmp: string, dir: string, built: VoicePack, engine: TtsEn
     }
     await moveAsideAndDelete(dir);
   }
-  throw new Error(`could not move the new voice pack into ${dir}: ${(lastError as Error).message}`, { cause: lastError });
+  throw new Error(`could not move the new voice pack into ${dir}: ${(lastError as Error).message}`, {
+    cause: lastError,
+  });
 }
 
 /** rename() onto an existing non-empty folder: ENOTEMPTY or EEXIST on POSIX, EPERM on Windows. */

@@ -22,7 +22,9 @@ export interface PackSummary {
 export async function listVoicePacks(cacheDir: string, engines: TtsEngine[]): Promise<PackSummary[]> {
   let names: string[];
   try {
-    names = (await readdir(cacheDir, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
+    names = (await readdir(cacheDir, { withFileTypes: true }))
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+      .map((d) => d.name);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
@@ -46,6 +48,8 @@ async function summarize(dir: string, engines: TtsEngine[]): Promise<PackSummary
 
 async function folderBytes(dir: string): Promise<number> {
   const files = await readdir(dir, { withFileTypes: true });
-  const sizes = await Promise.all(files.filter((f) => f.isFile()).map(async (f) => (await stat(path.join(dir, f.name))).size));
+  const sizes = await Promise.all(
+    files.filter((f) => f.isFile()).map(async (f) => (await stat(path.join(dir, f.name))).size),
+  );
   return sizes.reduce((a, b) => a + b, 0);
 }

@@ -38,7 +38,15 @@ export class VoicePackError extends Error {
 }
 
 export function packFrom(dir: string, manifest: Manifest, clips: ReadonlyMap<string, Pcm>, bytes: number): VoicePack {
-  return { dir, manifest, language: manifest.language, version: manifest.version, sampleRate: manifest.sampleRate, clips, bytes };
+  return {
+    dir,
+    manifest,
+    language: manifest.language,
+    version: manifest.version,
+    sampleRate: manifest.sampleRate,
+    clips,
+    bytes,
+  };
 }
 
 export async function loadVoicePack(dir: string): Promise<VoicePack> {
@@ -47,16 +55,31 @@ export async function loadVoicePack(dir: string): Promise<VoicePack> {
     manifest = await readManifest(dir);
   } catch (err) {
     if (!(err instanceof ManifestError)) throw err;
-    throw new VoicePackError(`${err.message}; build it with \`${rebuildCommand(undefined, dir)}\``, dir, MANIFEST_FILE, err.missing);
+    throw new VoicePackError(
+      `${err.message}; build it with \`${rebuildCommand(undefined, dir)}\``,
+      dir,
+      MANIFEST_FILE,
+      err.missing,
+    );
   }
   const entries = Object.entries(manifest.clips);
   const loaded = await Promise.all(entries.map(([key, entry]) => loadClip(dir, manifest, key, entry)));
   const clips = new Map(entries.map(([key], i) => [key, loaded[i]!.pcm]));
   const manifestBytes = (await stat(path.join(dir, MANIFEST_FILE))).size;
-  return packFrom(dir, manifest, clips, loaded.reduce((n, c) => n + c.bytes, manifestBytes));
+  return packFrom(
+    dir,
+    manifest,
+    clips,
+    loaded.reduce((n, c) => n + c.bytes, manifestBytes),
+  );
 }
 
-async function loadClip(dir: string, manifest: Manifest, key: string, entry: ClipEntry): Promise<{ pcm: Pcm; bytes: number }> {
+async function loadClip(
+  dir: string,
+  manifest: Manifest,
+  key: string,
+  entry: ClipEntry,
+): Promise<{ pcm: Pcm; bytes: number }> {
   const fail = (problem: string) =>
     new VoicePackError(
       `voice pack ${dir} is damaged: ${entry.file} (clip "${key}") ${problem}; rebuild it with \`${rebuildCommand(manifest.language, dir)}\``,
@@ -71,14 +94,17 @@ async function loadClip(dir: string, manifest: Manifest, key: string, entry: Cli
     throw err;
   }
   const actual = sha256(bytes);
-  if (actual !== entry.sha256) throw fail(`has sha256 ${actual.slice(0, 12)}…, the manifest says ${entry.sha256.slice(0, 12)}…`);
+  if (actual !== entry.sha256)
+    throw fail(`has sha256 ${actual.slice(0, 12)}…, the manifest says ${entry.sha256.slice(0, 12)}…`);
   let pcm: Pcm;
   try {
     pcm = decodeWav(bytes);
   } catch (err) {
     throw fail(`is not a readable WAV: ${(err as Error).message}`);
   }
-  if (pcm.sampleRate !== manifest.sampleRate) throw fail(`is ${pcm.sampleRate} Hz, the pack is ${manifest.sampleRate} Hz`);
-  if (pcm.samples.length !== entry.samples) throw fail(`has ${pcm.samples.length} samples, the manifest says ${entry.samples}`);
+  if (pcm.sampleRate !== manifest.sampleRate)
+    throw fail(`is ${pcm.sampleRate} Hz, the pack is ${manifest.sampleRate} Hz`);
+  if (pcm.samples.length !== entry.samples)
+    throw fail(`has ${pcm.samples.length} samples, the manifest says ${entry.samples}`);
   return { pcm, bytes: bytes.length };
 }

@@ -83,7 +83,8 @@ export async function readManifest(dir: string): Promise<Manifest> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ManifestError(`${dir} holds no complete voice pack (no ${MANIFEST_FILE})`, true);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new ManifestError(`${dir} holds no complete voice pack (no ${MANIFEST_FILE})`, true);
     throw err;
   }
   let json: unknown;
@@ -95,7 +96,9 @@ export async function readManifest(dir: string): Promise<Manifest> {
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ManifestError(`${file} is not a voice pack manifest: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+    throw new ManifestError(
+      `${file} is not a voice pack manifest: ${issue.path.join('.') || '(top)'}: ${issue.message}`,
+    );
   }
   return parsed.data as Manifest;
 }

@@ -63,8 +63,15 @@ export function brokerCommand(ctx: CliContext): Command {
   const s = ctx.settings;
   const cmd = new Command('broker')
     .description('run the MQTT broker (aedes) that carries notifications to speakers')
-    .addOption(new Option('--host <address>', 'address to listen on').env('PAYSPEAKER_HOST').default(s.host ?? '127.0.0.1'))
-    .addOption(new Option('--port <port>', 'MQTT TCP port (0 = any free port)').env('PAYSPEAKER_PORT').argParser(parsePort('--port')).default(s.port ?? 1883))
+    .addOption(
+      new Option('--host <address>', 'address to listen on').env('PAYSPEAKER_HOST').default(s.host ?? '127.0.0.1'),
+    )
+    .addOption(
+      new Option('--port <port>', 'MQTT TCP port (0 = any free port)')
+        .env('PAYSPEAKER_PORT')
+        .argParser(parsePort('--port'))
+        .default(s.port ?? 1883),
+    )
     .addOption(
       new Option('--ws-port <port>', 'MQTT-over-WebSocket port (0 = any free port)')
         .env('PAYSPEAKER_WS_PORT')
@@ -72,20 +79,57 @@ export function brokerCommand(ctx: CliContext): Command {
         .default(s.wsPort ?? 8080),
     )
     .option('--no-ws-port', 'do not listen for WebSocket connections')
-    .addOption(new Option('--max-packet <bytes>', 'largest MQTT packet; a bigger one drops the connection (0 = no cap)').argParser(parseCount('--max-packet', 0)).default(D.maxPacketBytes))
-    .addOption(new Option('--max-topic-levels <n>', 'most levels in a topic (1-100)').argParser(parseCount('--max-topic-levels')).default(D.maxTopicLevels))
-    .addOption(new Option('--max-client-id <chars>', 'longest client id').argParser(parseCount('--max-client-id')).default(D.maxClientIdLength))
-    .addOption(new Option('--max-inflight <n>', 'inbound QoS 2 messages a client may hold awaiting PUBREL').argParser(parseCount('--max-inflight')).default(D.maxInflightInbound))
+    .addOption(
+      new Option('--max-packet <bytes>', 'largest MQTT packet; a bigger one drops the connection (0 = no cap)')
+        .argParser(parseCount('--max-packet', 0))
+        .default(D.maxPacketBytes),
+    )
+    .addOption(
+      new Option('--max-topic-levels <n>', 'most levels in a topic (1-100)')
+        .argParser(parseCount('--max-topic-levels'))
+        .default(D.maxTopicLevels),
+    )
+    .addOption(
+      new Option('--max-client-id <chars>', 'longest client id')
+        .argParser(parseCount('--max-client-id'))
+        .default(D.maxClientIdLength),
+    )
+    .addOption(
+      new Option('--max-inflight <n>', 'inbound QoS 2 messages a client may hold awaiting PUBREL')
+        .argParser(parseCount('--max-inflight'))
+        .default(D.maxInflightInbound),
+    )
     .addOption(
       new Option('--connect-rate <per-second>', 'new connections per second per client address (0 = no limit)')
         .argParser(parseCount('--connect-rate', 0))
         .default(D.connectRate!.perSecond),
     )
-    .addOption(new Option('--connect-burst <n>', 'connections one address may open at once before --connect-rate applies').argParser(parseCount('--connect-burst')).default(D.connectRate!.burst))
-    .addOption(new Option('--connect-timeout <ms>', 'drop a connection that sends no CONNECT within this time').argParser(parseCount('--connect-timeout', 100)).default(D.connectTimeoutMs))
-    .option('--tls', 'also listen for MQTT over TLS (mqtts) and secure WebSocket (wss), with the certificate from "payspeaker certs"')
-    .addOption(new Option('--tls-port <port>', 'mqtts port, with --tls (0 = any free port)').env('PAYSPEAKER_TLS_PORT').argParser(parsePort('--tls-port')).default(8883))
-    .addOption(new Option('--wss-port <port>', 'MQTT-over-secure-WebSocket port, with --tls (0 = any free port)').env('PAYSPEAKER_WSS_PORT').argParser(parsePort('--wss-port')).default(8443))
+    .addOption(
+      new Option('--connect-burst <n>', 'connections one address may open at once before --connect-rate applies')
+        .argParser(parseCount('--connect-burst'))
+        .default(D.connectRate!.burst),
+    )
+    .addOption(
+      new Option('--connect-timeout <ms>', 'drop a connection that sends no CONNECT within this time')
+        .argParser(parseCount('--connect-timeout', 100))
+        .default(D.connectTimeoutMs),
+    )
+    .option(
+      '--tls',
+      'also listen for MQTT over TLS (mqtts) and secure WebSocket (wss), with the certificate from "payspeaker certs"',
+    )
+    .addOption(
+      new Option('--tls-port <port>', 'mqtts port, with --tls (0 = any free port)')
+        .env('PAYSPEAKER_TLS_PORT')
+        .argParser(parsePort('--tls-port'))
+        .default(8883),
+    )
+    .addOption(
+      new Option('--wss-port <port>', 'MQTT-over-secure-WebSocket port, with --tls (0 = any free port)')
+        .env('PAYSPEAKER_WSS_PORT')
+        .argParser(parsePort('--wss-port'))
+        .default(8443),
+    )
     .option('--no-wss-port', 'with --tls, do not listen for secure WebSocket connections')
     .option('--tls-cert <file>', "the broker's certificate, PEM (default: DIR/certs/server.pem)")
     .option('--tls-key <file>', "the broker's private key, PEM (default: DIR/certs/server-key.pem)")
@@ -96,21 +140,48 @@ export function brokerCommand(ctx: CliContext): Command {
         .default(s.httpPort ?? DEFAULT_HTTP_PORT),
     )
     .option('--no-http-port', 'do not serve the notification API (payments still flow over MQTT and the outbox)')
-    .option('--firmware-dir <dir>', 'firmware releases served to speakers for over-the-air updates at /v1/firmware/ (default: DIR/broker/firmware; "payspeaker ota" uploads there)')
-    .addOption(new Option('--payment-ttl <duration>', 'keep re-publishing a payment without a final ack for this long, then mark it expired (max 24h)').env('PAYSPEAKER_PAYMENT_TTL').default(s.paymentTtl ?? '1h'))
-    .addOption(new Option('--retry-after <duration>', 'first re-publish of an unacknowledged payment; doubles each time').env('PAYSPEAKER_RETRY_AFTER').default(s.retryAfter ?? '5s'))
-    .addOption(new Option('--retry-max <duration>', 'longest wait between re-publishes').env('PAYSPEAKER_RETRY_MAX').default(s.retryMax ?? '5m'))
+    .option(
+      '--firmware-dir <dir>',
+      'firmware releases served to speakers for over-the-air updates at /v1/firmware/ (default: DIR/broker/firmware; "payspeaker ota" uploads there)',
+    )
     .addOption(
-      new Option('--persistence <url>', 'where sessions (queued QoS 1 messages) and retained messages live: "memory" (lost on restart) or redis://[user:password@]host[:port][/db] (docs/CLUSTER.md)')
+      new Option(
+        '--payment-ttl <duration>',
+        'keep re-publishing a payment without a final ack for this long, then mark it expired (max 24h)',
+      )
+        .env('PAYSPEAKER_PAYMENT_TTL')
+        .default(s.paymentTtl ?? '1h'),
+    )
+    .addOption(
+      new Option('--retry-after <duration>', 'first re-publish of an unacknowledged payment; doubles each time')
+        .env('PAYSPEAKER_RETRY_AFTER')
+        .default(s.retryAfter ?? '5s'),
+    )
+    .addOption(
+      new Option('--retry-max <duration>', 'longest wait between re-publishes')
+        .env('PAYSPEAKER_RETRY_MAX')
+        .default(s.retryMax ?? '5m'),
+    )
+    .addOption(
+      new Option(
+        '--persistence <url>',
+        'where sessions (queued QoS 1 messages) and retained messages live: "memory" (lost on restart) or redis://[user:password@]host[:port][/db] (docs/CLUSTER.md)',
+      )
         .env('PAYSPEAKER_PERSISTENCE')
         .default(s.persistence ?? 'memory'),
     )
     .addOption(
-      new Option('--cluster <redis-url>', 'share sessions and every publish with the other brokers on this Redis (each broker needs its own ports; implies --persistence there)')
+      new Option(
+        '--cluster <redis-url>',
+        'share sessions and every publish with the other brokers on this Redis (each broker needs its own ports; implies --persistence there)',
+      )
         .env('PAYSPEAKER_CLUSTER')
         .default(s.cluster),
     )
-    .option('--insecure', 'let anyone connect, publish and subscribe without credentials (a demo on a trusted machine only)')
+    .option(
+      '--insecure',
+      'let anyone connect, publish and subscribe without credentials (a demo on a trusted machine only)',
+    )
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(s));
   return addDataOption(cmd, s).action(async (flags: BrokerFlags) => {
@@ -121,8 +192,22 @@ export function brokerCommand(ctx: CliContext): Command {
     const tls = flags.tls ? tlsFrom(flags, dataDir) : undefined;
     const service = serviceFrom(flags, dataDir);
     // The default "memory" gives way to --cluster; only an explicit --persistence memory clashes with it.
-    const persistence = cmd.getOptionValueSource('persistence') === 'default' && s.persistence === undefined ? undefined : flags.persistence;
-    const broker = await startBroker({ host: flags.host, port: flags.port, wsPort, log, security, limits: limitsFrom(flags), tls, service, persistence, cluster: flags.cluster }).catch((err: Error) => {
+    const persistence =
+      cmd.getOptionValueSource('persistence') === 'default' && s.persistence === undefined
+        ? undefined
+        : flags.persistence;
+    const broker = await startBroker({
+      host: flags.host,
+      port: flags.port,
+      wsPort,
+      log,
+      security,
+      limits: limitsFrom(flags),
+      tls,
+      service,
+      persistence,
+      cluster: flags.cluster,
+    }).catch((err: Error) => {
       throw new CliError(err.message, err instanceof PersistenceConfigError ? EXIT.USAGE : EXIT.FAILURE);
     });
     const registry = security.mode === 'secure' ? registryFile(dataDir) : null;
@@ -130,7 +215,18 @@ export function brokerCommand(ctx: CliContext): Command {
     const urls = [broker.mqttUrl, broker.wsUrl, broker.mqttsUrl, broker.wssUrl].filter((u): u is string => u !== null);
     if (flags.json) {
       const tlsInfo = tls ? { mqtts: broker.mqttsUrl, wss: broker.wssUrl, ca: tlsFiles(dataDir).ca } : {};
-      ctx.print(JSON.stringify({ event: 'listening', mqtt: broker.mqttUrl, ws: broker.wsUrl, http: broker.service?.httpUrl ?? null, ...tlsInfo, security: security.mode, registry, backendCredentials }));
+      ctx.print(
+        JSON.stringify({
+          event: 'listening',
+          mqtt: broker.mqttUrl,
+          ws: broker.wsUrl,
+          http: broker.service?.httpUrl ?? null,
+          ...tlsInfo,
+          security: security.mode,
+          registry,
+          backendCredentials,
+        }),
+      );
     } else ctx.print(listeningLine(urls, registry, broker.service?.httpUrl ?? null));
     const signal = await untilShutdown();
     log.info({ signal }, 'shutting down');
@@ -141,11 +237,23 @@ export function brokerCommand(ctx: CliContext): Command {
 /** The outbox and its HTTP API: always on, in the data directory's broker database. */
 function serviceFrom(flags: BrokerFlags, dataDir: string): ServiceOptions {
   const ttlMs = parseDuration(flags.paymentTtl, '--payment-ttl');
-  if (ttlMs > MAX_TTL_MS) throw new CliError(`--payment-ttl ${flags.paymentTtl} is longer than 24h: speakers refuse notifications older than that, so retrying longer cannot help`);
+  if (ttlMs > MAX_TTL_MS)
+    throw new CliError(
+      `--payment-ttl ${flags.paymentTtl} is longer than 24h: speakers refuse notifications older than that, so retrying longer cannot help`,
+    );
   const baseMs = parseDuration(flags.retryAfter, '--retry-after');
   const maxMs = parseDuration(flags.retryMax, '--retry-max');
-  if (maxMs < baseMs) throw new CliError(`--retry-max ${flags.retryMax} is shorter than --retry-after ${flags.retryAfter}: the longest wait cannot be shorter than the first`);
-  return { dataDir, httpPort: flags.httpPort === false ? null : flags.httpPort, ttlMs, retry: { baseMs, maxMs }, ...(flags.firmwareDir && { firmwareDir: flags.firmwareDir }) };
+  if (maxMs < baseMs)
+    throw new CliError(
+      `--retry-max ${flags.retryMax} is shorter than --retry-after ${flags.retryAfter}: the longest wait cannot be shorter than the first`,
+    );
+  return {
+    dataDir,
+    httpPort: flags.httpPort === false ? null : flags.httpPort,
+    ttlMs,
+    retry: { baseMs, maxMs },
+    ...(flags.firmwareDir && { firmwareDir: flags.firmwareDir }),
+  };
 }
 
 /** The certificate and ports for --tls; the files default to what `payspeaker certs` wrote. */
@@ -162,7 +270,9 @@ function tlsFrom(flags: BrokerFlags, dataDir: string) {
 
 function listeningLine(urls: string[], registry: string | null, api: string | null): string {
   const listening = `broker listening on ${urls.length > 1 ? `${urls.slice(0, -1).join(', ')} and ${urls.at(-1)}` : urls[0]}`;
-  const access = registry ? `devices need credentials (npx payspeaker provision ID); registry ${registry}` : 'INSECURE: no credentials needed';
+  const access = registry
+    ? `devices need credentials (npx payspeaker provision ID); registry ${registry}`
+    : 'INSECURE: no credentials needed';
   const payments = api ? `; payments API on ${api}/v1/payments` : '';
   return `${listening}${payments}; ${access} (Ctrl-C to stop)`;
 }

@@ -36,16 +36,39 @@ interface ChaosFlags {
 
 export function chaosCommand(ctx: CliContext): Command {
   return new Command('chaos')
-    .description('a TCP fault proxy between speakers and the broker: resets, drops, blackholes and delays connections, at random (seeded) or on a schedule')
-    .requiredOption('--target <host:port>', "where connections go: the broker's MQTT port, like 127.0.0.1:1883", parseAddress('--target', 1))
-    .addOption(new Option('--listen <host:port>', 'where devices connect instead (port 0 = any free port)').argParser(parseAddress('--listen', 0)).default({ host: '127.0.0.1', port: 1884 }, '127.0.0.1:1884'))
-    .option('--seed <n>', 'seeds every random choice: the same seed replays the same faults (default: a fresh one, printed)', parseSeed)
-    .option('--mean-fault-after <duration>', 'random mode: each connection gets a fault after a random wait with this mean, like 5s')
+    .description(
+      'a TCP fault proxy between speakers and the broker: resets, drops, blackholes and delays connections, at random (seeded) or on a schedule',
+    )
+    .requiredOption(
+      '--target <host:port>',
+      "where connections go: the broker's MQTT port, like 127.0.0.1:1883",
+      parseAddress('--target', 1),
+    )
+    .addOption(
+      new Option('--listen <host:port>', 'where devices connect instead (port 0 = any free port)')
+        .argParser(parseAddress('--listen', 0))
+        .default({ host: '127.0.0.1', port: 1884 }, '127.0.0.1:1884'),
+    )
+    .option(
+      '--seed <n>',
+      'seeds every random choice: the same seed replays the same faults (default: a fresh one, printed)',
+      parseSeed,
+    )
+    .option(
+      '--mean-fault-after <duration>',
+      'random mode: each connection gets a fault after a random wait with this mean, like 5s',
+    )
     .option('--faults <mix>', 'random mode: the kinds and their weights (default reset=1,drop=1,blackhole=1)')
-    .option('--blackhole-for <duration>', 'random mode: how long a blackhole lasts (default: until the device gives up on the connection)')
+    .option(
+      '--blackhole-for <duration>',
+      'random mode: how long a blackhole lasts (default: until the device gives up on the connection)',
+    )
     .option('--delay <duration>', 'latency added to every chunk, both ways, like 20ms')
     .option('--jitter <duration>', 'up to this much more latency, drawn per chunk (byte order is kept)')
-    .option('--schedule <file>', 'JSON list of timed faults: [{"atMs": 2000, "fault": "blackhole", "durationMs": 3000, "target": "all"}, …]')
+    .option(
+      '--schedule <file>',
+      'JSON list of timed faults: [{"atMs": 2000, "fault": "blackhole", "durationMs": 3000, "target": "all"}, …]',
+    )
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(ctx.settings))
     .addHelpText(
@@ -69,8 +92,12 @@ Examples:
       });
       const listen = `${proxy.host}:${proxy.port}`;
       const target = `${flags.target.host}:${flags.target.port}`;
-      if (flags.json) ctx.print(JSON.stringify({ event: 'listening', listen, target, url: proxy.mqttUrl, seed: proxy.seed }));
-      else ctx.print(`fault proxy listening on ${listen} → ${target} (${plan(options, proxy.seed, flags)}); point devices at ${proxy.mqttUrl} (Ctrl-C to stop)`);
+      if (flags.json)
+        ctx.print(JSON.stringify({ event: 'listening', listen, target, url: proxy.mqttUrl, seed: proxy.seed }));
+      else
+        ctx.print(
+          `fault proxy listening on ${listen} → ${target} (${plan(options, proxy.seed, flags)}); point devices at ${proxy.mqttUrl} (Ctrl-C to stop)`,
+        );
       const signal = await untilShutdown();
       log.info({ signal }, 'shutting down');
       await proxy.close();
@@ -82,7 +109,9 @@ Examples:
 function proxyOptionsFrom(flags: ChaosFlags): Omit<FaultProxyOptions, 'log' | 'onFault'> {
   const randomOnly = (flag: string, given: string | undefined) => {
     if (given !== undefined && flags.meanFaultAfter === undefined) {
-      throw new CliError(`${flag} ${given} shapes the random faults, which are off: add --mean-fault-after 5s to turn them on`);
+      throw new CliError(
+        `${flag} ${given} shapes the random faults, which are off: add --mean-fault-after 5s to turn them on`,
+      );
     }
   };
   randomOnly('--faults', flags.faults);
@@ -120,13 +149,17 @@ function loadSchedule(file: string): ScheduleStep[] {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CliError(`--schedule ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): check the path`);
+    throw new CliError(
+      `--schedule ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): check the path`,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new CliError(`--schedule ${file} is not valid JSON (${(err as Error).message}): it should be a list like [{"atMs": 1000, "fault": "reset"}]`);
+    throw new CliError(
+      `--schedule ${file} is not valid JSON (${(err as Error).message}): it should be a list like [{"atMs": 1000, "fault": "reset"}]`,
+    );
   }
   try {
     return parseSchedule(json);
@@ -142,7 +175,9 @@ function parseAddress(flag: string, minPort: number) {
     const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text.trim());
     const port = Number(match?.[3]);
     if (!match || port < minPort || port > 65535) {
-      throw new InvalidArgumentError(`${flag} must be HOST:PORT with a port from ${minPort} to 65535, like 127.0.0.1:1883, got ${JSON.stringify(text)}`);
+      throw new InvalidArgumentError(
+        `${flag} must be HOST:PORT with a port from ${minPort} to 65535, like 127.0.0.1:1883, got ${JSON.stringify(text)}`,
+      );
     }
     return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
   };
@@ -151,7 +186,9 @@ function parseAddress(flag: string, minPort: number) {
 function parseSeed(text: string): number {
   const seed = Number(text);
   if (!/^\d+$/.test(text) || seed > MAX_SEED) {
-    throw new InvalidArgumentError(`--seed must be a whole number from 0 to ${MAX_SEED} (the same seed replays the same faults), got ${JSON.stringify(text)}`);
+    throw new InvalidArgumentError(
+      `--seed must be a whole number from 0 to ${MAX_SEED} (the same seed replays the same faults), got ${JSON.stringify(text)}`,
+    );
   }
   return seed;
 }
@@ -160,7 +197,14 @@ function parseSeed(text: string): number {
 function plan(options: ReturnType<typeof proxyOptionsFrom>, seed: number, flags: ChaosFlags): string {
   const parts = [`seed ${seed}`];
   const r = options.random;
-  if (r) parts.push(`random faults after ~${flags.meanFaultAfter} on average: ${Object.entries(r.weights ?? { reset: 1, drop: 1, blackhole: 1 }).map(([k, w]) => `${k} ${w}`).join(', ')}`);
+  if (r)
+    parts.push(
+      `random faults after ~${flags.meanFaultAfter} on average: ${Object.entries(
+        r.weights ?? { reset: 1, drop: 1, blackhole: 1 },
+      )
+        .map(([k, w]) => `${k} ${w}`)
+        .join(', ')}`,
+    );
   const { delayMs = 0, jitterMs = 0 } = options.latency ?? {};
   if (delayMs || jitterMs) parts.push(`delay ${delayMs} ms${jitterMs ? ` + up to ${jitterMs} ms jitter` : ''}`);
   if (options.schedule) parts.push(`schedule ${flags.schedule}: ${options.schedule.length} steps`);
@@ -169,7 +213,13 @@ function plan(options: ReturnType<typeof proxyOptionsFrom>, seed: number, flags:
 }
 
 function totalsLine(s: ProxyStats): string {
-  const faults = Object.entries(s.faults).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
-  const unreachable = s.connections.targetUnreachable ? `, ${s.connections.targetUnreachable} could not reach the target` : '';
+  const faults =
+    Object.entries(s.faults)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none';
+  const unreachable = s.connections.targetUnreachable
+    ? `, ${s.connections.targetUnreachable} could not reach the target`
+    : '';
   return `fault proxy stopped: ${s.connections.accepted} connections${unreachable}, ${s.bytes.toTarget} bytes to the target, ${s.bytes.toClient} bytes to clients; faults: ${faults} (seed ${s.seed})`;
 }

@@ -3,7 +3,14 @@
  * the device's command topic; prints the result it answers on cmd/result.
  */
 import { Command, Option } from 'commander';
-import { COMMANDS, isDeviceId, parseCommand, topics, type CommandName, type CommandResult } from '../../../src/protocol/index.ts';
+import {
+  COMMANDS,
+  isDeviceId,
+  parseCommand,
+  topics,
+  type CommandName,
+  type CommandResult,
+} from '../../../src/protocol/index.ts';
 import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../../src/mqtt/connect.ts';
 import { newPaymentId } from '../../../src/protocol/payment-ids.ts';
 import { commonOptions, type CliContext } from '../context.ts';
@@ -26,32 +33,69 @@ export function commandCommand(ctx: CliContext): Command {
   const cmd = new Command('command')
     .description("press a speaker's button remotely: volume, replay, today's summary, battery")
     .argument('<command>', `one of ${COMMANDS.join(', ')}`)
-    .addOption(new Option('--device <device-id>', 'target speaker, e.g. SPK-0001').env('PAYSPEAKER_DEVICE').default(s.device))
+    .addOption(
+      new Option('--device <device-id>', 'target speaker, e.g. SPK-0001').env('PAYSPEAKER_DEVICE').default(s.device),
+    )
     .option('--value <n>', 'for set-volume: 0-10')
     .addOption(commonOptions.broker(s))
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the result').env('PAYSPEAKER_TIMEOUT').default(s.timeout ?? '10s'))
+    .addOption(
+      new Option('--timeout <duration>', 'how long to wait for the result')
+        .env('PAYSPEAKER_TIMEOUT')
+        .default(s.timeout ?? '10s'),
+    )
     .addOption(commonOptions.json());
   return addDataOption(cmd, s).action(async (name: string, flags: CommandFlags) => {
-      if (!flags.device || !isDeviceId(flags.device)) throw new CliError('a valid target device is needed: pass --device SPK-0001');
-      const payload = JSON.stringify({ v: 1, id: newPaymentId().replace('PAY', 'CMD'), command: name, ...(flags.value === undefined ? {} : { value: Number(flags.value) }) });
-      const checked = parseCommand(payload); // the device would refuse it: say why here instead
-      if (!checked.ok) throw new CliError(checked.error);
-      const { credentials } = backendFromDataDir(resolveDataDir(flags), { insecure: true, needsKey: false });
-      const result = await send(flags.broker, flags.device, checked.command.id, payload, parseDuration(flags.timeout, '--timeout'), credentials);
-      ctx.print(flags.json ? JSON.stringify(result) : describe(result));
-      if (!result.ok) throw new CliError(`${flags.device} could not ${name}: ${result.error}`, EXIT.REJECTED);
+    if (!flags.device || !isDeviceId(flags.device))
+      throw new CliError('a valid target device is needed: pass --device SPK-0001');
+    const payload = JSON.stringify({
+      v: 1,
+      id: newPaymentId().replace('PAY', 'CMD'),
+      command: name,
+      ...(flags.value === undefined ? {} : { value: Number(flags.value) }),
     });
+    const checked = parseCommand(payload); // the device would refuse it: say why here instead
+    if (!checked.ok) throw new CliError(checked.error);
+    const { credentials } = backendFromDataDir(resolveDataDir(flags), { insecure: true, needsKey: false });
+    const result = await send(
+      flags.broker,
+      flags.device,
+      checked.command.id,
+      payload,
+      parseDuration(flags.timeout, '--timeout'),
+      credentials,
+    );
+    ctx.print(flags.json ? JSON.stringify(result) : describe(result));
+    if (!result.ok) throw new CliError(`${flags.device} could not ${name}: ${result.error}`, EXIT.REJECTED);
+  });
 }
 
-async function send(brokerUrl: string, device: string, id: string, payload: string, timeoutMs: number, credentials: Credentials | null): Promise<CommandResult> {
-  const client = await connectOnce(brokerUrl, { clientId: `backend-cmd-${id}`, ...(credentials ?? {}) }).catch((err: Error) => {
-    if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
-    if (err instanceof BrokerRefusedError) throw new CliError(err.message, EXIT.REFUSED);
-    throw err;
-  });
+async function send(
+  brokerUrl: string,
+  device: string,
+  id: string,
+  payload: string,
+  timeoutMs: number,
+  credentials: Credentials | null,
+): Promise<CommandResult> {
+  const client = await connectOnce(brokerUrl, { clientId: `backend-cmd-${id}`, ...(credentials ?? {}) }).catch(
+    (err: Error) => {
+      if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
+      if (err instanceof BrokerRefusedError) throw new CliError(err.message, EXIT.REFUSED);
+      throw err;
+    },
+  );
   try {
     const result = new Promise<CommandResult>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new CliError(`no result from ${device} within ${timeoutMs / 1000} s: is it running and online?`, EXIT.TIMEOUT)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new CliError(
+              `no result from ${device} within ${timeoutMs / 1000} s: is it running and online?`,
+              EXIT.TIMEOUT,
+            ),
+          ),
+        timeoutMs,
+      );
       client.on('message', (_topic, message) => {
         const r = JSON.parse(message.toString()) as CommandResult;
         if (r.id !== id) return;
@@ -68,6 +112,10 @@ async function send(brokerUrl: string, device: string, id: string, payload: stri
 }
 
 function describe(r: CommandResult): string {
-  const parts = [r.volume === undefined ? null : `volume ${r.volume}/10`, r.text ? `said "${r.text}"` : null].filter(Boolean);
-  return r.ok ? `${r.device} ${r.command as CommandName}: ${parts.join(', ') || 'done'}` : `${r.device} refused ${r.command ?? 'the command'}: ${r.error}`;
+  const parts = [r.volume === undefined ? null : `volume ${r.volume}/10`, r.text ? `said "${r.text}"` : null].filter(
+    Boolean,
+  );
+  return r.ok
+    ? `${r.device} ${r.command as CommandName}: ${parts.join(', ') || 'done'}`
+    : `${r.device} refused ${r.command ?? 'the command'}: ${r.error}`;
 }

@@ -44,9 +44,21 @@ export function demoCommand(ctx: CliContext): Command {
   const s = ctx.settings;
   return new Command('demo')
     .description('embedded broker + one virtual speaker + three sample payments, then exit (npm start)')
-    .addOption(new Option('--lang <lang>', 'announcement language').choices(LANGUAGES).env('PAYSPEAKER_LANG').default(s.lang ?? 'zh-CN'))
-    .addOption(new Option('--audio <sink>', 'auto, player, file:DIR or none').env('PAYSPEAKER_AUDIO').default(s.audio ?? 'auto'))
-    .addOption(new Option('--voice-engine <engine>', 'clips, espeak or say').choices(VOICE_ENGINES).env('PAYSPEAKER_VOICE_ENGINE').default(s.voiceEngine ?? 'clips'))
+    .addOption(
+      new Option('--lang <lang>', 'announcement language')
+        .choices(LANGUAGES)
+        .env('PAYSPEAKER_LANG')
+        .default(s.lang ?? 'zh-CN'),
+    )
+    .addOption(
+      new Option('--audio <sink>', 'auto, player, file:DIR or none').env('PAYSPEAKER_AUDIO').default(s.audio ?? 'auto'),
+    )
+    .addOption(
+      new Option('--voice-engine <engine>', 'clips, espeak or say')
+        .choices(VOICE_ENGINES)
+        .env('PAYSPEAKER_VOICE_ENGINE')
+        .default(s.voiceEngine ?? 'clips'),
+    )
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel({ ...s, logLevel: s.logLevel ?? 'warn' }))
     .action(async (flags: DemoFlags) => {
@@ -56,7 +68,13 @@ export function demoCommand(ctx: CliContext): Command {
       // the real thing: a registry, a provisioned speaker, signed payments.
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-demo-'));
       // The whole path a payment takes: the HTTP API, the outbox, MQTT, the speaker.
-      const broker = await startBroker({ port: 0, wsPort: null, log, security: { mode: 'secure', dataDir }, service: { dataDir, httpPort: 0 } });
+      const broker = await startBroker({
+        port: 0,
+        wsPort: null,
+        log,
+        security: { mode: 'secure', dataDir },
+        service: { dataDir, httpPort: 0 },
+      });
       const keys = loadOrCreateBackendKeys(brokerDir(dataDir));
       const device = provisionDevice(broker.registry!, DEMO_DEVICE);
       let speaker: Speaker | null = null;
@@ -77,7 +95,10 @@ export function demoCommand(ctx: CliContext): Command {
           if (e.event === 'announced' || e.event === 'rejected' || e.event === 'spoke') ctx.print(eventLine(e, json)!);
         }));
         await speaker.start(); // online: the broker now holds a session for it
-        if (!json) ctx.print(`payspeaker demo: broker on ${broker.mqttUrl}, payments API on ${broker.service!.httpUrl}, speaker ${DEMO_DEVICE} speaking ${flags.lang}`);
+        if (!json)
+          ctx.print(
+            `payspeaker demo: broker on ${broker.mqttUrl}, payments API on ${broker.service!.httpUrl}, speaker ${DEMO_DEVICE} speaking ${flags.lang}`,
+          );
         await sendSamples(new NotificationApi(broker.service!.httpUrl!, readBackendCredentials(dataDir)!.password));
         if (!json) ctx.print(`done: ${SAMPLES.length} payments announced. Next: "npx payspeaker --help"`);
       } finally {
@@ -94,6 +115,7 @@ async function sendSamples(api: NotificationApi): Promise<void> {
   for (const sample of SAMPLES) {
     const { payment } = await api.createPayment({ device: DEMO_DEVICE, ...sample });
     const { payment: done } = await api.waitFinal(payment.id, 30_000);
-    if (done.status !== 'played') throw new CliError(`the demo speaker did not play a sample: ${done.status} ${done.reason ?? ''}`, EXIT.FAILURE);
+    if (done.status !== 'played')
+      throw new CliError(`the demo speaker did not play a sample: ${done.status} ${done.reason ?? ''}`, EXIT.FAILURE);
   }
 }

@@ -11,7 +11,9 @@ interface DevicesFlags extends DataFlags {
 
 export function devicesCommand(ctx: CliContext): Command {
   const cmd = new Command('devices')
-    .description('list provisioned devices: status, online, last seen (as recorded by the broker using this data directory)')
+    .description(
+      'list provisioned devices: status, online, last seen (as recorded by the broker using this data directory)',
+    )
     .addOption(commonOptions.json());
   return addDataOption(cmd, ctx.settings).action((flags: DevicesFlags) => {
     const dataDir = resolveDataDir(flags);
@@ -33,8 +35,18 @@ function listDevices(dataDir: string): RegistryEntry[] {
 function table(devices: RegistryEntry[]): string[] {
   const rows = [
     ['ID', 'STATUS', 'ONLINE', 'LAST SEEN'],
-    ...devices.map((d) => [d.id, d.status, d.online ? 'yes' : 'no', d.lastSeenAt === null ? 'never' : new Date(d.lastSeenAt).toISOString()]),
+    ...devices.map((d) => [
+      d.id,
+      d.status,
+      d.online ? 'yes' : 'no',
+      d.lastSeenAt === null ? 'never' : new Date(d.lastSeenAt).toISOString(),
+    ]),
   ];
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  return rows.map((r) => r.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, col) => cell.padEnd(widths[col]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }

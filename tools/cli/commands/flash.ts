@@ -52,21 +52,57 @@ const EXIT_FOR: Record<FlashFailure, number> = {
 export function flashCommand(ctx: CliContext): Command {
   const s = ctx.settings;
   const cmd = new Command('flash')
-    .description('install the speaker firmware on a device (a Raspberry Pi) over SSH, into the inactive A/B slot, and keep it only if the device comes online with it')
+    .description(
+      'install the speaker firmware on a device (a Raspberry Pi) over SSH, into the inactive A/B slot, and keep it only if the device comes online with it',
+    )
     .argument('<user@host>', 'the device, e.g. pi@raspberrypi.local')
-    .requiredOption('--config <file>', 'the device config "payspeaker provision" wrote (plus firmware settings: lang, audio, board, pi)')
+    .requiredOption(
+      '--config <file>',
+      'the device config "payspeaker provision" wrote (plus firmware settings: lang, audio, board, pi)',
+    )
     .option('--image <dir>', 'an image folder from "payspeaker image build" (default: the newest in ./firmware)')
-    .option('--image-release <file.json>', 'a release JSON; its tarball beside it is checked against the signed release, then unpacked')
-    .option('--identity <file>', 'SSH private key (default: ~/.ssh/id_ed25519, ~/.ssh/id_rsa, and ssh-agent via SSH_AUTH_SOCK)')
+    .option(
+      '--image-release <file.json>',
+      'a release JSON; its tarball beside it is checked against the signed release, then unpacked',
+    )
+    .option(
+      '--identity <file>',
+      'SSH private key (default: ~/.ssh/id_ed25519, ~/.ssh/id_rsa, and ssh-agent via SSH_AUTH_SOCK)',
+    )
     .option('--port <n>', 'SSH port', '22')
     .option('--root <dir>', 'install folder on the device', '/opt/payspeaker')
-    .option('--known-hosts <file>', 'known_hosts file the host key is checked against', path.join(os.homedir(), '.ssh', 'known_hosts'))
-    .option('--accept-host-key <SHA256:…>', 'trust this host key fingerprint for a device not in known_hosts yet (flash prints it), and add it there')
-    .addOption(new Option('--init <kind>', 'what runs the loader on the device: systemd, or none (then --restart-command restarts it)').choices(['systemd', 'none']).default('systemd'))
-    .option('--restart-command <cmd>', 'with --init none: the shell command, run on the device, that restarts the loader')
+    .option(
+      '--known-hosts <file>',
+      'known_hosts file the host key is checked against',
+      path.join(os.homedir(), '.ssh', 'known_hosts'),
+    )
+    .option(
+      '--accept-host-key <SHA256:…>',
+      'trust this host key fingerprint for a device not in known_hosts yet (flash prints it), and add it there',
+    )
+    .addOption(
+      new Option(
+        '--init <kind>',
+        'what runs the loader on the device: systemd, or none (then --restart-command restarts it)',
+      )
+        .choices(['systemd', 'none'])
+        .default('systemd'),
+    )
+    .option(
+      '--restart-command <cmd>',
+      'with --init none: the shell command, run on the device, that restarts the loader',
+    )
     .option('--broker <url>', "broker to watch the device come online on (default: the one in the device's config)")
-    .addOption(new Option('--timeout <duration>', 'how long the new firmware has to come online (also its trial deadline on the device)').default('60s'))
-    .option('--dry-run', 'connect, read the device state, check the image, and print the plan: nothing on the device is changed')
+    .addOption(
+      new Option(
+        '--timeout <duration>',
+        'how long the new firmware has to come online (also its trial deadline on the device)',
+      ).default('60s'),
+    )
+    .option(
+      '--dry-run',
+      'connect, read the device state, check the image, and print the plan: nothing on the device is changed',
+    )
     .addOption(commonOptions.json())
     .addHelpText(
       'after',
@@ -102,11 +138,18 @@ Examples:
   });
 }
 
-function toOptions(targetText: string, flags: FlashFlags, progress: (line: string) => void): Parameters<typeof flash>[0] {
+function toOptions(
+  targetText: string,
+  flags: FlashFlags,
+  progress: (line: string) => void,
+): Parameters<typeof flash>[0] {
   const configFile = path.resolve(flags.config!);
   const config = loadDeviceConfig(configFile);
   const backendPublicKey = config.backendPublicKey;
-  if (!backendPublicKey) throw new CliError(`--config ${configFile} has no backendPublicKey: the device could not check images or payments; provision it again (npx payspeaker provision ${config.id} --force)`);
+  if (!backendPublicKey)
+    throw new CliError(
+      `--config ${configFile} has no backendPublicKey: the device could not check images or payments; provision it again (npx payspeaker provision ${config.id} --force)`,
+    );
   try {
     // The firmware's own settings (lang, audio, board) are checked here, not after the device fails to boot.
     parseFirmwareConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')));
@@ -114,8 +157,12 @@ function toOptions(targetText: string, flags: FlashFlags, progress: (line: strin
     if (err instanceof DeviceConfigError) throw new CliError(`--config ${configFile}: ${err.message}`);
     throw err;
   }
-  if (flags.init === 'none' && !flags.restartCommand) throw new CliError('--init none needs --restart-command CMD: the command, run on the device, that restarts the loader');
-  if (flags.init === 'systemd' && flags.restartCommand) throw new CliError('--restart-command is for --init none; with systemd flash restarts payspeaker.service itself');
+  if (flags.init === 'none' && !flags.restartCommand)
+    throw new CliError(
+      '--init none needs --restart-command CMD: the command, run on the device, that restarts the loader',
+    );
+  if (flags.init === 'systemd' && flags.restartCommand)
+    throw new CliError('--restart-command is for --init none; with systemd flash restarts payspeaker.service itself');
   const port = Number(flags.port);
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const dataDir = resolveDataDir(flags);
@@ -137,10 +184,15 @@ function toOptions(targetText: string, flags: FlashFlags, progress: (line: strin
     },
     root: flags.root,
     device: { id: config.id, configBytes: fs.readFileSync(configFile), configFile, ca: config.ca },
-    image: () => resolveImage({ image: flags.image, release: flags.imageRelease, cwd: process.cwd(), backendPublicKey }),
+    image: () =>
+      resolveImage({ image: flags.image, release: flags.imageRelease, cwd: process.cwd(), backendPublicKey }),
     init: (system) => {
       if (flags.init === 'none') return commandManager({ root: flags.root, restartCommand: flags.restartCommand! });
-      if (!system.hasSystemd) throw new FlashError('input', 'the device has no systemd (no systemctl): pass --init none --restart-command CMD with the command that restarts the loader there');
+      if (!system.hasSystemd)
+        throw new FlashError(
+          'input',
+          'the device has no systemd (no systemctl): pass --init none --restart-command CMD with the command that restarts the loader there',
+        );
       return systemdManager({ root: flags.root, uid: system.uid });
     },
     brokerUrl: flags.broker ?? config.broker,
@@ -152,6 +204,7 @@ function toOptions(targetText: string, flags: FlashFlags, progress: (line: strin
 }
 
 function describe(r: FlashResult): string {
-  if (r.dryRun) return `dry run: would flash ${r.version} into slot ${r.slot} of ${r.host}:${r.root} (${r.previous.version ?? 'nothing'} in slot ${r.previous.slot} stays as the fallback)`;
+  if (r.dryRun)
+    return `dry run: would flash ${r.version} into slot ${r.slot} of ${r.host}:${r.root} (${r.previous.version ?? 'nothing'} in slot ${r.previous.slot} stays as the fallback)`;
   return `${r.device} on ${r.host} runs ${r.version} from slot ${r.slot} (was ${r.previous.version ?? 'fresh'}), online and confirmed in ${(r.durationMs / 1000).toFixed(1)} s`;
 }

@@ -36,7 +36,9 @@ interface FleetFlags {
 function parseRate(text: string): number | 'max' {
   if (text === 'max') return 'max';
   if (!/^\d+(\.\d+)?$/.test(text) || Number(text) <= 0) {
-    throw new InvalidArgumentError(`--rate must be payments per second (e.g. 2000) or "max", got ${JSON.stringify(text)}`);
+    throw new InvalidArgumentError(
+      `--rate must be payments per second (e.g. 2000) or "max", got ${JSON.stringify(text)}`,
+    );
   }
   return Number(text);
 }
@@ -48,19 +50,50 @@ function parseWorkers(text: string): number | 'auto' {
 export function fleetCommand(ctx: CliContext): Command {
   const s = ctx.settings;
   return new Command('fleet')
-    .description('run many virtual speakers against a broker with a payment generator, and report lost, duplicated and late announcements')
+    .description(
+      'run many virtual speakers against a broker with a payment generator, and report lost, duplicated and late announcements',
+    )
     .addOption(new Option('--devices <n>', 'virtual speakers').argParser(parseCount('--devices')).default(1000))
-    .addOption(new Option('--rate <n|max>', 'payments per second, or "max": as fast as they are heard (see --window)').argParser(parseRate).default(100))
+    .addOption(
+      new Option('--rate <n|max>', 'payments per second, or "max": as fast as they are heard (see --window)')
+        .argParser(parseRate)
+        .default(100),
+    )
     .option('--duration <duration>', 'how long to send payments', '10s')
-    .option('--broker <url>', 'an MQTT 3.1.1 broker that lets anonymous clients in (default: start the embedded aedes broker)')
-    .addOption(new Option('--workers <n|auto>', 'worker processes for the speakers (auto: one per core, more past 8,000 speakers each)').argParser(parseWorkers).default('auto'))
+    .option(
+      '--broker <url>',
+      'an MQTT 3.1.1 broker that lets anonymous clients in (default: start the embedded aedes broker)',
+    )
+    .addOption(
+      new Option(
+        '--workers <n|auto>',
+        'worker processes for the speakers (auto: one per core, more past 8,000 speakers each)',
+      )
+        .argParser(parseWorkers)
+        .default('auto'),
+    )
     .addOption(new Option('--lang <lang>', 'announcement language').choices(LANGUAGES).default(s.lang ?? 'zh-CN'))
-    .option('--insecure', 'send unsigned payments; speakers do not check signatures (default: sign with a fresh Ed25519 key the speakers are given)')
+    .option(
+      '--insecure',
+      'send unsigned payments; speakers do not check signatures (default: sign with a fresh Ed25519 key the speakers are given)',
+    )
     .option('--raw', 'plain MQTT clients instead of speakers: what the broker alone delivers, as a baseline')
-    .addOption(new Option('--window <n>', 'with --rate max: payments sent and not yet heard').argParser(parseCount('--window')).default(DEFAULT_WINDOW))
-    .option('--drain <duration>', 'after the last payment, how long to wait for stragglers before counting them lost', '10s')
+    .addOption(
+      new Option('--window <n>', 'with --rate max: payments sent and not yet heard')
+        .argParser(parseCount('--window'))
+        .default(DEFAULT_WINDOW),
+    )
+    .option(
+      '--drain <duration>',
+      'after the last payment, how long to wait for stragglers before counting them lost',
+      '10s',
+    )
     .option('--prefix <prefix>', 'device ids are PREFIX-00001, PREFIX-00002, …', FLEET_DEFAULTS.prefix)
-    .addOption(new Option('--seed <n>', 'seed for which device gets each payment, and its amount').argParser(parseCount('--seed', 0)).default(FLEET_DEFAULTS.seed))
+    .addOption(
+      new Option('--seed <n>', 'seed for which device gets each payment, and its amount')
+        .argParser(parseCount('--seed', 0))
+        .default(FLEET_DEFAULTS.seed),
+    )
     .option('--report <file>', 'also write a latency plot: FILE.svg (the chart) or FILE.html (chart and figures)')
     .addOption(commonOptions.json())
     .addHelpText(
@@ -79,7 +112,9 @@ Examples:
     .action(async (flags: FleetFlags) => {
       const prefix = flags.prefix;
       if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,50}$/.test(prefix)) {
-        throw new CliError(`--prefix ${JSON.stringify(prefix)} is not usable in device ids: use letters, digits, "-" or "_" (e.g. FLEET)`);
+        throw new CliError(
+          `--prefix ${JSON.stringify(prefix)} is not usable in device ids: use letters, digits, "-" or "_" (e.g. FLEET)`,
+        );
       }
       const opts: FleetOptions = {
         ...FLEET_DEFAULTS,

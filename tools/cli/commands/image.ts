@@ -25,9 +25,15 @@ interface BuildFlags extends DataFlags {
 }
 
 function parseLangs(value: string, previous: Language[] | undefined): Language[] {
-  const langs = value.split(',').map((l) => l.trim()).filter(Boolean);
+  const langs = value
+    .split(',')
+    .map((l) => l.trim())
+    .filter(Boolean);
   for (const l of langs) {
-    if (!(LANGUAGES as readonly string[]).includes(l)) throw new CliError(`--lang ${JSON.stringify(l)} is not a language payspeaker speaks: use ${LANGUAGES.join(', ')} (comma-separated or repeated)`);
+    if (!(LANGUAGES as readonly string[]).includes(l))
+      throw new CliError(
+        `--lang ${JSON.stringify(l)} is not a language payspeaker speaks: use ${LANGUAGES.join(', ')} (comma-separated or repeated)`,
+      );
   }
   return [...new Set([...(previous ?? []), ...(langs as Language[])])];
 }
@@ -41,11 +47,24 @@ export function imageCommand(ctx: CliContext): Command {
 function buildCommand(ctx: CliContext): Command {
   const s = ctx.settings;
   const cmd = new Command('build')
-    .description('bundle the firmware (Node 18+), its voice packs, loader and systemd unit into a signed image, tarball and release')
+    .description(
+      'bundle the firmware (Node 18+), its voice packs, loader and systemd unit into a signed image, tarball and release',
+    )
     .option('--out <dir>', 'where the image folder, .tar.gz and release .json go', './firmware')
-    .option('--image-version <version>', 'image version (default: package version + "+" + UTC build time, e.g. 0.1.0+20250101120000); not --version, which prints payspeaker\'s own')
-    .addOption(new Option('--lang <langs>', `voice packs to carry, comma-separated or repeated (default: all of ${LANGUAGES.join(', ')})`).argParser(parseLangs))
-    .option('--no-espeak', 'leave out eSpeak NG (24 MB): sentences without recorded clips (rare currencies) cannot be spoken')
+    .option(
+      '--image-version <version>',
+      'image version (default: package version + "+" + UTC build time, e.g. 0.1.0+20250101120000); not --version, which prints payspeaker\'s own',
+    )
+    .addOption(
+      new Option(
+        '--lang <langs>',
+        `voice packs to carry, comma-separated or repeated (default: all of ${LANGUAGES.join(', ')})`,
+      ).argParser(parseLangs),
+    )
+    .option(
+      '--no-espeak',
+      'leave out eSpeak NG (24 MB): sentences without recorded clips (rare currencies) cannot be spoken',
+    )
     .option('--force', 'replace an image of the same version in --out')
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(s))
@@ -71,7 +90,9 @@ Examples:
       throw new CliError((err as Error).message, EXIT.FAILURE);
     }
     if (!privateKey) {
-      throw new CliError(`no backend signing key in ${brokerDir(dataDir)}: start the broker once with --data ${dataDir} (it makes the key), or point --data at the broker's data directory`);
+      throw new CliError(
+        `no backend signing key in ${brokerDir(dataDir)}: start the broker once with --data ${dataDir} (it makes the key), or point --data at the broker's data directory`,
+      );
     }
     const started = performance.now();
     let built;
@@ -92,13 +113,17 @@ Examples:
     }
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     if (flags.json) {
-      ctx.print(JSON.stringify({ ...built.release, dir: built.dir, tarball: built.tarball, releaseFile: built.releaseFile }));
+      ctx.print(
+        JSON.stringify({ ...built.release, dir: built.dir, tarball: built.tarball, releaseFile: built.releaseFile }),
+      );
       return;
     }
     const rel = (p: string) => path.relative(process.cwd(), p) || '.';
     ctx.print(`built payspeaker firmware ${built.version} in ${seconds} s`);
     ctx.print(`  image    ${rel(built.dir)}/ (${Object.keys(built.manifest.files).length} files, manifest signed)`);
-    ctx.print(`  tarball  ${rel(built.tarball)} (${(built.release.size / 1024 / 1024).toFixed(1)} MB, sha256 ${built.release.sha256.slice(0, 16)}…)`);
+    ctx.print(
+      `  tarball  ${rel(built.tarball)} (${(built.release.size / 1024 / 1024).toFixed(1)} MB, sha256 ${built.release.sha256.slice(0, 16)}…)`,
+    );
     ctx.print(`  release  ${rel(built.releaseFile)}`);
   });
 }

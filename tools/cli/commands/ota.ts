@@ -10,7 +10,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { MqttClient } from 'mqtt';
-import { isDeviceId, parseCommand, topics, OTA_DEADLINE, type CommandResult, type OtaCommand } from '../../../src/protocol/index.ts';
+import {
+  isDeviceId,
+  parseCommand,
+  topics,
+  OTA_DEADLINE,
+  type CommandResult,
+  type OtaCommand,
+} from '../../../src/protocol/index.ts';
 import { releaseFileName, releaseProblem, verifyReleaseFile, type Release } from '../../../src/firmware/image.ts';
 import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../../src/mqtt/connect.ts';
 import { newPaymentId } from '../../../src/protocol/payment-ids.ts';
@@ -37,14 +44,36 @@ interface OtaFlags extends DataFlags {
 export function otaCommand(ctx: CliContext): Command {
   const s = ctx.settings;
   const cmd = new Command('ota')
-    .description('update a flashed speaker over the air: upload a firmware release to the broker, send it, wait for the new version (or the rollback)')
+    .description(
+      'update a flashed speaker over the air: upload a firmware release to the broker, send it, wait for the new version (or the rollback)',
+    )
     .argument('<device-id>', 'the speaker, e.g. SPK-0001 (it must run from an A/B install made by "payspeaker flash")')
-    .requiredOption('--release <file.json>', 'the release "payspeaker image build" wrote (its tar.gz beside it), e.g. firmware/payspeaker-firmware-1.2.0.json')
-    .addOption(new Option('--api <url>', "the broker's HTTP server (the notification API): the release is uploaded there").env('PAYSPEAKER_API').default(s.api ?? `http://127.0.0.1:${DEFAULT_HTTP_PORT}`))
-    .option('--download-url <url>', 'the same HTTP server as the speaker reaches it, if not as --api (e.g. http://192.168.1.10:8081)')
+    .requiredOption(
+      '--release <file.json>',
+      'the release "payspeaker image build" wrote (its tar.gz beside it), e.g. firmware/payspeaker-firmware-1.2.0.json',
+    )
+    .addOption(
+      new Option('--api <url>', "the broker's HTTP server (the notification API): the release is uploaded there")
+        .env('PAYSPEAKER_API')
+        .default(s.api ?? `http://127.0.0.1:${DEFAULT_HTTP_PORT}`),
+    )
+    .option(
+      '--download-url <url>',
+      'the same HTTP server as the speaker reaches it, if not as --api (e.g. http://192.168.1.10:8081)',
+    )
     .addOption(commonOptions.broker(s))
-    .addOption(new Option('--deadline <duration>', 'the new firmware must come online within this, or the speaker goes back to the old one').default(`${OTA_DEADLINE.defaultMs / 1000}s`))
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the final result (download, install, restart and the deadline)').default('3m'))
+    .addOption(
+      new Option(
+        '--deadline <duration>',
+        'the new firmware must come online within this, or the speaker goes back to the old one',
+      ).default(`${OTA_DEADLINE.defaultMs / 1000}s`),
+    )
+    .addOption(
+      new Option(
+        '--timeout <duration>',
+        'how long to wait for the final result (download, install, restart and the deadline)',
+      ).default('3m'),
+    )
     .option('--insecure', 'no backend credentials: an --insecure broker')
     .addOption(commonOptions.json())
     .addHelpText(
@@ -62,7 +91,10 @@ Example:
   npx payspeaker ota SPK-0001 --release firmware/payspeaker-firmware-1.2.0.json`,
     );
   return addDataOption(cmd, s).action(async (device: string, flags: OtaFlags) => {
-    if (!isDeviceId(device)) throw new CliError(`${JSON.stringify(device)} is not a device id: use letters, digits, "-" or "_" (e.g. SPK-0001)`);
+    if (!isDeviceId(device))
+      throw new CliError(
+        `${JSON.stringify(device)} is not a device id: use letters, digits, "-" or "_" (e.g. SPK-0001)`,
+      );
     const timeoutMs = parseDuration(flags.timeout, '--timeout');
     const dataDir = resolveDataDir(flags);
     const { release, tarball } = readRelease(flags.release!, dataDir);
@@ -73,16 +105,26 @@ Example:
     progress(`uploading ${release.file} (${(release.size / 1e6).toFixed(1)} MB) to ${flags.api}`);
     await upload(new NotificationApi(flags.api, credentials?.password ?? null), release, tarball);
 
-    const client = await connectOnce(flags.broker, { clientId: `backend-ota-${command.id}`, ...(credentials ?? {}) }).catch((err: Error) => {
+    const client = await connectOnce(flags.broker, {
+      clientId: `backend-ota-${command.id}`,
+      ...(credentials ?? {}),
+    }).catch((err: Error) => {
       if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
       if (err instanceof BrokerRefusedError) throw new CliError(err.message, EXIT.REFUSED);
       throw err;
     });
     try {
-      const final = await follow(client, device, command, timeoutMs, (r) => {
-        progress(`${device}: ${r.text ?? 'installing'}`);
-        if (flags.json) ctx.print(JSON.stringify(r));
-      }, progress);
+      const final = await follow(
+        client,
+        device,
+        command,
+        timeoutMs,
+        (r) => {
+          progress(`${device}: ${r.text ?? 'installing'}`);
+          if (flags.json) ctx.print(JSON.stringify(r));
+        },
+        progress,
+      );
       if (flags.json) ctx.print(JSON.stringify(final));
       else if (final.ok) ctx.print(`${device} updated to ${final.firmware?.version ?? release.version}`);
       if (!final.ok) {
@@ -102,7 +144,9 @@ function readRelease(file: string, dataDir: string): { release: Release; tarball
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw new CliError(`--release ${file}: ${why}: pass the payspeaker-firmware-<version>.json that "npx payspeaker image build" wrote`);
+    throw new CliError(
+      `--release ${file}: ${why}: pass the payspeaker-firmware-<version>.json that "npx payspeaker image build" wrote`,
+    );
   }
   const problem = releaseProblem(parsed);
   if (problem) throw new CliError(`--release ${file} is not a firmware release: ${problem}`);
@@ -143,9 +187,16 @@ async function upload(api: NotificationApi, release: Release, tarball: string): 
   } catch (err) {
     if (err instanceof ApiUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
     if (err instanceof ApiRequestError && err.status === 401) {
-      throw new CliError(`the broker refused the upload: ${err.message}; point --data at the broker's data directory`, EXIT.REFUSED);
+      throw new CliError(
+        `the broker refused the upload: ${err.message}; point --data at the broker's data directory`,
+        EXIT.REFUSED,
+      );
     }
-    if (err instanceof ApiRequestError) throw new CliError(`the broker refused the release (HTTP ${err.status}, ${err.code}): ${err.message}`, err.status < 500 ? EXIT.USAGE : EXIT.FAILURE);
+    if (err instanceof ApiRequestError)
+      throw new CliError(
+        `the broker refused the release (HTTP ${err.status}, ${err.code}): ${err.message}`,
+        err.status < 500 ? EXIT.USAGE : EXIT.FAILURE,
+      );
     throw err;
   }
 }
@@ -188,6 +239,8 @@ async function follow(
   });
   await client.subscribeAsync(topics.commandResult(device), { qos: 1 });
   await client.publishAsync(topics.command(device), JSON.stringify(command), { qos: 1 });
-  progress(`sent ${command.version} to ${device} (command ${command.id}); waiting for it to install, restart and come back`);
+  progress(
+    `sent ${command.version} to ${device} (command ${command.id}); waiting for it to install, restart and come back`,
+  );
   return final;
 }

@@ -6,7 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { checkProvisionable, provisionDevice, ProvisioningError, type Provisioned } from '../../../broker/credentials.ts';
+import {
+  checkProvisionable,
+  provisionDevice,
+  ProvisioningError,
+  type Provisioned,
+} from '../../../broker/credentials.ts';
 import { brokerDir, registryFile, writeSecretFile } from '../../../broker/data-dir.ts';
 import { loadOrCreateBackendKeys } from '../../../broker/backend-keys.ts';
 import { readCaCertificate, tlsFiles } from '../../../broker/tls.ts';
@@ -41,35 +46,72 @@ export function provisionCommand(ctx: CliContext): Command {
     .argument('<device-id>', 'the new device, e.g. SPK-0001')
     .addOption(commonOptions.broker(s))
     .option('--out <file>', "where to write the device's config (default: ./<device-id>.json)")
-    .option('--force', 'provision again: issue a new secret (the old one stops working; a revoked device becomes active)')
+    .option(
+      '--force',
+      'provision again: issue a new secret (the old one stops working; a revoked device becomes active)',
+    )
     .addOption(commonOptions.json());
   return addDataOption(cmd, s).action((id: string, flags: ProvisionFlags) => {
-    if (!isDeviceId(id)) throw new CliError(`${JSON.stringify(id)} is not a valid device id: use 1-64 letters, digits, "-" or "_" (e.g. SPK-0001)`);
+    if (!isDeviceId(id))
+      throw new CliError(
+        `${JSON.stringify(id)} is not a valid device id: use 1-64 letters, digits, "-" or "_" (e.g. SPK-0001)`,
+      );
     const dataDir = resolveDataDir(flags);
     const out = path.resolve(flags.out ?? `${id}.json`);
     // Made here if the broker has not started yet: a device config always names whom to trust.
     const backendPublicKey = loadOrCreateBackendKeys(brokerDir(dataDir)).publicKeyPem;
     const device = provisionInRegistry(dataDir, id, Boolean(flags.force), () => {
-      if (fs.existsSync(out) && !flags.force) throw new CliError(`${out} already exists: choose another file with --out FILE, or pass --force to replace it`);
+      if (fs.existsSync(out) && !flags.force)
+        throw new CliError(`${out} already exists: choose another file with --out FILE, or pass --force to replace it`);
     });
     const ca = readCaCertificate(dataDir);
-    const config: DeviceConfigFile = { id, broker: flags.broker, username: device.username, password: device.password, backendPublicKey, ...(ca !== null && { ca }) };
+    const config: DeviceConfigFile = {
+      id,
+      broker: flags.broker,
+      username: device.username,
+      password: device.password,
+      backendPublicKey,
+      ...(ca !== null && { ca }),
+    };
     try {
       writeSecretFile(out, `${JSON.stringify(config, null, 2)}\n`);
     } catch (err) {
-      throw new CliError(`${id} is recorded, but its config could not be written to ${out} (${(err as Error).message}): run again with --force --out FILE`, EXIT.FAILURE);
+      throw new CliError(
+        `${id} is recorded, but its config could not be written to ${out} (${(err as Error).message}): run again with --force --out FILE`,
+        EXIT.FAILURE,
+      );
     }
     for (const line of report(device, out, dataDir, flags, backendPublicKey !== null, ca !== null)) ctx.print(line);
   });
 }
 
 /** What the user reads: where the secret went, and that it is one. Never the secret itself. */
-function report(device: Provisioned, out: string, dataDir: string, flags: ProvisionFlags, hasKey: boolean, hasCa: boolean): string[] {
-  if (flags.json) return [JSON.stringify({ event: 'provisioned', id: device.id, file: out, broker: flags.broker, rotated: device.rotated, backendPublicKey: hasKey, ca: hasCa })];
+function report(
+  device: Provisioned,
+  out: string,
+  dataDir: string,
+  flags: ProvisionFlags,
+  hasKey: boolean,
+  hasCa: boolean,
+): string[] {
+  if (flags.json)
+    return [
+      JSON.stringify({
+        event: 'provisioned',
+        id: device.id,
+        file: out,
+        broker: flags.broker,
+        rotated: device.rotated,
+        backendPublicKey: hasKey,
+        ca: hasCa,
+      }),
+    ];
   return [
     `${device.rotated ? 'provisioned again (new secret)' : 'provisioned'} ${device.id} in ${registryFile(dataDir)}`,
     `wrote ${out} (mode 0600): it holds the device's secret — give it to that device only, never commit it`,
-    ...(hasCa ? [`the device trusts the broker certificate signed by ${tlsFiles(dataDir).ca} (for mqtts:// and wss://)`] : []),
+    ...(hasCa
+      ? [`the device trusts the broker certificate signed by ${tlsFiles(dataDir).ca} (for mqtts:// and wss://)`]
+      : []),
   ];
 }
 

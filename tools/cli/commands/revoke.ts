@@ -16,11 +16,14 @@ interface RevokeFlags extends DataFlags {
 
 export function revokeCommand(ctx: CliContext): Command {
   const cmd = new Command('revoke')
-    .description("disable a device: a running broker drops its connection and refuses it from then on")
+    .description('disable a device: a running broker drops its connection and refuses it from then on')
     .argument('<device-id>', 'the device to disable, e.g. SPK-0001')
     .addOption(commonOptions.json());
   return addDataOption(cmd, ctx.settings).action((id: string, flags: RevokeFlags) => {
-    if (id === BACKEND_USERNAME) throw new CliError('"backend" is the backend\'s own identity, not a device: delete DIR/broker/backend.json and restart the broker to replace its secret');
+    if (id === BACKEND_USERNAME)
+      throw new CliError(
+        '"backend" is the backend\'s own identity, not a device: delete DIR/broker/backend.json and restart the broker to replace its secret',
+      );
     const dataDir = resolveDataDir(flags);
     const notFound = `device ${JSON.stringify(id)} is not provisioned in ${registryFile(dataDir)}: "npx payspeaker devices" lists those that are`;
     if (!registryExists(dataDir)) throw new CliError(notFound);

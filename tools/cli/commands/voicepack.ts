@@ -7,7 +7,14 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { createTtsEngine, TTS_ENGINES, type TtsEngineName } from '../../../src/audio/tts/index.ts';
 import { LANGUAGES, type Language } from '../../../src/speech/index.ts';
-import { buildVoicePack, defaultVoicePackDir, listVoicePacks, rebuildVoicePack, type PackSummary, type VoicePack } from '../../../src/voice/index.ts';
+import {
+  buildVoicePack,
+  defaultVoicePackDir,
+  listVoicePacks,
+  rebuildVoicePack,
+  type PackSummary,
+  type VoicePack,
+} from '../../../src/voice/index.ts';
 import type { LogLevel } from '../../../src/log.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
@@ -27,7 +34,10 @@ interface ListFlags {
 }
 
 const cacheDirOption = () =>
-  new Option('--cache-dir <dir>', 'where cached voice packs live (env PAYSPEAKER_VOICEPACK_DIR, default: the user cache dir)');
+  new Option(
+    '--cache-dir <dir>',
+    'where cached voice packs live (env PAYSPEAKER_VOICEPACK_DIR, default: the user cache dir)',
+  );
 
 export function voicepackCommand(ctx: CliContext): Command {
   return new Command('voicepack')
@@ -40,8 +50,15 @@ function buildCommand(ctx: CliContext): Command {
   const s = ctx.settings;
   return new Command('build')
     .description('record every clip of a language into a voice pack (replaces the cached one)')
-    .addOption(new Option('--lang <lang>', 'language of the pack').choices(LANGUAGES).env('PAYSPEAKER_LANG').default(s.lang ?? 'zh-CN'))
-    .addOption(new Option('--engine <engine>', 'TTS engine that records the clips').choices(TTS_ENGINES).default('espeak'))
+    .addOption(
+      new Option('--lang <lang>', 'language of the pack')
+        .choices(LANGUAGES)
+        .env('PAYSPEAKER_LANG')
+        .default(s.lang ?? 'zh-CN'),
+    )
+    .addOption(
+      new Option('--engine <engine>', 'TTS engine that records the clips').choices(TTS_ENGINES).default('espeak'),
+    )
     .option('--out <dir>', 'write the pack to this folder instead of the cache')
     .addOption(cacheDirOption())
     .addOption(commonOptions.json())
@@ -54,7 +71,12 @@ function buildCommand(ctx: CliContext): Command {
       let pack: VoicePack;
       try {
         pack = flags.out
-          ? await buildVoicePack({ lang: flags.lang, engine, outDir: path.resolve(flags.out), onProgress: progress.update })
+          ? await buildVoicePack({
+              lang: flags.lang,
+              engine,
+              outDir: path.resolve(flags.out),
+              onProgress: progress.update,
+            })
           : await rebuildVoicePack(flags.lang, { engine, cacheDir: flags.cacheDir, log, onProgress: progress.update });
       } catch (err) {
         throw new CliError(`could not build the ${flags.lang} voice pack: ${(err as Error).message}`, EXIT.FAILURE);
@@ -79,7 +101,9 @@ function listCommand(ctx: CliContext): Command {
         return;
       }
       if (packs.length === 0) {
-        ctx.print(`no voice packs in ${dir} (a speaker records one on first use, or run \`payspeaker voicepack build --lang zh-CN\`)`);
+        ctx.print(
+          `no voice packs in ${dir} (a speaker records one on first use, or run \`payspeaker voicepack build --lang zh-CN\`)`,
+        );
         return;
       }
       for (const line of table(packs)) ctx.print(line);
@@ -90,7 +114,10 @@ function listCommand(ctx: CliContext): Command {
  * On a terminal, one counter line updated in place; elsewhere (CI logs, pipes) a line every
  * tenth of the clips, so a log shows progress without thousands of lines.
  */
-function progressPrinter(lang: Language): { update: (done: number, total: number, key: string) => void; done: () => void } {
+function progressPrinter(lang: Language): {
+  update: (done: number, total: number, key: string) => void;
+  done: () => void;
+} {
   const tty = Boolean(process.stderr.isTTY);
   let shown = false;
   return {
@@ -111,7 +138,17 @@ function progressPrinter(lang: Language): { update: (done: number, total: number
 
 function packJson(pack: VoicePack, ms: number) {
   const { language, version, engine, sampleRate, builtAt } = pack.manifest;
-  return { dir: pack.dir, language, version, engine, sampleRate, builtAt, clips: pack.clips.size, bytes: pack.bytes, ms };
+  return {
+    dir: pack.dir,
+    language,
+    version,
+    engine,
+    sampleRate,
+    builtAt,
+    clips: pack.clips.size,
+    bytes: pack.bytes,
+    ms,
+  };
 }
 
 function describeBuilt(pack: VoicePack, ms: number): string {
@@ -119,7 +156,15 @@ function describeBuilt(pack: VoicePack, ms: number): string {
 }
 
 function table(packs: PackSummary[]): string[] {
-  const rows = packs.map((p) => [p.language ?? '?', p.engine ?? '?', p.version ?? '-', String(p.clips), formatBytes(p.bytes), p.status, p.dir]);
+  const rows = packs.map((p) => [
+    p.language ?? '?',
+    p.engine ?? '?',
+    p.version ?? '-',
+    String(p.clips),
+    formatBytes(p.bytes),
+    p.status,
+    p.dir,
+  ]);
   const head = ['LANG', 'ENGINE', 'VERSION', 'CLIPS', 'SIZE', 'STATUS', 'DIR'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));

@@ -13,7 +13,10 @@ export function commandManager(opts: { root: string; restartCommand: string }): 
   const unitCopy = path.posix.join(opts.root, 'run', SERVICE_NAME);
   return {
     kind: 'command',
-    plan: () => ({ install: `no service manager: the unit is only copied to ${unitCopy} for reference`, restart: opts.restartCommand }),
+    plan: () => ({
+      install: `no service manager: the unit is only copied to ${unitCopy} for reference`,
+      restart: opts.restartCommand,
+    }),
     async install(ssh, unit) {
       await writeRemoteFileAtomic(await ssh.sftp(), unitCopy, unit, 0o644);
       return `no service manager (--init none): unit copied to ${unitCopy}`;
@@ -22,7 +25,9 @@ export function commandManager(opts: { root: string; restartCommand: string }): 
       await ssh.run(opts.restartCommand, `the restart command (${opts.restartCommand})`, { timeoutMs: 60_000 });
     },
     async recentLog(ssh, lines) {
-      const r = await ssh.exec(`tail -q -n ${lines} ${shellQuote(path.posix.join(opts.root, 'run'))}/*.log`, { timeoutMs: 20_000 });
+      const r = await ssh.exec(`tail -q -n ${lines} ${shellQuote(path.posix.join(opts.root, 'run'))}/*.log`, {
+        timeoutMs: 20_000,
+      });
       return r.stdout.trimEnd().split('\n').filter(Boolean).slice(-lines);
     },
   };

@@ -23,7 +23,10 @@ export function systemdManager(opts: { root: string; uid: number; unitDir?: stri
     const hint = /password is required|a terminal is required/.test(out)
       ? `: let ${ssh.target.user} run systemctl without a password (sudoers NOPASSWD), or flash as root`
       : '';
-    throw new FlashError('remote', `${what} failed on ${ssh.target.host} (exit ${r.code}): ${out.split('\n').slice(-3).join(' | ')}${hint}`);
+    throw new FlashError(
+      'remote',
+      `${what} failed on ${ssh.target.host} (exit ${r.code}): ${out.split('\n').slice(-3).join(' | ')}${hint}`,
+    );
   };
   return {
     kind: 'systemd',
@@ -34,14 +37,20 @@ export function systemdManager(opts: { root: string; uid: number; unitDir?: stri
     async install(ssh, unit) {
       const staged = path.posix.join(opts.root, 'run', SERVICE_NAME);
       await writeRemoteFileAtomic(await ssh.sftp(), staged, unit, 0o644);
-      await run(ssh, `${sudo}install -m 0644 ${shellQuote(staged)} ${shellQuote(unitFile)} && ${sudo}systemctl daemon-reload && ${sudo}systemctl enable ${SERVICE_NAME}`, `installing ${unitFile}`);
+      await run(
+        ssh,
+        `${sudo}install -m 0644 ${shellQuote(staged)} ${shellQuote(unitFile)} && ${sudo}systemctl daemon-reload && ${sudo}systemctl enable ${SERVICE_NAME}`,
+        `installing ${unitFile}`,
+      );
       return `${unitFile} installed and enabled`;
     },
     async restart(ssh) {
       await run(ssh, `${sudo}systemctl restart ${SERVICE_NAME}`, `systemctl restart ${SERVICE_NAME}`);
     },
     async recentLog(ssh, lines) {
-      const r = await ssh.exec(`${sudo}journalctl -u ${SERVICE_NAME} -n ${lines} --no-pager -o cat`, { timeoutMs: 20_000 });
+      const r = await ssh.exec(`${sudo}journalctl -u ${SERVICE_NAME} -n ${lines} --no-pager -o cat`, {
+        timeoutMs: 20_000,
+      });
       return r.code === 0 ? r.stdout.trimEnd().split('\n').filter(Boolean) : [];
     },
   };
