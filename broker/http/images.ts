@@ -18,13 +18,8 @@ import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import {
-  IMAGE_NAME,
-  VERSION_PATTERN,
-  releaseFileName,
-  tarballName,
-  verifyReleaseFile,
-} from '../../src/firmware/image.ts';
+import { IMAGE_NAME, VERSION_PATTERN, releaseFileName, tarballName } from '../../src/firmware/image.ts';
+import { verifyReleaseFile } from '../../src/firmware/image-files.ts';
 import { MAX_FIRMWARE_BYTES } from '../../src/protocol/index.ts';
 import { ApiError } from './errors.ts';
 import type { ApiAuth } from './auth.ts';

@@ -28,7 +28,7 @@ import {
   type BootState,
   type Slot,
 } from './slots.ts';
-import { readManifest } from '../../src/firmware/image.ts';
+import { readManifest } from '../../src/firmware/image-files.ts';
 
 /** Firmware that ran less than this before exiting counts as a fast crash: the backoff grows. */
 const FAST_EXIT_MS = 10_000;

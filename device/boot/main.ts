@@ -17,7 +17,7 @@ import { firmwareSlotsFromEnv } from '../drivers/firmware-slots.ts';
 import { composeSpeaker } from './compose.ts';
 import { DeviceConfigError } from './device-config.ts';
 import { loadFirmwareConfig, type FirmwareConfig } from './firmware-config.ts';
-import { readManifest } from '../../src/firmware/image.ts';
+import { readManifest } from '../../src/firmware/image-files.ts';
 import { rootPaths, SLOTS, type Slot } from './slots.ts';
 
 /** Where this firmware runs from: the loader says so; run by hand, the file's own place tells. */

@@ -21,7 +21,7 @@ import {
   type BootState,
   type Slot,
 } from '../boot/slots.ts';
-import { verifyImageDir } from '../../src/firmware/image.ts';
+import { verifyImageDir } from '../../src/firmware/image-files.ts';
 import { downloadInto } from './firmware-download.ts';
 
 export interface FirmwareSlotsOptions {

@@ -12,11 +12,10 @@
  * download before unpacking anything; the manifest signature covers every file of the image, so
  * a slot can be checked again at any time (after flashing, before booting it).
  *
- * Node 18 compatible, node:crypto and node:fs only: the firmware bundle carries this file.
+ * The format only, no file system (image-files.ts reads images on disk): the firmware's OTA
+ * extension checks a release with it. Node 18 compatible, node:crypto only.
  */
-import { createHash, sign, verify, type KeyObject } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import { sign, verify, type KeyObject } from 'node:crypto';
 
 export const IMAGE_NAME = 'payspeaker-firmware';
 export const MANIFEST_FILE = 'manifest.json';
@@ -91,7 +90,7 @@ export function signRelease(version: string, sha256: string, privateKey: KeyObje
   return signBytes(releaseMessage(version, sha256), privateKey);
 }
 
-function verifySignature(bytes: Buffer, signature: string, publicKey: KeyObject): boolean {
+export function verifySignature(bytes: Buffer, signature: string, publicKey: KeyObject): boolean {
   const sig = signature.trim();
   if (!BASE64_PATTERN.test(sig)) return false;
   try {
@@ -99,44 +98,6 @@ function verifySignature(bytes: Buffer, signature: string, publicKey: KeyObject)
   } catch {
     return false;
   }
-}
-
-export function hashFile(file: string): FileDigest {
-  const hash = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.allocUnsafe(1 << 16);
-  let size = 0;
-  try {
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      hash.update(buf.subarray(0, n));
-      size += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return { sha256: hash.digest('hex'), size };
-}
-
-/**
- * Every entry under `dir`, as sorted POSIX relative paths. Anything but a regular file or folder
- * (a symlink, a device) is reported under `others`: an image holds plain files only, so a link
- * cannot point a slot at something the manifest never covered.
- */
-export function listImageFiles(dir: string): { files: string[]; others: string[] } {
-  const files: string[] = [];
-  const others: string[] = [];
-  const walk = (rel: string): void => {
-    for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const name = rel ? `${rel}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) walk(name);
-      else if (entry.isFile()) files.push(name);
-      else others.push(name);
-    }
-  };
-  walk('');
-  return { files: files.sort(), others: others.sort() };
 }
 
 /** A manifest path that stays inside the image: relative, POSIX, no "." or ".." segments. */
@@ -169,61 +130,6 @@ export function manifestProblem(m: unknown): string | null {
   return null;
 }
 
-/** Reads dir/manifest.json without checking its signature (e.g. to show a version). */
-export function readManifest(dir: string): ImageManifest {
-  const file = path.join(dir, MANIFEST_FILE);
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
-  const problem = manifestProblem(parsed);
-  if (problem) throw new Error(`${file}: ${problem}: build the image again (npx payspeaker image build)`);
-  return parsed as ImageManifest;
-}
-
-/**
- * Whether `dir` holds exactly the image its signed manifest describes: the signature verifies
- * with the backend's public key, every listed file is there with its size and sha256, and no
- * other file is. The first problem found is returned, named and with the file concerned.
- */
-export function verifyImageDir(dir: string, backendPublicKey: KeyObject): ImageVerdict {
-  const fail = (problem: ImageProblem, reason: string, file?: string): ImageVerdict => ({ ok: false, problem, reason, ...(file ? { file } : {}) });
-  let manifestBytes: Buffer;
-  try {
-    manifestBytes = fs.readFileSync(path.join(dir, MANIFEST_FILE));
-  } catch {
-    return fail('manifest-missing', `${dir} has no ${MANIFEST_FILE}: it is not a payspeaker firmware image`, MANIFEST_FILE);
-  }
-  let signature: string;
-  try {
-    signature = fs.readFileSync(path.join(dir, SIGNATURE_FILE), 'utf8');
-  } catch {
-    return fail('signature-missing', `${dir} has no ${SIGNATURE_FILE}: the image is unsigned; build it with the backend's key`, SIGNATURE_FILE);
-  }
-  if (!verifySignature(manifestBytes, signature, backendPublicKey)) {
-    return fail('signature-invalid', `the manifest signature of ${dir} does not verify with the backend's public key: the image was altered or signed by another backend`, MANIFEST_FILE);
-  }
-  let manifest: unknown;
-  try {
-    manifest = JSON.parse(manifestBytes.toString('utf8'));
-  } catch (err) {
-    return fail('manifest-invalid', `${MANIFEST_FILE} of ${dir} is not JSON (${(err as Error).message})`, MANIFEST_FILE);
-  }
-  const shape = manifestProblem(manifest);
-  if (shape) return fail('manifest-invalid', `${MANIFEST_FILE} of ${dir}: ${shape}`, MANIFEST_FILE);
-  const m = manifest as ImageManifest;
-  const { files, others } = listImageFiles(dir);
-  if (others.length > 0) return fail('unexpected-file', `${others[0]} in ${dir} is not a regular file: an image holds plain files only`, others[0]);
-  const present = new Set(files);
-  for (const [p, want] of Object.entries(m.files)) {
-    if (!present.has(p)) return fail('file-missing', `${p} is listed in the manifest but missing from ${dir}`, p);
-    const got = hashFile(path.join(dir, ...p.split('/')));
-    if (got.size !== want.size) return fail('size-mismatch', `${p} in ${dir} is ${got.size} bytes, the manifest says ${want.size}: the file was altered or cut short`, p);
-    if (got.sha256 !== want.sha256) return fail('hash-mismatch', `${p} in ${dir} does not match its sha256 in the manifest: the file was altered`, p);
-  }
-  for (const p of files) {
-    if (p !== MANIFEST_FILE && p !== SIGNATURE_FILE && !Object.hasOwn(m.files, p)) return fail('unexpected-file', `${p} in ${dir} is not listed in the manifest`, p);
-  }
-  return { ok: true, manifest: m };
-}
-
 /** Checks a release's shape; returns a reason or null. */
 export function releaseProblem(r: unknown): string | null {
   if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'it is not a JSON object';
@@ -247,18 +153,3 @@ export function verifyRelease(release: unknown, backendPublicKey: KeyObject): Re
   return { ok: true, release: r };
 }
 
-/** verifyRelease, plus the tarball at `file` has the release's size and sha256. */
-export function verifyReleaseFile(release: unknown, file: string, backendPublicKey: KeyObject): ReleaseVerdict {
-  const verdict = verifyRelease(release, backendPublicKey);
-  if (!verdict.ok) return verdict;
-  const r = verdict.release;
-  let got: FileDigest;
-  try {
-    got = hashFile(file);
-  } catch {
-    return { ok: false, problem: 'file-missing', reason: `the release's tarball ${file} cannot be read: keep it beside the release JSON` };
-  }
-  if (got.size !== r.size) return { ok: false, problem: 'size-mismatch', reason: `${file} is ${got.size} bytes, release ${r.version} says ${r.size}: the download was cut short or altered` };
-  if (got.sha256 !== r.sha256) return { ok: false, problem: 'hash-mismatch', reason: `the sha256 of ${file} is not release ${r.version}'s: the tarball was altered` };
-  return verdict;
-}

@@ -14,7 +14,8 @@ import { loadOrCreateBackendKeys } from '../../broker/backend-keys.ts';
 import { brokerDir } from '../../broker/data-dir.ts';
 import { buildImage, type BuiltImage } from '../../tools/image/build.ts';
 import { fillServiceUnit } from '../../tools/image/service-unit.ts';
-import { hashFile, listImageFiles, MANIFEST_FILE, SIGNATURE_FILE, verifyImageDir, verifyRelease, verifyReleaseFile, type Release } from '../../src/firmware/image.ts';
+import { MANIFEST_FILE, SIGNATURE_FILE, verifyRelease, type Release } from '../../src/firmware/image.ts';
+import { hashFile, listImageFiles, verifyImageDir, verifyReleaseFile } from '../../src/firmware/image-files.ts';
 import { runCli } from '../support/cli.ts';
 import { tempRoot } from './helpers.ts';
 

@@ -11,14 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import * as tar from 'tar';
-import {
-  IMAGE_NAME,
-  MANIFEST_FILE,
-  readManifest,
-  verifyImageDir,
-  verifyReleaseFile,
-  type ImageManifest,
-} from '../../src/firmware/image.ts';
+import { IMAGE_NAME, MANIFEST_FILE, type ImageManifest } from '../../src/firmware/image.ts';
+import { readManifest, verifyImageDir, verifyReleaseFile } from '../../src/firmware/image-files.ts';
 import { FlashError } from './errors.ts';
 
 export interface LocalImage {

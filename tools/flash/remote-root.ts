@@ -3,13 +3,8 @@
  * Everything the loader reads is replaced atomically, as the loader itself does it.
  */
 import path from 'node:path';
-import {
-  hashFile,
-  MANIFEST_FILE,
-  SIGNATURE_FILE,
-  type FileDigest,
-  type ImageManifest,
-} from '../../src/firmware/image.ts';
+import { MANIFEST_FILE, SIGNATURE_FILE, type FileDigest, type ImageManifest } from '../../src/firmware/image.ts';
+import { hashFile } from '../../src/firmware/image-files.ts';
 import { initialState, SLOTS, type BootState, type Slot } from '../../device/boot/slots.ts';
 import { FlashError } from './errors.ts';
 import { putFile, readRemoteFile, writeRemoteFileAtomic } from './sftp.ts';

@@ -19,13 +19,8 @@ import { silentLogger, type Logger } from '../../src/log.ts';
 import { LANGUAGES, type Language } from '../../src/speech/index.ts';
 import { VERSION } from '../../src/version.ts';
 import { ensureVoicePack } from '../../src/voice/index.ts';
-import {
-  imageFolderName,
-  VERSION_PATTERN,
-  verifyImageDir,
-  type ImageManifest,
-  type Release,
-} from '../../src/firmware/image.ts';
+import { imageFolderName, VERSION_PATTERN, type ImageManifest, type Release } from '../../src/firmware/image.ts';
+import { verifyImageDir } from '../../src/firmware/image-files.ts';
 import { ESPEAK_DIR, voicePackDir } from '../../device/boot/voice.ts';
 import { bundle, FIRMWARE_SOURCE, LOADER_SOURCE } from './bundle.ts';
 import { signImageDir } from './manifest.ts';

@@ -8,15 +8,14 @@ import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  hashFile,
   IMAGE_NAME,
-  listImageFiles,
   manifestProblem,
   MANIFEST_FILE,
   signBytes,
   SIGNATURE_FILE,
   type ImageManifest,
 } from '../../src/firmware/image.ts';
+import { hashFile, listImageFiles } from '../../src/firmware/image-files.ts';
 
 export interface SignImageOptions {
   version: string;

@@ -7,15 +7,8 @@ import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tar from 'tar';
-import {
-  hashFile,
-  listImageFiles,
-  readManifest,
-  releaseFileName,
-  signRelease,
-  tarballName,
-  type Release,
-} from '../../src/firmware/image.ts';
+import { releaseFileName, signRelease, tarballName, type Release } from '../../src/firmware/image.ts';
+import { hashFile, listImageFiles, readManifest } from '../../src/firmware/image-files.ts';
 
 export interface PackedRelease {
   release: Release;

@@ -18,7 +18,8 @@ import {
   type CommandResult,
   type OtaCommand,
 } from '../../../src/protocol/index.ts';
-import { releaseFileName, releaseProblem, verifyReleaseFile, type Release } from '../../../src/firmware/image.ts';
+import { releaseFileName, releaseProblem, type Release } from '../../../src/firmware/image.ts';
+import { verifyReleaseFile } from '../../../src/firmware/image-files.ts';
 import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../../src/mqtt/connect.ts';
 import { newPaymentId } from '../../../src/protocol/payment-ids.ts';
 import { readBackendCredentials } from '../../../broker/credentials.ts';
