@@ -65,7 +65,7 @@ module.exports = {
       to: {
         dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'],
         dependencyTypesNot: ['type-only'],
-        pathNot: `^node_modules/(${PORTABLE_PACKAGES.join('|')})/`,
+        pathNot: `(^|/)node_modules/(${PORTABLE_PACKAGES.join('|')})/`,
       },
     },
     {
