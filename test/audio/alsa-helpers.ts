@@ -1,22 +1,8 @@
 /** Headless ALSA for tests: configs that make aplay write what it plays into a file. */
-import { constants } from 'node:fs';
-import { accessSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
-
-export const INSTALL_ALSA = 'aplay not found on PATH: install alsa-utils to run the ALSA playback tests';
-
-export function aplayInstalled(): boolean {
-  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try {
-      accessSync(path.join(dir, 'aplay'), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 const made: string[] = [];
 // Registered while the importing test file is being collected, so it runs once that file is done.

@@ -2,20 +2,21 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { probeSoundDevice, soundDeviceAnswers } from '../../device/drivers/audio/index.ts';
-import { aplayInstalled, INSTALL_ALSA, tempDir, withEnv, writeCaptureConfig, writeNoDeviceConfig } from './alsa-helpers.ts';
+import { tempDir, withEnv, writeCaptureConfig, writeNoDeviceConfig } from './alsa-helpers.ts';
+import { needs } from '../support/prerequisites.ts';
 
-const linuxWithAplay = process.platform === 'linux' && aplayInstalled();
+const aplay = needs('aplay');
 const dir = tempDir('device');
 
 describe.runIf(process.platform === 'linux')('soundDeviceAnswers (Linux, via aplay)', () => {
   it('is true when ALSA_CONFIG_PATH gives a working default (file plugin)', async ({ skip }) => {
-    skip(!linuxWithAplay, INSTALL_ALSA);
+    skip(aplay.missing, aplay.reason);
     const conf = writeCaptureConfig(dir, path.join(dir, 'probe.wav'));
     expect(await withEnv({ ALSA_CONFIG_PATH: conf }, soundDeviceAnswers)).toBe(true);
   });
 
   it('is false when the ALSA config has no usable default', async ({ skip }) => {
-    skip(!linuxWithAplay, INSTALL_ALSA);
+    skip(aplay.missing, aplay.reason);
     const conf = writeNoDeviceConfig(dir);
     const probe = await withEnv({ ALSA_CONFIG_PATH: conf }, probeSoundDevice);
     expect(probe.ok).toBe(false);

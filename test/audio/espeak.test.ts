@@ -45,7 +45,9 @@ describe('espeak-ng engine', () => {
 
   it('rejects a language it has no voice for', async () => {
     // @ts-expect-error deliberately outside TtsLang
-    await expect(createEspeakEngine().synthesize('x', 'xx-XX')).rejects.toThrow('espeak-ng: no voice for language "xx-XX"');
+    await expect(createEspeakEngine().synthesize('x', 'xx-XX')).rejects.toThrow(
+      'espeak-ng: no voice for language "xx-XX"',
+    );
   });
 
   it('names the package to install when it is missing', async () => {

@@ -21,7 +21,11 @@ describe('file sink', () => {
     const sink = createFileSink(dir);
     const pcm = { sampleRate: 22_050, samples: Int16Array.of(5, -5, 100) };
     // Same label, concurrently, very likely the same millisecond: nothing may be overwritten.
-    const results = await Promise.all([sink.play(pcm, 'dev 1/wechat'), sink.play(pcm, 'dev 1/wechat'), sink.play(pcm, 'x')]);
+    const results = await Promise.all([
+      sink.play(pcm, 'dev 1/wechat'),
+      sink.play(pcm, 'dev 1/wechat'),
+      sink.play(pcm, 'x'),
+    ]);
     await sink.close();
 
     const files = readdirSync(dir).sort();

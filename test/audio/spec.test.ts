@@ -5,11 +5,17 @@ import { describe, expect, it } from 'vitest';
 import { openAudioOut, parseAudioSpec } from '../../device/drivers/audio/index.ts';
 import { createMemorySink } from '../../device/drivers/audio/memory.ts';
 import { silence } from '../../src/audio/pcm.ts';
-import { aplayInstalled, INSTALL_ALSA, tempDir, withEnv, writeCaptureConfig, writeNoDeviceConfig } from './alsa-helpers.ts';
+import { tempDir, withEnv, writeCaptureConfig, writeNoDeviceConfig } from './alsa-helpers.ts';
+import { needs } from '../support/prerequisites.ts';
+
+const aplay = needs('aplay');
 
 function capturingLogger(): { log: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const log = pino(
+    { level: 'debug' },
+    { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  );
   return { log, lines };
 }
 
@@ -24,7 +30,9 @@ describe('parseAudioSpec', () => {
   });
 
   it('says what was given and what is allowed', () => {
-    expect(() => parseAudioSpec('speaker')).toThrow('invalid audio spec "speaker": expected auto, player, file:DIR (e.g. file:./out), alsa:DEVICE (e.g. alsa:plughw:1,0) or none');
+    expect(() => parseAudioSpec('speaker')).toThrow(
+      'invalid audio spec "speaker": expected auto, player, file:DIR (e.g. file:./out), alsa:DEVICE (e.g. alsa:plughw:1,0) or none',
+    );
     expect(() => parseAudioSpec('')).toThrow(/invalid audio spec "": expected auto, player/);
     expect(() => parseAudioSpec('file:')).toThrow(/"file" needs a directory/);
     expect(() => parseAudioSpec('file')).toThrow(/"file" needs a directory/);
@@ -45,7 +53,7 @@ describe('openAudioOut', () => {
   });
 
   it('auto falls back to files with exactly one warning when no device answers', async ({ skip }) => {
-    skip(process.platform === 'linux' && !aplayInstalled(), INSTALL_ALSA);
+    skip(process.platform === 'linux' && aplay.missing, aplay.reason);
     skip(process.platform !== 'linux', 'the no-device case is only reproducible with ALSA');
     const base = tempDir('auto');
     const { log, lines } = capturingLogger();
@@ -62,7 +70,7 @@ describe('openAudioOut', () => {
   });
 
   it('auto picks the player when a device answers', async ({ skip }) => {
-    skip(process.platform === 'linux' && !aplayInstalled(), INSTALL_ALSA);
+    skip(process.platform === 'linux' && aplay.missing, aplay.reason);
     skip(process.platform !== 'linux', 'needs the ALSA file plugin');
     const base = tempDir('auto-ok');
     const { log, lines } = capturingLogger();

@@ -45,7 +45,9 @@ describe('wav', () => {
     expect(() => decodeWav(Buffer.from('hello, this is not audio at all'))).toThrow(/not a WAV file/);
     expect(() => decodeWav(Buffer.alloc(0))).toThrow(/not a WAV file.*empty/);
     const wav = encodeWav(pcm);
-    expect(() => decodeWav(wav.subarray(0, wav.length - 3))).toThrow(/truncated WAV: data chunk declares 14 bytes but only 11 remain/);
+    expect(() => decodeWav(wav.subarray(0, wav.length - 3))).toThrow(
+      /truncated WAV: data chunk declares 14 bytes but only 11 remain/,
+    );
     expect(() => decodeWav(wav.subarray(0, 30))).toThrow(/truncated WAV/);
     const stereo = Buffer.from(wav);
     stereo.writeUInt16LE(2, 22);

@@ -33,19 +33,35 @@ async function startSpeaker(id: string): Promise<CliProcess> {
 }
 
 const wavsFor = (device: string, paymentId: string) =>
-  fs.existsSync(`${dir}/wav-${device}`) ? fs.readdirSync(`${dir}/wav-${device}`).filter((f) => f.endsWith(`${paymentId}.wav`)) : [];
+  fs.existsSync(`${dir}/wav-${device}`)
+    ? fs.readdirSync(`${dir}/wav-${device}`).filter((f) => f.endsWith(`${paymentId}.wav`))
+    : [];
 
-async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
+async function call(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: any }> {
   const res = await fetch(`${api}${url}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+      ...headers,
+    },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: res.status, headers: res.headers, json: await res.json() };
 }
 
 const pay = (patch: Record<string, unknown> = {}, headers?: Record<string, string>) =>
-  call('POST', '/v1/payments', { device: 'SPK-API', amount: 12345, currency: 'CNY', channel: 'wechat', ...patch }, headers);
+  call(
+    'POST',
+    '/v1/payments',
+    { device: 'SPK-API', amount: 12345, currency: 'CNY', channel: 'wechat', ...patch },
+    headers,
+  );
 
 beforeAll(async () => {
   dir = tempDataDir();
@@ -72,21 +88,105 @@ afterAll(async () => {
 
 describe('POST /v1/payments validation', () => {
   const cases: [string, unknown, number, string, string][] = [
-    ['a missing device', { amount: 1, currency: 'CNY', channel: 'wechat' }, 400, 'missing-field', '"device" is missing'],
-    ['a decimal amount', { device: 'SPK-API', amount: 123.45, currency: 'CNY', channel: 'wechat' }, 400, 'invalid-field', '"amount" is 123.45: it must be a positive integer count of minor units'],
-    ['an amount as a string', { device: 'SPK-API', amount: '100', currency: 'CNY', channel: 'wechat' }, 400, 'invalid-field', '"amount" is "100"'],
-    ['a zero amount', { device: 'SPK-API', amount: 0, currency: 'CNY', channel: 'wechat' }, 400, 'invalid-field', '"amount" is 0'],
-    ['a negative amount', { device: 'SPK-API', amount: -5, currency: 'CNY', channel: 'wechat' }, 400, 'invalid-field', '"amount" is -5'],
-    ['an amount beyond what a speaker reads', { device: 'SPK-API', amount: 10 ** 15, currency: 'CNY', channel: 'wechat' }, 400, 'amount-out-of-range', 'a speaker reads at most 9999999999999'],
-    ['an unknown currency', { device: 'SPK-API', amount: 1, currency: 'ABC', channel: 'wechat' }, 400, 'unknown-currency', '"currency" is "ABC"'],
-    ['an unknown channel', { device: 'SPK-API', amount: 1, currency: 'CNY', channel: 'venmo' }, 400, 'invalid-field', '"channel" is "venmo": it must be one of "wechat"'],
-    ['an unknown kind', { device: 'SPK-API', amount: 1, currency: 'CNY', channel: 'wechat', kind: 'gift' }, 400, 'invalid-field', '"kind" is "gift"'],
-    ['an unknown field', { device: 'SPK-API', amount: 1, currency: 'CNY', channel: 'wechat', amout: 1 }, 400, 'unknown-field', 'unknown field "amout"'],
-    ['a bad device id', { device: '../etc', amount: 1, currency: 'CNY', channel: 'wechat' }, 400, 'invalid-field', '"device" is "../etc"'],
-    ['a key with spaces', { device: 'SPK-API', amount: 1, currency: 'CNY', channel: 'wechat', idempotencyKey: 'a b' }, 400, 'invalid-field', '"idempotencyKey" is "a b"'],
+    [
+      'a missing device',
+      { amount: 1, currency: 'CNY', channel: 'wechat' },
+      400,
+      'missing-field',
+      '"device" is missing',
+    ],
+    [
+      'a decimal amount',
+      { device: 'SPK-API', amount: 123.45, currency: 'CNY', channel: 'wechat' },
+      400,
+      'invalid-field',
+      '"amount" is 123.45: it must be a positive integer count of minor units',
+    ],
+    [
+      'an amount as a string',
+      { device: 'SPK-API', amount: '100', currency: 'CNY', channel: 'wechat' },
+      400,
+      'invalid-field',
+      '"amount" is "100"',
+    ],
+    [
+      'a zero amount',
+      { device: 'SPK-API', amount: 0, currency: 'CNY', channel: 'wechat' },
+      400,
+      'invalid-field',
+      '"amount" is 0',
+    ],
+    [
+      'a negative amount',
+      { device: 'SPK-API', amount: -5, currency: 'CNY', channel: 'wechat' },
+      400,
+      'invalid-field',
+      '"amount" is -5',
+    ],
+    [
+      'an amount beyond what a speaker reads',
+      { device: 'SPK-API', amount: 10 ** 15, currency: 'CNY', channel: 'wechat' },
+      400,
+      'amount-out-of-range',
+      'a speaker reads at most 9999999999999',
+    ],
+    [
+      'an unknown currency',
+      { device: 'SPK-API', amount: 1, currency: 'ABC', channel: 'wechat' },
+      400,
+      'unknown-currency',
+      '"currency" is "ABC"',
+    ],
+    [
+      'an unknown channel',
+      { device: 'SPK-API', amount: 1, currency: 'CNY', channel: 'venmo' },
+      400,
+      'invalid-field',
+      '"channel" is "venmo": it must be one of "wechat"',
+    ],
+    [
+      'an unknown kind',
+      { device: 'SPK-API', amount: 1, currency: 'CNY', channel: 'wechat', kind: 'gift' },
+      400,
+      'invalid-field',
+      '"kind" is "gift"',
+    ],
+    [
+      'an unknown field',
+      { device: 'SPK-API', amount: 1, currency: 'CNY', channel: 'wechat', amout: 1 },
+      400,
+      'unknown-field',
+      'unknown field "amout"',
+    ],
+    [
+      'a bad device id',
+      { device: '../etc', amount: 1, currency: 'CNY', channel: 'wechat' },
+      400,
+      'invalid-field',
+      '"device" is "../etc"',
+    ],
+    [
+      'a key with spaces',
+      { device: 'SPK-API', amount: 1, currency: 'CNY', channel: 'wechat', idempotencyKey: 'a b' },
+      400,
+      'invalid-field',
+      '"idempotencyKey" is "a b"',
+    ],
     ['a JSON array', [1, 2], 400, 'invalid-body', 'must be a JSON object'],
-    ['a device nobody provisioned', { device: 'SPK-NOPE', amount: 1, currency: 'CNY', channel: 'wechat' }, 404, 'unknown-device', 'run "npx payspeaker provision SPK-NOPE" first'],
-    ['a revoked device', { device: 'SPK-GONE', amount: 1, currency: 'CNY', channel: 'wechat' }, 409, 'device-revoked', 'device SPK-GONE was revoked'],
+    [
+      'a device nobody provisioned',
+      { device: 'SPK-NOPE', amount: 1, currency: 'CNY', channel: 'wechat' },
+      404,
+      'unknown-device',
+      'run "npx payspeaker provision SPK-NOPE" first',
+    ],
+    [
+      'a revoked device',
+      { device: 'SPK-GONE', amount: 1, currency: 'CNY', channel: 'wechat' },
+      409,
+      'device-revoked',
+      'device SPK-GONE was revoked',
+    ],
   ];
   it.each(cases)('refuses %s with a specific error', async (_name, body, status, code, message) => {
     const r = await call('POST', '/v1/payments', body);
@@ -123,12 +223,18 @@ describe('authentication', () => {
     expect(((await none.json()) as any).error.message).toContain('backend.json');
     const wrong = await call('GET', '/v1/devices/SPK-API', undefined, { authorization: 'Bearer not-the-secret' });
     expect([wrong.status, wrong.json.error.message]).toEqual([401, expect.stringContaining('wrong API token')]);
-    const basic = await call('GET', '/v1/devices/SPK-API', undefined, { authorization: `Basic ${Buffer.from(`backend:${token}`).toString('base64')}` });
+    const basic = await call('GET', '/v1/devices/SPK-API', undefined, {
+      authorization: `Basic ${Buffer.from(`backend:${token}`).toString('base64')}`,
+    });
     expect(basic.status).toBe(200);
   });
 
   it('checks the token before looking at the body', async () => {
-    const res = await fetch(`${api}/v1/payments`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${api}/v1/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(res.status).toBe(401);
   });
 });
@@ -139,7 +245,13 @@ describe('a payment through the service', () => {
     expect(created.status).toBe(201);
     const id = created.json.payment.id as string;
     expect(created.headers.get('location')).toBe(`/v1/payments/${id}`);
-    expect(created.json.payment).toMatchObject({ device: 'SPK-API', amount: 4200, currency: 'CNY', status: 'queued', attempts: 1 });
+    expect(created.json.payment).toMatchObject({
+      device: 'SPK-API',
+      amount: 4200,
+      currency: 'CNY',
+      status: 'queued',
+      attempts: 1,
+    });
     const done = await call('GET', `/v1/payments/${id}?wait=10s`);
     expect(done.json.payment).toMatchObject({ status: 'played', text: '支付宝到账四十二元' });
     expect(done.json.history.map((e: { status: string }) => e.status)).toEqual(['queued', 'delivered', 'played']);
@@ -159,7 +271,11 @@ describe('a payment through the service', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(wavsFor('SPK-API', id!)).toHaveLength(1);
     const changed = await pay({ amount: 778 }, { 'idempotency-key': 'order-777' });
-    expect([changed.status, changed.json.error.code, changed.json.error.field]).toEqual([409, 'idempotency-conflict', 'idempotencyKey']);
+    expect([changed.status, changed.json.error.code, changed.json.error.field]).toEqual([
+      409,
+      'idempotency-conflict',
+      'idempotencyKey',
+    ]);
     expect(changed.json.error.message).toContain('different amount');
   });
 
@@ -193,7 +309,12 @@ describe('GET /v1/devices/:id', () => {
   it('reports presence, last seen and per-status counts', async () => {
     const r = await call('GET', '/v1/devices/SPK-API');
     expect(r.status).toBe(200);
-    expect(r.json.device).toMatchObject({ id: 'SPK-API', status: 'active', online: true, lastSeen: expect.any(Number) });
+    expect(r.json.device).toMatchObject({
+      id: 'SPK-API',
+      status: 'active',
+      online: true,
+      lastSeen: expect.any(Number),
+    });
     expect(r.json.device.payments.played).toBeGreaterThanOrEqual(2);
     expect(r.json.device.payments.queued).toBe(0);
   });
@@ -208,7 +329,11 @@ describe('GET /v1/devices/:id', () => {
 describe('time-to-live', () => {
   it('marks a payment nobody acknowledges expired', async () => {
     const other = tempDataDir();
-    const short = await startBroker({ port: 0, wsPort: null, service: { dataDir: other, httpPort: 0, ttlMs: 600, retry: { baseMs: 100, maxMs: 200 }, pollMs: 50 } });
+    const short = await startBroker({
+      port: 0,
+      wsPort: null,
+      service: { dataDir: other, httpPort: 0, ttlMs: 600, retry: { baseMs: 100, maxMs: 200 }, pollMs: 50 },
+    });
     try {
       const res = await fetch(`${short.service!.httpUrl}/v1/payments`, {
         method: 'POST',

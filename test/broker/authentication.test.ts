@@ -4,7 +4,16 @@ import type { IClientOptions } from 'mqtt';
 import type { RunningBroker } from '../../broker/broker.ts';
 import { captureLog, LEVEL, type LogLine } from '../fixtures/capture-log.ts';
 import { topics } from '../../src/protocol/index.ts';
-import { connectBackend, connectDevice, connected, end, provision, startSecureBroker, tempDataDir, tryConnect } from './helpers.ts';
+import {
+  connectBackend,
+  connectDevice,
+  connected,
+  end,
+  provision,
+  startSecureBroker,
+  tempDataDir,
+  tryConnect,
+} from './helpers.ts';
 
 describe('authentication', () => {
   const dataDir = tempDataDir();
@@ -39,14 +48,36 @@ describe('authentication', () => {
   });
 
   const refusals: [string, (secret: string) => IClientOptions, number, RegExp][] = [
-    ['an unknown device', () => ({ username: 'SPK-4040', password: 'whatever', clientId: 'payspeaker-SPK-4040' }), 4, /refused "SPK-4040" from 127\.0\.0\.1: unknown id/],
-    ['a wrong secret', () => ({ username: 'SPK-0001', password: 'not-the-secret', clientId: 'payspeaker-SPK-0001' }), 4, /refused "SPK-0001" from 127\.0\.0\.1: wrong secret/],
-    ["another device's secret", (s) => ({ username: 'SPK-0009', password: s, clientId: 'payspeaker-SPK-0009' }), 4, /refused "SPK-0009" .*: wrong secret/],
-    ['no credentials at all', () => ({ clientId: 'payspeaker-SPK-0001' }), 4, /refused \(no username\) .*anonymous clients are refused/],
+    [
+      'an unknown device',
+      () => ({ username: 'SPK-4040', password: 'whatever', clientId: 'payspeaker-SPK-4040' }),
+      4,
+      /refused "SPK-4040" from 127\.0\.0\.1: unknown id/,
+    ],
+    [
+      'a wrong secret',
+      () => ({ username: 'SPK-0001', password: 'not-the-secret', clientId: 'payspeaker-SPK-0001' }),
+      4,
+      /refused "SPK-0001" from 127\.0\.0\.1: wrong secret/,
+    ],
+    [
+      "another device's secret",
+      (s) => ({ username: 'SPK-0009', password: s, clientId: 'payspeaker-SPK-0009' }),
+      4,
+      /refused "SPK-0009" .*: wrong secret/,
+    ],
+    [
+      'no credentials at all',
+      () => ({ clientId: 'payspeaker-SPK-0001' }),
+      4,
+      /refused \(no username\) .*anonymous clients are refused/,
+    ],
   ];
   it.each(refusals)('refuses %s with CONNACK %s and one log line', async (_what, opts, code, message) => {
     let refused = -1;
-    const warnings = await warningsDuring(async () => (refused = (await tryConnect(broker.mqttUrl, opts(secret))).code));
+    const warnings = await warningsDuring(
+      async () => (refused = (await tryConnect(broker.mqttUrl, opts(secret))).code),
+    );
     expect(refused).toBe(code);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.msg).toMatch(message);
@@ -56,15 +87,27 @@ describe('authentication', () => {
 
   it("refuses a device that uses another client id than payspeaker-<id> (it could take over another device's session)", async () => {
     let code = -1;
-    const warnings = await warningsDuring(async () => (code = (await connectDevice(broker.mqttUrl, 'SPK-0001', secret, { clientId: 'payspeaker-SPK-0009' })).code));
+    const warnings = await warningsDuring(
+      async () =>
+        (code = (await connectDevice(broker.mqttUrl, 'SPK-0001', secret, { clientId: 'payspeaker-SPK-0009' })).code),
+    );
     expect(code).toBe(2);
-    expect(warnings.map((w) => w.msg)).toEqual([expect.stringMatching(/client id must be payspeaker-SPK-0001, got "payspeaker-SPK-0009"/)]);
+    expect(warnings.map((w) => w.msg)).toEqual([
+      expect.stringMatching(/client id must be payspeaker-SPK-0001, got "payspeaker-SPK-0009"/),
+    ]);
   });
 
   it("refuses a device whose last will would publish on another device's state", async () => {
-    const will = { topic: topics.state('SPK-0009'), payload: Buffer.from('{"online":false}'), qos: 1 as const, retain: true };
+    const will = {
+      topic: topics.state('SPK-0009'),
+      payload: Buffer.from('{"online":false}'),
+      qos: 1 as const,
+      retain: true,
+    };
     let code = -1;
-    const warnings = await warningsDuring(async () => (code = (await connectDevice(broker.mqttUrl, 'SPK-0001', secret, { will })).code));
+    const warnings = await warningsDuring(
+      async () => (code = (await connectDevice(broker.mqttUrl, 'SPK-0001', secret, { will })).code),
+    );
     expect(code).toBe(5);
     expect(warnings[0]!.msg).toMatch(/last will must be its own state topic/);
   });
@@ -87,7 +130,10 @@ describe('revoked devices', () => {
     // Without the secret a revoked id looks like any wrong secret: revocation is not disclosed.
     expect((await connectDevice(broker.mqttUrl, 'SPK-0001', 'guess')).code).toBe(4);
     const refusals = lines.filter((l) => l.level === LEVEL.warn && /^refused/.test(l.msg));
-    expect(refusals.map((l) => l.msg)).toEqual([expect.stringMatching(/refused "SPK-0001" from 127\.0\.0\.1: revoked at /), expect.stringMatching(/wrong secret/)]);
+    expect(refusals.map((l) => l.msg)).toEqual([
+      expect.stringMatching(/refused "SPK-0001" from 127\.0\.0\.1: revoked at /),
+      expect.stringMatching(/wrong secret/),
+    ]);
     await broker.close();
   });
 });

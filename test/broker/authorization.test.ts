@@ -4,10 +4,29 @@ import type { MqttClient } from 'mqtt';
 import type { RunningBroker } from '../../broker/broker.ts';
 import { captureLog, LEVEL } from '../fixtures/capture-log.ts';
 import { makeNotification, topics } from '../../src/protocol/index.ts';
-import { closed, connectBackend, connectDevice, connected, end, provision, startSecureBroker, tempDataDir } from './helpers.ts';
+import {
+  closed,
+  connectBackend,
+  connectDevice,
+  connected,
+  end,
+  provision,
+  startSecureBroker,
+  tempDataDir,
+} from './helpers.ts';
 
 const notification = (device: string, id: string) =>
-  JSON.stringify(makeNotification({ id, device, amount: 100, currency: 'CNY', channel: 'wechat', kind: 'payment', createdAt: Date.now() }));
+  JSON.stringify(
+    makeNotification({
+      id,
+      device,
+      amount: 100,
+      currency: 'CNY',
+      channel: 'wechat',
+      kind: 'payment',
+      createdAt: Date.now(),
+    }),
+  );
 
 /** The QoS granted per filter; 128 is the broker's refusal. MQTT.js rejects a SUBACK that refuses every filter. */
 async function granted(client: MqttClient, filters: string[]): Promise<number[]> {
@@ -35,16 +54,30 @@ describe('authorization', () => {
   it("refuses a device's subscriptions to another device's topics and to wildcards, and logs each once", async () => {
     const device = await connected(broker.mqttUrl, 'SPK-0001', secrets['SPK-0001']!);
     const before = lines.length;
-    const filters = [topics.notify('SPK-0001'), topics.notify('SPK-0002'), topics.command('SPK-0002'), topics.allAcks, 'payspeaker/#', topics.command('SPK-0001')];
+    const filters = [
+      topics.notify('SPK-0001'),
+      topics.notify('SPK-0002'),
+      topics.command('SPK-0002'),
+      topics.allAcks,
+      'payspeaker/#',
+      topics.command('SPK-0001'),
+    ];
     expect(await granted(device, filters)).toEqual([1, 128, 128, 128, 128, 1]);
     const refusals = lines.slice(before).filter((l) => l.level === LEVEL.warn);
-    expect(refusals.map((l) => l.topic)).toEqual([topics.notify('SPK-0002'), topics.command('SPK-0002'), topics.allAcks, 'payspeaker/#']);
-    expect(refusals[0]!.msg).toMatch(/refused subscribe by device SPK-0001 to payspeaker\/v1\/devices\/SPK-0002\/notify/);
+    expect(refusals.map((l) => l.topic)).toEqual([
+      topics.notify('SPK-0002'),
+      topics.command('SPK-0002'),
+      topics.allAcks,
+      'payspeaker/#',
+    ]);
+    expect(refusals[0]!.msg).toMatch(
+      /refused subscribe by device SPK-0001 to payspeaker\/v1\/devices\/SPK-0002\/notify/,
+    );
     expect(device.connected).toBe(true); // a refused subscription is not a reason to disconnect
     await end(device);
   });
 
-  it('never delivers another device\'s notifications, even on a refused wildcard', async () => {
+  it("never delivers another device's notifications, even on a refused wildcard", async () => {
     const snoop = await connected(broker.mqttUrl, 'SPK-0001', secrets['SPK-0001']!);
     const seen: string[] = [];
     snoop.on('message', (topic) => seen.push(topic));
@@ -73,7 +106,9 @@ describe('authorization', () => {
   async function connectDeviceCollecting(id: string): Promise<{ client: MqttClient; topics: string[] }> {
     const seen: string[] = [];
     // Listen before CONNACK: queued messages arrive right after it.
-    const attempt = await connectDevice(broker.mqttUrl, id, secrets[id]!, {}, (c) => c.on('message', (topic, _p, packet) => packet.retain || seen.push(topic)));
+    const attempt = await connectDevice(broker.mqttUrl, id, secrets[id]!, {}, (c) =>
+      c.on('message', (topic, _p, packet) => packet.retain || seen.push(topic)),
+    );
     return { client: attempt.client!, topics: seen };
   }
 
@@ -90,7 +125,9 @@ describe('authorization', () => {
       await closed(forger);
       const refusals = lines.slice(before).filter((l) => l.level === LEVEL.warn);
       expect(refusals).toHaveLength(1);
-      expect(refusals[0]!.msg).toMatch(new RegExp(`refused publish by device SPK-0001 to payspeaker/v1/devices/${target}/notify`));
+      expect(refusals[0]!.msg).toMatch(
+        new RegExp(`refused publish by device SPK-0001 to payspeaker/v1/devices/${target}/notify`),
+      );
       await end(forger);
     }
     await sleep(100);
@@ -100,11 +137,23 @@ describe('authorization', () => {
 
   it('lets a device publish its own ack, state, telemetry and command results, which the backend receives', async () => {
     const backend = await connectBackend(broker.mqttUrl, dataDir);
-    expect(await granted(backend, [topics.allAcks, topics.allStates, 'payspeaker/v1/devices/+/telemetry', 'payspeaker/v1/devices/+/cmd/result'])).toEqual([1, 1, 1, 1]);
+    expect(
+      await granted(backend, [
+        topics.allAcks,
+        topics.allStates,
+        'payspeaker/v1/devices/+/telemetry',
+        'payspeaker/v1/devices/+/cmd/result',
+      ]),
+    ).toEqual([1, 1, 1, 1]);
     const got: string[] = [];
     backend.on('message', (topic, _payload, packet) => packet.retain || got.push(topic)); // retained: earlier tests' wills
     const device = await connected(broker.mqttUrl, 'SPK-0001', secrets['SPK-0001']!);
-    const own = [topics.ack('SPK-0001'), topics.state('SPK-0001'), topics.telemetry('SPK-0001'), topics.commandResult('SPK-0001')];
+    const own = [
+      topics.ack('SPK-0001'),
+      topics.state('SPK-0001'),
+      topics.telemetry('SPK-0001'),
+      topics.commandResult('SPK-0001'),
+    ];
     for (const topic of own) await device.publishAsync(topic, '{}', { qos: 1 });
     await sleep(100);
     expect(got.sort()).toEqual([...own].sort());
@@ -116,7 +165,10 @@ describe('authorization', () => {
     const one = await connected(broker.mqttUrl, 'SPK-0001', secrets['SPK-0001']!);
     const two = await connected(broker.mqttUrl, 'SPK-0002', secrets['SPK-0002']!);
     const heard: Record<string, string[]> = { 'SPK-0001': [], 'SPK-0002': [] };
-    for (const [id, c] of [['SPK-0001', one], ['SPK-0002', two]] as const) {
+    for (const [id, c] of [
+      ['SPK-0001', one],
+      ['SPK-0002', two],
+    ] as const) {
       await c.subscribeAsync([topics.notify(id), topics.command(id)], { qos: 1 });
       c.on('message', (topic) => heard[id]!.push(topic));
     }

@@ -44,7 +44,16 @@ describe('provision', () => {
   it('writes a private device config whose credentials a secure broker accepts', async () => {
     const dataDir = tempDataDir();
     const out = path.join(dataDir, 'SPK-0001.json');
-    const r = await run(['provision', 'SPK-0001', '--data', dataDir, '--out', out, '--broker', 'mqtt://speakers.example:1883']);
+    const r = await run([
+      'provision',
+      'SPK-0001',
+      '--data',
+      dataDir,
+      '--out',
+      out,
+      '--broker',
+      'mqtt://speakers.example:1883',
+    ]);
     expect(r.code).toBe(0);
     expect(r.out.join('\n')).toMatch(/wrote .*SPK-0001\.json \(mode 0600\): it holds the device's secret/);
     expect(fs.statSync(out).mode & 0o777).toBe(0o600);
@@ -72,7 +81,13 @@ describe('provision', () => {
     const r = await run(['provision', 'SPK-0002', '--data', dataDir, '--out', out, '--json']);
     expect(r.code).toBe(0);
     const event = JSON.parse(r.out[0]!) as Record<string, unknown>;
-    expect(event).toMatchObject({ event: 'provisioned', id: 'SPK-0002', file: out, rotated: false, backendPublicKey: true });
+    expect(event).toMatchObject({
+      event: 'provisioned',
+      id: 'SPK-0002',
+      file: out,
+      rotated: false,
+      backendPublicKey: true,
+    });
     expect(r.out.join('\n')).not.toContain(readConfig(out).password);
     expect(readConfig(out).backendPublicKey).toBe(pem);
   });
@@ -83,10 +98,16 @@ describe('provision', () => {
     await run(['provision', 'SPK-0001', '--data', dataDir, '--out', out]);
     const first = readConfig(out).password;
     const again = await run(['provision', 'SPK-0001', '--data', dataDir, '--out', path.join(dataDir, 'other.json')]);
-    expect(again).toMatchObject({ code: 2, error: expect.stringMatching(/SPK-0001 is already provisioned .*pass --force/) });
+    expect(again).toMatchObject({
+      code: 2,
+      error: expect.stringMatching(/SPK-0001 is already provisioned .*pass --force/),
+    });
     expect(fs.existsSync(path.join(dataDir, 'other.json'))).toBe(false);
     const exists = await run(['provision', 'SPK-0003', '--data', dataDir, '--out', out]);
-    expect(exists).toMatchObject({ code: 2, error: expect.stringMatching(/SPK-0001\.json already exists: choose another file with --out FILE/) });
+    expect(exists).toMatchObject({
+      code: 2,
+      error: expect.stringMatching(/SPK-0001\.json already exists: choose another file with --out FILE/),
+    });
 
     const forced = await run(['provision', 'SPK-0001', '--data', dataDir, '--out', out, '--force']);
     expect(forced.out[0]).toMatch(/provisioned again \(new secret\) SPK-0001/);
@@ -100,21 +121,33 @@ describe('provision', () => {
 
   it('refuses bad and reserved ids before touching anything', async () => {
     const dataDir = tempDataDir();
-    expect(await run(['provision', 'SPK/#', '--data', dataDir])).toMatchObject({ code: 2, error: expect.stringMatching(/"SPK\/#" is not a valid device id/) });
-    expect(await run(['provision', 'backend', '--data', dataDir, '--out', path.join(dataDir, 'b.json')])).toMatchObject({
+    expect(await run(['provision', 'SPK/#', '--data', dataDir])).toMatchObject({
       code: 2,
-      error: expect.stringMatching(/reserved for the backend/),
+      error: expect.stringMatching(/"SPK\/#" is not a valid device id/),
     });
+    expect(await run(['provision', 'backend', '--data', dataDir, '--out', path.join(dataDir, 'b.json')])).toMatchObject(
+      {
+        code: 2,
+        error: expect.stringMatching(/reserved for the backend/),
+      },
+    );
   });
 });
 
 describe('devices and revoke', () => {
   it('list devices with status and presence, and revoke one', async () => {
     const dataDir = tempDataDir();
-    expect((await run(['devices', '--data', dataDir])).out[0]).toMatch(/no devices in .*registry\.sqlite: add one with "npx payspeaker provision SPK-0001"/);
-    for (const id of ['SPK-0002', 'SPK-0001']) await run(['provision', id, '--data', dataDir, '--out', path.join(dataDir, `${id}.json`)]);
+    expect((await run(['devices', '--data', dataDir])).out[0]).toMatch(
+      /no devices in .*registry\.sqlite: add one with "npx payspeaker provision SPK-0001"/,
+    );
+    for (const id of ['SPK-0002', 'SPK-0001'])
+      await run(['provision', id, '--data', dataDir, '--out', path.join(dataDir, `${id}.json`)]);
     const broker = await startSecureBroker(dataDir);
-    const device = await connected(broker.mqttUrl, 'SPK-0001', readConfig(path.join(dataDir, 'SPK-0001.json')).password);
+    const device = await connected(
+      broker.mqttUrl,
+      'SPK-0001',
+      readConfig(path.join(dataDir, 'SPK-0001.json')).password,
+    );
 
     const table = (await run(['devices', '--data', dataDir])).out;
     expect(table[0]).toMatch(/^ID\s+STATUS\s+ONLINE\s+LAST SEEN$/);
@@ -124,7 +157,9 @@ describe('devices and revoke', () => {
 
     const revoked = await run(['revoke', 'SPK-0001', '--data', dataDir]);
     expect(revoked.out[0]).toMatch(/revoked SPK-0001: a running broker drops its connection/);
-    const json = (await run(['devices', '--data', dataDir, '--json'])).out.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const json = (await run(['devices', '--data', dataDir, '--json'])).out.map(
+      (l) => JSON.parse(l) as Record<string, unknown>,
+    );
     expect(json[0]).toMatchObject({ id: 'SPK-0001', status: 'revoked', revokedAt: expect.any(Number) });
     expect(JSON.stringify(json)).not.toMatch(/salt|secretHash/);
     expect((await run(['revoke', 'SPK-0001', '--data', dataDir])).out[0]).toMatch(/SPK-0001 was already revoked/);
@@ -134,8 +169,14 @@ describe('devices and revoke', () => {
 
   it('refuse unknown devices and the backend', async () => {
     const dataDir = tempDataDir();
-    expect(await run(['revoke', 'SPK-0404', '--data', dataDir])).toMatchObject({ code: 2, error: expect.stringMatching(/"SPK-0404" is not provisioned in .*"npx payspeaker devices"/) });
-    expect(await run(['revoke', 'backend', '--data', dataDir])).toMatchObject({ code: 2, error: expect.stringMatching(/not a device/) });
+    expect(await run(['revoke', 'SPK-0404', '--data', dataDir])).toMatchObject({
+      code: 2,
+      error: expect.stringMatching(/"SPK-0404" is not provisioned in .*"npx payspeaker devices"/),
+    });
+    expect(await run(['revoke', 'backend', '--data', dataDir])).toMatchObject({
+      code: 2,
+      error: expect.stringMatching(/not a device/),
+    });
   });
 });
 

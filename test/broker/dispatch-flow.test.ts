@@ -40,7 +40,12 @@ beforeAll(async () => {
     if (client === null && packet.topic === topics.notify(DEVICE)) sent.push(JSON.parse(packet.payload.toString()).id);
   });
   const creds = provision(dir, DEVICE);
-  device = await mqtt.connectAsync(broker.mqttUrl, { clientId: deviceClientId(DEVICE), clean: false, reconnectPeriod: 0, ...creds });
+  device = await mqtt.connectAsync(broker.mqttUrl, {
+    clientId: deviceClientId(DEVICE),
+    clean: false,
+    reconnectPeriod: 0,
+    ...creds,
+  });
   // MQTT.js sends the PUBACK when handleMessage calls back, and reads nothing more until then:
   // holding the callback makes a device that stops PUBACKing (the broker's copies queue up).
   device.handleMessage = (packet, callback) => {
@@ -85,10 +90,15 @@ it('sends a device that does not PUBACK at most 100 payments, one copy each, and
   expect([...new Set(copies)]).toEqual(ids);
 });
 
-it('does not count a copy sent between a device\'s CONNECT and its SUBSCRIBE as in flight: it reaches nobody', async () => {
+it("does not count a copy sent between a device's CONNECT and its SUBSCRIBE as in flight: it reaches nobody", async () => {
   const id = 'SPK-LATE-SUB';
   const creds = provision(dir, id);
-  const late = await mqtt.connectAsync(broker.mqttUrl, { clientId: deviceClientId(id), clean: false, reconnectPeriod: 0, ...creds });
+  const late = await mqtt.connectAsync(broker.mqttUrl, {
+    clientId: deviceClientId(id),
+    clean: false,
+    reconnectPeriod: 0,
+    ...creds,
+  });
   const heard = new Set<string>();
   late.on('message', (_t, payload) => heard.add(JSON.parse(payload.toString()).id));
   try {

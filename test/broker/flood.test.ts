@@ -50,7 +50,12 @@ describe.each(variants)('%s', (name, limits) => {
   const acks: Ack[] = [];
   const warnings: string[] = [];
 
-  const log = { debug() {}, info() {}, warn: (_o: unknown, msg?: string) => void warnings.push(msg ?? String(_o)), error: (_o: unknown, msg?: string) => void warnings.push(msg ?? String(_o)) } as unknown as Logger;
+  const log = {
+    debug() {},
+    info() {},
+    warn: (_o: unknown, msg?: string) => void warnings.push(msg ?? String(_o)),
+    error: (_o: unknown, msg?: string) => void warnings.push(msg ?? String(_o)),
+  } as unknown as Logger;
   (log as unknown as { child: () => Logger }).child = () => log;
 
   beforeAll(async () => {
@@ -89,7 +94,18 @@ describe.each(variants)('%s', (name, limits) => {
   let seq = 0;
   async function pay(): Promise<Ack> {
     const id = `PAY-FLOOD-${++seq}`;
-    const n = signNotification(makeNotification({ id, device: DEVICE, amount: 100 + seq, currency: 'USD', channel: 'generic', kind: 'payment', createdAt: Date.now() }), privateKey);
+    const n = signNotification(
+      makeNotification({
+        id,
+        device: DEVICE,
+        amount: 100 + seq,
+        currency: 'USD',
+        channel: 'generic',
+        kind: 'payment',
+        createdAt: Date.now(),
+      }),
+      privateKey,
+    );
     await backend.publishAsync(topics.notify(DEVICE), JSON.stringify(n), { qos: 1 });
     await until(() => acks.some((a) => a.id === id), `the ack for ${id}`, 15_000);
     return acks.filter((a) => a.id === id).at(-1)!;
@@ -105,14 +121,20 @@ describe.each(variants)('%s', (name, limits) => {
   }
 
   function flood(args: string[]): { done: Promise<Figures> } {
-    const child = spawn(process.execPath, ['--import', 'tsx', FLOOD, broker.mqttUrl, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', FLOOD, broker.mqttUrl, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     return {
       done: new Promise((resolve, reject) =>
-        child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!) as Figures) : reject(new Error(`flood exited ${code}: ${err}`)))),
+        child.on('exit', (code) =>
+          code === 0
+            ? resolve(JSON.parse(out.trim().split('\n').at(-1)!) as Figures)
+            : reject(new Error(`flood exited ${code}: ${err}`)),
+        ),
       ),
     };
   }
@@ -122,9 +144,23 @@ describe.each(variants)('%s', (name, limits) => {
 
     const backendCreds = readBackendCredentials(dir)!;
     const started = Date.now();
-    const { done } = flood(['--connects', '5000', '--publishes', '1000', '--user', backendCreds.username, '--pass', backendCreds.password, '--deadline-ms', '60000']);
+    const { done } = flood([
+      '--connects',
+      '5000',
+      '--publishes',
+      '1000',
+      '--user',
+      backendCreds.username,
+      '--pass',
+      backendCreds.password,
+      '--deadline-ms',
+      '60000',
+    ]);
     let finished: Figures | null = null;
-    void done.then((f) => (finished = f), () => {});
+    void done.then(
+      (f) => (finished = f),
+      () => {},
+    );
 
     const during: Ack[] = [];
     while (!finished) {
@@ -134,7 +170,9 @@ describe.each(variants)('%s', (name, limits) => {
     const figures = (await done) as Figures;
     const elapsed = Date.now() - started;
     const attempted = Object.values(figures.attempted).reduce((a, b) => a + b, 0);
-    console.log(`flood: ${JSON.stringify(figures)}; ${during.length} payments during it (${elapsed} ms); ${warnings.length} warning lines`);
+    console.log(
+      `flood: ${JSON.stringify(figures)}; ${during.length} payments during it (${elapsed} ms); ${warnings.length} warning lines`,
+    );
 
     expect(figures.attempted['oversized-publish']).toBe(1000);
     expect(attempted).toBe(6000); // nothing cut short by the deadline
@@ -154,5 +192,4 @@ describe.each(variants)('%s', (name, limits) => {
     // Bounded: the flood stops at its 60 s deadline; a loaded CI machine once needed more than
     // 60 s for the whole test (14 s on a quiet one), hence the room.
   }, 120_000);
-
 });

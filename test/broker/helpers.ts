@@ -19,8 +19,18 @@ export function tempDataDir(): string {
   return dir;
 }
 
-export async function startSecureBroker(dataDir: string, log: Logger = silentLogger, revocationPollMs?: number): Promise<RunningBroker> {
-  return startBroker({ host: '127.0.0.1', port: 0, wsPort: null, log, security: { mode: 'secure', dataDir, revocationPollMs } });
+export async function startSecureBroker(
+  dataDir: string,
+  log: Logger = silentLogger,
+  revocationPollMs?: number,
+): Promise<RunningBroker> {
+  return startBroker({
+    host: '127.0.0.1',
+    port: 0,
+    wsPort: null,
+    log,
+    security: { mode: 'secure', dataDir, revocationPollMs },
+  });
 }
 
 /** Provisions through the library, as `payspeaker provision` does, and returns the credentials. */
@@ -59,18 +69,37 @@ export function tryConnect(url: string, opts: IClientOptions, listen?: (client: 
 }
 
 /** A device as the firmware connects: client id payspeaker-<id>, persistent session, will on its state topic. */
-export async function connectDevice(url: string, id: string, password: string, extra: IClientOptions = {}, listen?: (client: MqttClient) => void): Promise<Attempt> {
-  return tryConnect(url, {
-    clientId: `payspeaker-${id}`,
-    username: id,
-    password,
-    clean: false,
-    will: { topic: topics.state(id), payload: Buffer.from(JSON.stringify({ v: 1, device: id, online: false })), qos: 1, retain: true },
-    ...extra,
-  }, listen);
+export async function connectDevice(
+  url: string,
+  id: string,
+  password: string,
+  extra: IClientOptions = {},
+  listen?: (client: MqttClient) => void,
+): Promise<Attempt> {
+  return tryConnect(
+    url,
+    {
+      clientId: `payspeaker-${id}`,
+      username: id,
+      password,
+      clean: false,
+      will: {
+        topic: topics.state(id),
+        payload: Buffer.from(JSON.stringify({ v: 1, device: id, online: false })),
+        qos: 1,
+        retain: true,
+      },
+      ...extra,
+    },
+    listen,
+  );
 }
 
-export async function connectBackend(url: string, dataDir: string, clientId = `test-backend-${Math.random().toString(36).slice(2)}`): Promise<MqttClient> {
+export async function connectBackend(
+  url: string,
+  dataDir: string,
+  clientId = `test-backend-${Math.random().toString(36).slice(2)}`,
+): Promise<MqttClient> {
   const { username, password } = backendCredentials(dataDir);
   const attempt = await tryConnect(url, { clientId, username, password });
   if (!attempt.client) throw new Error(`the backend was refused with CONNACK ${attempt.code}`);

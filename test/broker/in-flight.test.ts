@@ -14,7 +14,11 @@ describe('copies in flight', () => {
 
   it('fills a device at its maximum, frees a place on a PUBACK, and keeps devices apart', () => {
     const f = new InFlight(2, 30_000);
-    expect([f.take('A1', 'A', 0, true), f.take('A2', 'A', 0, true), f.take('A3', 'A', 0, true)]).toEqual(['ok', 'ok', 'device-full']);
+    expect([f.take('A1', 'A', 0, true), f.take('A2', 'A', 0, true), f.take('A3', 'A', 0, true)]).toEqual([
+      'ok',
+      'ok',
+      'device-full',
+    ]);
     expect(f.take('B1', 'B', 0, true)).toBe('ok');
     expect(f.fullDevices(0)).toEqual(['A']);
     f.release('A1');

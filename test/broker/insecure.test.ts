@@ -34,7 +34,9 @@ describe('insecure mode', () => {
   it('is off for the broker command unless --insecure is given', async () => {
     const dataDir = tempDataDir();
     const secure = new CliProcess(['broker', '--port', '0', '--no-ws-port', '--json', '--data', dataDir]);
-    const s = await secure.waitForEvent<{ mqtt: string; security: string; registry: string }>((e) => e.event === 'listening');
+    const s = await secure.waitForEvent<{ mqtt: string; security: string; registry: string }>(
+      (e) => e.event === 'listening',
+    );
     expect(s).toMatchObject({ security: 'secure', registry: `${dataDir}/broker/registry.sqlite` });
     expect((await tryConnect(s.mqtt, { clientId: 'anyone' })).code).toBe(4);
     expect(await secure.stop()).toBe(0);

@@ -6,7 +6,14 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import mqttPacket from 'mqtt-packet';
-import { ConnectionGate, DEFAULT_LIMITS, FrameScanner, LogThrottle, TokenBucket, resolveLimits } from '../../broker/limits.ts';
+import {
+  ConnectionGate,
+  DEFAULT_LIMITS,
+  FrameScanner,
+  LogThrottle,
+  TokenBucket,
+  resolveLimits,
+} from '../../broker/limits.ts';
 import { startBroker, type RunningBroker } from '../../broker/broker.ts';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
 import type { Logger } from '../../src/log.ts';
@@ -70,10 +77,16 @@ describe('LogThrottle', () => {
 });
 
 describe('FrameScanner', () => {
-  const publish = (payload: number, topic = 'a/b') => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.alloc(payload), qos: 0, retain: false, dup: false });
+  const publish = (payload: number, topic = 'a/b') =>
+    mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.alloc(payload), qos: 0, retain: false, dup: false });
 
   it('passes packets within the cap, however they are split', () => {
-    const bytes = Buffer.concat([publish(300), publish(1000), mqttPacket.generate({ cmd: 'pingreq' }), publish(16_000)]);
+    const bytes = Buffer.concat([
+      publish(300),
+      publish(1000),
+      mqttPacket.generate({ cmd: 'pingreq' }),
+      publish(16_000),
+    ]);
     for (const size of [1, 2, 7, 1024, bytes.length]) {
       const s = new FrameScanner(16 * 1024);
       for (let i = 0; i < bytes.length; i += size) expect(s.push(bytes.subarray(i, i + size))).toEqual({ ok: true });
@@ -89,7 +102,10 @@ describe('FrameScanner', () => {
   });
 
   it('refuses a remaining length with a fifth continuation byte', () => {
-    expect(new FrameScanner(1 << 30).push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]))).toEqual({ ok: false, reason: 'malformed' });
+    expect(new FrameScanner(1 << 30).push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]))).toEqual({
+      ok: false,
+      reason: 'malformed',
+    });
   });
 
   it('0 means no cap', () => {
@@ -133,7 +149,8 @@ function rawExchange(url: string, bytes: Buffer, ms = 2_000): Promise<{ closed: 
   });
 }
 
-const connectPacket = (clientId: string) => mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 30 });
+const connectPacket = (clientId: string) =>
+  mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 30 });
 
 describe('limits on a real broker', () => {
   let broker: RunningBroker | null = null;
@@ -152,7 +169,14 @@ describe('limits on a real broker', () => {
   it('drops a connection whose packet is over the cap, and keeps serving others', async () => {
     const { log, lines } = captureLog();
     broker = await startBroker({ port: 0, wsPort: null, limits: { maxPacketBytes: 4096 }, log });
-    const big = mqttPacket.generate({ cmd: 'publish', topic: 'x/y', payload: Buffer.alloc(5000), qos: 0, retain: false, dup: false });
+    const big = mqttPacket.generate({
+      cmd: 'publish',
+      topic: 'x/y',
+      payload: Buffer.alloc(5000),
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
     // Only the header: the broker must not wait for the 5 KB body to decide.
     const r = await rawExchange(broker.mqttUrl, Buffer.concat([connectPacket('c1'), big.subarray(0, 5)]));
     expect(r.closed).toBe(true);
@@ -164,7 +188,9 @@ describe('limits on a real broker', () => {
 
   it('refuses a topic deeper than maxTopicLevels and a client id longer than maxClientIdLength', async () => {
     broker = await startBroker({ port: 0, wsPort: null, limits: { maxTopicLevels: 4, maxClientIdLength: 10 } });
-    const long = await connectOnce(broker.mqttUrl, { clientId: 'x'.repeat(11), reconnectPeriod: 0 }).catch((e: Error) => e);
+    const long = await connectOnce(broker.mqttUrl, { clientId: 'x'.repeat(11), reconnectPeriod: 0 }).catch(
+      (e: Error) => e,
+    );
     expect(long).toBeInstanceOf(Error);
     expect(String(long)).toMatch(/CONNACK 2|[Ii]dentifier rejected/);
     const c = await connectOnce(broker.mqttUrl, { clientId: 'short' });
@@ -178,7 +204,11 @@ describe('limits on a real broker', () => {
     const { log, lines } = captureLog();
     broker = await startBroker({ port: 0, wsPort: null, limits: { connectRate: { perSecond: 1, burst: 3 } }, log });
     const kept = await connectOnce(broker.mqttUrl, { clientId: 'kept' }); // takes one token
-    const results = await Promise.all(Array.from({ length: 30 }, () => rawExchange(broker!.mqttUrl, connectPacket(`c${Math.random()}`.slice(0, 10)), 1_000)));
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        rawExchange(broker!.mqttUrl, connectPacket(`c${Math.random()}`.slice(0, 10)), 1_000),
+      ),
+    );
     const answered = results.filter((r) => r.received.length > 0).length; // a CONNACK came back
     expect(answered).toBeLessThanOrEqual(3);
     expect(results.filter((r) => r.closed && r.received.length === 0).length).toBeGreaterThanOrEqual(27);

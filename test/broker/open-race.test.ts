@@ -33,14 +33,26 @@ it(`${OPENERS} processes opening one new broker database at once all succeed, ${
     const startAt = Date.now() + 1500;
     const names = Array.from({ length: OPENERS }, (_, i) => `R${round}-${i}`);
     const outputs = await Promise.all(
-      names.map((name) => promisify(execFile)(process.execPath, ['--import', 'tsx', OPENER, dir, String(startAt), name], { cwd: ROOT, timeout: 30_000 })),
+      names.map((name) =>
+        promisify(execFile)(process.execPath, ['--import', 'tsx', OPENER, dir, String(startAt), name], {
+          cwd: ROOT,
+          timeout: 30_000,
+        }),
+      ),
     );
-    expect(outputs.map((o) => o.stdout.trim()), `round ${round}`).toEqual(names.map(() => 'opened'));
+    expect(
+      outputs.map((o) => o.stdout.trim()),
+      `round ${round}`,
+    ).toEqual(names.map(() => 'opened'));
     const db = new Database(registryFile(dir), { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect((db.prepare('SELECT id FROM devices ORDER BY id').all() as { id: string }[]).map((r) => r.id)).toEqual(names.map((n) => `SPK-${n}`).sort());
-      expect((db.prepare('SELECT device FROM payments ORDER BY device').all() as { device: string }[]).map((r) => r.device)).toEqual(names.map((n) => `SPK-${n}`).sort());
+      expect((db.prepare('SELECT id FROM devices ORDER BY id').all() as { id: string }[]).map((r) => r.id)).toEqual(
+        names.map((n) => `SPK-${n}`).sort(),
+      );
+      expect(
+        (db.prepare('SELECT device FROM payments ORDER BY device').all() as { device: string }[]).map((r) => r.device),
+      ).toEqual(names.map((n) => `SPK-${n}`).sort());
     } finally {
       db.close();
     }

@@ -17,13 +17,33 @@ const opened: Outbox[] = [];
 const T0 = Date.UTC(2026, 10, 24, 12);
 
 function open(ttlMs = 60_000): Outbox {
-  const outbox = Outbox.open(dir, { sign: (n) => n, ttlMs, retry: { baseMs: 1000, maxMs: 8000 }, now: () => clock, random: () => 1 });
+  const outbox = Outbox.open(dir, {
+    sign: (n) => n,
+    ttlMs,
+    retry: { baseMs: 1000, maxMs: 8000 },
+    now: () => clock,
+    random: () => 1,
+  });
   opened.push(outbox);
   return outbox;
 }
 
-const request = (patch: Partial<PaymentRequest> = {}): PaymentRequest => ({ device: 'SPK-1', amount: 12345, currency: 'CNY', channel: 'wechat', kind: 'payment', ...patch });
-const ack = (id: string, status: AckStatus, extra: Partial<Ack> = {}): Ack => ({ v: PROTOCOL_VERSION, id, device: 'SPK-1', status, at: clock, ...extra });
+const request = (patch: Partial<PaymentRequest> = {}): PaymentRequest => ({
+  device: 'SPK-1',
+  amount: 12345,
+  currency: 'CNY',
+  channel: 'wechat',
+  kind: 'payment',
+  ...patch,
+});
+const ack = (id: string, status: AckStatus, extra: Partial<Ack> = {}): Ack => ({
+  v: PROTOCOL_VERSION,
+  id,
+  device: 'SPK-1',
+  status,
+  at: clock,
+  ...extra,
+});
 const flush = () => new Promise((r) => setImmediate(r));
 
 beforeEach(() => {
@@ -43,9 +63,21 @@ describe('accepting payments', () => {
     outbox.onAccepted = (p) => published.push(p);
     const { payment, created } = await outbox.accept(request());
     expect(created).toBe(true);
-    expect(payment).toMatchObject({ device: 'SPK-1', amount: 12345, currency: 'CNY', status: 'queued', attempts: 1, expiresAt: T0 + 60_000 });
+    expect(payment).toMatchObject({
+      device: 'SPK-1',
+      amount: 12345,
+      currency: 'CNY',
+      status: 'queued',
+      attempts: 1,
+      expiresAt: T0 + 60_000,
+    });
     expect(published).toEqual([{ id: payment.id, device: 'SPK-1', payload: expect.any(String), attempt: 1 }]);
-    expect(JSON.parse(published[0]!.payload)).toMatchObject({ id: payment.id, amount: 12345, currency: 'CNY', createdAt: T0 });
+    expect(JSON.parse(published[0]!.payload)).toMatchObject({
+      id: payment.id,
+      amount: 12345,
+      currency: 'CNY',
+      createdAt: T0,
+    });
     // A second connection (another process) sees it: it was committed, not just cached.
     const other = open();
     expect(other.find(payment.id)?.status).toBe('queued');
@@ -56,7 +88,9 @@ describe('accepting payments', () => {
     const outbox = open();
     let publications = 0;
     outbox.onAccepted = () => publications++;
-    const results = await Promise.all(Array.from({ length: 5 }, () => outbox.accept(request({ idempotencyKey: 'order-42' }))));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => outbox.accept(request({ idempotencyKey: 'order-42' }))),
+    );
     expect(new Set(results.map((r) => r.payment.id)).size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect(publications).toBe(1);
@@ -67,7 +101,9 @@ describe('accepting payments', () => {
   it('refuses a reused idempotency key with different fields, naming them', async () => {
     const outbox = open();
     const first = await outbox.accept(request({ idempotencyKey: 'order-43' }));
-    const err = await outbox.accept(request({ idempotencyKey: 'order-43', amount: 999, channel: 'alipay' })).catch((e: unknown) => e);
+    const err = await outbox
+      .accept(request({ idempotencyKey: 'order-43', amount: 999, channel: 'alipay' }))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IdempotencyConflictError);
     expect((err as IdempotencyConflictError).fields).toEqual(['amount', 'channel']);
     expect((err as Error).message).toContain(first.payment.id);
@@ -85,7 +121,11 @@ describe('status transitions', () => {
     clock += 20;
     outbox.recordAck('SPK-1', ack(payment.id, 'played', { text: '微信收款一百二十三点四五元' }));
     await flush();
-    expect(outbox.find(payment.id)).toMatchObject({ status: 'played', text: '微信收款一百二十三点四五元', finishedAt: T0 + 25 });
+    expect(outbox.find(payment.id)).toMatchObject({
+      status: 'played',
+      text: '微信收款一百二十三点四五元',
+      finishedAt: T0 + 25,
+    });
     expect(outbox.history(payment.id).map((e) => e.status)).toEqual(['queued', 'delivered', 'played']);
   });
 
@@ -108,7 +148,10 @@ describe('status transitions', () => {
     outbox.recordAck('SPK-1', ack(payment.id, 'duplicate'));
     await flush();
     expect(outbox.find(payment.id)).toMatchObject({ status: 'played', text: 'said' });
-    expect(outbox.history(payment.id).at(-1)).toMatchObject({ status: 'played', detail: 'late ack after duplicate: played' });
+    expect(outbox.history(payment.id).at(-1)).toMatchObject({
+      status: 'played',
+      detail: 'late ack after duplicate: played',
+    });
   });
 
   it('ignores acks from another device and PUBACKs after the final status', async () => {
@@ -131,13 +174,19 @@ describe('status transitions', () => {
     const p = outbox.find(payment.id)!;
     expect(p.status).toBe('queued');
     expect(p.nextAttemptAt).toBe(T0 + retryDelay({ baseMs: 1000, maxMs: 8000 }, 1, () => 1));
-    expect(outbox.history(payment.id).at(-1)).toMatchObject({ event: 'retrying', detail: expect.stringContaining('no sound card') });
+    expect(outbox.history(payment.id).at(-1)).toMatchObject({
+      event: 'retrying',
+      detail: expect.stringContaining('no sound card'),
+    });
   });
 
   it('ends a bad-signature rejection for good, with the reason', async () => {
     const outbox = open();
     const { payment } = await outbox.accept(request());
-    outbox.recordAck('SPK-1', ack(payment.id, 'rejected', { reason: 'bad-signature', detail: 'not signed by the backend' }));
+    outbox.recordAck(
+      'SPK-1',
+      ack(payment.id, 'rejected', { reason: 'bad-signature', detail: 'not signed by the backend' }),
+    );
     await flush();
     expect(outbox.find(payment.id)).toMatchObject({ status: 'rejected', reason: 'bad-signature', nextAttemptAt: null });
   });
@@ -169,7 +218,7 @@ describe('retries and expiry', () => {
     expect(outbox.history(payment.id).at(-1)).toMatchObject({ detail: 'late ack after expired: played' });
   });
 
-  it('makes a reconnecting device\'s queued payments due now, but not delivered ones', async () => {
+  it("makes a reconnecting device's queued payments due now, but not delivered ones", async () => {
     const outbox = open();
     const a = (await outbox.accept(request())).payment;
     const b = (await outbox.accept(request({ amount: 1 }))).payment;

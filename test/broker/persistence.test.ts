@@ -12,10 +12,14 @@ import { openPersistence, parseStoreUrl } from '../../broker/persistence.ts';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
 import { makeNotification, topics } from '../../src/protocol/index.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
+import { needs } from '../support/prerequisites.ts';
 import { freePort } from '../../tools/chaos/ports.ts';
 import { until } from '../support/mqtt.ts';
 import { captureLog, LEVEL } from '../fixtures/capture-log.ts';
 import type { Logger } from '../../src/log.ts';
+
+// The file's hooks start and flush a real redis-server for every suite: without one all skip (and so do the hooks).
+const redisServer = needs('redis-server');
 
 const DEVICE = 'SPK-P1';
 let redis: TestRedis;
@@ -73,7 +77,17 @@ async function end(client: MqttClient): Promise<void> {
 }
 
 const payment = (id: string) =>
-  JSON.stringify(makeNotification({ id, device: DEVICE, amount: 12345, currency: 'CNY', channel: 'wechat', kind: 'payment', createdAt: Date.now() }));
+  JSON.stringify(
+    makeNotification({
+      id,
+      device: DEVICE,
+      amount: 12345,
+      currency: 'CNY',
+      channel: 'wechat',
+      kind: 'payment',
+      createdAt: Date.now(),
+    }),
+  );
 
 /** A payment queued for an offline speaker, a retained state, then a broker restart: what is left? */
 async function queueThenRestart(persistence: string) {
@@ -96,7 +110,7 @@ async function queueThenRestart(persistence: string) {
   return { again, retained };
 }
 
-describe('--persistence redis://…', () => {
+describe.skipIf(redisServer.missing)(`--persistence redis://…${redisServer.note}`, () => {
   it('keeps a clean:false session and its queued QoS 1 payment, and the retained state, across a broker restart', async () => {
     const { again, retained } = await queueThenRestart(redis.url);
     expect(again.sessionPresent).toBe(true);
@@ -116,12 +130,15 @@ describe('--persistence redis://…', () => {
   it('says where sessions live, and closes every Redis connection it opened', async () => {
     const { log, lines } = captureLog();
     const b = await broker(`${redis.url}/3`, log);
-    expect(lines.find((l) => l.msg === 'broker listening')).toMatchObject({ persistence: `redis://127.0.0.1:${redis.port}/3` });
+    expect(lines.find((l) => l.msg === 'broker listening')).toMatchObject({
+      persistence: `redis://127.0.0.1:${redis.port}/3`,
+    });
     expect(await payspeakerConnections()).toHaveLength(1);
     await b.close();
     brokers.splice(0);
     // QUIT is answered before the server drops the socket: give it a moment.
-    for (const deadline = Date.now() + 2000; (await payspeakerConnections()).length > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    for (const deadline = Date.now() + 2000; (await payspeakerConnections()).length > 0 && Date.now() < deadline;)
+      await new Promise((r) => setTimeout(r, 20));
     expect(await payspeakerConnections()).toEqual([]);
   });
 
@@ -131,7 +148,11 @@ describe('--persistence redis://…', () => {
       const { log, lines } = captureLog();
       const b = await broker(own.url, log);
       await own.stop();
-      await until(() => lines.some((l) => l.level === LEVEL.warn && /lost the connection to Redis/.test(l.msg)), 'the outage warning', 5000);
+      await until(
+        () => lines.some((l) => l.level === LEVEL.warn && /lost the connection to Redis/.test(l.msg)),
+        'the outage warning',
+        5000,
+      );
       const back = await startRedis({ port: own.port });
       try {
         await until(() => lines.some((l) => /is back/.test(l.msg)), 'the recovery line', 10_000);
@@ -140,7 +161,11 @@ describe('--persistence redis://…', () => {
         expect(await back.command('HEXISTS', `client:${DEVICE}`, topics.notify(DEVICE))).toBe(1);
         await end(s.client);
         await back.stop();
-        await until(() => lines.filter((l) => /lost the connection/.test(l.msg)).length === 2, 'the second outage warning', 5000);
+        await until(
+          () => lines.filter((l) => /lost the connection/.test(l.msg)).length === 2,
+          'the second outage warning',
+          5000,
+        );
         const started = Date.now();
         await b.close();
         brokers.splice(0);
@@ -161,9 +186,12 @@ async function payspeakerConnections(): Promise<string[]> {
     .filter((l) => /name=payspeaker-broker-/.test(l));
 }
 
-describe('bad --persistence and --cluster values', () => {
+describe.skipIf(redisServer.missing)(`bad --persistence and --cluster values${redisServer.note}`, () => {
   it.each([
-    ['mongodb://localhost/aedes', /--persistence "mongodb:\/\/localhost\/aedes" uses mongodb:\/\/, which payspeaker cannot store sessions in: use "memory" or redis:\/\//],
+    [
+      'mongodb://localhost/aedes',
+      /--persistence "mongodb:\/\/localhost\/aedes" uses mongodb:\/\/, which payspeaker cannot store sessions in: use "memory" or redis:\/\//,
+    ],
     ['localhost:6379', /--persistence "localhost:6379" is not a URL/],
     ['redis//localhost', /--persistence "redis\/\/localhost" is not a URL/],
     ['redis://localhost:99999', /is not a URL/],
@@ -176,55 +204,79 @@ describe('bad --persistence and --cluster values', () => {
   });
 
   it('never repeats a password from the URL', async () => {
-    const err = await startBroker({ port: 0, wsPort: null, persistence: 'redis://admin:hunter2@localhost/x' }).catch((e: Error) => e);
+    const err = await startBroker({ port: 0, wsPort: null, persistence: 'redis://admin:hunter2@localhost/x' }).catch(
+      (e: Error) => e,
+    );
     expect(String(err)).toMatch(/redis:\/\/admin:\*\*\*@localhost\/x/);
     expect(String(err)).not.toMatch(/hunter2/);
-    expect(parseStoreUrl('redis://admin:hunter2@[::1]:7000/4', '--cluster')).toMatchObject({ url: 'redis://admin:***@[::1]:7000/4', options: { host: '::1', port: 7000, db: 4, password: 'hunter2' } });
-    expect(parseStoreUrl('rediss://cache.example:6380', '--persistence')).toMatchObject({ options: { tls: { servername: 'cache.example' } } });
+    expect(parseStoreUrl('redis://admin:hunter2@[::1]:7000/4', '--cluster')).toMatchObject({
+      url: 'redis://admin:***@[::1]:7000/4',
+      options: { host: '::1', port: 7000, db: 4, password: 'hunter2' },
+    });
+    expect(parseStoreUrl('rediss://cache.example:6380', '--persistence')).toMatchObject({
+      options: { tls: { servername: 'cache.example' } },
+    });
   });
 
   it('refuses a cluster without Redis, or with sessions kept elsewhere', async () => {
     await expect(openPersistence({ cluster: 'memory' })).rejects.toThrow(/--cluster needs a Redis URL, got "memory"/);
-    await expect(openPersistence({ cluster: redis.url, persistence: 'memory' })).rejects.toThrow(/--persistence memory cannot be combined with --cluster/);
-    await expect(openPersistence({ cluster: redis.url, persistence: `${redis.url}/2` })).rejects.toThrow(/differ: a cluster keeps its sessions in the Redis it shares publishes through/);
-  });
-});
-
-describe('a Redis that cannot be used fails the start at once, naming the URL', () => {
-  const started = () => Date.now();
-
-  it('nothing listening: refused, in well under the connect timeout', async () => {
-    const port = await freePort(); // free: nothing listens there
-    const t0 = started();
-    await expect(startBroker({ port: 0, wsPort: null, persistence: `redis://127.0.0.1:${port}` })).rejects.toThrow(
-      new RegExp(`--persistence redis://127\\.0\\.0\\.1:${port}/0: nothing listens there \\(connect ECONNREFUSED .*\\): start redis-server`),
+    await expect(openPersistence({ cluster: redis.url, persistence: 'memory' })).rejects.toThrow(
+      /--persistence memory cannot be combined with --cluster/,
     );
-    expect(Date.now() - t0).toBeLessThan(2000);
-  });
-
-  it('a server that never answers: gives up after the connect timeout', async () => {
-    const silent = net.createServer(() => {}); // accepts, says nothing
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    const port = (silent.address() as net.AddressInfo).port;
-    const t0 = started();
-    try {
-      await expect(openPersistence({ cluster: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 })).rejects.toThrow(/--cluster redis:\/\/127\.0\.0\.1:\d+\/0: no answer within 0\.3 s: check the host, the port and any firewall/);
-      expect(Date.now() - t0).toBeLessThan(2000);
-    } finally {
-      silent.close();
-    }
-  });
-
-  it('a password missing or wrong, or a database Redis does not have', async () => {
-    const locked = await startRedis({ password: 's3cret' });
-    try {
-      const at = `127.0.0.1:${locked.port}`;
-      await expect(startBroker({ port: 0, wsPort: null, persistence: `redis://${at}` })).rejects.toThrow(/Redis wants a password \(NOAUTH.*\): put it in the URL/);
-      await expect(startBroker({ port: 0, wsPort: null, persistence: `redis://:nope@${at}` })).rejects.toThrow(/redis:\/\/:\*\*\*@.*: Redis refused the user name or password in the URL \(WRONGPASS/);
-      await expect(startBroker({ port: 0, wsPort: null, persistence: `redis://:s3cret@${at}/99` })).rejects.toThrow(/Redis has no such database \(ERR DB index is out of range\): use a smaller \/db number/);
-      expect(String(await locked.command('CLIENT', 'LIST'))).not.toMatch(/name=payspeaker/);
-    } finally {
-      await locked.stop();
-    }
+    await expect(openPersistence({ cluster: redis.url, persistence: `${redis.url}/2` })).rejects.toThrow(
+      /differ: a cluster keeps its sessions in the Redis it shares publishes through/,
+    );
   });
 });
+
+describe.skipIf(redisServer.missing)(
+  `a Redis that cannot be used fails the start at once, naming the URL${redisServer.note}`,
+  () => {
+    const started = () => Date.now();
+
+    it('nothing listening: refused, in well under the connect timeout', async () => {
+      const port = await freePort(); // free: nothing listens there
+      const t0 = started();
+      await expect(startBroker({ port: 0, wsPort: null, persistence: `redis://127.0.0.1:${port}` })).rejects.toThrow(
+        new RegExp(
+          `--persistence redis://127\\.0\\.0\\.1:${port}/0: nothing listens there \\(connect ECONNREFUSED .*\\): start redis-server`,
+        ),
+      );
+      expect(Date.now() - t0).toBeLessThan(2000);
+    });
+
+    it('a server that never answers: gives up after the connect timeout', async () => {
+      const silent = net.createServer(() => {}); // accepts, says nothing
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      const port = (silent.address() as net.AddressInfo).port;
+      const t0 = started();
+      try {
+        await expect(openPersistence({ cluster: `redis://127.0.0.1:${port}`, connectTimeoutMs: 300 })).rejects.toThrow(
+          /--cluster redis:\/\/127\.0\.0\.1:\d+\/0: no answer within 0\.3 s: check the host, the port and any firewall/,
+        );
+        expect(Date.now() - t0).toBeLessThan(2000);
+      } finally {
+        silent.close();
+      }
+    });
+
+    it('a password missing or wrong, or a database Redis does not have', async () => {
+      const locked = await startRedis({ password: 's3cret' });
+      try {
+        const at = `127.0.0.1:${locked.port}`;
+        await expect(startBroker({ port: 0, wsPort: null, persistence: `redis://${at}` })).rejects.toThrow(
+          /Redis wants a password \(NOAUTH.*\): put it in the URL/,
+        );
+        await expect(startBroker({ port: 0, wsPort: null, persistence: `redis://:nope@${at}` })).rejects.toThrow(
+          /redis:\/\/:\*\*\*@.*: Redis refused the user name or password in the URL \(WRONGPASS/,
+        );
+        await expect(startBroker({ port: 0, wsPort: null, persistence: `redis://:s3cret@${at}/99` })).rejects.toThrow(
+          /Redis has no such database \(ERR DB index is out of range\): use a smaller \/db number/,
+        );
+        expect(String(await locked.command('CLIENT', 'LIST'))).not.toMatch(/name=payspeaker/);
+      } finally {
+        await locked.stop();
+      }
+    });
+  },
+);

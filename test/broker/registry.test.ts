@@ -2,7 +2,12 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openRegistry } from '../../broker/registry.ts';
-import { ensureBackendCredentials, provisionDevice, readBackendCredentials, verifySecret } from '../../broker/credentials.ts';
+import {
+  ensureBackendCredentials,
+  provisionDevice,
+  readBackendCredentials,
+  verifySecret,
+} from '../../broker/credentials.ts';
 import { backendCredentialsFile, brokerDir, registryFile, writeSecretFile } from '../../broker/data-dir.ts';
 import { tempDataDir } from './helpers.ts';
 
@@ -17,7 +22,13 @@ describe('device registry', () => {
     expect(a.password).not.toBe(b.password);
 
     const stored = registry.find('SPK-0001')!;
-    expect(stored).toMatchObject({ role: 'device', status: 'active', createdAt: 1000, online: false, lastSeenAt: null });
+    expect(stored).toMatchObject({
+      role: 'device',
+      status: 'active',
+      createdAt: 1000,
+      online: false,
+      lastSeenAt: null,
+    });
     expect(stored.salt).toHaveLength(16);
     expect(verifySecret(a.password, stored)).toBe(true);
     expect(verifySecret(b.password, stored)).toBe(false);
@@ -26,7 +37,10 @@ describe('device registry', () => {
 
     // The secret appears nowhere in the registry's bytes, in any encoding a leak could take.
     const bytes = Buffer.concat(
-      fs.readdirSync(brokerDir(dataDir)).filter((f) => f.startsWith('registry.sqlite')).map((f) => fs.readFileSync(`${brokerDir(dataDir)}/${f}`)),
+      fs
+        .readdirSync(brokerDir(dataDir))
+        .filter((f) => f.startsWith('registry.sqlite'))
+        .map((f) => fs.readFileSync(`${brokerDir(dataDir)}/${f}`)),
     );
     for (const secret of [a.password, b.password]) {
       expect(bytes.includes(Buffer.from(secret))).toBe(false);
@@ -44,7 +58,9 @@ describe('device registry', () => {
   it('refuses to provision an id twice unless forced, and forcing rotates the secret and reactivates', () => {
     const registry = openRegistry(tempDataDir());
     const first = provisionDevice(registry, 'SPK-0001');
-    expect(() => provisionDevice(registry, 'SPK-0001')).toThrow(/SPK-0001 is already provisioned \(active, provisioned .*\): pass --force/);
+    expect(() => provisionDevice(registry, 'SPK-0001')).toThrow(
+      /SPK-0001 is already provisioned \(active, provisioned .*\): pass --force/,
+    );
     registry.revoke('SPK-0001', 5);
     const second = provisionDevice(registry, 'SPK-0001', { force: true });
     expect(second.rotated).toBe(true);
@@ -61,7 +77,9 @@ describe('device registry', () => {
     const [a, b] = [openRegistry(dataDir), openRegistry(dataDir)];
     const salt = Buffer.alloc(16);
     a.save({ id: 'SPK-0001', role: 'device', salt, secretHash: Buffer.alloc(32), now: 1, replace: false });
-    expect(() => b.save({ id: 'SPK-0001', role: 'device', salt, secretHash: Buffer.alloc(32, 1), now: 2, replace: false })).toThrow(/SPK-0001 is already in the registry/);
+    expect(() =>
+      b.save({ id: 'SPK-0001', role: 'device', salt, secretHash: Buffer.alloc(32, 1), now: 2, replace: false }),
+    ).toThrow(/SPK-0001 is already in the registry/);
     expect(b.find('SPK-0001')!.createdAt).toBe(1);
     a.close();
     b.close();
@@ -124,7 +142,8 @@ describe('backend credentials', () => {
     registry.close();
 
     // A lost registry does not lock the backend out: backend.json is the source of truth.
-    for (const f of fs.readdirSync(brokerDir(dataDir)).filter((f) => f.startsWith('registry.sqlite'))) fs.rmSync(`${brokerDir(dataDir)}/${f}`);
+    for (const f of fs.readdirSync(brokerDir(dataDir)).filter((f) => f.startsWith('registry.sqlite')))
+      fs.rmSync(`${brokerDir(dataDir)}/${f}`);
     const fresh = openRegistry(dataDir);
     expect(ensureBackendCredentials(dataDir, fresh)).toEqual(first);
     expect(verifySecret(first.password, fresh.find('backend')!)).toBe(true);
@@ -145,7 +164,9 @@ describe('backend credentials', () => {
     const dataDir = tempDataDir();
     openRegistry(dataDir).close();
     fs.writeFileSync(backendCredentialsFile(dataDir), '{"username": 1');
-    expect(() => readBackendCredentials(dataDir)).toThrow(/backend\.json is not readable JSON .*delete it and restart the broker/);
+    expect(() => readBackendCredentials(dataDir)).toThrow(
+      /backend\.json is not readable JSON .*delete it and restart the broker/,
+    );
     fs.writeFileSync(backendCredentialsFile(dataDir), '{"username": "backend"}');
     expect(() => readBackendCredentials(dataDir)).toThrow(/lacks "username" and "password"/);
   });

@@ -11,7 +11,9 @@ import { closed, connectDevice, connected, end, provision, startSecureBroker, te
 /** Resolves with how long `client` took to be dropped after `start`, or rejects after `limitMs`. */
 async function droppedWithin(client: Parameters<typeof closed>[0], start: number, limitMs: number): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still connected after ${limitMs} ms`)), limitMs)));
+  const limit = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`still connected after ${limitMs} ms`)), limitMs)),
+  );
   await Promise.race([closed(client), limit]).finally(() => clearTimeout(timer));
   return Date.now() - start;
 }
@@ -61,7 +63,9 @@ describe('revocation', () => {
     const dataDir = tempDataDir();
     const { password } = provision(dataDir, 'SPK-0001');
     const broker = new CliProcess(['broker', '--port', '0', '--no-ws-port', '--json', '--data', dataDir]);
-    const { mqtt, security } = await broker.waitForEvent<{ mqtt: string; security: string }>((e) => e.event === 'listening');
+    const { mqtt, security } = await broker.waitForEvent<{ mqtt: string; security: string }>(
+      (e) => e.event === 'listening',
+    );
     expect(security).toBe('secure');
     const device = await connected(mqtt, 'SPK-0001', password);
 

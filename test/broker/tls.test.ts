@@ -13,7 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../broker/broker.ts';
 import { createDevelopmentCerts, loadServerTls, subjectAltNames, tlsFiles } from '../../broker/tls.ts';
 import { certsCommand } from '../../tools/cli/commands/certs.ts';
-import { BrokerCertificateError, BrokerUnreachableError, connectOnce, endClient, tlsClientOptions } from '../../src/mqtt/connect.ts';
+import {
+  BrokerCertificateError,
+  BrokerUnreachableError,
+  connectOnce,
+  endClient,
+  tlsClientOptions,
+} from '../../src/mqtt/connect.ts';
 import { CliProcess, runCli } from '../support/cli.ts';
 import type { CliContext } from '../../tools/cli/context.ts';
 
@@ -27,7 +33,12 @@ beforeAll(async () => {
   await createDevelopmentCerts(dir, { hosts: ['127.0.0.1', 'localhost'] });
   await createDevelopmentCerts(otherDir, { hosts: ['127.0.0.1', 'localhost'] });
   const files = tlsFiles(dir);
-  broker = await startBroker({ host: '127.0.0.1', port: 0, wsPort: null, tls: { ...loadServerTls(files.cert, files.key), port: 0, wssPort: 0 } });
+  broker = await startBroker({
+    host: '127.0.0.1',
+    port: 0,
+    wsPort: null,
+    tls: { ...loadServerTls(files.cert, files.key), port: 0, wssPort: 0 },
+  });
 }, 30_000);
 
 afterAll(async () => {
@@ -58,11 +69,17 @@ describe('payspeaker certs', () => {
     const d = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-tls-cmd-'));
     const lines: string[] = [];
     const ctx = { settings: {}, configFile: null, print: (l: string) => lines.push(l) } as unknown as CliContext;
-    const run = (...args: string[]) => certsCommand(ctx).exitOverride().parseAsync(['node', 'certs', '--data', d, ...args]);
+    const run = (...args: string[]) =>
+      certsCommand(ctx)
+        .exitOverride()
+        .parseAsync(['node', 'certs', '--data', d, ...args]);
     try {
       await run('--host', '127.0.0.1', '--host', 'broker.local', '--host', '::1', '--json');
       const first = JSON.parse(lines.at(-1)!) as { subjectAltNames: string[]; createdCa: boolean };
-      expect(first).toMatchObject({ createdCa: true, subjectAltNames: ['IP:127.0.0.1', 'DNS:broker.local', 'IP:0:0:0:0:0:0:0:1'] });
+      expect(first).toMatchObject({
+        createdCa: true,
+        subjectAltNames: ['IP:127.0.0.1', 'DNS:broker.local', 'IP:0:0:0:0:0:0:0:1'],
+      });
       const caBefore = ca(d);
       await expect(run()).rejects.toThrow(/already exists: pass --force/);
       await run('--force', '--host', '10.0.0.7', '--json');
@@ -82,7 +99,10 @@ describe('a broker with --tls', () => {
     expect(broker.mqttsUrl).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/);
     expect(broker.wssUrl).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/mqtt$/);
     for (const url of [broker.mqttsUrl!, broker.wssUrl!]) {
-      const client = await connectOnce(url, { clientId: `tls-ok-${url.slice(0, 4)}`, ...tlsClientOptions(url, ca(dir)) });
+      const client = await connectOnce(url, {
+        clientId: `tls-ok-${url.slice(0, 4)}`,
+        ...tlsClientOptions(url, ca(dir)),
+      });
       await client.subscribeAsync('t/tls', { qos: 1 });
       const got = new Promise<string>((resolve) => client.once('message', (_t, p) => resolve(p.toString())));
       await client.publishAsync('t/tls', 'over tls', { qos: 1 });
@@ -100,15 +120,25 @@ describe('a broker with --tls', () => {
   it('is refused, with a clear message, by a client that trusts another CA (mqtts and wss)', async () => {
     const caFile = tlsFiles(otherDir).ca;
     for (const url of [broker.mqttsUrl!, broker.wssUrl!]) {
-      const err = await connectOnce(url, { clientId: 'tls-wrong-ca', ...tlsClientOptions(url, ca(otherDir)) }, 5000, caFile).catch((e: unknown) => e);
+      const err = await connectOnce(
+        url,
+        { clientId: 'tls-wrong-ca', ...tlsClientOptions(url, ca(otherDir)) },
+        5000,
+        caFile,
+      ).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(BrokerCertificateError);
-      expect((err as Error).message).toContain(`the broker's certificate at ${url} is not signed by the CA in ${caFile}`);
+      expect((err as Error).message).toContain(
+        `the broker's certificate at ${url} is not signed by the CA in ${caFile}`,
+      );
       expect((err as BrokerCertificateError).code).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
     }
   });
 
   it('is refused by a client that trusts only the system CAs', async () => {
-    const err = await connectOnce(broker.mqttsUrl!, { clientId: 'tls-system', ...tlsClientOptions(broker.mqttsUrl!, null) }).catch((e: unknown) => e);
+    const err = await connectOnce(broker.mqttsUrl!, {
+      clientId: 'tls-system',
+      ...tlsClientOptions(broker.mqttsUrl!, null),
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BrokerCertificateError);
     expect((err as Error).message).toMatch(/is not signed by the system's trusted CAs/);
   });
@@ -118,12 +148,23 @@ describe('a broker with --tls', () => {
     try {
       await createDevelopmentCerts(certs, { hosts: ['broker.example'] });
       const files = tlsFiles(certs);
-      const b = await startBroker({ port: 0, wsPort: null, tls: { ...loadServerTls(files.cert, files.key), port: 0, wssPort: null } });
+      const b = await startBroker({
+        port: 0,
+        wsPort: null,
+        tls: { ...loadServerTls(files.cert, files.key), port: 0, wssPort: null },
+      });
       try {
         const url = b.mqttsUrl!;
-        const err = await connectOnce(url, { clientId: 'tls-name', ...tlsClientOptions(url, ca(certs)) }, 5000, files.ca).catch((e: unknown) => e);
+        const err = await connectOnce(
+          url,
+          { clientId: 'tls-name', ...tlsClientOptions(url, ca(certs)) },
+          5000,
+          files.ca,
+        ).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(BrokerCertificateError);
-        expect((err as Error).message).toMatch(/is not valid for the host this client dialled .*broker\.example.*certs --host HOST --force/);
+        expect((err as Error).message).toMatch(
+          /is not valid for the host this client dialled .*broker\.example.*certs --host HOST --force/,
+        );
         expect((err as BrokerCertificateError).code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
       } finally {
         await b.close();
@@ -135,7 +176,9 @@ describe('a broker with --tls', () => {
 
   it('says "is it a TLS port?" when mqtts:// dials the plain MQTT port', async () => {
     const url = broker.mqttUrl.replace('mqtt://', 'mqtts://');
-    const err = await connectOnce(url, { clientId: 'tls-plain', ...tlsClientOptions(url, ca(dir)) }).catch((e: unknown) => e);
+    const err = await connectOnce(url, { clientId: 'tls-plain', ...tlsClientOptions(url, ca(dir)) }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(BrokerUnreachableError);
     expect((err as Error).message).toMatch(/is .* a TLS port\?/);
   });
@@ -152,8 +195,23 @@ describe('the CLI over TLS: broker --tls, provision, device --config, pay --brok
   let mqtts: string;
 
   beforeAll(async () => {
-    cli = new CliProcess(['broker', '--port', '0', '--no-ws-port', '--tls', '--tls-port', '0', '--wss-port', '0', '--data', dir, '--json']);
-    const listening = await cli.waitForEvent<{ mqtts: string; wss: string; ca: string }>((e) => e.event === 'listening');
+    cli = new CliProcess([
+      'broker',
+      '--port',
+      '0',
+      '--no-ws-port',
+      '--tls',
+      '--tls-port',
+      '0',
+      '--wss-port',
+      '0',
+      '--data',
+      dir,
+      '--json',
+    ]);
+    const listening = await cli.waitForEvent<{ mqtts: string; wss: string; ca: string }>(
+      (e) => e.event === 'listening',
+    );
     expect(listening.ca).toBe(tlsFiles(dir).ca);
     expect(listening.wss).toMatch(/^wss:/);
     mqtts = listening.mqtts;
@@ -173,16 +231,42 @@ describe('the CLI over TLS: broker --tls, provision, device --config, pay --brok
 
   it('pay trusts DIR/certs/ca.pem by default, or the CA given with --ca', async () => {
     for (const extra of [[], ['--ca', tlsFiles(dir).ca]]) {
-      const r = await runCli(['pay', '--direct', '1.50', '--device', DEVICE, '--broker', mqtts, '--data', dir, '--json', ...extra]);
+      const r = await runCli([
+        'pay',
+        '--direct',
+        '1.50',
+        '--device',
+        DEVICE,
+        '--broker',
+        mqtts,
+        '--data',
+        dir,
+        '--json',
+        ...extra,
+      ]);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ status: 'played', device: DEVICE });
     }
   });
 
   it('pay with another CA is refused with a clear message and exit code 5', async () => {
-    const r = await runCli(['pay', '--direct', '1.50', '--device', DEVICE, '--broker', mqtts, '--data', dir, '--ca', tlsFiles(otherDir).ca]);
+    const r = await runCli([
+      'pay',
+      '--direct',
+      '1.50',
+      '--device',
+      DEVICE,
+      '--broker',
+      mqtts,
+      '--data',
+      dir,
+      '--ca',
+      tlsFiles(otherDir).ca,
+    ]);
     expect(r.code).toBe(5);
-    expect(r.stderr).toContain(`the broker's certificate at ${mqtts} is not signed by the CA in ${tlsFiles(otherDir).ca}`);
+    expect(r.stderr).toContain(
+      `the broker's certificate at ${mqtts} is not signed by the CA in ${tlsFiles(otherDir).ca}`,
+    );
   });
 
   it('broker --tls without certificates says how to make them', async () => {
@@ -190,7 +274,9 @@ describe('the CLI over TLS: broker --tls, provision, device --config, pay --brok
     try {
       const r = await runCli(['broker', '--port', '0', '--no-ws-port', '--tls', '--tls-port', '0', '--data', empty]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/cannot read the broker's TLS certificate .*server\.pem \(no such file\): make one with "npx payspeaker certs"/);
+      expect(r.stderr).toMatch(
+        /cannot read the broker's TLS certificate .*server\.pem \(no such file\): make one with "npx payspeaker certs"/,
+      );
     } finally {
       fs.rmSync(empty, { recursive: true, force: true });
     }

@@ -58,7 +58,12 @@ describe('fault proxy: close', () => {
       },
       clearTimeout: (handle) => (pending.delete(handle), clearTimeout(handle as NodeJS.Timeout)),
     };
-    const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: echo.port }, clock, schedule: [{ atMs: 60_000, fault: 'reset' }], random: { meanMs: 60_000 } });
+    const proxy = await startFaultProxy({
+      target: { host: '127.0.0.1', port: echo.port },
+      clock,
+      schedule: [{ atMs: 60_000, fault: 'reset' }],
+      random: { meanMs: 60_000 },
+    });
     const clients = [await connect(proxy.port), await connect(proxy.port)];
     proxy.setDelay(50_000);
     clients[0]!.socket.write('held in the delay queue');
@@ -81,7 +86,10 @@ describe('fault proxy: forwarding', () => {
     expect((await client.receive(payload.length)).equals(payload)).toBe(true);
     client.socket.end();
     await client.ended;
-    expect(proxy.stats()).toMatchObject({ connections: { accepted: 1 }, bytes: { toTarget: payload.length, toClient: payload.length } });
+    expect(proxy.stats()).toMatchObject({
+      connections: { accepted: 1 },
+      bytes: { toTarget: payload.length, toClient: payload.length },
+    });
   });
 
   it('carries a real MQTT session to the broker', async () => {
@@ -114,7 +122,12 @@ describe('fault proxy: faults', () => {
 
   it('blackhole: an MQTT client with a 1 s keepalive notices the dead link, and reconnects once it heals', async () => {
     const proxy = await proxyTo(brokerPort());
-    const client = mqtt.connect(proxy.mqttUrl, { clientId: 'chaos-blackhole', keepalive: 1, reconnectPeriod: 100, connectTimeout: 4000 });
+    const client = mqtt.connect(proxy.mqttUrl, {
+      clientId: 'chaos-blackhole',
+      keepalive: 1,
+      reconnectPeriod: 100,
+      connectTimeout: 4000,
+    });
     client.on('error', () => {}); // "Keepalive timeout" is the point of the test
     await new Promise((resolve) => client.once('connect', resolve));
     const start = Date.now();
@@ -173,7 +186,11 @@ describe('fault proxy: random and scheduled faults', () => {
   /** Five connections one after another, each kept open until a random fault ends it. */
   async function randomRun(seed: number): Promise<[number, string, number | undefined][]> {
     const events: FaultEvent[] = [];
-    const proxy = await proxyTo(echo.port, { seed, random: { meanMs: 15, weights: { reset: 1, drop: 1, blackhole: 2 }, blackholeMs: 10 }, onFault: (e) => events.push(e) });
+    const proxy = await proxyTo(echo.port, {
+      seed,
+      random: { meanMs: 15, weights: { reset: 1, drop: 1, blackhole: 2 }, blackholeMs: 10 },
+      onFault: (e) => events.push(e),
+    });
     for (let i = 0; i < 5; i++) {
       const client = await connect(proxy.port).catch(() => null);
       await client?.ended;

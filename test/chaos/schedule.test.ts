@@ -25,11 +25,23 @@ describe('schedule', () => {
   it('refuses a bad step with its number, the field and what is allowed', () => {
     const refusals: [unknown, string][] = [
       [{ steps: [] }, 'a schedule is a JSON array of steps like {"atMs": 1000, "fault": "reset"}, got {"steps":[]}'],
-      [[{ atMs: 0, fault: 'reset' }, { at: 5, fault: 'drop' }], 'step 2 has unknown field "at": the fields are atMs, fault, target, durationMs, delayMs, jitterMs'],
+      [
+        [
+          { atMs: 0, fault: 'reset' },
+          { at: 5, fault: 'drop' },
+        ],
+        'step 2 has unknown field "at": the fields are atMs, fault, target, durationMs, delayMs, jitterMs',
+      ],
       [[{ atMs: -1, fault: 'drop' }], 'step 1: "atMs" must be a number of milliseconds of at least 0, got -1'],
       [[{ atMs: 0, fault: 'delay' }], 'step 1: "delayMs" must be a number of milliseconds of at least 0, got nothing'],
-      [[{ atMs: 0, fault: 'reset', durationMs: 100 }], 'step 1: a reset is instant and has no "durationMs": leave it out'],
-      [[{ atMs: 0, fault: 'refuse', target: 'one' }], 'step 1: refuse stops the listener, it has no connection to pick: leave "target" out'],
+      [
+        [{ atMs: 0, fault: 'reset', durationMs: 100 }],
+        'step 1: a reset is instant and has no "durationMs": leave it out',
+      ],
+      [
+        [{ atMs: 0, fault: 'refuse', target: 'one' }],
+        'step 1: refuse stops the listener, it has no connection to pick: leave "target" out',
+      ],
       [[{ atMs: 0, fault: 'drop', target: 'some' }], 'step 1: "target" must be "all" or "one", got "some"'],
     ];
     for (const [value, message] of refusals) expect(() => parseSchedule(value)).toThrow(message);
@@ -39,7 +51,9 @@ describe('schedule', () => {
 describe('fault weights', () => {
   it('reads a mix, and refuses an unknown kind or an all-zero mix', () => {
     expect(parseFaultWeights('reset=3, drop=1,blackhole=0.5')).toEqual({ reset: 3, drop: 1, blackhole: 0.5 });
-    expect(() => parseFaultWeights('reset=0,drop=0')).toThrow('no fault has a weight above 0 in "reset=0,drop=0": give at least one, like reset=1');
+    expect(() => parseFaultWeights('reset=0,drop=0')).toThrow(
+      'no fault has a weight above 0 in "reset=0,drop=0": give at least one, like reset=1',
+    );
     expect(() => parseFaultWeights('delay=1')).toThrow('"delay" is not a random fault');
   });
 });

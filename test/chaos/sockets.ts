@@ -43,7 +43,9 @@ export function connect(port: number): Promise<Client> {
     const received: Buffer[] = [];
     let error: string | null = null;
     let sawEnd = false;
-    const ended = new Promise<{ error: string | null; sawEnd: boolean }>((done) => socket.on('close', () => done({ error, sawEnd })));
+    const ended = new Promise<{ error: string | null; sawEnd: boolean }>((done) =>
+      socket.on('close', () => done({ error, sawEnd })),
+    );
     const waiters: (() => void)[] = [];
     socket.on('data', (d: Buffer) => {
       received.push(d);

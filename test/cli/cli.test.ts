@@ -27,7 +27,9 @@ describe('payspeaker CLI', () => {
   });
 
   it('reports its version, equal to package.json', async () => {
-    const pkg = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
+    const pkg = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')) as {
+      version: string;
+    };
     expect(VERSION).toBe(pkg.version);
     expect((await runCli(['--version'])).stdout.trim()).toBe(pkg.version);
   });
@@ -45,7 +47,16 @@ describe('payspeaker CLI', () => {
     const depth = await runCli(['device', '--insecure', '--id', 'SPK-1', '--burst-depth', 'many']);
     expect(depth.code).toBe(2);
     expect(depth.stderr).toMatch(/--burst-depth must be a whole number of at least 1, got "many"/);
-    const stale = await runCli(['device', '--insecure', '--id', 'SPK-1', '--stale-after', 'later', '--broker', 'mqtt://127.0.0.1:1']);
+    const stale = await runCli([
+      'device',
+      '--insecure',
+      '--id',
+      'SPK-1',
+      '--stale-after',
+      'later',
+      '--broker',
+      'mqtt://127.0.0.1:1',
+    ]);
     expect(stale.code).toBe(2);
     expect(stale.stderr).toMatch(/--stale-after "later" is not a duration/);
   });
@@ -53,7 +64,9 @@ describe('payspeaker CLI', () => {
   it('asks for a device id, and refuses one that would break the topic tree', async () => {
     const noConfig = await runCli(['device']);
     expect(noConfig.code).toBe(2);
-    expect(noConfig.stderr).toMatch(/pass --config SPK-0001\.json \(from "npx payspeaker provision SPK-0001"\), or --insecure/);
+    expect(noConfig.stderr).toMatch(
+      /pass --config SPK-0001\.json \(from "npx payspeaker provision SPK-0001"\), or --insecure/,
+    );
     const missing = await runCli(['device', '--insecure']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/pass --id SPK-0001/);
@@ -64,13 +77,22 @@ describe('payspeaker CLI', () => {
 
   it('takes settings from the config file, overridden by env vars, overridden by flags', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-config-'));
-    fs.writeFileSync(path.join(dir, 'payspeaker.config.json'), JSON.stringify({ device: 'SPK-FROM-FILE', broker: 'mqtt://127.0.0.1:1', timeout: '1s' }));
+    fs.writeFileSync(
+      path.join(dir, 'payspeaker.config.json'),
+      JSON.stringify({ device: 'SPK-FROM-FILE', broker: 'mqtt://127.0.0.1:1', timeout: '1s' }),
+    );
     const fromFile = await runCli(['pay', '--direct', '--insecure', '1'], { cwd: dir });
     expect(fromFile.code).toBe(5);
     expect(fromFile.stderr).toContain('mqtt://127.0.0.1:1');
-    const fromEnv = await runCli(['pay', '--direct', '--insecure', '1'], { cwd: dir, env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' } });
+    const fromEnv = await runCli(['pay', '--direct', '--insecure', '1'], {
+      cwd: dir,
+      env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' },
+    });
     expect(fromEnv.stderr).toContain('mqtt://127.0.0.1:2');
-    const fromFlag = await runCli(['pay', '--direct', '--insecure', '1', '--broker', 'mqtt://127.0.0.1:3'], { cwd: dir, env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' } });
+    const fromFlag = await runCli(['pay', '--direct', '--insecure', '1', '--broker', 'mqtt://127.0.0.1:3'], {
+      cwd: dir,
+      env: { PAYSPEAKER_BROKER: 'mqtt://127.0.0.1:2' },
+    });
     expect(fromFlag.stderr).toContain('mqtt://127.0.0.1:3');
     fs.rmSync(dir, { recursive: true });
   });

@@ -12,8 +12,15 @@ describe('payspeaker demo', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-demo-'));
     const result = await runCli(['demo', '--audio', `file:${dir}`, '--json'], { timeoutMs: 60_000 });
     expect(result.code, result.stderr).toBe(0);
-    const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(events.filter((e) => e.event === 'announced').map((e) => e.text)).toEqual(['微信收款一百二十三点四五元', '支付宝到账一千零五元', '云闪付收款零点五元']);
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.filter((e) => e.event === 'announced').map((e) => e.text)).toEqual([
+      '微信收款一百二十三点四五元',
+      '支付宝到账一千零五元',
+      '云闪付收款零点五元',
+    ]);
     // Like a real box it also greets and reports the network.
     expect(events.filter((e) => e.event === 'spoke').map((e) => e.text)).toEqual(['欢迎使用', '网络已连接']);
     const wavs = fs.readdirSync(dir).filter((f) => f.includes('PAY-'));
@@ -31,7 +38,9 @@ describe('payspeaker demo', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('微信收款一百二十三点四五元');
     expect(result.stdout).toMatch(/done: 3 payments announced/);
-    expect(fs.readdirSync(path.join(cwd, 'out')).filter((f) => f.includes('PAY-') && f.endsWith('.wav'))).toHaveLength(3);
+    expect(fs.readdirSync(path.join(cwd, 'out')).filter((f) => f.includes('PAY-') && f.endsWith('.wav'))).toHaveLength(
+      3,
+    );
     expect(result.stderr.match(/no sound device/gi) ?? []).toHaveLength(1);
     fs.rmSync(cwd, { recursive: true });
   });

@@ -22,11 +22,15 @@ const plain = (s: string) => stripVTControlCharacters(s);
 describe('device panel and keys', () => {
   it('shows the status light, volume and last payment, and reacts to + r q', { timeout: 60_000 }, async () => {
     const command = `${process.execPath} ${BIN} device --insecure --id SPK-PANEL --broker ${broker.mqttUrl} --audio none --lang zh-CN`;
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...cleanEnv(), TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: { ...cleanEnv(), TERM: 'xterm' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let screen = '';
     child.stdout.on('data', (d: Buffer) => (screen += d.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const seen = (text: string) => until(() => plain(screen).includes(text), `"${text}" on the panel; screen:\n${plain(screen)}`, 30_000);
+    const seen = (text: string) =>
+      until(() => plain(screen).includes(text), `"${text}" on the panel; screen:\n${plain(screen)}`, 30_000);
 
     await seen('● online');
     await seen('volume 7/10');

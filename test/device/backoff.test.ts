@@ -168,7 +168,11 @@ describe('retryWithBackoff', () => {
     }) as unknown as typeof setTimeout;
     const cleared: unknown[] = [];
     const fakeClear = ((id: unknown) => void cleared.push(id)) as typeof clearTimeout;
-    const { cancel, done } = retryWithBackoff(async () => false, { random: () => ALMOST_ONE, setTimeout: fakeSet, clearTimeout: fakeClear });
+    const { cancel, done } = retryWithBackoff(async () => false, {
+      random: () => ALMOST_ONE,
+      setTimeout: fakeSet,
+      clearTimeout: fakeClear,
+    });
     pending.shift()!();
     await new Promise((r) => setImmediate(r));
     expect(scheduled).toEqual([1_000, 2_000]);

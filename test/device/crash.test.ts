@@ -34,7 +34,19 @@ afterAll(async () => {
 
 const all: CliProcess[] = [];
 function startDevice(): CliProcess {
-  const args = ['device', '--insecure', '--id', DEVICE, '--broker', broker.mqttUrl, '--audio', `file:${dir}/wav`, '--data-dir', `${dir}/data`, '--json'];
+  const args = [
+    'device',
+    '--insecure',
+    '--id',
+    DEVICE,
+    '--broker',
+    broker.mqttUrl,
+    '--audio',
+    `file:${dir}/wav`,
+    '--data-dir',
+    `${dir}/data`,
+    '--json',
+  ];
   const p = new CliProcess(args);
   all.push(p);
   return p;
@@ -97,9 +109,24 @@ describe('kill -9 mid-stream', () => {
     const odd = [...twice, ...lost];
     if (odd.length) {
       console.log(fs.readdirSync(`${dir}/wav`).filter((f) => odd.some((t) => f.includes(t))));
-      console.log(all.flatMap((d, i) => d.lines.filter((l) => odd.some((t) => l.includes(t))).map((l) => `${i}: ${l.slice(0, 300)}`)).join('\n'));
+      console.log(
+        all
+          .flatMap((d, i) =>
+            d.lines.filter((l) => odd.some((t) => l.includes(t))).map((l) => `${i}: ${l.slice(0, 300)}`),
+          )
+          .join('\n'),
+      );
       console.log(JSON.stringify(link.acks.filter((a) => odd.includes(a.id!))));
-      console.log(all.map((d) => d.stderr.split('\n').filter((l) => odd.some((t) => l.includes(t)) || l.includes('summar')).join('\n')).join('\n---\n'));
+      console.log(
+        all
+          .map((d) =>
+            d.stderr
+              .split('\n')
+              .filter((l) => odd.some((t) => l.includes(t)) || l.includes('summar'))
+              .join('\n'),
+          )
+          .join('\n---\n'),
+      );
     }
     expect({ twice, lost }).toEqual({ twice: [], lost: [] });
   });

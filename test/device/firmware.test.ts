@@ -52,13 +52,26 @@ interface Booted {
 
 let n = 0;
 async function boot(
-  opts: { id?: string; nvs?: Nvs; settings?: SpeakerOptions['settings']; link?: DeviceLink; playbackSpeed?: number } = {},
+  opts: {
+    id?: string;
+    nvs?: Nvs;
+    settings?: SpeakerOptions['settings'];
+    link?: DeviceLink;
+    playbackSpeed?: number;
+  } = {},
 ): Promise<Booted> {
   const id = opts.id ?? `SPK-FW-${++n}`;
   const link = opts.link ?? (await DeviceLink.open(broker.mqttUrl, id));
   if (!opts.link) links.push(link);
   const board = createHeadlessBoard({ nvs: opts.nvs ?? createMemoryNvs(), playbackSpeed: opts.playbackSpeed });
-  const speaker = new Speaker({ id, brokerUrl: broker.mqttUrl, lang: 'zh-CN', board, voice, settings: { prompts: false, ...opts.settings } });
+  const speaker = new Speaker({
+    id,
+    brokerUrl: broker.mqttUrl,
+    lang: 'zh-CN',
+    board,
+    voice,
+    settings: { prompts: false, ...opts.settings },
+  });
   const events: SpeakerEvent[] = [];
   speaker.on('event', (e) => events.push(e));
   running.push(speaker);
@@ -135,8 +148,15 @@ describe('replay and summary', () => {
 
   it('answers a bad command with a specific error', async () => {
     const { link } = await boot();
-    expect(await link.command('dance')).toMatchObject({ ok: false, command: null, error: expect.stringMatching(/"command" is "dance": it must be one of volume-up/) });
-    expect(await link.command('set-volume', { value: 11 })).toMatchObject({ ok: false, error: expect.stringMatching(/integer from 0 to 10/) });
+    expect(await link.command('dance')).toMatchObject({
+      ok: false,
+      command: null,
+      error: expect.stringMatching(/"command" is "dance": it must be one of volume-up/),
+    });
+    expect(await link.command('set-volume', { value: 11 })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/integer from 0 to 10/),
+    });
   });
 });
 
@@ -145,13 +165,19 @@ describe('late and bursty delivery', () => {
     const settings = { staleAfterMs: 400, settleMs: 200 };
     const first = await boot({ settings });
     await stop(first.speaker); // clean stop: the broker keeps the session and queues for it
-    const ids = [await first.link.pay(1_000), await first.link.pay(2_000), await first.link.pay(50, { currency: 'CNY' })];
+    const ids = [
+      await first.link.pay(1_000),
+      await first.link.pay(2_000),
+      await first.link.pay(50, { currency: 'CNY' }),
+    ];
     await new Promise((r) => setTimeout(r, 500)); // now older than staleAfterMs
     const again = await boot({ id: first.link.device, link: first.link, settings });
     await until(() => ids.every((id) => first.link.ackFor(id)), 'three acks');
     expect(ids.map((id) => first.link.ackFor(id)?.status)).toEqual(['summarized', 'summarized', 'summarized']);
     const summaries = again.events.filter((e) => e.event === 'summarized');
-    expect(summaries).toEqual([expect.objectContaining({ scope: 'offline', count: 3, text: '离线期间收款三笔，共计三十点五元' })]);
+    expect(summaries).toEqual([
+      expect.objectContaining({ scope: 'offline', count: 3, text: '离线期间收款三笔，共计三十点五元' }),
+    ]);
     expect(again.board.audio.played).toHaveLength(1);
     expect((await again.link.command('summary')).text).toBe('今日收款三笔，共计三十点五元');
   });
@@ -226,7 +252,14 @@ describe('presence and health', () => {
   it('says power-on, network connected and network lost, and its light follows the state', async () => {
     const own = await startTestBroker();
     const board = createHeadlessBoard();
-    const speaker = new Speaker({ id: 'SPK-PROMPTS', brokerUrl: own.mqttUrl, lang: 'zh-CN', board, voice, settings: { prompts: true } });
+    const speaker = new Speaker({
+      id: 'SPK-PROMPTS',
+      brokerUrl: own.mqttUrl,
+      lang: 'zh-CN',
+      board,
+      voice,
+      settings: { prompts: true },
+    });
     const events: SpeakerEvent[] = [];
     speaker.on('event', (e) => events.push(e));
     await speaker.start();

@@ -5,20 +5,24 @@
  * holding and release run against fake gpiodetect/gpiomon/gpioset scripts on PATH that print
  * libgpiod 1.6's exact formats (test/fixtures/fake-gpiod/).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { until } from '../support/mqtt.ts';
+import { needs } from '../support/prerequisites.ts';
 import { GpioUnavailableError, type LineEdge } from '../../device/drivers/gpio/chip.ts';
-import { createGpiodToolsBackend, listChips, parseGpiodetect, parseGpiomonLine } from '../../device/drivers/gpio/gpiod-tools.ts';
+import {
+  createGpiodToolsBackend,
+  listChips,
+  parseGpiodetect,
+  parseGpiomonLine,
+} from '../../device/drivers/gpio/gpiod-tools.ts';
 
 const FAKE_BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/fake-gpiod/bin');
-const realTools = spawnSync('gpiodetect', ['--version']).status === 0;
+const gpiod = needs('gpiod');
 const hasChip = existsSync('/dev') && readdirSync('/dev').some((n) => n.startsWith('gpiochip'));
-const INSTALL = 'the gpiod tools are not installed: apt-get install gpiod (.ci/run installs it)';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'payspeaker-gpiod-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -26,12 +30,22 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 function fakeEnv(vars: Record<string, string> = {}) {
   const logFile = path.join(tmp, `log-${++n}.jsonl`);
-  const env = { ...process.env, PATH: `${FAKE_BIN}${path.delimiter}${process.env.PATH}`, FAKE_GPIOD_LOG: logFile, FAKE_GPIOD_CHIPS: 'gpiochip0,pinctrl-bcm2711,58;gpiochip1,raspberrypi-exp-gpio,8', ...vars };
+  const env = {
+    ...process.env,
+    PATH: `${FAKE_BIN}${path.delimiter}${process.env.PATH}`,
+    FAKE_GPIOD_LOG: logFile,
+    FAKE_GPIOD_CHIPS: 'gpiochip0,pinctrl-bcm2711,58;gpiochip1,raspberrypi-exp-gpio,8',
+    ...vars,
+  };
   const entries = () =>
-    existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { tool: string; pid: number; args: string[]; event: string }) : [];
+    existsSync(logFile)
+      ? readFileSync(logFile, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { tool: string; pid: number; args: string[]; event: string })
+      : [];
   return { env, entries };
 }
-
 
 const alive = (pid: number) => {
   try {
@@ -43,35 +57,57 @@ const alive = (pid: number) => {
 };
 
 describe('the real gpiod tools on a machine without a GPIO chip', () => {
-  it.skipIf(!realTools || hasChip)(`gpiodetect finds no chip: a GpioUnavailableError that says so (${INSTALL} if skipped)`, async () => {
-    const err = await listChips().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(GpioUnavailableError);
-    expect((err as Error).message).toBe('gpiodetect found no GPIO chip (no /dev/gpiochip* device: is this a Raspberry Pi?)');
-  });
+  it.skipIf(gpiod.missing || hasChip)(
+    `gpiodetect finds no chip: a GpioUnavailableError that says so${gpiod.note}`,
+    async () => {
+      const err = await listChips().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GpioUnavailableError);
+      expect((err as Error).message).toBe(
+        'gpiodetect found no GPIO chip (no /dev/gpiochip* device: is this a Raspberry Pi?)',
+      );
+    },
+  );
 
-  it.skipIf(!realTools || hasChip)('the real gpiomon and gpioset cannot open gpiochip0: the request rejects with their own message', async () => {
-    // Only gpiodetect is faked here (one chip, as on a Pi 4); gpiomon and gpioset are the real ones.
-    const bin = mkdtempSync(path.join(tmp, 'detect-only-'));
-    writeFileSync(path.join(bin, 'gpiodetect'), `#!/bin/sh\nexec "${path.join(FAKE_BIN, 'gpiodetect')}"\n`, { mode: 0o755 });
-    const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, FAKE_GPIOD_CHIPS: 'gpiochip0,pinctrl-bcm2711,58' };
-    const chip = await createGpiodToolsBackend({ env }).openChip('auto');
-    expect(chip).toMatchObject({ name: 'gpiochip0', label: 'pinctrl-bcm2711', lines: 58 });
-    await expect(chip.watch([17], { bias: 'pull-up', onEdge: () => undefined, onFailure: () => undefined })).rejects.toThrow(
-      /gpiomon -b -B pull-up -F %o %e %s %n gpiochip0 17 failed at start: gpiomon: error waiting for events: No such file or directory/,
-    );
-    await expect(chip.output(27, { initial: 0, onFailure: () => undefined })).rejects.toThrow(/gpioset --mode=signal gpiochip0 27=0 failed at start: gpioset: error setting the GPIO line values/);
-  });
+  it.skipIf(gpiod.missing || hasChip)(
+    `the real gpiomon and gpioset cannot open gpiochip0: the request rejects with their own message${gpiod.note}`,
+    async () => {
+      // Only gpiodetect is faked here (one chip, as on a Pi 4); gpiomon and gpioset are the real ones.
+      const bin = mkdtempSync(path.join(tmp, 'detect-only-'));
+      writeFileSync(path.join(bin, 'gpiodetect'), `#!/bin/sh\nexec "${path.join(FAKE_BIN, 'gpiodetect')}"\n`, {
+        mode: 0o755,
+      });
+      const env = {
+        ...process.env,
+        PATH: `${bin}${path.delimiter}${process.env.PATH}`,
+        FAKE_GPIOD_CHIPS: 'gpiochip0,pinctrl-bcm2711,58',
+      };
+      const chip = await createGpiodToolsBackend({ env }).openChip('auto');
+      expect(chip).toMatchObject({ name: 'gpiochip0', label: 'pinctrl-bcm2711', lines: 58 });
+      await expect(
+        chip.watch([17], { bias: 'pull-up', onEdge: () => undefined, onFailure: () => undefined }),
+      ).rejects.toThrow(
+        /gpiomon -b -B pull-up -F %o %e %s %n gpiochip0 17 failed at start: gpiomon: error waiting for events: No such file or directory/,
+      );
+      await expect(chip.output(27, { initial: 0, onFailure: () => undefined })).rejects.toThrow(
+        /gpioset --mode=signal gpiochip0 27=0 failed at start: gpioset: error setting the GPIO line values/,
+      );
+    },
+  );
 
   it('tools missing from PATH: says to install them', async () => {
     const err = await listChips({ PATH: mkdtempSync(path.join(tmp, 'empty-')) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GpioUnavailableError);
-    expect((err as Error).message).toBe('the gpiod tools are not installed (gpiodetect is not on PATH): sudo apt install gpiod');
+    expect((err as Error).message).toBe(
+      'the gpiod tools are not installed (gpiodetect is not on PATH): sudo apt install gpiod',
+    );
   });
 });
 
 describe('parsing libgpiod 1.6 output', () => {
   it('gpiodetect lines', () => {
-    expect(parseGpiodetect('gpiochip0 [pinctrl-bcm2711] (58 lines)\ngpiochip1 [raspberrypi-exp-gpio] (8 lines)\n')).toEqual([
+    expect(
+      parseGpiodetect('gpiochip0 [pinctrl-bcm2711] (58 lines)\ngpiochip1 [raspberrypi-exp-gpio] (8 lines)\n'),
+    ).toEqual([
       { name: 'gpiochip0', label: 'pinctrl-bcm2711', lines: 58 },
       { name: 'gpiochip1', label: 'raspberrypi-exp-gpio', lines: 8 },
     ]);
@@ -81,8 +117,16 @@ describe('parsing libgpiod 1.6 output', () => {
   it('gpiomon lines, in our -F format and in the default one', () => {
     expect(parseGpiomonLine('17 0 1234 567890123')).toEqual({ offset: 17, level: 0, atMs: 1234567.890123 });
     expect(parseGpiomonLine('22 1 5 12000000')).toEqual({ offset: 22, level: 1, atMs: 5012 });
-    expect(parseGpiomonLine('event: FALLING EDGE offset: 23 timestamp: [    1234.005000000]')).toEqual({ offset: 23, level: 0, atMs: 1234005 });
-    expect(parseGpiomonLine('event:  RISING EDGE offset: 23 timestamp: [       1.000000000]')).toEqual({ offset: 23, level: 1, atMs: 1000 });
+    expect(parseGpiomonLine('event: FALLING EDGE offset: 23 timestamp: [    1234.005000000]')).toEqual({
+      offset: 23,
+      level: 0,
+      atMs: 1234005,
+    });
+    expect(parseGpiomonLine('event:  RISING EDGE offset: 23 timestamp: [       1.000000000]')).toEqual({
+      offset: 23,
+      level: 1,
+      atMs: 1000,
+    });
     expect(parseGpiomonLine('gpiomon: error waiting for events: Device or resource busy')).toBeNull();
   });
 });
@@ -103,7 +147,11 @@ describe('the tools driver against fake 1.6 tools on PATH', () => {
     const chip = await createGpiodToolsBackend({ env, startupMs: 1500 }).openChip('auto');
     const edges: LineEdge[] = [];
     const failures: Error[] = [];
-    const watch = await chip.watch([17, 22], { bias: 'pull-up', onEdge: (e) => edges.push(e), onFailure: (e) => failures.push(e) });
+    const watch = await chip.watch([17, 22], {
+      bias: 'pull-up',
+      onEdge: (e) => edges.push(e),
+      onFailure: (e) => failures.push(e),
+    });
     await until(() => edges.length === 3, 'three edges');
     expect(edges.map(({ offset, level }) => ({ offset, level }))).toEqual([
       { offset: 17, level: 0 },
@@ -113,26 +161,38 @@ describe('the tools driver against fake 1.6 tools on PATH', () => {
     // Timestamps from gpiomon's %s %n: the edges on line 17 were 30 ms apart.
     expect(edges[1]!.atMs - edges[0]!.atMs).toBe(30);
     const [start] = entries();
-    expect(start).toMatchObject({ tool: 'gpiomon', event: 'start', args: ['-b', '-B', 'pull-up', '-F', '%o %e %s %n', 'gpiochip0', '17', '22'] });
+    expect(start).toMatchObject({
+      tool: 'gpiomon',
+      event: 'start',
+      args: ['-b', '-B', 'pull-up', '-F', '%o %e %s %n', 'gpiochip0', '17', '22'],
+    });
     await watch.close();
     expect(entries().at(-1)).toMatchObject({ tool: 'gpiomon', event: 'exit', signal: 'SIGTERM' });
     expect(alive(start!.pid)).toBe(false);
     expect(failures).toEqual([]); // a requested stop is not a failure
   });
 
-  it('watch: a busy line rejects at start with gpiomon\'s message; a later death is reported as a failure', async () => {
+  it("watch: a busy line rejects at start with gpiomon's message; a later death is reported as a failure", async () => {
     const busy = fakeEnv({ FAKE_GPIOD_BUSY: '22' });
     const chip = await createGpiodToolsBackend({ env: busy.env, startupMs: 5000 }).openChip('auto'); // it fails long before
-    await expect(chip.watch([17, 22], { bias: 'as-is', onEdge: () => undefined, onFailure: () => undefined })).rejects.toThrow(
+    await expect(
+      chip.watch([17, 22], { bias: 'as-is', onEdge: () => undefined, onFailure: () => undefined }),
+    ).rejects.toThrow(
       'gpiomon -b -F %o %e %s %n gpiochip0 17 22 failed at start: gpiomon: error waiting for events: Device or resource busy',
     );
 
     const dying = fakeEnv({ FAKE_GPIOMON_DIE_MS: '100' });
     const chip2 = await createGpiodToolsBackend({ env: dying.env, startupMs: 50 }).openChip('auto');
     const failures: Error[] = [];
-    const watch = await chip2.watch([17], { bias: 'as-is', onEdge: () => undefined, onFailure: (e) => failures.push(e) });
+    const watch = await chip2.watch([17], {
+      bias: 'as-is',
+      onEdge: () => undefined,
+      onFailure: (e) => failures.push(e),
+    });
     await until(() => failures.length === 1, 'the failure');
-    expect(failures[0]!.message).toBe('gpiomon stopped: gpiomon: error waiting for events: No such device; the buttons no longer work until the speaker restarts');
+    expect(failures[0]!.message).toBe(
+      'gpiomon stopped: gpiomon: error waiting for events: No such device; the buttons no longer work until the speaker restarts',
+    );
     await watch.close();
   });
 
@@ -147,7 +207,13 @@ describe('the tools driver against fake 1.6 tools on PATH', () => {
     line.set(0);
     line.set(1);
     line.set(0);
-    await until(() => entries().filter((e) => e.event === 'start').at(-1)!.args[2] === '27=0', 'gpioset holding 0 again');
+    await until(
+      () =>
+        entries()
+          .filter((e) => e.event === 'start')
+          .at(-1)!.args[2] === '27=0',
+      'gpioset holding 0 again',
+    );
     await line.close(0);
     const log = entries();
     const starts = log.filter((e) => e.event === 'start').map((e) => e.args);
@@ -166,7 +232,7 @@ describe('the tools driver against fake 1.6 tools on PATH', () => {
     expect(failures).toEqual([]);
   });
 
-  it('output: a busy LED line rejects at start with gpioset\'s message', async () => {
+  it("output: a busy LED line rejects at start with gpioset's message", async () => {
     const { env } = fakeEnv({ FAKE_GPIOD_BUSY: '27' });
     const chip = await createGpiodToolsBackend({ env, startupMs: 5000 }).openChip('auto'); // it fails long before
     await expect(chip.output(27, { initial: 0, onFailure: () => undefined })).rejects.toThrow(

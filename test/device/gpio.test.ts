@@ -85,13 +85,21 @@ describe('GPIO buttons', () => {
     await b.close();
   });
 
-  it('judges by the edges\' own timestamps: a quick press whose two edges arrive together, late, still counts', async () => {
+  it("judges by the edges' own timestamps: a quick press whose two edges arrive together, late, still counts", async () => {
     const chip = createMemoryChip();
     const { b, pressed } = await buttons(chip);
     const t = Date.now() - 500; // pressed for 80 ms half a second ago, while speech synthesis held the event loop
-    chip.late(17, [[0, t], [1, t + 80]]);
+    chip.late(17, [
+      [0, t],
+      [1, t + 80],
+    ]);
     expect(pressed).toEqual(['volume-up']);
-    chip.late(22, [[0, t + 100], [1, t + 110], [0, t + 112], [1, t + 120]]); // only bounce, 10 ms at most: no press
+    chip.late(22, [
+      [0, t + 100],
+      [1, t + 110],
+      [0, t + 112],
+      [1, t + 120],
+    ]); // only bounce, 10 ms at most: no press
     vi.advanceTimersByTime(100);
     expect(pressed).toEqual(['volume-up']);
     await b.close();

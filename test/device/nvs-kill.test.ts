@@ -49,7 +49,10 @@ interface Round {
 function runAndKill(file: string, compactAt: number, killAfterMs: number, fromFirstPrint: boolean): Promise<Round> {
   return new Promise((resolve, reject) => {
     const args = [WRITER, file, String(GROUP), String(WINDOW), String(compactAt)];
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const round: Round = { printed: [], signal: null, stderr: '' };
     const kill = () => setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     // A writer that never gets going must not hang the suite.
@@ -80,7 +83,9 @@ interface Found {
 /** Reboots as the firmware would and checks that the store holds one whole write. */
 async function inspect(file: string): Promise<Found> {
   const left = await readdir(dir);
-  const snapshot = left.includes('nvs.json') ? (JSON.parse(await readFile(file, 'utf8')) as { format: number; values: { n?: number } }) : null;
+  const snapshot = left.includes('nvs.json')
+    ? (JSON.parse(await readFile(file, 'utf8')) as { format: number; values: { n?: number } })
+    : null;
   // The snapshot is only ever replaced by a rename: if it is there, it is whole.
   if (snapshot) expect(snapshot.format).toBe(1);
   const journalBytes = left.includes('nvs.json.log') ? (await stat(`${file}.log`)).size : 0;
@@ -126,7 +131,9 @@ it(`survives ${ROUNDS} SIGKILLs at random moments, mid-append and mid-compaction
     lastFound = found.n;
     if (found.midCompaction) midCompactionKills += 1;
   }
-  console.log(`nvs-kill: ${midWriteKills} kills mid-loop, ${midCompactionKills} of them mid-compaction; last n ${lastPrinted}`);
+  console.log(
+    `nvs-kill: ${midWriteKills} kills mid-loop, ${midCompactionKills} of them mid-compaction; last n ${lastPrinted}`,
+  );
   // The schedule really did kill writers that were writing, not only idle start-ups, and some
   // mid-compaction (most kills in a round that compacts on every write).
   expect(midWriteKills).toBeGreaterThan(ROUNDS / 2);

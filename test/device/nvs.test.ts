@@ -33,7 +33,10 @@ async function readDoc(target = file): Promise<{ format: number; values: Record<
 /** The journal's lines, parsed. */
 async function readJournal(): Promise<{ s: Record<string, unknown>; d: string[] }[]> {
   const text = await readFile(journal, 'utf8');
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { s: Record<string, unknown>; d: string[] });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { s: Record<string, unknown>; d: string[] });
 }
 
 /** What a reboot finds: every key and value of the store opened afresh. */
@@ -45,7 +48,9 @@ async function reboot(target = file): Promise<Record<string, unknown>> {
 }
 
 /** Opens a file NVS that counts its durable writes and its compactions. */
-async function countingNvs(opts: FileNvsOptions = {}): Promise<{ nvs: Nvs; writes: () => number; compactions: () => number }> {
+async function countingNvs(
+  opts: FileNvsOptions = {},
+): Promise<{ nvs: Nvs; writes: () => number; compactions: () => number }> {
   let writes = 0;
   let compactions = 0;
   const onWrite = (w: { compacted: boolean }) => {
@@ -122,7 +127,9 @@ describe.each(drivers)('%s NVS contract', (_name, open) => {
 
   it('keeps a __proto__ key as data without polluting prototypes', async () => {
     const nvs = await open();
-    const hostile = JSON.parse('{"__proto__": {"polluted": true}, "inner": {"__proto__": {"polluted": true}}}') as Record<string, unknown>;
+    const hostile = JSON.parse(
+      '{"__proto__": {"polluted": true}, "inner": {"__proto__": {"polluted": true}}}',
+    ) as Record<string, unknown>;
     await nvs.set(hostile);
     expect(nvs.get('__proto__')).toEqual({ polluted: true });
     const inner = nvs.get<Record<string, unknown>>('inner')!;
@@ -277,7 +284,14 @@ describe('file NVS', () => {
   it('round-trips values across a reopen, through one journal line, creating the parent directory', async () => {
     file = path.join(dir, 'deep', 'er', 'nvs.json');
     journal = `${file}.log`;
-    const values = { 'settings.volume': 7, name: 'Café ₹ 商店', ok: true, none: null, list: [1, 'two', { three: 3 }], obj: { a: { b: [] } } };
+    const values = {
+      'settings.volume': 7,
+      name: 'Café ₹ 商店',
+      ok: true,
+      none: null,
+      list: [1, 'two', { three: 3 }],
+      obj: { a: { b: [] } },
+    };
     const first = await openFileNvs(file);
     await first.set(values);
     await first.close();

@@ -45,38 +45,54 @@ afterAll(async () => {
 });
 
 function startDevice(): CliProcess {
-  const args = ['device', '--insecure', '--id', DEVICE, '--broker', broker.mqttUrl, '--audio', `file:${dir}/wav`, '--data-dir', `${dir}/data`, '--json'];
+  const args = [
+    'device',
+    '--insecure',
+    '--id',
+    DEVICE,
+    '--broker',
+    broker.mqttUrl,
+    '--audio',
+    `file:${dir}/wav`,
+    '--data-dir',
+    `${dir}/data`,
+    '--json',
+  ];
   const device = new CliProcess(args);
   devices.push(device);
   return device;
 }
 
-it('sends a played ack that died with a SIGKILLed device after it restarts, without the payment again', { timeout: 60_000 }, async () => {
-  const first = startDevice();
-  await first.waitForEvent((e) => e.event === 'online');
-  swallowAcks = true;
-  const id = await link.pay(4321);
-  await first.waitForEvent((e) => e.event === 'announced' && e.id === id);
-  await until(() => swallowed.some((a) => a.includes(id)), 'the played ack reaching the broker');
-  first.child.kill('SIGKILL');
-  await first.exited();
-  expect(link.ackFor(id)).toBeUndefined();
+it(
+  'sends a played ack that died with a SIGKILLed device after it restarts, without the payment again',
+  { timeout: 60_000 },
+  async () => {
+    const first = startDevice();
+    await first.waitForEvent((e) => e.event === 'online');
+    swallowAcks = true;
+    const id = await link.pay(4321);
+    await first.waitForEvent((e) => e.event === 'announced' && e.id === id);
+    await until(() => swallowed.some((a) => a.includes(id)), 'the played ack reaching the broker');
+    first.child.kill('SIGKILL');
+    await first.exited();
+    expect(link.ackFor(id)).toBeUndefined();
 
-  swallowAcks = false;
-  const second = startDevice();
-  await second.waitForEvent((e) => e.event === 'online');
-  await until(() => link.ackFor(id) !== undefined, 'the owed ack after the restart', 15_000);
-  expect(link.ackFor(id)).toMatchObject({ id, status: 'played', text: '微信收款四十三点二一元' });
-  // Announced once, by the first process; the second only owed the ack.
-  expect(fs.readdirSync(`${dir}/wav`).filter((f) => f.includes(id) && f.endsWith('.wav'))).toHaveLength(1);
-  expect(second.lines.some((l) => l.includes(`"announced"`))).toBe(false);
+    swallowAcks = false;
+    const second = startDevice();
+    await second.waitForEvent((e) => e.event === 'online');
+    await until(() => link.ackFor(id) !== undefined, 'the owed ack after the restart', 15_000);
+    expect(link.ackFor(id)).toMatchObject({ id, status: 'played', text: '微信收款四十三点二一元' });
+    // Announced once, by the first process; the second only owed the ack.
+    expect(fs.readdirSync(`${dir}/wav`).filter((f) => f.includes(id) && f.endsWith('.wav'))).toHaveLength(1);
+    expect(second.lines.some((l) => l.includes(`"announced"`))).toBe(false);
 
-  // Delivered now: a third boot owes nothing, and a late copy of the payment is a duplicate.
-  expect(await second.stop()).toBe(0);
-  const third = startDevice();
-  await third.waitForEvent((e) => e.event === 'online');
-  await link.pay(4321, { id });
-  await until(() => link.acks.filter((a) => a.id === id).length >= 2, 'the answer to the late copy');
-  expect(link.acks.filter((a) => a.id === id).map((a) => a.status)).toEqual(['played', 'duplicate']);
-  expect(await third.stop()).toBe(0);
-});
+    // Delivered now: a third boot owes nothing, and a late copy of the payment is a duplicate.
+    expect(await second.stop()).toBe(0);
+    const third = startDevice();
+    await third.waitForEvent((e) => e.event === 'online');
+    await link.pay(4321, { id });
+    await until(() => link.acks.filter((a) => a.id === id).length >= 2, 'the answer to the late copy');
+    expect(link.acks.filter((a) => a.id === id).map((a) => a.status)).toEqual(['played', 'duplicate']);
+    expect(await third.stop()).toBe(0);
+  },
+);

@@ -9,7 +9,15 @@ import { until } from '../support/mqtt.ts';
 const clock = { now: () => Date.UTC(2026, 10, 24, 12) };
 const PLAYED = { status: 'played', text: '微信收款一元' } as const;
 const pay = (i: number) =>
-  makeNotification({ id: `P-${i}`, device: 'SPK-1', amount: 100 * i, currency: 'CNY', channel: 'wechat', kind: 'payment', createdAt: 1000 + i });
+  makeNotification({
+    id: `P-${i}`,
+    device: 'SPK-1',
+    amount: 100 * i,
+    currency: 'CNY',
+    channel: 'wechat',
+    kind: 'payment',
+    createdAt: 1000 + i,
+  });
 
 describe('PaymentStore', () => {
   it('forgets the oldest ids beyond its capacity, and refuses anything as old as what it forgot', async () => {
@@ -68,7 +76,10 @@ describe('PaymentStore', () => {
   it('moves memory written by older firmware (two arrays, an in-flight announcement) to one key per payment', async () => {
     const nvs = createMemoryNvs({
       'payments.inbox': [pay(3)],
-      'payments.handled': [['P-1', pay(1).createdAt], ['P-2', pay(2).createdAt]],
+      'payments.handled': [
+        ['P-1', pay(1).createdAt],
+        ['P-2', pay(2).createdAt],
+      ],
       'payments.inFlight': { key: 'k', token: null, ids: ['P-2'], status: 'played', text: '微信收款二元' },
     });
     const store = new PaymentStore(nvs, clock, silentLogger, 2);
@@ -81,6 +92,10 @@ describe('PaymentStore', () => {
     // Eviction order survives the move: P-1 was handled first, so it is forgotten first.
     const rebooted = new PaymentStore(nvs, clock, silentLogger, 2);
     await rebooted.finish([pay(3)], PLAYED);
-    expect([rebooted.isHandled('P-1'), rebooted.isHandled('P-2'), rebooted.isHandled('P-3')]).toEqual([false, true, true]);
+    expect([rebooted.isHandled('P-1'), rebooted.isHandled('P-2'), rebooted.isHandled('P-3')]).toEqual([
+      false,
+      true,
+      true,
+    ]);
   });
 });

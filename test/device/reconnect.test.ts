@@ -55,7 +55,10 @@ describe('reconnect with backoff', () => {
       await new Promise((r) => setImmediate(r));
       expect(states.filter((s) => s === 'connecting').length).toBe(attempts);
       vi.advanceTimersByTime(2);
-      await settle(() => states.filter((s) => s === 'connecting').length === attempts + 1, `the attempt after ${ceiling} ms`);
+      await settle(
+        () => states.filter((s) => s === 'connecting').length === attempts + 1,
+        `the attempt after ${ceiling} ms`,
+      );
     }
     expect(states.slice(0, 4)).toEqual(['connecting', 'offline', 'connecting', 'offline']);
 

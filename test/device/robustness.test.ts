@@ -22,7 +22,16 @@ afterAll(() => broker.close());
 
 function speaker(id: string, extra: Partial<SpeakerOptions> = {}, playbackSpeed = 0): Speaker {
   const board = extra.board ?? createHeadlessBoard({ playbackSpeed });
-  return new Speaker({ id, brokerUrl: broker.mqttUrl, lang: 'zh-CN', voice, settings: { prompts: false }, backoff: { baseMs: 50, capMs: 100 }, ...extra, board });
+  return new Speaker({
+    id,
+    brokerUrl: broker.mqttUrl,
+    lang: 'zh-CN',
+    voice,
+    settings: { prompts: false },
+    backoff: { baseMs: 50, capMs: 100 },
+    ...extra,
+    board,
+  });
 }
 
 describe('exactly once at the edges', () => {

@@ -64,23 +64,50 @@ async function until(check: () => boolean, what: string, timeoutMs = 15_000): Pr
 }
 
 const payment = (device: string, id: string, amount: number) =>
-  JSON.stringify(makeNotification({ id, device, amount, currency: 'CNY', channel: 'wechat', kind: 'payment', createdAt: Date.now() }));
+  JSON.stringify(
+    makeNotification({
+      id,
+      device,
+      amount,
+      currency: 'CNY',
+      channel: 'wechat',
+      kind: 'payment',
+      createdAt: Date.now(),
+    }),
+  );
 
 describe('Speaker', () => {
   it('announces a burst one at a time, in arrival order, and acks each', async () => {
     const board = createHeadlessBoard();
     const { out, spans } = recording(board.audio);
-    const speaker = new Speaker({ id: 'SPK-ORDER', brokerUrl: broker.mqttUrl, lang: 'zh-CN', board: { ...board, audio: out }, voice, settings });
+    const speaker = new Speaker({
+      id: 'SPK-ORDER',
+      brokerUrl: broker.mqttUrl,
+      lang: 'zh-CN',
+      board: { ...board, audio: out },
+      voice,
+      settings,
+    });
     const acks = await collectAcks('SPK-ORDER');
     await speaker.start();
     const ids = ['P-1', 'P-2', 'P-3', 'P-4', 'P-5'];
-    await Promise.all(ids.map((id, i) => backend.publishAsync(topics.notify('SPK-ORDER'), payment('SPK-ORDER', id, (i + 1) * 100), { qos: 1 })));
+    await Promise.all(
+      ids.map((id, i) =>
+        backend.publishAsync(topics.notify('SPK-ORDER'), payment('SPK-ORDER', id, (i + 1) * 100), { qos: 1 }),
+      ),
+    );
     await until(() => acks.length === ids.length, 'five acks');
 
     expect(spans.map((s) => s.label)).toEqual(ids);
     for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end);
     expect(acks.map((a) => [a.id, a.status])).toEqual(ids.map((id) => [id, 'played']));
-    expect(acks.map((a) => a.text)).toEqual(['微信收款一元', '微信收款二元', '微信收款三元', '微信收款四元', '微信收款五元']);
+    expect(acks.map((a) => a.text)).toEqual([
+      '微信收款一元',
+      '微信收款二元',
+      '微信收款三元',
+      '微信收款四元',
+      '微信收款五元',
+    ]);
     expect(board.audio.played).toHaveLength(5);
     await speaker.stop();
   });
@@ -90,7 +117,8 @@ describe('Speaker', () => {
     const speaker = new Speaker({ id: 'SPK-DUP', brokerUrl: broker.mqttUrl, lang: 'en-US', board, voice, settings });
     const acks = await collectAcks('SPK-DUP');
     await speaker.start();
-    for (let i = 0; i < 3; i++) await backend.publishAsync(topics.notify('SPK-DUP'), payment('SPK-DUP', 'SAME-ID', 250), { qos: 1 });
+    for (let i = 0; i < 3; i++)
+      await backend.publishAsync(topics.notify('SPK-DUP'), payment('SPK-DUP', 'SAME-ID', 250), { qos: 1 });
     await until(() => acks.length === 3, 'three acks');
     expect(acks.map((a) => a.status).sort()).toEqual(['duplicate', 'duplicate', 'played']);
     expect(board.audio.played).toHaveLength(1);
@@ -98,14 +126,27 @@ describe('Speaker', () => {
   });
 
   it('publishes a retained online state, and offline when it stops', async () => {
-    const speaker = new Speaker({ id: 'SPK-STATE', brokerUrl: broker.mqttUrl, lang: 'zh-CN', board: createHeadlessBoard(), voice, settings });
+    const speaker = new Speaker({
+      id: 'SPK-STATE',
+      brokerUrl: broker.mqttUrl,
+      lang: 'zh-CN',
+      board: createHeadlessBoard(),
+      voice,
+      settings,
+    });
     await speaker.start();
     const observer = await connectOnce(broker.mqttUrl, { clientId: 'test-state-observer' });
     const states: Record<string, unknown>[] = [];
     observer.on('message', (_t, p) => states.push(JSON.parse(p.toString()) as Record<string, unknown>));
     await observer.subscribeAsync(topics.state('SPK-STATE'), { qos: 1 });
     await until(() => states.length === 1, 'the retained state');
-    expect(states[0]).toMatchObject({ v: 1, device: 'SPK-STATE', online: true, lang: 'zh-CN', firmware: expect.any(String) });
+    expect(states[0]).toMatchObject({
+      v: 1,
+      device: 'SPK-STATE',
+      online: true,
+      lang: 'zh-CN',
+      firmware: expect.any(String),
+    });
     await speaker.stop();
     await until(() => states.length === 2, 'the offline state');
     expect(states[1]).toMatchObject({ online: false });
@@ -113,7 +154,17 @@ describe('Speaker', () => {
   });
 
   it('is marked offline by its last will when the device process is killed', async () => {
-    const device = new CliProcess(['device', '--insecure', '--id', 'SPK-WILL', '--broker', broker.mqttUrl, '--audio', 'none', '--json']);
+    const device = new CliProcess([
+      'device',
+      '--insecure',
+      '--id',
+      'SPK-WILL',
+      '--broker',
+      broker.mqttUrl,
+      '--audio',
+      'none',
+      '--json',
+    ]);
     await device.waitForEvent((e) => e.event === 'online');
     const observer = await connectOnce(broker.mqttUrl, { clientId: 'test-will-observer' });
     const states: Record<string, unknown>[] = [];

@@ -20,7 +20,10 @@ const PATH_TO: Record<DeviceState, DeviceEvent[]> = {
   updating: ['booted', 'connected', 'update-started'],
 };
 
-function machineIn(state: DeviceState, opts: ConstructorParameters<typeof DeviceStateMachine>[0] = {}): DeviceStateMachine {
+function machineIn(
+  state: DeviceState,
+  opts: ConstructorParameters<typeof DeviceStateMachine>[0] = {},
+): DeviceStateMachine {
   const m = new DeviceStateMachine(opts);
   for (const e of PATH_TO[state]) m.send(e);
   expect(m.state).toBe(state);
@@ -28,9 +31,15 @@ function machineIn(state: DeviceState, opts: ConstructorParameters<typeof Device
 }
 
 const allowed = DEVICE_STATES.flatMap((from) =>
-  Object.entries(TRANSITIONS[from]).map(([event, to]) => ({ from, event: event as DeviceEvent, to: to as DeviceState })),
+  Object.entries(TRANSITIONS[from]).map(([event, to]) => ({
+    from,
+    event: event as DeviceEvent,
+    to: to as DeviceState,
+  })),
 );
-const refused = DEVICE_STATES.flatMap((from) => DEVICE_EVENTS.filter((e) => !(e in TRANSITIONS[from])).map((event) => ({ from, event })));
+const refused = DEVICE_STATES.flatMap((from) =>
+  DEVICE_EVENTS.filter((e) => !(e in TRANSITIONS[from])).map((event) => ({ from, event })),
+);
 
 describe('the transition table', () => {
   it('is the one specified', () => {
@@ -83,7 +92,16 @@ describe('DeviceStateMachine', () => {
     const m = new DeviceStateMachine({ now: () => clock });
     const history: Transition[] = [];
     m.on('transition', (t) => history.push(t));
-    const events: DeviceEvent[] = ['booted', 'connected', 'connection-lost', 'connection-lost', 'retry', 'connected', 'update-started', 'update-finished'];
+    const events: DeviceEvent[] = [
+      'booted',
+      'connected',
+      'connection-lost',
+      'connection-lost',
+      'retry',
+      'connected',
+      'update-started',
+      'update-finished',
+    ];
     for (const e of events) {
       clock += 10;
       m.send(e);

@@ -24,7 +24,17 @@ const acks: Ack[] = [];
 beforeAll(async () => {
   broker = await startTestBroker();
   wavDir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-bad-'));
-  device = new CliProcess(['device', '--insecure', '--id', DEVICE, '--broker', broker.mqttUrl, '--audio', `file:${wavDir}`, '--json']);
+  device = new CliProcess([
+    'device',
+    '--insecure',
+    '--id',
+    DEVICE,
+    '--broker',
+    broker.mqttUrl,
+    '--audio',
+    `file:${wavDir}`,
+    '--json',
+  ]);
   await device.waitForEvent((e) => e.event === 'online');
   backend = await connectOnce(broker.mqttUrl, { clientId: 'test-backend-bad' });
   backend.on('message', (_t, payload) => acks.push(parseAck(payload)));

@@ -10,7 +10,16 @@ import { runChaos } from '../../tools/chaos/scenario.ts';
 
 describe('chaos', () => {
   it('announces every one of 1,000 payments exactly once through resets, drops and two SIGKILLs', async () => {
-    const report = await runChaos({ payments: 1000, devices: 10, rate: 50, meanFaultMs: 2000, seed: 20261124, killBroker: true, killDevice: true, drainMs: 45_000 });
+    const report = await runChaos({
+      payments: 1000,
+      devices: 10,
+      rate: 50,
+      meanFaultMs: 2000,
+      seed: 20261124,
+      killBroker: true,
+      killDevice: true,
+      drainMs: 45_000,
+    });
     const s = report.statuses;
     console.log(
       `chaos: ${report.payments} payments, ${report.devices} speakers, ${(report.durationMs / 1000).toFixed(1)} s; ` +

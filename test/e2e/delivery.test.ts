@@ -29,9 +29,32 @@ beforeAll(async () => {
   dir = tempDataDir();
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   apiUrl = `http://127.0.0.1:${httpPort}`;
-  brokerArgs = ['broker', '--data', dir, '--port', String(mqttPort), '--no-ws-port', '--http-port', String(httpPort), '--retry-after', '300ms', '--retry-max', '1s', '--json'];
+  brokerArgs = [
+    'broker',
+    '--data',
+    dir,
+    '--port',
+    String(mqttPort),
+    '--no-ws-port',
+    '--http-port',
+    String(httpPort),
+    '--retry-after',
+    '300ms',
+    '--retry-max',
+    '1s',
+    '--json',
+  ];
   await startBrokerProcess();
-  const r = await runCli(['provision', DEVICE, '--data', dir, '--broker', `mqtt://127.0.0.1:${mqttPort}`, '--out', path.join(dir, `${DEVICE}.json`)]);
+  const r = await runCli([
+    'provision',
+    DEVICE,
+    '--data',
+    dir,
+    '--broker',
+    `mqtt://127.0.0.1:${mqttPort}`,
+    '--out',
+    path.join(dir, `${DEVICE}.json`),
+  ]);
   expect(r.code, r.stderr).toBe(0);
 }, 60_000);
 
@@ -42,14 +65,35 @@ afterAll(async () => {
 describe('a broker killed with SIGKILL', () => {
   it('loses no accepted payment and announces each exactly once after restart', async () => {
     // `pay` through the API with nobody listening: accepted, then a timeout that says it is still being retried.
-    const paid = await runCli(['pay', '1.00', '--device', DEVICE, '--api', apiUrl, '--data', dir, '--timeout', '1s', '--idempotency-key', 'crash-0']);
+    const paid = await runCli([
+      'pay',
+      '1.00',
+      '--device',
+      DEVICE,
+      '--api',
+      apiUrl,
+      '--data',
+      dir,
+      '--timeout',
+      '1s',
+      '--idempotency-key',
+      'crash-0',
+    ]);
     expect(paid.code, paid.stderr).toBe(4);
-    expect(paid.stderr).toMatch(/no final ack for PAY-\S+ within 1s; it is queued and the service keeps retrying until/);
+    expect(paid.stderr).toMatch(
+      /no final ack for PAY-\S+ within 1s; it is queued and the service keeps retrying until/,
+    );
 
     const api = new NotificationApi(apiUrl, readBackendCredentials(dir)!.password);
     const ids = new Set<string>();
     for (let i = 0; i <= 20; i++) {
-      const { payment } = await api.createPayment({ device: DEVICE, amount: 100 + i, currency: 'CNY', channel: 'wechat', idempotencyKey: `crash-${i}` });
+      const { payment } = await api.createPayment({
+        device: DEVICE,
+        amount: 100 + i,
+        currency: 'CNY',
+        channel: 'wechat',
+        idempotencyKey: `crash-${i}`,
+      });
       ids.add(payment.id);
     }
     expect(ids.size).toBe(21); // crash-0 is the payment `pay` made, not a new one
@@ -59,9 +103,28 @@ describe('a broker killed with SIGKILL', () => {
     await broker.exited();
     await startBrokerProcess();
     // The idempotency keys survived too.
-    expect((await api.createPayment({ device: DEVICE, amount: 100, currency: 'CNY', channel: 'wechat', idempotencyKey: 'crash-0' })).created).toBe(false);
+    expect(
+      (
+        await api.createPayment({
+          device: DEVICE,
+          amount: 100,
+          currency: 'CNY',
+          channel: 'wechat',
+          idempotencyKey: 'crash-0',
+        })
+      ).created,
+    ).toBe(false);
 
-    const device = new CliProcess(['device', '--config', path.join(dir, `${DEVICE}.json`), '--audio', `file:${dir}/wav`, '--burst-depth', '100', '--json']);
+    const device = new CliProcess([
+      'device',
+      '--config',
+      path.join(dir, `${DEVICE}.json`),
+      '--audio',
+      `file:${dir}/wav`,
+      '--burst-depth',
+      '100',
+      '--json',
+    ]);
     running.push(device);
     const finals = await Promise.all([...ids].map((id) => api.waitFinal(id, 30_000)));
     expect(finals.map((f) => f.payment.status)).toEqual([...ids].map(() => 'played'));

@@ -12,7 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../support/cli.ts';
 import { until } from '../support/mqtt.ts';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
-import { makeNotification, parseAck, signNotification, topics, type Ack, type Notification } from '../../src/protocol/index.ts';
+import {
+  makeNotification,
+  parseAck,
+  signNotification,
+  topics,
+  type Ack,
+  type Notification,
+} from '../../src/protocol/index.ts';
 import { readBackendCredentials } from '../../broker/credentials.ts';
 import type { MqttClient } from 'mqtt';
 
@@ -28,7 +35,16 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-secure-'));
   broker = new CliProcess(['broker', '--port', '0', '--no-ws-port', '--data', dir, '--json']);
   url = (await broker.waitForEvent<{ mqtt: string }>((e) => e.event === 'listening')).mqtt;
-  const provisioned = await runCli(['provision', DEVICE, '--data', dir, '--broker', url, '--out', `${dir}/${DEVICE}.json`]);
+  const provisioned = await runCli([
+    'provision',
+    DEVICE,
+    '--data',
+    dir,
+    '--broker',
+    url,
+    '--out',
+    `${dir}/${DEVICE}.json`,
+  ]);
   expect(provisioned.code, provisioned.stderr).toBe(0);
   device = new CliProcess(['device', '--config', `${dir}/${DEVICE}.json`, '--audio', `file:${dir}/wav`, '--json']);
   await device.waitForEvent((e) => e.event === 'online');
@@ -55,11 +71,32 @@ async function publish(n: Notification | string): Promise<Ack> {
 
 let seq = 0;
 const fresh = (amount = 100): Notification =>
-  makeNotification({ id: `PAY-SEC-${++seq}`, device: DEVICE, amount, currency: 'CNY', channel: 'wechat', kind: 'payment', createdAt: Date.now() });
+  makeNotification({
+    id: `PAY-SEC-${++seq}`,
+    device: DEVICE,
+    amount,
+    currency: 'CNY',
+    channel: 'wechat',
+    kind: 'payment',
+    createdAt: Date.now(),
+  });
 
 describe('signed notifications on a secure broker', () => {
   it('`pay` signs with the backend key from the data dir, and the provisioned speaker plays it', async () => {
-    const r = await runCli(['pay', '--direct', '123.45', '--device', DEVICE, '--broker', url, '--data', dir, '--id', 'PAY-SEC-REAL', '--json']);
+    const r = await runCli([
+      'pay',
+      '--direct',
+      '123.45',
+      '--device',
+      DEVICE,
+      '--broker',
+      url,
+      '--data',
+      dir,
+      '--id',
+      'PAY-SEC-REAL',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'played', text: '微信收款一百二十三点四五元' });
     expect(spoken('PAY-SEC-REAL')).toHaveLength(1);
@@ -92,12 +129,30 @@ describe('signed notifications on a secure broker', () => {
 
   it('refuses a backend without credentials (exit 6) and a device publishing notifications', async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-nocreds-'));
-    const r = await runCli(['pay', '--direct', '1', '--device', DEVICE, '--broker', url, '--data', empty, '--insecure']);
+    const r = await runCli([
+      'pay',
+      '--direct',
+      '1',
+      '--device',
+      DEVICE,
+      '--broker',
+      url,
+      '--data',
+      empty,
+      '--insecure',
+    ]);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/refused the connection \(CONNACK 5|refused the connection \(CONNACK 4/);
 
-    const config = JSON.parse(fs.readFileSync(`${dir}/${DEVICE}.json`, 'utf8')) as { username: string; password: string };
-    const impostor = await connectOnce(url, { clientId: `payspeaker-${DEVICE}-2`, username: config.username, password: config.password }).catch((e: Error) => e);
+    const config = JSON.parse(fs.readFileSync(`${dir}/${DEVICE}.json`, 'utf8')) as {
+      username: string;
+      password: string;
+    };
+    const impostor = await connectOnce(url, {
+      clientId: `payspeaker-${DEVICE}-2`,
+      username: config.username,
+      password: config.password,
+    }).catch((e: Error) => e);
     expect(impostor).toBeInstanceOf(Error); // a device's credentials only work with its own client id
   });
 });

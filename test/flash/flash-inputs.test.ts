@@ -10,15 +10,16 @@ import path from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../tools/chaos/ports.ts';
-import { sshdUnavailable, startSshd, writeKeyPair, type TestSshd } from '../support/sshd.ts';
+import { startSshd, writeKeyPair, type TestSshd } from '../support/sshd.ts';
+import { needs } from '../support/prerequisites.ts';
 import { handMadeImage, runFlash, snapshot, startBackend, type TestBackend } from './helpers.ts';
 import { readState, writeState, initialState } from '../../device/boot/slots.ts';
 import { packRelease } from '../../tools/image/release.ts';
 
-const skip = sshdUnavailable();
+const ssh = needs('sshd', 'ssh-keygen');
 const DEVICE = 'SPK-FLASH-IN';
 
-describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? ` (skipped: ${skip})` : ''}`, () => {
+describe.skipIf(ssh.missing)(`flash refuses bad inputs before anything is sent${ssh.note}`, () => {
   let sshd: TestSshd;
   let backend: TestBackend;
   let work: string;
@@ -51,9 +52,30 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
     const before = snapshot(root);
     const r = await runFlash(sshd, ['--config', config, '--image', image, '--dry-run', '--json'], { root });
     expect(r.code, r.stderr).toBe(0);
-    const result = JSON.parse(r.stdout) as { dryRun: boolean; slot: string; version: string; previous: { slot: string; version: string }; plan: { step: number; name: string; detail: string }[] };
-    expect(result).toMatchObject({ dryRun: true, slot: 'b', version: '9.9.9-test', previous: { slot: 'a', version: '1.0.0' } });
-    expect(result.plan.map((p) => p.name)).toEqual(['connect', 'node', 'state', 'verify', 'upload', 'config', 'service', 'switch', 'online']);
+    const result = JSON.parse(r.stdout) as {
+      dryRun: boolean;
+      slot: string;
+      version: string;
+      previous: { slot: string; version: string };
+      plan: { step: number; name: string; detail: string }[];
+    };
+    expect(result).toMatchObject({
+      dryRun: true,
+      slot: 'b',
+      version: '9.9.9-test',
+      previous: { slot: 'a', version: '1.0.0' },
+    });
+    expect(result.plan.map((p) => p.name)).toEqual([
+      'connect',
+      'node',
+      'state',
+      'verify',
+      'upload',
+      'config',
+      'service',
+      'switch',
+      'online',
+    ]);
     const detail = (name: string) => result.plan.find((p) => p.name === name)!.detail;
     expect(detail('upload')).toContain(path.join(root, 'slots', 'b'));
     expect(detail('config')).toContain(path.join(root, 'config', 'device.json'));
@@ -66,7 +88,7 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
   });
 
   it('an unreachable device: exit 5 and which address could not be reached', async () => {
-    const closed = { ...sshd, port: await freePort() } // nothing listens there;
+    const closed = { ...sshd, port: await freePort() }; // nothing listens there;
     const r = await runFlash(closed, ['--config', config, '--image', image], { root: installedRoot() });
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(new RegExp(`cannot reach 127\\.0\\.0\\.1:${closed.port} \\(connection refused`));
@@ -93,12 +115,30 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
     expect(refused.stderr).toContain(`its ssh-ed25519 host key is ${sshd.hostKeyFingerprint}`);
     expect(refused.stderr).toContain(`--accept-host-key ${sshd.hostKeyFingerprint}`);
 
-    const wrong = await runFlash(sshd, ['--config', config, '--image', image, '--dry-run', '--accept-host-key', 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'], { root, knownHosts });
+    const wrong = await runFlash(
+      sshd,
+      [
+        '--config',
+        config,
+        '--image',
+        image,
+        '--dry-run',
+        '--accept-host-key',
+        'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      ],
+      { root, knownHosts },
+    );
     expect(wrong.code).toBe(6);
-    expect(wrong.stderr).toContain(`offered the host key ${sshd.hostKeyFingerprint}, not the one passed to --accept-host-key`);
+    expect(wrong.stderr).toContain(
+      `offered the host key ${sshd.hostKeyFingerprint}, not the one passed to --accept-host-key`,
+    );
     expect(fs.readFileSync(knownHosts, 'utf8')).toBe('');
 
-    const accepted = await runFlash(sshd, ['--config', config, '--image', image, '--dry-run', '--accept-host-key', sshd.hostKeyFingerprint], { root, knownHosts });
+    const accepted = await runFlash(
+      sshd,
+      ['--config', config, '--image', image, '--dry-run', '--accept-host-key', sshd.hostKeyFingerprint],
+      { root, knownHosts },
+    );
     expect(accepted.code, accepted.stderr).toBe(0);
     expect(fs.readFileSync(knownHosts, 'utf8')).toBe(`${sshd.knownHostsLine}\n`);
     const again = await runFlash(sshd, ['--config', config, '--image', image, '--dry-run'], { root, knownHosts });
@@ -107,11 +147,20 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
 
   it('a changed host key is refused loudly, whatever --accept-host-key says', async () => {
     const knownHosts = path.join(work, 'known_hosts_changed');
-    const otherHostKey = writeKeyPair(path.join(work, 'other_host_key'), 'other-host').public.split(/\s+/).slice(0, 2).join(' ');
+    const otherHostKey = writeKeyPair(path.join(work, 'other_host_key'), 'other-host')
+      .public.split(/\s+/)
+      .slice(0, 2)
+      .join(' ');
     fs.writeFileSync(knownHosts, `[127.0.0.1]:${sshd.port} ${otherHostKey}\n`);
-    const r = await runFlash(sshd, ['--config', config, '--image', image, '--dry-run', '--accept-host-key', sshd.hostKeyFingerprint], { root: installedRoot(), knownHosts });
+    const r = await runFlash(
+      sshd,
+      ['--config', config, '--image', image, '--dry-run', '--accept-host-key', sshd.hostKeyFingerprint],
+      { root: installedRoot(), knownHosts },
+    );
     expect(r.code).toBe(6);
-    expect(r.stderr).toMatch(/host key of \[127\.0\.0\.1\]:\d+ is now SHA256:\S+, not the one in .*someone may be intercepting/);
+    expect(r.stderr).toMatch(
+      /host key of \[127\.0\.0\.1\]:\d+ is now SHA256:\S+, not the one in .*someone may be intercepting/,
+    );
   });
 
   it('an image signed by another key, or with an altered file, is refused before the upload (exit 2)', async () => {
@@ -136,7 +185,10 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
 
   it('a release whose tarball was altered is refused before the upload (exit 2)', async () => {
     const parent = fs.mkdtempSync(path.join(work, 'release-'));
-    const { releaseFile, tarball } = await packRelease(handMadeImage(parent, '9.9.9-release', backend.privateKey), backend.privateKey);
+    const { releaseFile, tarball } = await packRelease(
+      handMadeImage(parent, '9.9.9-release', backend.privateKey),
+      backend.privateKey,
+    );
     const bytes = fs.readFileSync(tarball);
     bytes[bytes.length - 10]! ^= 0xff;
     fs.writeFileSync(tarball, bytes);
@@ -144,7 +196,9 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
     const before = snapshot(root);
     const r = await runFlash(sshd, ['--config', config, '--image-release', releaseFile], { root });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--image-release .* was refused before anything was sent: the sha256 of .*\.tar\.gz is not release 9\.9\.9-release's/);
+    expect(r.stderr).toMatch(
+      /--image-release .* was refused before anything was sent: the sha256 of .*\.tar\.gz is not release 9\.9\.9-release's/,
+    );
     expect(snapshot(root)).toEqual(before);
   });
 
@@ -157,12 +211,32 @@ describe.skipIf(skip)(`flash refuses bad inputs before anything is sent${skip ? 
     expect(r.stderr).not.toContain('[1/9]');
   });
 
-  it('a restart that fails leaves the old slot active (exit 1), with the command\'s error', async () => {
+  it("a restart that fails leaves the old slot active (exit 1), with the command's error", async () => {
     const root = installedRoot();
-    const r = await runFlash(sshd, ['--config', config, '--image', image, '--data', backend.dir, '--restart-command', 'echo "no such service" >&2; exit 3'], { root });
+    const r = await runFlash(
+      sshd,
+      [
+        '--config',
+        config,
+        '--image',
+        image,
+        '--data',
+        backend.dir,
+        '--restart-command',
+        'echo "no such service" >&2; exit 3',
+      ],
+      { root },
+    );
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/the restart command .* failed on 127\.0\.0\.1 \(exit 3\): no such service; slot a stays active/);
-    expect(readState(root)).toMatchObject({ active: 'a', trial: null, versions: { a: '1.0.0', b: '9.9.9-test' }, last: { result: 'rolled-back', version: '9.9.9-test' } });
+    expect(r.stderr).toMatch(
+      /the restart command .* failed on 127\.0\.0\.1 \(exit 3\): no such service; slot a stays active/,
+    );
+    expect(readState(root)).toMatchObject({
+      active: 'a',
+      trial: null,
+      versions: { a: '1.0.0', b: '9.9.9-test' },
+      last: { result: 'rolled-back', version: '9.9.9-test' },
+    });
     expect(readState(root).last!.reason).toMatch(/^the restart failed/);
   });
 

@@ -16,13 +16,14 @@ import { resolveImage } from '../../tools/flash/image-source.ts';
 import { systemdManager } from '../../tools/flash/init/systemd.ts';
 import { readBackendCredentials } from '../../broker/credentials.ts';
 import { publicKeyFromString } from '../../src/protocol/index.ts';
-import { sshdUnavailable, startSshd, type TestSshd } from '../support/sshd.ts';
+import { startSshd, type TestSshd } from '../support/sshd.ts';
+import { needs } from '../support/prerequisites.ts';
 import { restartCommand, startBackend, Supervisor, buildTestImage, cleanUp, type TestBackend } from './helpers.ts';
 
-const skip = sshdUnavailable();
+const ssh = needs('sshd', 'ssh-keygen');
 const DEVICE = 'SPK-FLASH-SD';
 
-describe.skipIf(skip)(`flash with systemd (fake systemctl, real sshd and firmware)${skip ? ` (skipped: ${skip})` : ''}`, () => {
+describe.skipIf(ssh.missing)(`flash with systemd (fake systemctl, real sshd and firmware)${ssh.note}`, () => {
   let sshd: TestSshd;
   let backend: TestBackend;
   let work: string;
@@ -42,11 +43,17 @@ describe.skipIf(skip)(`flash with systemd (fake systemctl, real sshd and firmwar
     calls = path.join(work, 'calls.log');
     fs.mkdirSync(unitDir);
     fs.mkdirSync(fakebin);
-    const script = (name: string, body: string) => fs.writeFileSync(path.join(fakebin, name), `#!/bin/sh\necho "${name} $*" >> '${calls}'\n${body}\n`, { mode: 0o755 });
+    const script = (name: string, body: string) =>
+      fs.writeFileSync(path.join(fakebin, name), `#!/bin/sh\necho "${name} $*" >> '${calls}'\n${body}\n`, {
+        mode: 0o755,
+      });
     script('systemctl', `[ "$1" = restart ] && ${restartCommand(root)}\nexit 0`);
     script('journalctl', `tail -n 20 '${root}/run/payspeaker.log'`);
     script('sudo', '[ "$1" = -n ] && shift\nexec "$@"');
-    [sshd, backend] = await Promise.all([startSshd([`SetEnv PATH=${fakebin}:/usr/local/bin:/usr/bin:/bin`]), startBackend()]);
+    [sshd, backend] = await Promise.all([
+      startSshd([`SetEnv PATH=${fakebin}:/usr/local/bin:/usr/bin:/bin`]),
+      startBackend(),
+    ]);
     config = await backend.provision(DEVICE, { board: 'headless', audio: 'none' });
     v1 = await buildTestImage(path.join(work, 'firmware'), '1.0.0', backend.privateKey);
     supervisor = new Supervisor(root);
@@ -59,10 +66,20 @@ describe.skipIf(skip)(`flash with systemd (fake systemctl, real sshd and firmwar
     const deviceConfig = JSON.parse(fs.readFileSync(config, 'utf8')) as { backendPublicKey: string };
     const progress: string[] = [];
     const result = await flash({
-      ssh: { target: { user: sshd.user, host: sshd.host, port: sshd.port }, identity: sshd.identity, knownHostsFile: sshd.knownHosts, timeoutMs: 20_000 },
+      ssh: {
+        target: { user: sshd.user, host: sshd.host, port: sshd.port },
+        identity: sshd.identity,
+        knownHostsFile: sshd.knownHosts,
+        timeoutMs: 20_000,
+      },
       root,
       device: { id: DEVICE, configBytes: fs.readFileSync(config), configFile: config, ca: null },
-      image: () => resolveImage({ image: v1.dir, cwd: work, backendPublicKey: publicKeyFromString(deviceConfig.backendPublicKey) }),
+      image: () =>
+        resolveImage({
+          image: v1.dir,
+          cwd: work,
+          backendPublicKey: publicKeyFromString(deviceConfig.backendPublicKey),
+        }),
       // As if the SSH user were not root (uid 1000): every privileged call goes through sudo -n.
       init: (system) => {
         expect(system.hasSystemd).toBe(true);

@@ -58,7 +58,12 @@ export async function startBackend(): Promise<TestBackend> {
  * A minimal image folder in the real format, signed with `key`: a loader and a firmware that
  * only print, the real service unit template. For tests that never get as far as running it.
  */
-export function handMadeImage(parent: string, version: string, key: KeyObject, files: Record<string, string> = {}): string {
+export function handMadeImage(
+  parent: string,
+  version: string,
+  key: KeyObject,
+  files: Record<string, string> = {},
+): string {
   const dir = path.join(parent, imageFolderName(version));
   fs.mkdirSync(path.join(dir, 'voices'), { recursive: true });
   const all = {
@@ -74,7 +79,11 @@ export function handMadeImage(parent: string, version: string, key: KeyObject, f
 }
 
 /** The flash CLI against the test sshd, with the options every test needs. */
-export function runFlash(sshd: TestSshd, args: string[], opts: { root: string; knownHosts?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<RunResult> {
+export function runFlash(
+  sshd: TestSshd,
+  args: string[],
+  opts: { root: string; knownHosts?: string; timeoutMs?: number; env?: Record<string, string> },
+): Promise<RunResult> {
   return runCli(
     [
       'flash',
@@ -157,11 +166,23 @@ export function snapshot(dir: string): Record<string, string> {
 
 /** An image from `image build`'s code, kept small and quick: zh-CN voices only, no eSpeak. */
 export function buildTestImage(outDir: string, version: string, privateKey: KeyObject): Promise<BuiltImage> {
-  return buildImage({ outDir, version, privateKey, langs: ['zh-CN'], espeak: false, voicePackDir: process.env.PAYSPEAKER_VOICEPACK_DIR });
+  return buildImage({
+    outDir,
+    version,
+    privateKey,
+    langs: ['zh-CN'],
+    espeak: false,
+    voicePackDir: process.env.PAYSPEAKER_VOICEPACK_DIR,
+  });
 }
 
 /** Ends what a flash test started: the supervisor (and the loader it runs) first, then sshd and the broker, then the temp folder. */
-export async function cleanUp(parts: { supervisor?: Supervisor; sshd?: TestSshd; backend?: TestBackend; work?: string }): Promise<void> {
+export async function cleanUp(parts: {
+  supervisor?: Supervisor;
+  sshd?: TestSshd;
+  backend?: TestBackend;
+  work?: string;
+}): Promise<void> {
   await parts.supervisor?.stop();
   await Promise.all([parts.sshd?.stop(), parts.backend?.stop()]);
   if (parts.work) fs.rmSync(parts.work, { recursive: true, force: true });

@@ -11,7 +11,10 @@ describe('payspeaker fleet (CLI)', () => {
     try {
       const svg = path.join(dir, 'latency.svg');
       const html = path.join(dir, 'latency.html');
-      const result = await runCli(['fleet', '--devices', '20', '--rate', '20', '--duration', '1s', '--workers', '1', '--json', '--report', svg], { timeoutMs: 60_000 });
+      const result = await runCli(
+        ['fleet', '--devices', '20', '--rate', '20', '--duration', '1s', '--workers', '1', '--json', '--report', svg],
+        { timeoutMs: 60_000 },
+      );
       expect(result.code, result.stderr).toBe(0);
       const report = JSON.parse(result.stdout) as Record<string, any>;
       expect(report.loads).toMatchObject([{ rate: 20, sent: 20, heard: 20, lost: 0, duplicates: 0 }]);
@@ -19,7 +22,23 @@ describe('payspeaker fleet (CLI)', () => {
       expect(report.run).toMatchObject({ devices: 20, workers: 1, signed: true, mode: 'speakers' });
       expect(fs.readFileSync(svg, 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*creation → PCM ready[\s\S]*<path d="M/);
 
-      const table = await runCli(['fleet', '--devices', '5', '--rate', '10', '--duration', '500ms', '--workers', '1', '--insecure', '--report', html], { timeoutMs: 60_000 });
+      const table = await runCli(
+        [
+          'fleet',
+          '--devices',
+          '5',
+          '--rate',
+          '10',
+          '--duration',
+          '500ms',
+          '--workers',
+          '1',
+          '--insecure',
+          '--report',
+          html,
+        ],
+        { timeoutMs: 60_000 },
+      );
       expect(table.code, table.stderr).toBe(0);
       expect(table.stdout).toMatch(/5 speakers, zh-CN, unsigned/);
       expect(table.stdout).toMatch(/ok: every payment was heard exactly once/);

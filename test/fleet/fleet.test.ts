@@ -28,7 +28,9 @@ describe('payspeaker fleet', () => {
     expect(load!.latency.corrected.p50).toBeGreaterThan(0);
     expect(load!.latency.corrected.max).toBeGreaterThanOrEqual(load!.latency.uncorrected.max);
     expect(r.ok).toBe(true);
-    console.log(`fleet: 200 speakers, 300 payments: connect ${r.connect.seconds} s, p50 ${load!.latency.corrected.p50} ms, p99 ${load!.latency.corrected.p99} ms`);
+    console.log(
+      `fleet: 200 speakers, 300 payments: connect ${r.connect.seconds} s, p50 ${load!.latency.corrected.p50} ms, p99 ${load!.latency.corrected.p99} ms`,
+    );
   }, 90_000);
 
   it('raw MQTT clients (the baseline), a fixed rate then max rate with a window: none lost, none twice', async () => {
@@ -38,7 +40,10 @@ describe('payspeaker fleet', () => {
     ];
     const r = await runFleet(small({ devices: 50, mode: 'raw', loads, workers: 1 }));
     expect(r.run).toMatchObject({ mode: 'raw', signed: false, workers: 1 });
-    expect(r.loads.map((l) => [l.rate, l.window])).toEqual([[50, null], ['max', 20]]);
+    expect(r.loads.map((l) => [l.rate, l.window])).toEqual([
+      [50, null],
+      ['max', 20],
+    ]);
     expect(r.loads[0]).toMatchObject({ sent: 50, heard: 50, lost: 0, duplicates: 0, unknown: 0 });
     expect(r.loads[1]!.sent).toBeGreaterThan(0);
     expect(r.loads[1]).toMatchObject({ heard: r.loads[1]!.sent, lost: 0, duplicates: 0, unknown: 0 });

@@ -17,7 +17,11 @@ describe('Tally', () => {
     const t = new Tally();
     // Due at 0, 10, 20 ms; the generator stalled and published all three at 20 ms.
     for (const seq of [0, 1, 2]) t.recordSent(seq, 1000 + seq * 10, 1020);
-    heard(t, [[0, 1021], [1, 1021], [2, 1021]]);
+    heard(t, [
+      [0, 1021],
+      [1, 1021],
+      [2, 1021],
+    ]);
     expect(t.corrected.maxValue).toBeGreaterThanOrEqual(20_900); // µs: 21 ms late for payment 0
     expect(t.uncorrected.maxValue).toBeLessThan(1100); // the naive figure: 1 ms
     expect(t.heard).toBe(3);
@@ -27,8 +31,18 @@ describe('Tally', () => {
     const t = new Tally();
     t.recordSent(0, 0, 0);
     t.recordSent(1, 1, 1);
-    heard(t, [[0, 5], [0, 6], [7, 6], [1, Number.NaN]]);
-    expect({ heard: t.heard, duplicates: t.duplicates, unknown: t.unknown, outstanding: t.outstanding }).toEqual({ heard: 1, duplicates: 1, unknown: 2, outstanding: 1 });
+    heard(t, [
+      [0, 5],
+      [0, 6],
+      [7, 6],
+      [1, Number.NaN],
+    ]);
+    expect({ heard: t.heard, duplicates: t.duplicates, unknown: t.unknown, outstanding: t.outstanding }).toEqual({
+      heard: 1,
+      duplicates: 1,
+      unknown: 2,
+      outstanding: 1,
+    });
   });
 
   it('routes each payment to the load it belongs to', () => {
@@ -37,7 +51,14 @@ describe('Tally', () => {
     first.recordSent(1, 0, 0);
     const second = new Tally(2);
     second.recordSent(0, 10, 10);
-    heard([first, second], [[2, 11], [1, 3], [0, 2]]);
+    heard(
+      [first, second],
+      [
+        [2, 11],
+        [1, 3],
+        [0, 2],
+      ],
+    );
     expect([first.heard, second.heard, first.unknown, second.unknown]).toEqual([2, 1, 0, 0]);
     expect(second.corrected.maxValue).toBeLessThan(1100); // 1 ms, from its own schedule
   });
@@ -45,7 +66,10 @@ describe('Tally', () => {
   it('counts as lost only what was due before the cut-off and is still unheard', () => {
     const t = new Tally();
     for (let seq = 0; seq < 5; seq++) t.recordSent(seq, seq * 100, seq * 100);
-    heard(t, [[0, 50], [2, 250]]);
+    heard(t, [
+      [0, 50],
+      [2, 250],
+    ]);
     expect(t.unheardBefore(250)).toBe(1); // due at 0, 100, 200 ms; 0 and 2 were heard
     expect(t.unheardBefore(1000)).toBe(3);
   });

@@ -22,19 +22,33 @@ const NOW = 1_795_000_000_000;
 const backend = generateKeyPairSync('ed25519');
 const impostor = generateKeyPairSync('ed25519');
 
-const base: Omit<Notification, 'sig'> = { v: 1, id: 'PAY-1', device: DEVICE, amount: 12345, currency: 'CNY', channel: 'wechat', kind: 'payment', createdAt: NOW - 1000 };
-const signedWith = (patch: Partial<Notification>, key = backend.privateKey) => signNotification({ ...base, ...patch }, key);
+const base: Omit<Notification, 'sig'> = {
+  v: 1,
+  id: 'PAY-1',
+  device: DEVICE,
+  amount: 12345,
+  currency: 'CNY',
+  channel: 'wechat',
+  kind: 'payment',
+  createdAt: NOW - 1000,
+};
+const signedWith = (patch: Partial<Notification>, key = backend.privateKey) =>
+  signNotification({ ...base, ...patch }, key);
 const good = signedWith({});
 const goodJson = JSON.stringify(good);
 /** The good, signed notification with one field's JSON replaced by raw text (for what JSON.stringify cannot write). */
-const withRaw = (field: keyof Notification, rawValue: string) => JSON.stringify({ ...good, [field]: '@RAW@' }).replace('"@RAW@"', () => rawValue);
+const withRaw = (field: keyof Notification, rawValue: string) =>
+  JSON.stringify({ ...good, [field]: '@RAW@' }).replace('"@RAW@"', () => rawValue);
 const withValue = (field: string, value: unknown) => JSON.stringify({ ...good, [field]: value });
 const nested = (depth: number, inner = '1') => '['.repeat(depth) + inner + ']'.repeat(depth);
 
 type Outcome = RejectionReason | 'accepted';
 
 /** What a speaker does before it speaks; id dedupe comes after this and lives in the device. */
-function receive(payload: string | Uint8Array, device = DEVICE): { outcome: Outcome; detail: string; notification?: Notification } {
+function receive(
+  payload: string | Uint8Array,
+  device = DEVICE,
+): { outcome: Outcome; detail: string; notification?: Notification } {
   const parsed = parseNotification(payload, device);
   if (!parsed.ok) return { outcome: parsed.rejection.reason, detail: parsed.rejection.detail };
   const verified = verifyNotification(parsed.notification, backend.publicKey);
@@ -54,15 +68,29 @@ const HOSTILE: [string, string | Uint8Array, Outcome, RegExp?][] = [
   ['empty object', '{}', 'unsupported-version'],
   ['only a version', '{"v":1}', 'missing-field', /"id" is missing/],
   ['a JSON string', '"PAY-1"', 'not-an-object'],
-  ['BOM-prefixed JSON (RFC 8259: senders must not add one; refused, and said so)', `\uFEFF${goodJson}`, 'malformed-json', /byte order mark/],
+  [
+    'BOM-prefixed JSON (RFC 8259: senders must not add one; refused, and said so)',
+    `\uFEFF${goodJson}`,
+    'malformed-json',
+    /byte order mark/,
+  ],
   ['BOM-prefixed bytes', Buffer.from(`\uFEFF${goodJson}`), 'malformed-json', /byte order mark/],
-  ['invalid UTF-8 inside an ignored field', Buffer.concat([Buffer.from(goodJson.slice(0, -1) + ',"x":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]), 'malformed-json', /not valid UTF-8/],
+  [
+    'invalid UTF-8 inside an ignored field',
+    Buffer.concat([Buffer.from(goodJson.slice(0, -1) + ',"x":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
+    'malformed-json',
+    /not valid UTF-8/,
+  ],
   ['trailing garbage after the object', `${goodJson} x`, 'malformed-json'],
   ['two objects back to back', goodJson + goodJson, 'malformed-json'],
   ['a comment', `/* hi */${goodJson}`, 'malformed-json'],
   // Size and depth.
   ['1 MB payload', Buffer.alloc(1 << 20, 0x20), 'payload-too-large', /at most 4096/],
-  ['over 4,096 bytes in under 2,000 characters (bytes are counted)', withValue('pad', '€'.repeat(1300)), 'payload-too-large'],
+  [
+    'over 4,096 bytes in under 2,000 characters (bytes are counted)',
+    withValue('pad', '€'.repeat(1300)),
+    'payload-too-large',
+  ],
   ['100,000 levels of nesting (refused by size before parsing)', nested(100_000), 'payload-too-large'],
   ['2,000 levels of nesting within the size limit', nested(2000), 'not-an-object'],
   ['1,800 levels of nesting as the amount', withRaw('amount', nested(1800)), 'invalid-amount', /"amount" is \[\[\[/],
@@ -102,11 +130,26 @@ const HOSTILE: [string, string | Uint8Array, Outcome, RegExp?][] = [
   ['currency in lower case', withValue('currency', 'cny'), 'unknown-currency'],
   // Prototype keys: JSON.parse makes them own data properties; they must change nothing.
   ['__proto__ key carrying an amount', `{"__proto__":{"amount":999999},${goodJson.slice(1)}`, 'accepted'],
-  ['__proto__ as the only amount', `{"__proto__":{"amount":999999},${JSON.stringify({ ...good, amount: undefined }).slice(1)}`, 'missing-field', /"amount" is missing/],
+  [
+    '__proto__ as the only amount',
+    `{"__proto__":{"amount":999999},${JSON.stringify({ ...good, amount: undefined }).slice(1)}`,
+    'missing-field',
+    /"amount" is missing/,
+  ],
   ['constructor.prototype key', `{"constructor":{"prototype":{"kind":"refund"}},${goodJson.slice(1)}`, 'accepted'],
   // Addressing.
-  ["another device's signed notification on this device's topic", JSON.stringify(signedWith({ device: 'SPK-0002' })), 'wrong-device', /addressed to "SPK-0002"/],
-  ["device rewritten to this device's id", JSON.stringify({ ...signedWith({ device: 'SPK-0002' }), device: DEVICE }), 'bad-signature', MISMATCH],
+  [
+    "another device's signed notification on this device's topic",
+    JSON.stringify(signedWith({ device: 'SPK-0002' })),
+    'wrong-device',
+    /addressed to "SPK-0002"/,
+  ],
+  [
+    "device rewritten to this device's id",
+    JSON.stringify({ ...signedWith({ device: 'SPK-0002' }), device: DEVICE }),
+    'bad-signature',
+    MISMATCH,
+  ],
   ['device with a trailing newline', withValue('device', `${DEVICE}\n`), 'wrong-device'],
   // Signatures.
   ['unsigned', JSON.stringify(base), 'bad-signature', /no signature/],
@@ -114,29 +157,62 @@ const HOSTILE: [string, string | Uint8Array, Outcome, RegExp?][] = [
   ['sig empty', withValue('sig', ''), 'bad-signature', /"sig" is ""/],
   ['truncated signature', withValue('sig', good.sig!.slice(0, 80)), 'bad-signature', /86 base64url/],
   ['signature as a number', withValue('sig', 7), 'bad-signature', /86 base64url/],
-  ['signature swapped from another notification', withValue('sig', signedWith({ id: 'PAY-2' }).sig), 'bad-signature', MISMATCH],
-  ['signature over a different amount', JSON.stringify({ ...signedWith({ amount: 100 }), amount: 1_000_000 }), 'bad-signature', MISMATCH],
+  [
+    'signature swapped from another notification',
+    withValue('sig', signedWith({ id: 'PAY-2' }).sig),
+    'bad-signature',
+    MISMATCH,
+  ],
+  [
+    'signature over a different amount',
+    JSON.stringify({ ...signedWith({ amount: 100 }), amount: 1_000_000 }),
+    'bad-signature',
+    MISMATCH,
+  ],
   ['signed by another key', JSON.stringify(signedWith({}, impostor.privateKey)), 'bad-signature', MISMATCH],
-  ['refund turned into a payment', JSON.stringify({ ...signedWith({ kind: 'refund' }), kind: 'payment' }), 'bad-signature', MISMATCH],
+  [
+    'refund turned into a payment',
+    JSON.stringify({ ...signedWith({ kind: 'refund' }), kind: 'payment' }),
+    'bad-signature',
+    MISMATCH,
+  ],
   // Duplicate keys: JSON.parse keeps the last one, and the signature is checked on what was parsed.
-  ['duplicate amount appended after the signed one', `${goodJson.slice(0, -1)},"amount":999999}`, 'bad-signature', MISMATCH],
+  [
+    'duplicate amount appended after the signed one',
+    `${goodJson.slice(0, -1)},"amount":999999}`,
+    'bad-signature',
+    MISMATCH,
+  ],
   ['duplicate amount before the signed one (the signed one wins)', `{"amount":999999,${goodJson.slice(1)}`, 'accepted'],
   // Time.
   ['stale: signed 25 hours ago', JSON.stringify(signedWith({ createdAt: NOW - 25 * 3600_000 })), 'expired', /25h ago/],
-  ['from the future: signed 1 hour ahead', JSON.stringify(signedWith({ createdAt: NOW + 3600_000 })), 'from-the-future', /1h ahead/],
-  ['late but inside the window: 23 hours old', JSON.stringify(signedWith({ createdAt: NOW - 23 * 3600_000 })), 'accepted'],
+  [
+    'from the future: signed 1 hour ahead',
+    JSON.stringify(signedWith({ createdAt: NOW + 3600_000 })),
+    'from-the-future',
+    /1h ahead/,
+  ],
+  [
+    'late but inside the window: 23 hours old',
+    JSON.stringify(signedWith({ createdAt: NOW - 23 * 3600_000 })),
+    'accepted',
+  ],
 ];
 
 /** Handled after these checks, by the device; listed so the table is the complete inventory. */
 const COVERED_ELSEWHERE = [
-  ['reused id (a replay inside the freshness window)', 'acked `duplicate` and not spoken: test/device/speaker.test.ts, firmware.test.ts (across a reboot)'],
+  [
+    'reused id (a replay inside the freshness window)',
+    'acked `duplicate` and not spoken: test/device/speaker.test.ts, firmware.test.ts (across a reboot)',
+  ],
 ];
 
 describe('hostile notifications', () => {
   it('has a named table of at least 30 inputs, each with a known reason', () => {
     expect(HOSTILE.length + COVERED_ELSEWHERE.length).toBeGreaterThanOrEqual(30);
     expect(new Set(HOSTILE.map(([name]) => name)).size).toBe(HOSTILE.length);
-    for (const [, , outcome] of HOSTILE) expect(outcome === 'accepted' || REJECTION_REASONS.includes(outcome)).toBe(true);
+    for (const [, , outcome] of HOSTILE)
+      expect(outcome === 'accepted' || REJECTION_REASONS.includes(outcome)).toBe(true);
   });
 
   const rows = HOSTILE.map(([name, payload, outcome, detail]) => ({ name, payload, outcome, detail }));
@@ -145,7 +221,8 @@ describe('hostile notifications', () => {
     expect(result.outcome).toBe(outcome);
     if (detail) expect(result.detail).toMatch(detail);
     // What gets through is exactly what the backend signed.
-    if (outcome === 'accepted') expect(result.notification).toMatchObject({ amount: good.amount, kind: good.kind, device: DEVICE });
+    if (outcome === 'accepted')
+      expect(result.notification).toMatchObject({ amount: good.amount, kind: good.kind, device: DEVICE });
   });
 
   it('leaves Object.prototype untouched', () => {

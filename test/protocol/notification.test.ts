@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { MAX_NOTIFICATION_BYTES, parseNotification, type RejectionReason } from '../../src/protocol/index.ts';
 
 const DEVICE = 'SPK-0001';
-const valid = { v: 1, id: 'PAY-1', device: DEVICE, amount: 12345, currency: 'CNY', channel: 'wechat', kind: 'payment', createdAt: 1_795_000_000_000 };
+const valid = {
+  v: 1,
+  id: 'PAY-1',
+  device: DEVICE,
+  amount: 12345,
+  currency: 'CNY',
+  channel: 'wechat',
+  kind: 'payment',
+  createdAt: 1_795_000_000_000,
+};
 const json = (o: unknown) => JSON.stringify(o);
 const without = (field: string) => json(Object.fromEntries(Object.entries(valid).filter(([k]) => k !== field)));
 const withField = (field: string, value: unknown) => json({ ...valid, [field]: value });
@@ -57,7 +66,12 @@ describe('parseNotification', () => {
     ['gold is not money', withField('currency', 'XAU'), 'unknown-currency', /ISO 4217/],
     ['unknown channel', withField('channel', 'venmo'), 'unknown-channel', /one of wechat/],
     ['unknown kind', withField('kind', 'chargeback'), 'unknown-kind', /one of payment, refund/],
-    ['timestamp as ISO string', withField('createdAt', '2026-11-24T00:00:00Z'), 'invalid-timestamp', /epoch milliseconds/],
+    [
+      'timestamp as ISO string',
+      withField('createdAt', '2026-11-24T00:00:00Z'),
+      'invalid-timestamp',
+      /epoch milliseconds/,
+    ],
     ['negative timestamp', withField('createdAt', -1), 'invalid-timestamp', /epoch milliseconds/],
   ];
 

@@ -60,23 +60,58 @@ const validNotification: fc.Arbitrary<Omit<Notification, 'sig'>> = fc.constantFr
 /** JSON texts for one value, including what JSON.stringify never writes. */
 const rawValue = fc.oneof(
   fc.jsonValue().map((v) => JSON.stringify(v)),
-  fc.constantFrom('NaN', 'Infinity', '-0', '1e400', '-1e400', '0x10', '1.0', '9007199254740993', '1e-400', '"\\u0000"', '"\\ud800"', '"СNY"', '"CNY "', '[]', '{}', 'null', 'true'),
-  fc.constantFrom(1, 12345, 'CNY', 'JPY', 'wechat', 'refund', 'PAY-1', DEVICE, 1_795_000_000_000).map((v) => JSON.stringify(v)),
+  fc.constantFrom(
+    'NaN',
+    'Infinity',
+    '-0',
+    '1e400',
+    '-1e400',
+    '0x10',
+    '1.0',
+    '9007199254740993',
+    '1e-400',
+    '"\\u0000"',
+    '"\\ud800"',
+    '"СNY"',
+    '"CNY "',
+    '[]',
+    '{}',
+    'null',
+    'true',
+  ),
+  fc
+    .constantFrom(1, 12345, 'CNY', 'JPY', 'wechat', 'refund', 'PAY-1', DEVICE, 1_795_000_000_000)
+    .map((v) => JSON.stringify(v)),
 );
-const key = fc.oneof(fc.constantFrom(...SIGNED_FIELDS, 'sig', '__proto__', 'constructor', 'toString', 'hasOwnProperty'), fc.string({ maxLength: 8 }));
+const key = fc.oneof(
+  fc.constantFrom(...SIGNED_FIELDS, 'sig', '__proto__', 'constructor', 'toString', 'hasOwnProperty'),
+  fc.string({ maxLength: 8 }),
+);
 
 describe('parseNotification never throws', () => {
   it('for any bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 5000 }), (bytes) => expectWellFormed(parseNotification(bytes, DEVICE))), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), (bytes) => expectWellFormed(parseNotification(bytes, DEVICE))),
+      { numRuns: 1000 },
+    );
   });
 
   it('for any string, astral planes and lone surrogates included', () => {
-    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 300 }));
-    fc.assert(fc.property(text, (s) => expectWellFormed(parseNotification(s, DEVICE))), { numRuns: 1000 });
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.string({ unit: 'grapheme', maxLength: 300 }),
+    );
+    fc.assert(
+      fc.property(text, (s) => expectWellFormed(parseNotification(s, DEVICE))),
+      { numRuns: 1000 },
+    );
   });
 
   it('for any JSON value', () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => expectWellFormed(parseNotification(JSON.stringify(v), DEVICE))), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => expectWellFormed(parseNotification(JSON.stringify(v), DEVICE))),
+      { numRuns: 1000 },
+    );
   });
 
   it('for any object built from valid, hostile and duplicated fields', () => {
@@ -111,7 +146,11 @@ describe('signatures', () => {
     const change = fc.constantFrom(...SIGNED_FIELDS).chain((field) =>
       fc.tuple(
         fc.constant(field),
-        fc.oneof(fc.jsonValue(), fc.constantFrom(-0, Number.NaN, Infinity, 2 ** 53, 1.5, 'СNY', 'PAY-1\nv=1'), validNotification.map((o) => o[field] as unknown)),
+        fc.oneof(
+          fc.jsonValue(),
+          fc.constantFrom(-0, Number.NaN, Infinity, 2 ** 53, 1.5, 'СNY', 'PAY-1\nv=1'),
+          validNotification.map((o) => o[field] as unknown),
+        ),
       ),
     );
     fc.assert(

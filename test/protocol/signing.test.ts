@@ -16,7 +16,11 @@ import {
   verifyNotification,
   type Notification,
 } from '../../src/protocol/index.ts';
-import { BACKEND_PRIVATE_KEY_FILE, BACKEND_PUBLIC_KEY_FILE, loadOrCreateBackendKeys } from '../../broker/backend-keys.ts';
+import {
+  BACKEND_PRIVATE_KEY_FILE,
+  BACKEND_PUBLIC_KEY_FILE,
+  loadOrCreateBackendKeys,
+} from '../../broker/backend-keys.ts';
 
 const backend = generateKeyPairSync('ed25519');
 const impostor = generateKeyPairSync('ed25519');
@@ -42,7 +46,11 @@ describe('canonicalNotification', () => {
   });
 
   it('does not depend on key order, extra fields or the signature', () => {
-    const shuffled = Object.fromEntries([['sig', 'x'], ['extra', 1], ...Object.entries(unsigned).reverse()]) as unknown as Notification;
+    const shuffled = Object.fromEntries([
+      ['sig', 'x'],
+      ['extra', 1],
+      ...Object.entries(unsigned).reverse(),
+    ]) as unknown as Notification;
     expect(canonicalNotification(shuffled)).toEqual(canonicalNotification(signed));
   });
 
@@ -70,7 +78,17 @@ describe('signNotification / verifyNotification', () => {
   it('returns a copy of exactly the signed fields, replacing any old signature', () => {
     const input = { ...unsigned, sig: 'old', note: 'not signed' } as Notification;
     const out = signNotification(input, backend.privateKey);
-    expect(Object.keys(out)).toEqual(['v', 'id', 'device', 'amount', 'currency', 'channel', 'kind', 'createdAt', 'sig']);
+    expect(Object.keys(out)).toEqual([
+      'v',
+      'id',
+      'device',
+      'amount',
+      'currency',
+      'channel',
+      'kind',
+      'createdAt',
+      'sig',
+    ]);
     expect(out.sig).not.toBe('old');
     expect(input.sig).toBe('old');
   });
@@ -84,7 +102,11 @@ describe('signNotification / verifyNotification', () => {
     ['device', { device: 'SPK-0002' }],
     ['createdAt', { createdAt: unsigned.createdAt + 1 }],
   ])('rejects an altered %s', (_name, patch) => {
-    expect(verifyNotification({ ...signed, ...patch } as Notification, backend.publicKey)).toEqual({ ok: false, reason: 'bad-signature', detail: MISMATCH });
+    expect(verifyNotification({ ...signed, ...patch } as Notification, backend.publicKey)).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+      detail: MISMATCH,
+    });
   });
 
   it('rejects an altered version (it cannot even be encoded)', () => {
@@ -94,7 +116,11 @@ describe('signNotification / verifyNotification', () => {
 
   it('rejects a signature made with another key', () => {
     const forged = signNotification(unsigned, impostor.privateKey);
-    expect(verifyNotification(forged, backend.publicKey)).toEqual({ ok: false, reason: 'bad-signature', detail: MISMATCH });
+    expect(verifyNotification(forged, backend.publicKey)).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+      detail: MISMATCH,
+    });
   });
 
   it('rejects a signature over raw bytes that are not the canonical encoding', () => {
@@ -113,7 +139,11 @@ describe('signNotification / verifyNotification', () => {
     ['padded with ==', `${sig}==`, MALFORMED],
     ['standard base64 (+ and /)', Buffer.from(sig, 'base64url').toString('base64'), MALFORMED],
     ['non-base64url characters', `${sig.slice(0, 40)}!!${sig.slice(42)}`, MALFORMED],
-    ['a non-canonical last character (same bytes)', sig.slice(0, -1) + String.fromCharCode(sig.charCodeAt(85) + 1), MALFORMED],
+    [
+      'a non-canonical last character (same bytes)',
+      sig.slice(0, -1) + String.fromCharCode(sig.charCodeAt(85) + 1),
+      MALFORMED,
+    ],
     ['a number', 42, MALFORMED],
     ['swapped from another notification', other.sig, MISMATCH],
     ['all zero bytes', Buffer.alloc(64).toString('base64url'), MISMATCH],
@@ -124,7 +154,9 @@ describe('signNotification / verifyNotification', () => {
 
   it('throws (a configuration error, not hostile input) when given a key of the wrong kind', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
-    expect(() => verifyNotification(signed, rsa.publicKey)).toThrow(/needs an Ed25519 public key, got a rsa public key/);
+    expect(() => verifyNotification(signed, rsa.publicKey)).toThrow(
+      /needs an Ed25519 public key, got a rsa public key/,
+    );
     expect(() => signNotification(unsigned, backend.publicKey)).toThrow(/needs an Ed25519 private key/);
     expect(verifyNotification(signed, backend.privateKey)).toEqual({ ok: true });
   });
@@ -145,8 +177,16 @@ describe('public keys as strings', () => {
   });
 
   it.each([
-    ['a private key PEM', backend.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), /PEM "PRIVATE KEY", not a "PUBLIC KEY".*never give a device the private key/],
-    ['an RSA public key', publicKeyToString(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey), /rsa key, not Ed25519/],
+    [
+      'a private key PEM',
+      backend.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      /PEM "PRIVATE KEY", not a "PUBLIC KEY".*never give a device the private key/,
+    ],
+    [
+      'an RSA public key',
+      publicKeyToString(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey),
+      /rsa key, not Ed25519/,
+    ],
     ['a broken PEM', '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----', /PEM cannot be read/],
     ['raw key, one character short', raw.slice(1), /neither a PEM public key nor 32 bytes of base64url/],
     ['raw key in standard base64 with padding', Buffer.from(raw, 'base64url').toString('base64'), /neither/],
@@ -167,7 +207,11 @@ describe('checkFreshness', () => {
   });
 
   it('reports expired and from-the-future with what to do', () => {
-    expect(checkFreshness(now - opts.maxAgeMs - 1, now, opts)).toMatchObject({ ok: false, reason: 'expired', detail: expect.stringMatching(/24h ago.*at most 24h old/) });
+    expect(checkFreshness(now - opts.maxAgeMs - 1, now, opts)).toMatchObject({
+      ok: false,
+      reason: 'expired',
+      detail: expect.stringMatching(/24h ago.*at most 24h old/),
+    });
     expect(checkFreshness(now + opts.maxSkewMs + 1, now, opts)).toMatchObject({
       ok: false,
       reason: 'from-the-future',
@@ -221,14 +265,21 @@ describe('loadOrCreateBackendKeys', () => {
   it.each([
     ['garbage', 'not a key'],
     ['empty (a crash while writing)', ''],
-    ['an RSA key', generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
+    [
+      'an RSA key',
+      generateKeyPairSync('rsa', { modulusLength: 1024 })
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
+    ],
   ])('refuses a corrupt key file (%s), naming it and saying what to do', (_name, content) => {
     const dir = tempDir();
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, BACKEND_PRIVATE_KEY_FILE);
     fs.writeFileSync(file, content, { mode: 0o600 });
     expect(() => loadOrCreateBackendKeys(dir)).toThrow(`backend signing key ${file}`);
-    expect(() => loadOrCreateBackendKeys(dir)).toThrow(/delete .* to make a new key .* re-provisioned with the new public key/);
+    expect(() => loadOrCreateBackendKeys(dir)).toThrow(
+      /delete .* to make a new key .* re-provisioned with the new public key/,
+    );
     expect(fs.readFileSync(file, 'utf8')).toBe(content);
   });
 
@@ -242,7 +293,9 @@ describe('loadOrCreateBackendKeys', () => {
     const run = (dir: string, at: number) =>
       new Promise<{ created: boolean; pem: string }>((resolve, reject) => {
         const args = ['--import', 'tsx', '--input-type=module', '-e', code, dir, String(at)];
-        execFile(process.execPath, args, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))));
+        execFile(process.execPath, args, (err, stdout, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout)),
+        );
       });
     for (let round = 0; round < 2; round++) {
       const dir = tempDir();

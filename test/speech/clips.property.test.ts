@@ -14,7 +14,15 @@ import { maxMinorUnits, minorDigits } from '../../src/protocol/money.ts';
 import { EN_UNIT_CURRENCIES, enCldrName } from '../../src/speech/currencies/en.ts';
 import { HI_UNIT_CURRENCIES, hiCldrName } from '../../src/speech/currencies/hi.ts';
 import { ZH_WORD_CURRENCIES, zhCurrencyWord } from '../../src/speech/currencies/zh.ts';
-import { LANGUAGES, utter, vocabulary, type Language, type Message, type Prompt, type Total } from '../../src/speech/index.ts';
+import {
+  LANGUAGES,
+  utter,
+  vocabulary,
+  type Language,
+  type Message,
+  type Prompt,
+  type Total,
+} from '../../src/speech/index.ts';
 
 interface OpenSet {
   /** Currencies whose names the language's own table holds (recorded in its voice pack). */
@@ -25,14 +33,30 @@ interface OpenSet {
 
 const OPEN: Record<Language, OpenSet> = {
   'zh-CN': { table: ZH_WORD_CURRENCIES, names: (c) => [zhCurrencyWord(c)] },
-  'en-US': { table: EN_UNIT_CURRENCIES, names: (c) => [enCldrName(c, 1), enCldrName(c, 2)].map((n) => n.toLowerCase()) },
-  'hi-IN': { table: HI_UNIT_CURRENCIES, names: (c) => [hiCldrName(c, false), hiCldrName(c, true)].map((n) => n.toLowerCase()) },
+  'en-US': {
+    table: EN_UNIT_CURRENCIES,
+    names: (c) => [enCldrName(c, 1), enCldrName(c, 2)].map((n) => n.toLowerCase()),
+  },
+  'hi-IN': {
+    table: HI_UNIT_CURRENCIES,
+    names: (c) => [hiCldrName(c, false), hiCldrName(c, true)].map((n) => n.toLowerCase()),
+  },
 };
 
-const PROMPT_LIST: Prompt[] = ['power-on', 'network-connected', 'network-lost', 'volume-max', 'volume-min', 'no-records', 'low-battery'];
+const PROMPT_LIST: Prompt[] = [
+  'power-on',
+  'network-connected',
+  'network-lost',
+  'volume-max',
+  'volume-min',
+  'no-records',
+  'low-battery',
+];
 
 /** Table currencies of every language, plus some in none (CLDR names) and some with 0 or 3 decimals. */
-const CURRENCIES = [...new Set([...ZH_WORD_CURRENCIES, ...EN_UNIT_CURRENCIES, ...HI_UNIT_CURRENCIES, 'CHF', 'KWD', 'LKR', 'BHD', 'ZAR'])];
+const CURRENCIES = [
+  ...new Set([...ZH_WORD_CURRENCIES, ...EN_UNIT_CURRENCIES, ...HI_UNIT_CURRENCIES, 'CHF', 'KWD', 'LKR', 'BHD', 'ZAR']),
+];
 
 /** Amounts from the whole range, and zero-rich ones (where 零, "and", और and the grouping rules live). */
 const money: fc.Arbitrary<Total> = fc.constantFrom(...CURRENCIES).chain((currency) =>
@@ -47,9 +71,12 @@ const money: fc.Arbitrary<Total> = fc.constantFrom(...CURRENCIES).chain((currenc
 );
 
 const message: fc.Arbitrary<Message> = fc.oneof(
-  fc.record({ channel: fc.constantFrom(...CHANNELS), kind: fc.constantFrom(...KINDS), money }).map(
-    ({ channel, kind, money: { amount, currency } }): Message => ({ type: 'payment', payment: { amount, currency, channel, kind } }),
-  ),
+  fc
+    .record({ channel: fc.constantFrom(...CHANNELS), kind: fc.constantFrom(...KINDS), money })
+    .map(({ channel, kind, money: { amount, currency } }): Message => ({
+      type: 'payment',
+      payment: { amount, currency, channel, kind },
+    })),
   fc.constantFrom(...PROMPT_LIST).map((prompt): Message => ({ type: 'prompt', prompt })),
   fc
     .record({
@@ -86,7 +113,11 @@ describe.each(LANGUAGES)('%s clips', (lang) => {
   it('utters only vocabulary clips, apart from currency names outside the table', () => {
     fc.assert(
       fc.property(message, (m) => {
-        const open = new Set(currenciesOf(m).filter((c) => !OPEN[lang].table.includes(c)).flatMap((c) => OPEN[lang].names(c)));
+        const open = new Set(
+          currenciesOf(m)
+            .filter((c) => !OPEN[lang].table.includes(c))
+            .flatMap((c) => OPEN[lang].names(c)),
+        );
         const missing = utter(m, lang).clips.filter((key) => !byKey.has(key));
         for (const key of missing) expect(open, `clip ${JSON.stringify(key)} of ${JSON.stringify(m)}`).toContain(key);
       }),
@@ -114,9 +145,14 @@ describe.each(LANGUAGES)('%s clips', (lang) => {
     for (const scope of ['today', 'offline', 'burst'] as const) {
       for (const count of [1, 2]) say({ type: 'summary', scope, count, totals: [{ amount: 100, currency: 'CNY' }] });
     }
-    const pay = (amount: number, currency: string, channel: (typeof CHANNELS)[number] = 'generic', kind: (typeof KINDS)[number] = 'payment'): void =>
-      say({ type: 'payment', payment: { amount, currency, channel, kind } });
-    for (const channel of CHANNELS) for (const kind of KINDS) for (const amount of [100, 200]) pay(amount, 'CNY', channel, kind);
+    const pay = (
+      amount: number,
+      currency: string,
+      channel: (typeof CHANNELS)[number] = 'generic',
+      kind: (typeof KINDS)[number] = 'payment',
+    ): void => say({ type: 'payment', payment: { amount, currency, channel, kind } });
+    for (const channel of CHANNELS)
+      for (const kind of KINDS) for (const amount of [100, 200]) pay(amount, 'CNY', channel, kind);
     // Every table currency, singular and plural, major and minor.
     for (const currency of OPEN[lang].table) {
       const scale = 10 ** minorDigits(currency);

@@ -27,7 +27,11 @@ const AMOUNTS: Row[] = (
     ['1010', 'USD', 'one thousand ten dollars'],
     ['1000000', 'USD', 'one million dollars'],
     ['100000001', 'USD', 'one hundred million one dollars'],
-    ['12345678.90', 'USD', 'twelve million three hundred forty-five thousand six hundred seventy-eight dollars and ninety cents'],
+    [
+      '12345678.90',
+      'USD',
+      'twelve million three hundred forty-five thousand six hundred seventy-eight dollars and ninety cents',
+    ],
     [
       '99999999999.99',
       'USD',
@@ -95,9 +99,12 @@ describe('en-US phrases', () => {
 
 describe('en currency table', () => {
   // A minor-unit name for a currency without minor units (or the reverse) would misread amounts.
-  it.each(EN_UNIT_CURRENCIES.map((c) => [c]))('%s names a minor unit exactly when ISO 4217 gives it minor digits', (currency) => {
-    expect(enCurrencyUnits(currency)?.minor !== undefined).toBe(minorDigits(currency) > 0);
-  });
+  it.each(EN_UNIT_CURRENCIES.map((c) => [c]))(
+    '%s names a minor unit exactly when ISO 4217 gives it minor digits',
+    (currency) => {
+      expect(enCurrencyUnits(currency)?.minor !== undefined).toBe(minorDigits(currency) > 0);
+    },
+  );
 });
 
 describe('en number reader', () => {

@@ -60,10 +60,7 @@ const RUPEES: Row[] = (
     ['123.45', 'एक सौ तेईस रुपये और पैंतालीस पैसे'],
     ['100.05', 'एक सौ रुपये और पाँच पैसे'],
     ['10.00', 'दस रुपये'],
-    [
-      '99999999999.99',
-      'निन्यानवे अरब निन्यानवे करोड़ निन्यानवे लाख निन्यानवे हज़ार नौ सौ निन्यानवे रुपये और निन्यानवे पैसे',
-    ],
+    ['99999999999.99', 'निन्यानवे अरब निन्यानवे करोड़ निन्यानवे लाख निन्यानवे हज़ार नौ सौ निन्यानवे रुपये और निन्यानवे पैसे'],
   ] as const
 ).map(([amount, words]): Row => [amount, 'INR', 'generic', 'payment', received(words)]);
 
@@ -104,9 +101,12 @@ const CURRENCIES: Row[] = (
 ).map(([amount, currency, words]): Row => [amount, currency, 'generic', 'payment', received(words)]);
 
 describe('hi-IN phrases', () => {
-  it.each([...RUPEES, ...CHANNELS_AND_REFUNDS, ...CURRENCIES])('%s %s %s %s → %s', (amount, currency, channel, kind, spoken) => {
-    expect(phrase(announcement(amount, currency, channel, kind), 'hi-IN')).toBe(spoken);
-  });
+  it.each([...RUPEES, ...CHANNELS_AND_REFUNDS, ...CURRENCIES])(
+    '%s %s %s %s → %s',
+    (amount, currency, channel, kind, spoken) => {
+      expect(phrase(announcement(amount, currency, channel, kind), 'hi-IN')).toBe(spoken);
+    },
+  );
 
   it('has at least 40 table cases', () => {
     expect(RUPEES.length + CHANNELS_AND_REFUNDS.length + CURRENCIES.length).toBeGreaterThanOrEqual(40);
@@ -121,16 +121,21 @@ describe('hi-IN phrases', () => {
   });
 
   it('refuses an unknown currency rather than guessing its decimals', () => {
-    expect(() => phrase({ amount: 100, currency: 'XYZ', channel: 'paytm', kind: 'payment' }, 'hi-IN')).toThrow(MoneyError);
+    expect(() => phrase({ amount: 100, currency: 'XYZ', channel: 'paytm', kind: 'payment' }, 'hi-IN')).toThrow(
+      MoneyError,
+    );
   });
 });
 
 describe('hi currency table', () => {
   // A minor-unit name for a currency without minor units would misread amounts. (CNY's fen has no
   // Hindi name, so CNY is read as a decimal: a listed currency may lack `minor`.)
-  it.each(HI_UNIT_CURRENCIES.map((c) => [c]))('%s names a minor unit only when ISO 4217 gives it minor digits', (currency) => {
-    if (hiCurrencyUnits(currency)?.minor !== undefined) expect(minorDigits(currency)).toBeGreaterThan(0);
-  });
+  it.each(HI_UNIT_CURRENCIES.map((c) => [c]))(
+    '%s names a minor unit only when ISO 4217 gives it minor digits',
+    (currency) => {
+      if (hiCurrencyUnits(currency)?.minor !== undefined) expect(minorDigits(currency)).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('hi number reader', () => {

@@ -11,9 +11,12 @@ describe('speech registry', () => {
     expect(isLanguage(x)).toBe(true);
   });
 
-  it.each(['zh-cn', 'en', 'hi', 'hi-in', '', 'toString', '__proto__', 'constructor', 1, null, undefined, ['zh-CN']])('rejects %j', (x) => {
-    expect(isLanguage(x)).toBe(false);
-  });
+  it.each(['zh-cn', 'en', 'hi', 'hi-in', '', 'toString', '__proto__', 'constructor', 1, null, undefined, ['zh-CN']])(
+    'rejects %j',
+    (x) => {
+      expect(isLanguage(x)).toBe(false);
+    },
+  );
 
   it('dispatches to the language asked for', () => {
     const a = { amount: 1000, currency: 'CNY', channel: 'wechat', kind: 'payment' } as const;

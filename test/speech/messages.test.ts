@@ -146,24 +146,48 @@ describe('clips', () => {
       { type: 'payment', payment: { amount: 12345, currency: 'CNY', channel: 'wechat', kind: 'payment' } },
       ['微信收款', '一', '百', '二', '十', '三', '点', '四', '五', '元'],
     ],
-    ['zh-CN', { type: 'payment', payment: { amount: 200000, currency: 'USD', channel: 'alipay', kind: 'refund' } }, ['支付宝退款', '两', '千', '美元']],
-    ['zh-CN', { type: 'payment', payment: { amount: 100, currency: 'CNY', channel: 'generic', kind: 'payment' } }, ['收款', '一', '元']],
-    ['zh-CN', { type: 'summary', scope: 'today', count: 2, totals: [cny(1000), usd(500)] }, ['今日收款', '两', '笔', '共计', '十', '元', '五', '美元']],
+    [
+      'zh-CN',
+      { type: 'payment', payment: { amount: 200000, currency: 'USD', channel: 'alipay', kind: 'refund' } },
+      ['支付宝退款', '两', '千', '美元'],
+    ],
+    [
+      'zh-CN',
+      { type: 'payment', payment: { amount: 100, currency: 'CNY', channel: 'generic', kind: 'payment' } },
+      ['收款', '一', '元'],
+    ],
+    [
+      'zh-CN',
+      { type: 'summary', scope: 'today', count: 2, totals: [cny(1000), usd(500)] },
+      ['今日收款', '两', '笔', '共计', '十', '元', '五', '美元'],
+    ],
     ['zh-CN', { type: 'battery', percent: 80 }, ['电量', '百分之', '八', '十']],
     [
       'en-US',
       { type: 'payment', payment: { amount: 12345, currency: 'CNY', channel: 'wechat', kind: 'payment' } },
       ['received', 'one', 'hundred', 'twenty', 'three', 'yuan', 'and', 'forty', 'five', 'fen', 'on wechat pay'],
     ],
-    ['en-US', { type: 'summary', scope: 'offline', count: 1, totals: [usd(100)] }, ['while offline', 'one', 'payment', 'total', 'one', 'dollar']],
+    [
+      'en-US',
+      { type: 'summary', scope: 'offline', count: 1, totals: [usd(100)] },
+      ['while offline', 'one', 'payment', 'total', 'one', 'dollar'],
+    ],
     ['en-US', { type: 'prompt', prompt: 'low-battery' }, ['battery low, please charge']],
     [
       'hi-IN',
       { type: 'payment', payment: { amount: 12350, currency: 'INR', channel: 'paytm', kind: 'payment' } },
       ['paytm पर', 'एक', 'सौ', 'तेईस', 'रुपये', 'और', 'पचास', 'पैसे', 'प्राप्त हुए'],
     ],
-    ['hi-IN', { type: 'payment', payment: { amount: 100, currency: 'INR', channel: 'generic', kind: 'refund' } }, ['एक', 'रुपया', 'रिफ़ंड हुआ']],
-    ['hi-IN', { type: 'summary', scope: 'burst', count: 3, totals: [inr(100000)] }, ['लगातार', 'तीन', 'भुगतान', 'कुल', 'एक', 'हज़ार', 'रुपये']],
+    [
+      'hi-IN',
+      { type: 'payment', payment: { amount: 100, currency: 'INR', channel: 'generic', kind: 'refund' } },
+      ['एक', 'रुपया', 'रिफ़ंड हुआ'],
+    ],
+    [
+      'hi-IN',
+      { type: 'summary', scope: 'burst', count: 3, totals: [inr(100000)] },
+      ['लगातार', 'तीन', 'भुगतान', 'कुल', 'एक', 'हज़ार', 'रुपये'],
+    ],
     ['hi-IN', { type: 'battery', percent: 100 }, ['बैटरी', 'एक', 'सौ', 'प्रतिशत']],
   ])('%s %j → %j', (lang, message, clips) => {
     expect(utter(message, lang).clips).toEqual(clips);

@@ -110,9 +110,14 @@ const HI_SPELLINGS: Readonly<Record<string, string>> = {
 const HI_SCALE_WORDS = new Set(['हज़ार', 'लाख', 'करोड़']);
 
 function toWordsHindi(n: number): string {
-  const words = hiToWords.convert(n).split(' ').map((w) => HI_SPELLINGS[w] ?? w);
+  const words = hiToWords
+    .convert(n)
+    .split(' ')
+    .map((w) => HI_SPELLINGS[w] ?? w);
   // A सौ that opens the number or follows a scale word has no count: to-words' bare hundred.
-  return words.flatMap((w, i) => (w === 'सौ' && (i === 0 || HI_SCALE_WORDS.has(words[i - 1]!)) ? ['एक', w] : [w])).join(' ');
+  return words
+    .flatMap((w, i) => (w === 'सौ' && (i === 0 || HI_SCALE_WORDS.has(words[i - 1]!)) ? ['एक', w] : [w]))
+    .join(' ');
 }
 
 /** Hindi word → value for 0–99, taken from to-words (so not from the reader under test). */

@@ -109,16 +109,21 @@ const CURRENCIES: Row[] = [
 ];
 
 describe('zh-CN phrases', () => {
-  it.each([...NUMBERS, ...CHANNELS_AND_REFUNDS, ...CURRENCIES])('%s %s %s %s → %s', (amount, currency, channel, kind, spoken) => {
-    expect(phrase(announcement(amount, currency, channel, kind), 'zh-CN')).toBe(spoken);
-  });
+  it.each([...NUMBERS, ...CHANNELS_AND_REFUNDS, ...CURRENCIES])(
+    '%s %s %s %s → %s',
+    (amount, currency, channel, kind, spoken) => {
+      expect(phrase(announcement(amount, currency, channel, kind), 'zh-CN')).toBe(spoken);
+    },
+  );
 
   it('has at least 45 table cases', () => {
     expect(NUMBERS.length + CHANNELS_AND_REFUNDS.length + CURRENCIES.length).toBeGreaterThanOrEqual(45);
   });
 
   it('refuses an unknown currency rather than guessing its decimals', () => {
-    expect(() => phrase({ amount: 100, currency: 'XYZ', channel: 'wechat', kind: 'payment' }, 'zh-CN')).toThrow(MoneyError);
+    expect(() => phrase({ amount: 100, currency: 'XYZ', channel: 'wechat', kind: 'payment' }, 'zh-CN')).toThrow(
+      MoneyError,
+    );
   });
 });
 

@@ -29,7 +29,12 @@ export class ChildLines {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no line matching ${String(match)} within ${timeoutMs} ms; stdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`)),
+        () =>
+          reject(
+            new Error(
+              `no line matching ${String(match)} within ${timeoutMs} ms; stdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`,
+            ),
+          ),
         timeoutMs,
       );
       this.waiters.push({ match: test, resolve: (l) => (clearTimeout(timer), resolve(l)) });

@@ -1,7 +1,8 @@
 /**
  * A real Mosquitto on a free loopback port, for interop tests and the bench: its own config
  * in a temp folder (anonymous, no persistence, Nagle off like our broker), stopped by PID.
- * Debian installs it in /usr/sbin, which is not on every user's PATH.
+ * Debian installs it in /usr/sbin, which is not on every user's PATH: found like the test set-up
+ * finds it (./prerequisites.ts), so a test that did not skip finds it too.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,16 +10,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../tools/chaos/ports.ts';
+import { installCommand, which } from './prerequisites.ts';
 
-const CANDIDATES = ['mosquitto', '/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/opt/homebrew/sbin/mosquitto', '/usr/local/opt/mosquitto/sbin/mosquitto'];
-
-/** The mosquitto binary, or null if it is not installed. */
+/** The mosquitto binary (PATH, then the sbin folders of Debian and Homebrew), or null if it is not installed. */
 export function findMosquitto(): string | null {
-  for (const bin of CANDIDATES) {
-    // `mosquitto -h` prints its usage and exits 3; only a missing binary fails to spawn.
-    if (!spawnSync(bin, ['-h'], { stdio: 'ignore' }).error) return bin;
-  }
-  return null;
+  return which('mosquitto', true);
 }
 
 /** "mosquitto version 2.0.11", from the first line of its usage text. */
@@ -45,7 +41,7 @@ function accepts(port: number): Promise<boolean> {
 }
 
 export async function startMosquitto(bin = findMosquitto()): Promise<RunningMosquitto> {
-  if (!bin) throw new Error('mosquitto is not installed: apt-get install mosquitto (Debian/Ubuntu) or brew install mosquitto');
+  if (!bin) throw new Error(`mosquitto is not installed: ${installCommand(['mosquitto'])}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-mosquitto-'));
   const port = await freePort();
   const conf = path.join(dir, 'mosquitto.conf');

@@ -1,7 +1,15 @@
 /** A backend's view of one device over a real MQTT connection: publish, and collect what comes back. */
 import type { MqttClient } from 'mqtt';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
-import { makeNotification, parseAck, topics, type Ack, type Channel, type CommandResult, type Kind } from '../../src/protocol/index.ts';
+import {
+  makeNotification,
+  parseAck,
+  topics,
+  type Ack,
+  type Channel,
+  type CommandResult,
+  type Kind,
+} from '../../src/protocol/index.ts';
 
 export async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -24,22 +32,42 @@ export class DeviceLink {
   ) {
     client.on('message', (topic, payload) => {
       if (topic === topics.ack(device)) this.acks.push(parseAck(payload));
-      else if (topic === topics.commandResult(device)) this.results.push(JSON.parse(payload.toString()) as CommandResult);
-      else if (topic === topics.state(device)) this.states.push(JSON.parse(payload.toString()) as Record<string, unknown>);
-      else if (topic === topics.telemetry(device)) this.telemetry.push(JSON.parse(payload.toString()) as Record<string, unknown>);
+      else if (topic === topics.commandResult(device))
+        this.results.push(JSON.parse(payload.toString()) as CommandResult);
+      else if (topic === topics.state(device))
+        this.states.push(JSON.parse(payload.toString()) as Record<string, unknown>);
+      else if (topic === topics.telemetry(device))
+        this.telemetry.push(JSON.parse(payload.toString()) as Record<string, unknown>);
     });
   }
 
   static async open(brokerUrl: string, device: string): Promise<DeviceLink> {
-    const client = await connectOnce(brokerUrl, { clientId: `test-backend-${device}-${process.pid}-${Math.random().toString(36).slice(2)}` });
-    await client.subscribeAsync([topics.ack(device), topics.commandResult(device), topics.state(device), topics.telemetry(device)], { qos: 1 });
+    const client = await connectOnce(brokerUrl, {
+      clientId: `test-backend-${device}-${process.pid}-${Math.random().toString(36).slice(2)}`,
+    });
+    await client.subscribeAsync(
+      [topics.ack(device), topics.commandResult(device), topics.state(device), topics.telemetry(device)],
+      { qos: 1 },
+    );
     return new DeviceLink(client, device);
   }
 
   /** Publishes a payment notification; returns its id. */
-  async pay(amount: number, patch: { id?: string; currency?: string; channel?: Channel; kind?: Kind; createdAt?: number } = {}): Promise<string> {
+  async pay(
+    amount: number,
+    patch: { id?: string; currency?: string; channel?: Channel; kind?: Kind; createdAt?: number } = {},
+  ): Promise<string> {
     const id = patch.id ?? `PAY-${this.device}-${++this.seq}-${Date.now()}`;
-    const n = makeNotification({ device: this.device, amount, currency: 'CNY', channel: 'wechat', kind: 'payment', createdAt: Date.now(), ...patch, id });
+    const n = makeNotification({
+      device: this.device,
+      amount,
+      currency: 'CNY',
+      channel: 'wechat',
+      kind: 'payment',
+      createdAt: Date.now(),
+      ...patch,
+      id,
+    });
     await this.client.publishAsync(topics.notify(this.device), JSON.stringify(n), { qos: 1 });
     return id;
   }
@@ -47,7 +75,9 @@ export class DeviceLink {
   /** Sends a command and resolves with its result. */
   async command(command: string, extra: Record<string, unknown> = {}): Promise<CommandResult> {
     const id = `CMD-${++this.seq}`;
-    await this.client.publishAsync(topics.command(this.device), JSON.stringify({ v: 1, id, command, ...extra }), { qos: 1 });
+    await this.client.publishAsync(topics.command(this.device), JSON.stringify({ v: 1, id, command, ...extra }), {
+      qos: 1,
+    });
     await until(() => this.results.some((r) => r.id === id), `the result of ${command}`);
     return this.results.find((r) => r.id === id)!;
   }

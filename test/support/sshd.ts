@@ -5,18 +5,19 @@
  *
  * sshd started by a non-root user can only log that same user in (it cannot switch users);
  * started by root (CI), it needs /run/sshd (its privilege-separation folder), which is created
- * here, and root login with a key is allowed in the temp config. If sshd is missing,
- * `sshdUnavailable()` says why so the test can skip: `apt-get install openssh-server`
- * (.ci/run does it).
+ * here, and root login with a key is allowed in the temp config. Tests that need it skip with
+ * `needs('sshd', 'ssh-keygen')` (./prerequisites.ts); the test set-up installs openssh-server.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../tools/chaos/ports.ts';
+import { available, SSHD } from './prerequisites.ts';
 
-export const SSHD = process.env.PAYSPEAKER_SSHD ?? '/usr/sbin/sshd';
+export { SSHD };
 
 export interface TestSshd {
   host: string;
@@ -36,22 +37,35 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
-/** Null if sshd can run here, else the reason (for `it.skipIf`). */
-export function sshdUnavailable(): string | null {
-  if (!fs.existsSync(SSHD)) return `${SSHD} is missing: apt-get install openssh-server (.ci/run installs it)`;
-  if (process.platform === 'win32') return 'sshd tests need a POSIX system';
-  return null;
-}
-
 /**
  * With OpenSSH's ssh-keygen, as a user would: ssh2's generateKeyPairSync('ed25519') writes a key
  * its own parser rejects about once in 256 ("Malformed OpenSSH private key": it strips a leading
  * zero byte of the public key, mscdex/ssh2#1513), which made a flash test fail now and then.
  */
 export function writeKeyPair(file: string, comment: string): { public: string } {
+  if (!available('ssh-keygen')) return writeKeyPairWithoutKeygen(file, comment);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { stdio: 'ignore' });
   fs.chmodSync(file, 0o600);
   return { public: fs.readFileSync(`${file}.pub`, 'utf8').trim() };
+}
+
+/**
+ * Without ssh-keygen its tests skip (needs('ssh-keygen')), but vitest still runs the bodies of
+ * skipped describes, which make keys: a real ed25519 pair from node:crypto instead of an error.
+ * The public line is OpenSSH's format; the private key is PKCS#8 PEM.
+ */
+function writeKeyPairWithoutKeygen(file: string, comment: string): { public: string } {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
+  const field = (b: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(b.length); // SSH wire format: a string is its uint32 length, then its bytes
+    return Buffer.concat([length, b]);
+  };
+  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
+  const line = `ssh-ed25519 ${Buffer.concat([field(Buffer.from('ssh-ed25519')), field(raw)]).toString('base64')} ${comment}`;
+  fs.writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  fs.writeFileSync(`${file}.pub`, `${line}\n`);
+  return { public: line };
 }
 
 /** The fingerprint as OpenSSH's own ssh-keygen prints it (an oracle independent of tools/flash). */
@@ -89,7 +103,9 @@ export async function startSshd(extraConfig: string[] = []): Promise<TestSshd> {
     ...extraConfig,
   ];
   fs.writeFileSync(path.join(dir, 'sshd_config'), `${config.join('\n')}\n`);
-  const child: ChildProcess = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log += d));
   await waitListening(port, child, () => log);

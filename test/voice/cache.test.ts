@@ -19,7 +19,9 @@ import { captureLog, ESPEAK_MISSING, removeTempDirs, tempDir } from './helpers.t
 
 function runScript(script: string, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', script, ...args], (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    execFile(process.execPath, ['--import', 'tsx', script, ...args], (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    );
   });
 }
 
@@ -39,14 +41,21 @@ describe.skipIf(!espeakInstalled())(`voice-pack cache (skipped if ${ESPEAK_MISSI
   beforeAll(async () => {
     cacheDir = tempDir('cache');
     dir = cachedPackDir(cacheDir, 'zh-CN', engine);
-    first = await ensureVoicePack('zh-CN', { engine, cacheDir, log: firstLog.log, onProgress: (done) => firstProgress.push(done) });
+    first = await ensureVoicePack('zh-CN', {
+      engine,
+      cacheDir,
+      log: firstLog.log,
+      onProgress: (done) => firstProgress.push(done),
+    });
   }, 60_000);
 
   it('records the pack on first use, reporting progress', () => {
     expect(first.dir).toBe(dir);
     expect(first.clips.size).toBe(total);
     expect(firstProgress).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-    expect(firstLog.lines.map((l) => l.msg)).toContain('recording the zh-CN voice pack with espeak-ng (first use only)');
+    expect(firstLog.lines.map((l) => l.msg)).toContain(
+      'recording the zh-CN voice pack with espeak-ng (first use only)',
+    );
     expect(firstLog.warnings()).toEqual([]);
     // Only the finished pack is left: the temp build folder was renamed into place.
     expect(fs.readdirSync(cacheDir)).toEqual([path.basename(dir)]);
@@ -65,9 +74,16 @@ describe.skipIf(!espeakInstalled())(`voice-pack cache (skipped if ${ESPEAK_MISSI
     const progress: number[] = [];
     const voice = await createVoice('clips', { langs: ['zh-CN'], cacheDir, onProgress: (done) => progress.push(done) });
     expect(progress).toEqual([]);
-    const u = utter({ type: 'payment', payment: { amount: 12_345, currency: 'CNY', channel: 'alipay', kind: 'payment' } }, 'zh-CN');
+    const u = utter(
+      { type: 'payment', payment: { amount: 12_345, currency: 'CNY', channel: 'alipay', kind: 'payment' } },
+      'zh-CN',
+    );
     const pcm = await voice.render(u, 'zh-CN');
-    const expected = joinWithGaps(u.clips.map((k) => first.clips.get(k)!), first.sampleRate, 40);
+    const expected = joinWithGaps(
+      u.clips.map((k) => first.clips.get(k)!),
+      first.sampleRate,
+      40,
+    );
     expect(Buffer.from(pcm.samples.buffer).equals(Buffer.from(expected.samples.buffer))).toBe(true);
   });
 
@@ -76,7 +92,12 @@ describe.skipIf(!espeakInstalled())(`voice-pack cache (skipped if ${ESPEAK_MISSI
     fs.writeFileSync(path.join(dir, file), 'not a wav');
     const { log, warnings } = captureLog();
     const progress: number[] = [];
-    const repaired = await ensureVoicePack('zh-CN', { engine, cacheDir, log, onProgress: (done) => progress.push(done) });
+    const repaired = await ensureVoicePack('zh-CN', {
+      engine,
+      cacheDir,
+      log,
+      onProgress: (done) => progress.push(done),
+    });
     expect(progress).toHaveLength(total);
     expect(warnings()).toHaveLength(1);
     expect(warnings()[0]!.msg).toMatch(new RegExp(`damaged: ${file} .*re-recording it with espeak-ng`));
@@ -95,7 +116,10 @@ describe.skipIf(!espeakInstalled())(`voice-pack cache (skipped if ${ESPEAK_MISSI
   it('survives two builders racing for the same pack: one wins, the other uses its pack', async () => {
     const raceDir = tempDir('race');
     const { log, lines } = captureLog();
-    const [a, b] = await Promise.all([ensureVoicePack('zh-CN', { engine, cacheDir: raceDir, log }), ensureVoicePack('zh-CN', { engine, cacheDir: raceDir, log })]);
+    const [a, b] = await Promise.all([
+      ensureVoicePack('zh-CN', { engine, cacheDir: raceDir, log }),
+      ensureVoicePack('zh-CN', { engine, cacheDir: raceDir, log }),
+    ]);
     expect(lines.filter((l) => l.msg.startsWith('another builder installed this voice pack first'))).toHaveLength(1);
     expect(a.dir).toBe(b.dir);
     expect(a.version).toBe(b.version);
@@ -123,9 +147,16 @@ describe.skipIf(!espeakInstalled())(`voice-pack cache (skipped if ${ESPEAK_MISSI
     expect(progress).toHaveLength(total);
     // With the files gone, a second speaker can only have got its clips from the first one's copy.
     fs.rmSync(shared, { recursive: true });
-    const voice = await createVoice('clips', { langs: ['zh-CN'], cacheDir: shared, onProgress: (done) => progress.push(done) });
+    const voice = await createVoice('clips', {
+      langs: ['zh-CN'],
+      cacheDir: shared,
+      onProgress: (done) => progress.push(done),
+    });
     expect(progress).toHaveLength(total);
-    const u = utter({ type: 'payment', payment: { amount: 500, currency: 'CNY', channel: 'wechat', kind: 'payment' } }, 'zh-CN');
+    const u = utter(
+      { type: 'payment', payment: { amount: 500, currency: 'CNY', channel: 'wechat', kind: 'payment' } },
+      'zh-CN',
+    );
     expect((await voice.render(u, 'zh-CN')).samples.length).toBeGreaterThan(0);
   });
 });

@@ -33,12 +33,22 @@ describe.skipIf(!espeakInstalled())(`voicepack command (skipped if ${ESPEAK_MISS
   it('builds into the cache, lists it, and prints a summary', { timeout: 60_000 }, async () => {
     const cacheDir = tempDir('cli-cache');
     const [line] = await run(['build', '--lang', 'zh-CN', '--cache-dir', cacheDir]);
-    expect(line).toMatch(new RegExp(`^built zh-CN voice pack [0-9a-f]{16}: ${clips} clips, [\\d.]+ MB, [\\d.]+ s → ${cacheDir}/zh-CN-espeak-ng$`));
-    const listed = (await run(['list', '--cache-dir', cacheDir, '--json'])).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(listed).toEqual([expect.objectContaining({ language: 'zh-CN', engine: 'espeak-ng', clips, status: 'current' })]);
+    expect(line).toMatch(
+      new RegExp(
+        `^built zh-CN voice pack [0-9a-f]{16}: ${clips} clips, [\\d.]+ MB, [\\d.]+ s → ${cacheDir}/zh-CN-espeak-ng$`,
+      ),
+    );
+    const listed = (await run(['list', '--cache-dir', cacheDir, '--json'])).map(
+      (l) => JSON.parse(l) as Record<string, unknown>,
+    );
+    expect(listed).toEqual([
+      expect.objectContaining({ language: 'zh-CN', engine: 'espeak-ng', clips, status: 'current' }),
+    ]);
     // An explicit build replaces even a current pack.
     await run(['build', '--lang', 'zh-CN', '--cache-dir', cacheDir]);
-    const [relisted] = (await run(['list', '--cache-dir', cacheDir, '--json'])).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [relisted] = (await run(['list', '--cache-dir', cacheDir, '--json'])).map(
+      (l) => JSON.parse(l) as Record<string, unknown>,
+    );
     expect(relisted!.builtAt).not.toBe(listed[0]!.builtAt);
     expect(fs.readdirSync(cacheDir)).toEqual(['zh-CN-espeak-ng']);
     const table = await run(['list', '--cache-dir', cacheDir]);
@@ -51,29 +61,40 @@ describe.skipIf(!espeakInstalled())(`voicepack command (skipped if ${ESPEAK_MISS
     expect(line).toMatch(/^no voice packs in .*voicepack build --lang zh-CN/);
   });
 
-  it.runIf(process.platform === 'linux')('fails with exit code 1 and a way out when the engine cannot speak the language', async () => {
-    const err = await run(['build', '--lang', 'zh-CN', '--engine', 'say', '--out', tempDir('cli-say')]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CliError);
-    expect((err as CliError).exitCode).toBe(1);
-    expect((err as Error).message).toMatch(/could not build the zh-CN voice pack: .*festival, which cannot read Chinese: use --voice-engine espeak/);
-  });
+  it.runIf(process.platform === 'linux')(
+    'fails with exit code 1 and a way out when the engine cannot speak the language',
+    async () => {
+      const err = await run(['build', '--lang', 'zh-CN', '--engine', 'say', '--out', tempDir('cli-say')]).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(CliError);
+      expect((err as CliError).exitCode).toBe(1);
+      expect((err as Error).message).toMatch(
+        /could not build the zh-CN voice pack: .*festival, which cannot read Chinese: use --voice-engine espeak/,
+      );
+    },
+  );
 
-  it('runs as a child process: build --out --json with progress on stderr, then list from PAYSPEAKER_VOICEPACK_DIR', { timeout: 60_000 }, async () => {
-    const cacheDir = tempDir('cli-child');
-    // Built straight into the cache's folder for zh-CN/eSpeak, so `list` finds it there.
-    const out = path.join(cacheDir, 'zh-CN-espeak-ng');
-    const r = await runCli(['voicepack', 'build', '--lang', 'zh-CN', '--out', out, '--json'], { timeoutMs: 60_000 });
-    expect(r.code, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(summary).toMatchObject({ dir: out, language: 'zh-CN', engine: 'espeak-ng', sampleRate: 22_050, clips });
-    expect(r.stderr).toContain(`recording zh-CN voice pack: ${clips}/${clips} clips`);
-    expect(fs.existsSync(path.join(out, MANIFEST_FILE))).toBe(true);
-    await expect(loadVoicePack(out)).resolves.toMatchObject({ version: summary.version });
+  it(
+    'runs as a child process: build --out --json with progress on stderr, then list from PAYSPEAKER_VOICEPACK_DIR',
+    { timeout: 60_000 },
+    async () => {
+      const cacheDir = tempDir('cli-child');
+      // Built straight into the cache's folder for zh-CN/eSpeak, so `list` finds it there.
+      const out = path.join(cacheDir, 'zh-CN-espeak-ng');
+      const r = await runCli(['voicepack', 'build', '--lang', 'zh-CN', '--out', out, '--json'], { timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, unknown>;
+      expect(summary).toMatchObject({ dir: out, language: 'zh-CN', engine: 'espeak-ng', sampleRate: 22_050, clips });
+      expect(r.stderr).toContain(`recording zh-CN voice pack: ${clips}/${clips} clips`);
+      expect(fs.existsSync(path.join(out, MANIFEST_FILE))).toBe(true);
+      await expect(loadVoicePack(out)).resolves.toMatchObject({ version: summary.version });
 
-    const list = await runCli(['voicepack', 'list', '--json'], { env: { PAYSPEAKER_VOICEPACK_DIR: cacheDir } });
-    expect(list.code, list.stderr).toBe(0);
-    expect(JSON.parse(list.stdout)).toMatchObject({ dir: out, version: summary.version, status: 'current', clips });
-  });
+      const list = await runCli(['voicepack', 'list', '--json'], { env: { PAYSPEAKER_VOICEPACK_DIR: cacheDir } });
+      expect(list.code, list.stderr).toBe(0);
+      expect(JSON.parse(list.stdout)).toMatchObject({ dir: out, version: summary.version, status: 'current', clips });
+    },
+  );
 
   it('exits 2 on a language it does not know', async () => {
     const r = await runCli(['voicepack', 'build', '--lang', 'fr-FR']);

@@ -55,7 +55,13 @@ describe.skipIf(!espeakInstalled())(`zh-CN voice pack (skipped if ${ESPEAK_MISSI
     const m = manifest();
     const keys = vocabulary('zh-CN').map((c) => c.key);
     expect(Object.keys(m.clips).sort()).toEqual([...keys].sort());
-    expect(m).toMatchObject({ format: 1, language: 'zh-CN', sampleRate: 22_050, engine: 'espeak-ng', version: packVersion('zh-CN', engine) });
+    expect(m).toMatchObject({
+      format: 1,
+      language: 'zh-CN',
+      sampleRate: 22_050,
+      engine: 'espeak-ng',
+      version: packVersion('zh-CN', engine),
+    });
     for (const [key, entry] of Object.entries(m.clips)) {
       expect(entry.file, key).toMatch(/^c\d{3}\.wav$/);
       const bytes = fs.readFileSync(path.join(dir, entry.file));
@@ -100,8 +106,13 @@ describe.skipIf(!espeakInstalled())(`zh-CN voice pack (skipped if ${ESPEAK_MISSI
     const copy = path.join(tempDir('interrupted'), 'zh-CN');
     fs.cpSync(dir, copy, { recursive: true });
     let calls = 0;
-    const dying: TtsEngine = { name: 'espeak-ng', synthesize: (t, l) => (++calls > 5 ? Promise.reject(new Error('power cut')) : engine.synthesize(t, l)) };
-    await expect(buildVoicePack({ lang: 'zh-CN', engine: dying, outDir: copy })).rejects.toThrow(/could not record clip .*power cut/);
+    const dying: TtsEngine = {
+      name: 'espeak-ng',
+      synthesize: (t, l) => (++calls > 5 ? Promise.reject(new Error('power cut')) : engine.synthesize(t, l)),
+    };
+    await expect(buildVoicePack({ lang: 'zh-CN', engine: dying, outDir: copy })).rejects.toThrow(
+      /could not record clip .*power cut/,
+    );
     const err = await loadVoicePack(copy).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VoicePackError);
     expect((err as VoicePackError).missing).toBe(true);
@@ -122,7 +133,9 @@ describe.skipIf(!espeakInstalled())(`zh-CN voice pack (skipped if ${ESPEAK_MISSI
         const voice = createClipVoice({ packs: { 'zh-CN': pack }, gapMs, fallback, log });
         for (const m of [payment(12_345_678_90), payment(100_500, 'alipay'), payment(1)]) {
           const u = utter(m, 'zh-CN');
-          const parts = u.clips.flatMap((key, i) => (i === 0 ? [clipFromDisk(key)] : [silence(gapMs, 22_050), clipFromDisk(key)]));
+          const parts = u.clips.flatMap((key, i) =>
+            i === 0 ? [clipFromDisk(key)] : [silence(gapMs, 22_050), clipFromDisk(key)],
+          );
           const pcm = await voice.render(u, 'zh-CN');
           expect(pcm.sampleRate).toBe(22_050);
           const expected = concatPcm(parts).samples;
@@ -179,7 +192,9 @@ describe.skipIf(!espeakInstalled())(`zh-CN voice pack (skipped if ${ESPEAK_MISSI
     });
 
     it('refuses a negative gap', () => {
-      expect(() => createClipVoice({ packs: {}, gapMs: -1, fallback: engine })).toThrow('gapMs must be a finite number >= 0, got -1');
+      expect(() => createClipVoice({ packs: {}, gapMs: -1, fallback: engine })).toThrow(
+        'gapMs must be a finite number >= 0, got -1',
+      );
     });
   });
 });

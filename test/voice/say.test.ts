@@ -3,22 +3,21 @@
  * clear refusals for Chinese and Hindi. macOS and Windows cannot run here; their WAV output
  * (32-bit float from macOS) is covered through the converter.
  */
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { durationMs, nonSilentMs } from '../../src/audio/pcm.ts';
 import { createSayEngine, sayUnsupported } from '../../src/audio/tts/say.ts';
 import { decodeSpeechWav } from '../../src/audio/tts/wav-convert.ts';
 import { encodeWav } from '../../src/audio/wav.ts';
 import { createVoice } from '../../src/voice/index.ts';
+import { needs } from '../support/prerequisites.ts';
 
-const hasText2wave = spawnSync('text2wave', ['-h']).error === undefined;
-const NO_FESTIVAL = 'festival is not installed (apt-get install festival)';
+const text2wave = needs('text2wave');
 
 describe('say engine on Linux', () => {
   const linux = createSayEngine({ platform: 'linux' });
 
   it('speaks English through festival text2wave', { timeout: 30_000 }, async ({ skip }) => {
-    skip(!hasText2wave, NO_FESTIVAL);
+    skip(text2wave.missing, text2wave.reason);
     const pcm = await linux.synthesize('Received one hundred twenty three dollars on Paytm', 'en-US');
     expect(pcm.sampleRate).toBe(16_000);
     expect(durationMs(pcm)).toBeGreaterThan(1000);
@@ -29,7 +28,9 @@ describe('say engine on Linux', () => {
     await expect(linux.synthesize('微信收款五元', 'zh-CN')).rejects.toThrow(
       'say: on Linux the say engine speaks through festival, which cannot read Chinese: use --voice-engine espeak or clips',
     );
-    await expect(linux.synthesize('पाँच रुपये', 'hi-IN')).rejects.toThrow('festival, which cannot read Hindi: use --voice-engine espeak or clips');
+    await expect(linux.synthesize('पाँच रुपये', 'hi-IN')).rejects.toThrow(
+      'festival, which cannot read Hindi: use --voice-engine espeak or clips',
+    );
   });
 
   it('says to install festival when text2wave is missing', async () => {
@@ -39,17 +40,24 @@ describe('say engine on Linux', () => {
     );
   });
 
-  it.runIf(process.platform === 'linux')('fails at voice creation, not at the first payment, for a language it cannot speak', async () => {
-    await expect(createVoice('say', { langs: ['zh-CN'] })).rejects.toThrow('cannot read Chinese');
-  });
+  it.runIf(process.platform === 'linux')(
+    'fails at voice creation, not at the first payment, for a language it cannot speak',
+    async () => {
+      await expect(createVoice('say', { langs: ['zh-CN'] })).rejects.toThrow('cannot read Chinese');
+    },
+  );
 });
 
 describe('say engine elsewhere', () => {
   it('knows a system voice for each language on macOS, and none on other systems', () => {
     for (const lang of ['zh-CN', 'en-US', 'hi-IN'] as const) expect(sayUnsupported(lang, 'darwin')).toBeUndefined();
-    expect(sayUnsupported('hi-IN', 'win32')).toBe('say: no Hindi system voice is known on win32: use --voice-engine espeak or clips');
+    expect(sayUnsupported('hi-IN', 'win32')).toBe(
+      'say: no Hindi system voice is known on win32: use --voice-engine espeak or clips',
+    );
     expect(sayUnsupported('hi-IN', 'win32', { 'hi-IN': 'Microsoft Kalpana' })).toBeUndefined();
-    expect(sayUnsupported('en-US', 'freebsd')).toBe('say: no system voice on freebsd: use --voice-engine espeak or clips');
+    expect(sayUnsupported('en-US', 'freebsd')).toBe(
+      'say: no system voice on freebsd: use --voice-engine espeak or clips',
+    );
   });
 });
 
@@ -61,14 +69,29 @@ describe('reading system voice WAVs', () => {
 
   it("turns macOS say's 32-bit float into 16-bit mono at the same rate", () => {
     const floats = [0, 0.5, -0.5, 1, -1, 1.5];
-    const pcm = decodeSpeechWav(wav({ format: 3, bits: 32, channels: 1, rate: 32_000 }, (b, i) => b.writeFloatLE(floats[i]!, i * 4), floats.length));
+    const pcm = decodeSpeechWav(
+      wav(
+        { format: 3, bits: 32, channels: 1, rate: 32_000 },
+        (b, i) => b.writeFloatLE(floats[i]!, i * 4),
+        floats.length,
+      ),
+    );
     expect(pcm.sampleRate).toBe(32_000);
     expect([...pcm.samples]).toEqual([0, 16384, -16384, 32767, -32768, 32767]);
   });
 
   it('averages stereo into mono', () => {
-    const frames = [[1000, 3000], [-2000, 0]];
-    const pcm = decodeSpeechWav(wav({ format: 1, bits: 16, channels: 2, rate: 16_000 }, (b, i) => b.writeInt16LE(frames[i >> 1]![i & 1]!, i * 2), 4));
+    const frames = [
+      [1000, 3000],
+      [-2000, 0],
+    ];
+    const pcm = decodeSpeechWav(
+      wav(
+        { format: 1, bits: 16, channels: 2, rate: 16_000 },
+        (b, i) => b.writeInt16LE(frames[i >> 1]![i & 1]!, i * 2),
+        4,
+      ),
+    );
     expect([...pcm.samples]).toEqual([2000, -1000]);
   });
 
@@ -80,7 +103,11 @@ describe('reading system voice WAVs', () => {
 });
 
 /** A minimal RIFF/WAVE with `count` values written by `put`. */
-function wav(f: { format: number; bits: number; channels: number; rate: number }, put: (b: Buffer, i: number) => void, count: number): Buffer {
+function wav(
+  f: { format: number; bits: number; channels: number; rate: number },
+  put: (b: Buffer, i: number) => void,
+  count: number,
+): Buffer {
   const data = Buffer.alloc((count * f.bits) / 8);
   for (let i = 0; i < count; i++) put(data, i);
   const head = Buffer.alloc(44);
