@@ -1,8 +1,10 @@
 /**
  * The virtual speaker's firmware: a thin controller in the zigbee2mqtt style. It builds the
  * shared services (state machine, MQTT connection, announcer, stores) from the board it is
- * given, wires them to the feature extensions (payments, controls, presence, telemetry) and
- * routes incoming messages. The constructor only stores its collaborators.
+ * given, wires them to the feature extensions (presence, payments, controls, OTA, telemetry,
+ * and the commands router), subscribes to the topics they declare and routes each incoming
+ * message to the one that declared its topic. The constructor only stores its collaborators.
+ * Speakers are put together in one place, device/boot/compose.ts.
  */
 // eventemitter3, not node:events: the firmware also runs in a browser tab, where node:events does not exist.
 import { EventEmitter } from 'eventemitter3';
@@ -101,10 +103,11 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
     });
     const volume = new VolumeSetting(opts.board.nvs);
     const trust = opts.trust ?? new Trust({ publicKey: null });
-    if (trust.insecure)
+    if (trust.insecure) {
       log.warn(
         'insecure: notification signatures are not checked, anyone who can publish to this device can make it announce a payment',
       );
+    }
     const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
     const ctx: FirmwareContext = {
       ...ctxBase,
