@@ -1,5 +1,5 @@
 /**
- * The house rules, checked in `npm test` (`npm run depcheck`). Rooms depend one way:
+ * The house rules, checked in `npm test` (`npm run deps`). Rooms depend one way:
  *
  *   src/     the kernel (protocol, speech, voice, audio, mqtt helpers, config, log, image format)
  *   broker/  the cloud side          imports the kernel only
@@ -93,7 +93,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|out|firmware|coverage)/' },
+    exclude: { path: '^(out|firmware|coverage)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: {

@@ -1,12 +1,12 @@
 /**
- * `npm run bench`: where the time goes between a payment and its sound, on this machine.
+ * `npm run bench:ack`: where the time goes between a payment and its sound, on this machine.
  *   1. phrase        — building the sentence (src/speech)
  *   2. synthesis     — eSpeak NG (WebAssembly) turning it into PCM, warm
  *   3. round trip    — `pay`-style publish → embedded aedes → headless speaker → ack, end to end,
  *                      payments back to back after 20 uncounted warm-up payments; once with the
  *                      espeak voice (synthesis on the payment path), once with the clips voice
  *                      (the speaker's default: clips joined from a voice pack)
- * Usage: npm run bench [-- --count 200] [-- --json]
+ * Usage: npm run bench:ack [-- --count 200] [-- --json]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,7 +31,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('Usage: npm run bench [-- --count 200] [-- --json]\n');
+  process.stdout.write('Usage: npm run bench:ack [-- --count 200] [-- --json]\n');
   process.exit(0);
 }
 const count = Number(values.count);

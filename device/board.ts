@@ -2,7 +2,7 @@
  * The hardware the firmware runs on, as small driver interfaces (the ESP-IDF / Zephyr way).
  * Application code in device/ talks only to these; a board file in device/boards/ supplies the
  * implementations: `laptop` (real audio, keyboard, terminal panel), `headless` (tests, fleets),
- * and a Raspberry Pi board fits the same shape.
+ * and `pi` (GPIO buttons and LED, ALSA); device/boot/boards.ts picks one by kind.
  */
 import type { KeyObject } from 'node:crypto';
 import type { Pcm } from '../src/audio/pcm.ts';

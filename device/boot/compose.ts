@@ -1,8 +1,9 @@
 /**
  * The one composition root: every speaker — the installed firmware (boot/main.ts), `payspeaker
  * device` and `demo`, and each speaker of a fleet — is put together here, from a board kind, a
- * voice kind and settings. Nothing else builds a Speaker outside tests, so a board, a voice or
- * a setting added here reaches all three.
+ * voice kind and settings. Outside tests and two
+ * micro-benchmarks (bench/announce.ts, bench/nagle.ts: one bare speaker each) nothing else
+ * builds a Speaker, so a board, a voice or a setting added here reaches all three.
  */
 import { silentLogger, type Logger } from '../../src/log.ts';
 import { tlsClientOptions } from '../../src/mqtt/connect.ts';

@@ -3,7 +3,8 @@
  * optional settings for the firmware itself:
  *
  *   lang     "zh-CN" | "en-US" | "hi-IN"            default "zh-CN"
- *   audio    as `payspeaker device --audio`: "player" (ALSA via aplay), "file:DIR", "none", "auto"
+ *   audio    as `payspeaker device --audio`: "player" (ALSA via aplay), "alsa:DEVICE", "file:DIR",
+ *            "none", "auto"
  *                                                    default "player"
  *   board    "pi" | "headless" | "laptop"           default "pi"
  *   pi       the Raspberry Pi board's pins (device/boards/pi.ts checks them)
@@ -57,7 +58,7 @@ export function parseFirmwareConfig(raw: unknown): FirmwareConfig {
   const parsed = firmwareSchema.safeParse(raw);
   if (!parsed.success)
     throw new DeviceConfigError(
-      `${describeIssue(parsed.error.issues[0]!)}: fix the device config's firmware settings (lang ${LANGUAGES.join('|')}, audio player|file:DIR|none|auto, board ${BOARD_KINDS.join('|')})`,
+      `${describeIssue(parsed.error.issues[0]!)}: fix the device config's firmware settings (lang ${LANGUAGES.join('|')}, audio player|file:DIR|alsa:DEVICE|none|auto, board ${BOARD_KINDS.join('|')})`,
     );
   const f = parsed.data;
   let audio: AudioSpec;

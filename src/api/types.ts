@@ -1,6 +1,6 @@
 /**
  * The notification API's wire format (docs/API.md), defined once: the broker's HTTP server
- * (broker/http) answers with these shapes and the client (client.ts) reads them.
+ * (broker/http) answers with these shapes and the client (tools/api/client.ts) reads them.
  */
 import type { Channel, Kind } from '../protocol/index.ts';
 

@@ -51,7 +51,10 @@ export function deviceCommand(ctx: CliContext): Command {
         .default(s.lang ?? 'zh-CN'),
     )
     .addOption(
-      new Option('--audio <sink>', 'auto (play, or write WAVs to ./out without a sound device), player, file:DIR, none')
+      new Option(
+        '--audio <sink>',
+        'auto (play, or write WAVs to ./out without a sound device), player, file:DIR, alsa:DEVICE, none',
+      )
         .env('PAYSPEAKER_AUDIO')
         .default(s.audio ?? 'auto'),
     )
