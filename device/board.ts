@@ -34,6 +34,12 @@ export interface StagedPlayback {
   discard(): Promise<void>;
 }
 
+/** What `AudioOut.resume` found: the playback, and whether it had already come out before the crash. */
+export interface ResumedPlayback {
+  playback: PlayResult;
+  already: boolean;
+}
+
 /**
  * The speaker's audio output: one interface for every driver in drivers/audio/ (player, ALSA,
  * files, memory, none), chosen by that folder's registry.
@@ -48,8 +54,12 @@ export interface AudioOut {
    * which makes a crash repeat or lose an announcement only inside that tiny window.
    */
   stage?(pcm: Pcm, label: string): Promise<StagedPlayback>;
-  /** Finishes a commit that a crash interrupted; null when there was nothing left to do. */
-  resume?(token: string): Promise<PlayResult | null>;
+  /**
+   * Finishes a commit that a crash interrupted. `already` says the sound had come out before the
+   * crash (only the tidy-up was lost). Throws when it cannot come out any more (the staged audio
+   * is gone): the firmware then announces it again rather than count it as heard.
+   */
+  resume?(token: string): Promise<ResumedPlayback>;
   /** Waits for queued playback, then refuses further calls. */
   close(): Promise<void>;
 }

@@ -23,7 +23,18 @@ export type SpeakerEvent =
       sink: string;
       file?: string;
     }
-  | { event: 'summarized'; device: string; scope: 'offline' | 'burst'; ids: string[]; count: number; text: string }
+  | {
+      event: 'summarized';
+      device: string;
+      scope: 'offline' | 'burst';
+      ids: string[];
+      count: number;
+      text: string;
+      /** This announcement's own key: reported again with the same key if a crash interrupted it. */
+      key: string;
+      /** Where the audio was written, for outputs that write files. */
+      file?: string;
+    }
   | { event: 'duplicate'; device: string; id: string }
   | { event: 'rejected'; device: string; id: string | null; reason: RejectionReason; detail: string }
   | { event: 'spoke'; device: string; what: Prompt | 'replay' | 'summary' | 'battery'; text: string }

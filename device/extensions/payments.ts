@@ -13,9 +13,9 @@ import {
   type Rejection,
 } from '../../src/protocol/index.ts';
 import { utter, type Total, type Utterance } from '../../src/speech/index.ts';
-import { sleep, type PlayResult } from '../board.ts';
+import { sleep, type PlayResult, type ResumedPlayback } from '../board.ts';
 import type { Extension, FirmwareContext, TopicHandler } from '../context.ts';
-import type { OwedAck } from '../stores/payments.ts';
+import type { InFlight, OwedAck } from '../stores/payments.ts';
 
 type Scope = 'offline' | 'burst';
 
@@ -32,10 +32,13 @@ const MAX_SETTLE_MS = 3000;
 export class PaymentsExtension implements Extension {
   private readonly batches: Partial<Record<Scope, Batch>> = {};
   private deliveries = 0;
+  /** Tells this boot's delivery keys from the last boot's (a restarted device counts from 1 again). */
+  private bootTag = '';
 
   constructor(private readonly ctx: FirmwareContext) {}
 
   async start(): Promise<void> {
+    this.bootTag = this.ctx.board.clock.now().toString(36);
     await this.resumeInFlight();
     // Final acks that died with the last process (or were waiting for a link when it stopped).
     for (const [id, ack] of this.ctx.payments.owedAcks()) this.sendFinalAck(id, ack);
@@ -83,29 +86,61 @@ export class PaymentsExtension implements Extension {
   }
 
   /** The device died between "done" and the sound coming out: let the board finish (its acks are owed, sent by start). */
+  /**
+   * A crash came between marking an announcement done and its sound being out. A payment is
+   * acked as heard only if it was: the board finishes letting the sound out (a recorder can),
+   * or finds it had come out; otherwise (a loudspeaker cut off, staged audio lost) the payments
+   * go back to the inbox and are announced again.
+   */
   private async resumeInFlight(): Promise<void> {
     const { payments, board, log } = this.ctx;
     const flight = payments.inFlight();
     if (!flight) return;
-    let resumed: PlayResult | null = null;
+    let resumed: ResumedPlayback | null = null;
+    let why = 'the audio output cannot finish an interrupted announcement';
     if (flight.token && board.audio.resume) {
       resumed = await board.audio.resume(flight.token).catch((err: Error) => {
-        log.warn({ err: err.message }, 'could not finish the interrupted announcement');
+        why = err.message;
         return null;
       });
     }
-    log.info({ payments: flight.ids, resumed: resumed !== null }, 'acking an announcement a restart interrupted');
-    if (resumed && flight.scope) {
-      this.ctx.emit({
-        event: 'summarized',
-        device: this.ctx.id,
-        scope: flight.scope,
-        ids: flight.ids,
-        count: flight.ids.length,
-        text: flight.text,
-      });
+    if (!resumed && flight.items?.length) {
+      log.warn(
+        { payments: flight.ids, reason: why },
+        'an announcement a restart interrupted did not come out: announcing it again',
+      );
+      return payments.reopen(flight.items);
+    }
+    if (!resumed) {
+      // A record from firmware that did not keep the notifications: nothing to say again with.
+      log.warn({ payments: flight.ids, reason: why }, 'an interrupted announcement cannot be said again: acking it');
+    } else {
+      log.info({ payments: flight.ids, already: resumed.already }, 'finished an announcement a restart interrupted');
+      this.reportHeard(flight, resumed.playback);
     }
     await payments.settle(flight.key);
+  }
+
+  /** The `announced` or `summarized` event of an announcement finished after a restart. */
+  private reportHeard(flight: InFlight, playback: PlayResult): void {
+    const first = flight.items?.[0];
+    if (flight.status === 'played' && first) {
+      return this.reportPlayed(first, { text: flight.text }, playback);
+    }
+    if (flight.scope) this.reportSummary(flight.scope, flight.ids, flight.text, flight.key, playback);
+  }
+
+  private reportSummary(scope: Scope, ids: string[], text: string, key: string, playback: PlayResult): void {
+    this.ctx.emit({
+      event: 'summarized',
+      device: this.ctx.id,
+      scope,
+      ids,
+      count: ids.length,
+      text,
+      key,
+      ...(playback.file ? { file: playback.file } : {}),
+    });
   }
 
   private route(n: Notification): void {
@@ -150,7 +185,8 @@ export class PaymentsExtension implements Extension {
   ): void {
     const { ctx } = this;
     let items: Notification[] = [];
-    const key = `${label}@${++this.deliveries}`;
+    // Unique across restarts: a summary's sound is named after it (a payment's after its id).
+    const key = `${label}@${this.bootTag}.${++this.deliveries}`;
     const utterance = async () => {
       items = await pick();
       return speech(items);
@@ -159,23 +195,30 @@ export class PaymentsExtension implements Extension {
       ctx.payments.finish(
         items,
         { status, text: u.text },
-        { key, token: token ?? null, ids: items.map((i) => i.id), status, text: u.text, ...(scope ? { scope } : {}) },
+        {
+          key,
+          token: token ?? null,
+          ids: items.map((i) => i.id),
+          status,
+          text: u.text,
+          items,
+          ...(scope ? { scope } : {}),
+        },
       );
-    ctx.announcer.say(label, utterance, { beforePlay }).then(
+    ctx.announcer.say(status === 'summarized' ? key : label, utterance, { beforePlay }).then(
       ({ utterance: u, playback }) => {
         ctx.payments
           .settle(key)
           .catch((err: Error) => ctx.log.warn({ err: err.message }, 'could not clear the in-flight record'));
         if (status === 'played') this.reportPlayed(items[0]!, u, playback);
         else
-          ctx.emit({
-            event: 'summarized',
-            device: ctx.id,
-            scope: scope!,
-            ids: items.map((i) => i.id),
-            count: items.length,
-            text: u.text,
-          });
+          this.reportSummary(
+            scope!,
+            items.map((i) => i.id),
+            u.text,
+            key,
+            playback,
+          );
         for (const i of items) this.sendFinalAck(i.id, { status, text: u.text });
         ctx.show();
       },
@@ -183,7 +226,7 @@ export class PaymentsExtension implements Extension {
     );
   }
 
-  private reportPlayed(n: Notification, u: Utterance, playback: PlayResult): void {
+  private reportPlayed(n: Notification, u: Pick<Utterance, 'text'>, playback: PlayResult): void {
     const { ctx } = this;
     ctx.emit({
       event: 'announced',

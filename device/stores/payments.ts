@@ -59,6 +59,8 @@ export interface InFlight {
   /** For summaries: which kind, so the restarted device can report it. */
   scope?: 'offline' | 'burst';
   text: string;
+  /** The notifications themselves, to announce again if the sound can no longer come out (absent in records of firmware before 0.1.1). */
+  items?: Notification[];
 }
 
 export function localDate(epochMs: number): string {
@@ -278,6 +280,27 @@ export class PaymentStore {
     const flight = this.inFlight();
     const clearFlight = flight && ns.some((n) => flight.ids.includes(n.id)) ? { [IN_FLIGHT]: null } : {};
     return this.write({ [TODAY]: today, ...clearFlight }, deletes);
+  }
+
+  /**
+   * Undoes `finish` for an announcement that never came out (a crash, and the board could not
+   * finish it): back into the inbox, out of dedupe and today's takings, no ack owed, nothing in
+   * flight. The next `pending()` announces them again.
+   */
+  reopen(ns: Notification[]): Promise<void> {
+    const today = this.current();
+    const sets: Record<string, unknown> = {};
+    const deletes: string[] = [];
+    for (const n of ns) {
+      this.inbox.set(n.id, n);
+      sets[INBOX + n.id] = n;
+      this.owed.delete(n.id);
+      deletes.push(OWED + n.id, HANDLED + n.id);
+      if (!this.handled.delete(n.id) || n.kind !== 'payment') continue;
+      today.count = Math.max(0, today.count - 1);
+      today.totals[n.currency] = Math.max(0, (today.totals[n.currency] ?? 0) - n.amount);
+    }
+    return this.write({ ...sets, [TODAY]: today, [IN_FLIGHT]: null }, deletes);
   }
 
   lastPayment(): Notification | null {

@@ -96,14 +96,20 @@ describe('kill -9 mid-stream', () => {
     expect(await device.stop()).toBe(0);
 
     // A payment is announced on its own (a WAV named after it) or inside a burst summary
-    // (after a restart the broker delivers the backlog at once); either way exactly once.
+    // (after a restart the broker delivers the backlog at once); either way exactly once. A
+    // summary counts if its WAV is there (what was heard, not what was said to be), once per
+    // key: a device restarted mid-summary reports it again under the same key.
     const counts = announcedCounts();
+    const summaries = new Map<string, string[]>();
     for (const device of all) {
       for (const line of device.lines) {
-        const e = JSON.parse(line) as { event: string; ids?: string[] };
-        if (e.event === 'summarized') for (const id of e.ids!) counts.set(id, (counts.get(id) ?? 0) + 1);
+        const e = JSON.parse(line) as { event: string; ids?: string[]; key?: string; file?: string };
+        if (e.event !== 'summarized') continue;
+        expect(e.file && fs.existsSync(e.file), `the WAV of summary ${e.key}`).toBeTruthy();
+        summaries.set(e.key!, e.ids!);
       }
     }
+    for (const ids of summaries.values()) for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
     const twice = ids.filter((id) => (counts.get(id) ?? 0) > 1);
     const lost = ids.filter((id) => !counts.has(id));
     const odd = [...twice, ...lost];

@@ -1,12 +1,12 @@
 /** Writes each announcement as its own WAV: the fallback when no sound device answers. */
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { durationMs, type Pcm } from '../../../src/audio/pcm.ts';
 import { createSerialQueue } from '../../../src/audio/serial.ts';
 import { decodeWav, encodeWav } from '../../../src/audio/wav.ts';
 import { closedError } from './closed.ts';
-import { type AudioOut, type PlayResult, type StagedPlayback } from '../../board.ts';
+import type { AudioOut, ResumedPlayback, StagedPlayback } from '../../board.ts';
 
 export interface FileSink extends AudioOut {
   readonly dir: string;
@@ -47,13 +47,23 @@ export function createFileSink(dir: string): FileSink {
       discard: () => rm(partial, { force: true }),
     };
   };
-  const resume = async (partial: string): Promise<PlayResult | null> => {
+  const resume = async (partial: string): Promise<ResumedPlayback> => {
+    const target = partial.replace(/\.[0-9a-f]{8}\.partial$/, '');
+    const played = async (file: string, already: boolean): Promise<ResumedPlayback> => ({
+      playback: { sink: 'file', file, durationMs: durationMs(decodeWav(await readFile(file))) },
+      already,
+    });
     const info = await stat(partial).catch(() => null);
-    if (!info) return null; // published and tidied up before the crash
-    // A second link means it was published and only the tidy-up was lost.
-    if (info.nlink > 1) return rm(partial, { force: true }).then(() => null);
-    const file = await publish(partial, partial.replace(/\.[0-9a-f]{8}\.partial$/, ''));
-    return { sink: 'file', file, durationMs: durationMs(decodeWav(await readFile(file))) };
+    if (info && info.nlink === 1) return played(await publish(partial, target), false);
+    // Published before the crash: the staged file has a second name (only the tidy-up was lost),
+    // or is gone and its published name is there. Labels are unique per announcement, so a file
+    // of that name is this announcement's.
+    const published = await findPublished(target, info?.ino);
+    if (published) {
+      if (info) await rm(partial, { force: true });
+      return played(published, true);
+    }
+    throw new Error(`the staged audio ${partial} is gone and was never published: it did not come out`);
   };
   return {
     name: 'file',
@@ -66,6 +76,21 @@ export function createFileSink(dir: string): FileSink {
       await queue.idle();
     },
   };
+}
+
+/** The published name of a staged file: `file` or `file-N.wav`, the same inode when the staged one is still there. */
+async function findPublished(file: string, ino: number | undefined): Promise<string | null> {
+  const base = path.basename(file, '.wav');
+  const names = await readdir(path.dirname(file)).catch(() => [] as string[]);
+  const isName = (n: string) =>
+    n === `${base}.wav` || (n.startsWith(`${base}-`) && /^\d+\.wav$/.test(n.slice(base.length + 1)));
+  const candidates = names.filter(isName);
+  for (const name of candidates) {
+    const full = path.join(path.dirname(file), name);
+    if (ino === undefined) return full;
+    if ((await stat(full).catch(() => null))?.ino === ino) return full;
+  }
+  return null;
 }
 
 /** Moves a finished file to its name; the same name twice gets -1, -2 … instead of overwriting. */
