@@ -8,8 +8,8 @@
  * - `FILE`, the snapshot: `{ "format": 1, "values": { "<key>": <JSON value>, ... } }`. Replaced
  *   atomically (temp file in the same directory, fdatasync, rename, fsync the directory), and
  *   only by a compaction. It may not exist yet: a new store starts as an empty journal.
- * - `FILE.log`, the journal: one line per write, `{"s":{"<key>":<value>,...},"d":["<key>",...]}`
- *   and a newline: the keys set and the keys deleted by that write. Appended and fdatasynced,
+ * - `FILE.log`, the journal: one line per write, `{"s":{"<key>":<value>,...},"d":["<key>",...]}`,
+ *   a tab, the CRC-32 of that JSON in hex, and a newline: the keys set and deleted by that write. Appended and fdatasynced,
  *   nothing else; the directory is fsynced once per boot, at the first append.
  *
  * The store is the snapshot with every journal line applied in order. Sets and deletes are
@@ -24,7 +24,7 @@
  * After a crash:
  * - A last journal line without its newline, or unreadable, is a write cut short: it was never
  *   acknowledged, so it is ignored (logged at debug) and cut off.
- * - An unreadable line with more lines after it is corruption (a disk, a hand edit): the journal
+ * - An unreadable line (not JSON, or its CRC does not match) with more lines after it is corruption (a disk, a hand edit): the journal
  *   is copied to `FILE.log.corrupt-<timestamp>` for a human, the store is the snapshot plus the
  *   lines before the bad one (a state that really was, never a mix of writes), the journal is
  *   cut there, and a warning says so.
@@ -34,6 +34,7 @@
  */
 import { copyFile, mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import CRC32 from 'crc-32';
 import { silentLogger, type Logger } from '../../src/log.ts';
 import { StagedNvs, type Nvs, type NvsChanges } from './nvs.ts';
 
@@ -204,9 +205,18 @@ function journalOf(target: string): string {
   return `${target}.log`;
 }
 
-/** One journal line: the keys set (an object, as in the snapshot) and the keys deleted. */
+/**
+ * One journal line: the keys set (an object, as in the snapshot) and the keys deleted, then a
+ * tab and the CRC-32 of that JSON. JSON never holds a raw tab, so the tab can only be ours; the
+ * CRC catches damage that still parses as JSON (a flipped digit in an amount).
+ */
 function encodeLine(changes: NvsChanges): string {
-  return `${JSON.stringify({ s: Object.fromEntries(changes.set), d: [...changes.deleted] })}\n`;
+  const json = JSON.stringify({ s: Object.fromEntries(changes.set), d: [...changes.deleted] });
+  return `${json}\t${crcOf(json)}\n`;
+}
+
+function crcOf(text: string): string {
+  return (CRC32.str(text) >>> 0).toString(16).padStart(8, '0');
 }
 
 async function writeAtomic(target: string, data: string, tmp: string): Promise<void> {
@@ -389,7 +399,13 @@ function scanJournal(bytes: Buffer): JournalScan {
 }
 
 /** One journal line's changes, or why it is not one. */
-function parseLine(text: string): JournalEntry | string {
+function parseLine(line: string): JournalEntry | string {
+  // Lines written before the CRC (firmware 0.1.0) have no tab: read them as they are.
+  const tab = line.lastIndexOf('\t');
+  const text = tab === -1 ? line : line.slice(0, tab);
+  if (tab !== -1 && crcOf(text) !== line.slice(tab + 1)) {
+    return `CRC mismatch: the line says ${line.slice(tab + 1)}, its contents give ${crcOf(text)}`;
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(text);

@@ -222,6 +222,21 @@ export class PaymentStore {
       this.owed.set(n.id, ack);
       sets[OWED + n.id] = ack;
     }
+    // Acks the broker never confirms (a link that stays dark) must not grow NVS without end:
+    // past as many as dedupe remembers, the oldest go; a retry of one is answered from dedupe.
+    let unowed = 0;
+    for (const id of this.owed.keys()) {
+      if (this.owed.size <= this.capacity) break;
+      this.owed.delete(id);
+      deletes.push(OWED + id);
+      unowed += 1;
+    }
+    if (unowed > 0) {
+      this.log.warn(
+        { dropped: unowed, kept: this.capacity },
+        `dropped the ${unowed} oldest final acks the broker never confirmed: at most ${this.capacity} are kept`,
+      );
+    }
     for (const [oldest, createdAt] of this.handled) {
       if (this.handled.size <= this.capacity) break;
       this.handled.delete(oldest);

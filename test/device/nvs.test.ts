@@ -6,6 +6,7 @@
  */
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { crc32 } from 'node:zlib';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StagedNvs, type Nvs, type NvsChanges } from '../../device/drivers/nvs.ts';
@@ -30,13 +31,17 @@ async function readDoc(target = file): Promise<{ format: number; values: Record<
   return JSON.parse(await readFile(target, 'utf8')) as { format: number; values: Record<string, unknown> };
 }
 
-/** The journal's lines, parsed. */
+/** The journal's lines, parsed, each checked against its CRC-32 (zlib's, an independent oracle). */
 async function readJournal(): Promise<{ s: Record<string, unknown>; d: string[] }[]> {
   const text = await readFile(journal, 'utf8');
   return text
     .split('\n')
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as { s: Record<string, unknown>; d: string[] });
+    .map((line) => {
+      const [json, crc] = line.split('\t');
+      expect(crc).toBe(crc32(Buffer.from(json!, 'utf8')).toString(16).padStart(8, '0'));
+      return JSON.parse(json!) as { s: Record<string, unknown>; d: string[] };
+    });
 }
 
 /** What a reboot finds: every key and value of the store opened afresh. */
@@ -469,6 +474,28 @@ describe('file NVS journal', () => {
     const again = captureLog();
     await (await openFileNvs(file, { log: again.log })).close();
     expect(again.lines.filter((l) => l.level >= LEVEL.warn)).toEqual([]);
+  });
+
+  it('treats a line that still parses but fails its CRC (a flipped digit) as corruption', async () => {
+    const first = await openFileNvs(file);
+    for (const values of [{ a: 1 }, { b: 200 }, { c: 3 }]) await first.set(values);
+    await first.close();
+    const text = await readFile(journal, 'utf8');
+    const flipped = text.replace('"b":200', '"b":900'); // still JSON, still a journal line
+    expect(flipped).not.toBe(text);
+    await writeFile(journal, flipped);
+    const { log, lines } = captureLog();
+    const nvs = await openFileNvs(file, { log, now: () => Date.UTC(2026, 10, 24, 14, 0, 0) });
+    const warnings = lines.filter((l) => l.level >= LEVEL.warn);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.msg).toContain(`line 2 of ${journal}`);
+    expect(warnings[0]!.msg).toContain('CRC mismatch');
+    await expectOnlyFirstLineKept(nvs);
+  });
+
+  it('reads journal lines written before the CRC (firmware 0.1.0) as they are', async () => {
+    await writeFile(journal, '{"s":{"a":1},"d":[]}\n{"s":{"b":2},"d":["a"]}\n');
+    expect(await reboot()).toEqual({ b: 2 });
   });
 
   it('sets an unreadable snapshot aside together with its journal, which cannot be replayed without it', async () => {

@@ -60,6 +60,24 @@ describe('PaymentStore', () => {
     expect(new PaymentStore(nvs, clock, silentLogger).owedAcks()).toEqual([]);
   });
 
+  it('owes at most as many acks as it remembers ids: the oldest unconfirmed go, with a warning', async () => {
+    const nvs = createMemoryNvs();
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (_o: unknown, msg: string) => void warnings.push(msg) } as typeof silentLogger;
+    const store = new PaymentStore(nvs, clock, log, 3);
+    for (const i of [1, 2, 3, 4, 5]) {
+      await store.accept(pay(i));
+      await store.finish([pay(i)], PLAYED); // the broker never confirms one
+    }
+    expect(store.owedAcks().map(([id]) => id)).toEqual(['P-3', 'P-4', 'P-5']);
+    expect(nvs.keys('payments.ack.').length).toBe(3);
+    expect(new PaymentStore(nvs, clock, silentLogger, 3).owedAcks().map(([id]) => id)).toEqual(['P-3', 'P-4', 'P-5']);
+    expect(warnings).toEqual([
+      'dropped the 1 oldest final acks the broker never confirmed: at most 3 are kept',
+      'dropped the 1 oldest final acks the broker never confirmed: at most 3 are kept',
+    ]);
+  });
+
   it('keeps one key per payment, so one payment is one small write', async () => {
     const nvs = createMemoryNvs();
     const store = new PaymentStore(nvs, clock, silentLogger, 2);
