@@ -7,13 +7,30 @@
  *   backend   subscribes  devices/{+|id}/ack, state, telemetry, cmd/result
  *             publishes   devices/{id}/notify, devices/{id}/cmd             (nobody else may)
  *
- * Everything else is refused, including `$SYS/…` and topics outside payspeaker/v1.
+ * Only a device's own state is ever retained (its will is the offline state): a retained ack,
+ * telemetry, command result, notification or command would be handed to every later
+ * subscriber as if it had just been sent. Everything else is refused, including `$SYS/…` and
+ * topics outside payspeaker/v1.
  */
 import { isDeviceId, parseDeviceTopic, topics, TOPIC_ROOT } from '../src/protocol/index.ts';
 
 export type Principal = { role: 'device'; id: string } | { role: 'backend' };
 
-export type Decision = { allowed: true } | { allowed: false; reason: string };
+/**
+ * `rule` names which rule refused, without the topic in it: the broker throttles its log per
+ * client and rule (broker/log-throttle.ts), so a thousand refused filters make one line.
+ */
+export type Decision = { allowed: true } | { allowed: false; rule: Rule; reason: string };
+
+export type Rule =
+  | 'not-a-device-topic'
+  | 'wildcard'
+  | 'another-device'
+  | 'backend-only'
+  | 'wrong-leaf'
+  | 'retained'
+  | 'will'
+  | 'not-authenticated';
 
 /** What a device sends; the backend listens to these. */
 const DEVICE_PUBLISHES = new Set(['ack', 'state', 'telemetry', 'cmd/result']);
@@ -21,38 +38,47 @@ const DEVICE_PUBLISHES = new Set(['ack', 'state', 'telemetry', 'cmd/result']);
 const BACKEND_PUBLISHES = new Set(['notify', 'cmd']);
 
 const ALLOW: Decision = { allowed: true };
-const deny = (reason: string): Decision => ({ allowed: false, reason });
+const deny = (rule: Rule, reason: string): Decision => ({ allowed: false, rule, reason });
 
 export function describePrincipal(p: Principal): string {
   return p.role === 'device' ? `device ${p.id}` : 'the backend';
 }
 
-export function canPublish(p: Principal, topic: string): Decision {
+export interface PublishOptions {
+  /** The PUBLISH has its retain flag set. */
+  retain?: boolean;
+}
+
+export function canPublish(p: Principal, topic: string, opts: PublishOptions = {}): Decision {
   const where = parseDeviceTopic(topic);
-  if (!where) return deny(`${topic} is not a payspeaker device topic`);
+  if (!where) return deny('not-a-device-topic', `${topic} is not a payspeaker device topic`);
   if (p.role === 'backend') {
-    return BACKEND_PUBLISHES.has(where.leaf)
-      ? ALLOW
-      : deny(`the backend publishes only notify and cmd, not ${where.leaf}`);
+    if (!BACKEND_PUBLISHES.has(where.leaf))
+      return deny('wrong-leaf', `the backend publishes only notify and cmd, not ${where.leaf}`);
+    return opts.retain ? deny('retained', retainedReason(where.leaf)) : ALLOW;
   }
   if (where.deviceId !== p.id)
-    return deny(`a device may publish only under its own id (${p.id}), not ${where.deviceId}`);
-  if (BACKEND_PUBLISHES.has(where.leaf)) return deny(`only the backend may publish ${where.leaf}`);
-  return DEVICE_PUBLISHES.has(where.leaf)
-    ? ALLOW
-    : deny(`a device publishes only ack, state, telemetry and cmd/result, not ${where.leaf}`);
+    return deny('another-device', `a device may publish only under its own id (${p.id}), not ${where.deviceId}`);
+  if (BACKEND_PUBLISHES.has(where.leaf)) return deny('backend-only', `only the backend may publish ${where.leaf}`);
+  if (!DEVICE_PUBLISHES.has(where.leaf))
+    return deny('wrong-leaf', `a device publishes only ack, state, telemetry and cmd/result, not ${where.leaf}`);
+  return opts.retain && where.leaf !== 'state' ? deny('retained', retainedReason(where.leaf)) : ALLOW;
 }
+
+const retainedReason = (leaf: string) =>
+  `${leaf} messages may not be retained (only a device's state is): a later subscriber would take a retained one for new`;
 
 export function canSubscribe(p: Principal, filter: string): Decision {
   if (p.role === 'backend') return backendCanSubscribe(filter);
-  if (filter.includes('+') || filter.includes('#')) return deny('devices may not use wildcard subscriptions');
+  if (filter.includes('+') || filter.includes('#'))
+    return deny('wildcard', 'devices may not use wildcard subscriptions');
   const where = parseDeviceTopic(filter);
-  if (!where) return deny(`${filter} is not a payspeaker device topic`);
+  if (!where) return deny('not-a-device-topic', `${filter} is not a payspeaker device topic`);
   if (where.deviceId !== p.id)
-    return deny(`a device may subscribe only to its own topics (${p.id}), not ${where.deviceId}'s`);
+    return deny('another-device', `a device may subscribe only to its own topics (${p.id}), not ${where.deviceId}'s`);
   return BACKEND_PUBLISHES.has(where.leaf)
     ? ALLOW
-    : deny(`a device subscribes only to its notify and cmd topics, not ${where.leaf}`);
+    : deny('wrong-leaf', `a device subscribes only to its notify and cmd topics, not ${where.leaf}`);
 }
 
 /**
@@ -66,22 +92,24 @@ export function canReceive(p: Principal, topic: string): Decision {
 
 /** The will is a publish the broker makes later on the client's behalf: it is checked at connect. */
 export function canSetWill(p: Principal, topic: string): Decision {
-  if (p.role === 'backend') return deny('the backend has no last will');
+  if (p.role === 'backend') return deny('will', 'the backend has no last will');
   const own = topics.state(p.id);
-  return topic === own ? ALLOW : deny(`a device's last will must be its own state topic (${own}), not ${topic}`);
+  return topic === own
+    ? ALLOW
+    : deny('will', `a device's last will must be its own state topic (${own}), not ${topic}`);
 }
 
 /** `devices/+/ack` or `devices/SPK-0001/ack`; never `#`, which would include other traffic. */
 function backendCanSubscribe(filter: string): Decision {
   const prefix = `${TOPIC_ROOT}/devices/`;
-  if (!filter.startsWith(prefix)) return deny(`${filter} is not a payspeaker device topic`);
+  if (!filter.startsWith(prefix)) return deny('not-a-device-topic', `${filter} is not a payspeaker device topic`);
   const rest = filter.slice(prefix.length);
   const slash = rest.indexOf('/');
   const id = rest.slice(0, slash);
   const leaf = rest.slice(slash + 1);
   if (slash <= 0 || (id !== '+' && !isDeviceId(id)))
-    return deny(`${filter}: the device level must be "+" or a device id`);
+    return deny('wildcard', `${filter}: the device level must be "+" or a device id`);
   return DEVICE_PUBLISHES.has(leaf)
     ? ALLOW
-    : deny(`the backend subscribes only to ack, state, telemetry and cmd/result, not ${leaf}`);
+    : deny('wrong-leaf', `the backend subscribes only to ack, state, telemetry and cmd/result, not ${leaf}`);
 }

@@ -9,7 +9,6 @@
  * device's own (it would take over another session).
  */
 import crypto from 'node:crypto';
-import { LogThrottle } from './limits.ts';
 import type net from 'node:net';
 import type { Aedes, AedesOptions, AuthenticateError, Client, Subscription } from 'aedes';
 import {
@@ -22,6 +21,7 @@ import {
   type Principal,
 } from './acl.ts';
 import { verifySecret } from './credentials.ts';
+import { clip, ThrottledLog } from './log-throttle.ts';
 import type { Registry } from './registry.ts';
 import { parseDeviceTopic } from '../src/protocol/index.ts';
 import type { Logger } from '../src/log.ts';
@@ -100,7 +100,8 @@ type Hooks = Required<
 /** The aedes hooks for secure mode, and the session each authenticated client got. */
 export class Authenticator {
   private readonly sessions = new WeakMap<Client, Session>();
-  private readonly refusals = new LogThrottle();
+  /** Refusals are logged per client (or address and username) and rule, at most once a second each. */
+  private readonly refusals: ThrottledLog;
   // aedes hands authenticate() no packet: preConnect keeps the will topic for it.
   private readonly willTopics = new WeakMap<Client, string>();
   /** Clients already logged for a withheld delivery: a leaked subscription must not flood the log. */
@@ -109,7 +110,9 @@ export class Authenticator {
   constructor(
     private readonly registry: Registry,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.refusals = new ThrottledLog(log);
+  }
 
   session(client: Client): Session | undefined {
     return this.sessions.get(client);
@@ -130,41 +133,39 @@ export class Authenticator {
         }
         const who = username ? JSON.stringify(username.slice(0, 80)) : '(no username)';
         const address = remoteAddress(client);
+        const reason = clip(verdict.reason)!;
         // One line per address, username and reason per second: a credential-stuffing flood must not flood the log.
-        const count = this.refusals.note(`${address} ${who} ${verdict.reason}`);
-        if (count !== null) {
-          const times = count > 1 ? ` (${count} times since the last line)` : '';
-          this.log.warn(
-            { username: username?.slice(0, 80), clientId: client.id, address, connack: verdict.code },
-            `refused ${who} from ${address}: ${verdict.reason}${times}`,
-          );
-        }
+        this.refusals.warn(
+          `connect|${address}|${who}|${verdict.code}|${reason}`,
+          `refused connections as ${who} from ${address} (${reason})`,
+          { username: username?.slice(0, 80), clientId: clip(client.id, 80), address, connack: verdict.code },
+          `refused ${who} from ${address}: ${reason}`,
+        );
         done(Object.assign(new Error(verdict.reason), { returnCode: verdict.code }) as AuthenticateError, false);
       },
       authorizePublish: (client, packet, done) => {
         // client is null only for a will left by a vanished broker: it was checked at connect.
         if (!client) return done(parseDeviceTopic(packet.topic)?.leaf === 'state' ? null : new Error('not authorized'));
-        const decision = this.decide(client, (p) => canPublish(p, packet.topic));
+        const decision = this.decide(client, (p) => canPublish(p, packet.topic, { retain: packet.retain }));
         if (decision.allowed) return done(null);
-        this.refused(client, 'publish', packet.topic, decision.reason);
-        done(new Error(`not authorized to publish to ${packet.topic}: ${decision.reason}`));
+        this.refused(client, 'publish', packet.topic, decision);
+        done(new Error(`not authorized to publish to ${clip(packet.topic)}: ${clip(decision.reason)}`));
       },
       authorizeSubscribe: (client, sub, done) => {
         const decision = this.decide(client, (p) => canSubscribe(p, sub.topic));
         if (decision.allowed) return done(null, sub);
-        this.refused(client, 'subscribe', sub.topic, decision.reason);
+        this.refused(client, 'subscribe', sub.topic, decision);
         done(null, null); // SUBACK 128 for this filter; the connection stays up
       },
       authorizeForward: (client, packet) => {
-        if (this.decide(client, (p) => canReceive(p, packet.topic)).allowed) return packet;
+        const decision = this.decide(client, (p) => canReceive(p, packet.topic));
+        if (decision.allowed) return packet;
         if (!this.withheld.has(client)) {
           this.withheld.add(client);
-          this.refused(
-            client,
-            'delivery',
-            packet.topic,
-            'not a topic it may receive (further ones are withheld without a log line)',
-          );
+          this.refused(client, 'delivery', packet.topic, {
+            ...decision,
+            reason: `not a topic it may receive: ${decision.reason} (further ones are withheld without a log line)`,
+          });
         }
         return null;
       },
@@ -183,15 +184,35 @@ export class Authenticator {
 
   private decide(client: Client, rule: (p: Principal) => Decision): Decision {
     const session = this.sessions.get(client);
-    return session ? rule(session.principal) : { allowed: false, reason: 'not authenticated' };
+    return session
+      ? rule(session.principal)
+      : { allowed: false, rule: 'not-authenticated', reason: 'not authenticated' };
   }
 
-  private refused(client: Client, what: 'publish' | 'subscribe' | 'delivery', topic: string, reason: string): void {
+  /**
+   * One line per client, kind and rule per second, with the topic and reason clipped: a
+   * SUBSCRIBE with a thousand refused filters, or a device reconnecting to publish where it may
+   * not, gives a line and then a count.
+   */
+  private refused(
+    client: Client,
+    what: 'publish' | 'subscribe' | 'delivery',
+    topic: string,
+    decision: Extract<Decision, { allowed: false }>,
+  ): void {
     const session = this.sessions.get(client);
-    const who = session ? describePrincipal(session.principal) : `client ${client.id}`;
+    const who = session ? describePrincipal(session.principal) : `client ${clip(client.id, 80)}`;
+    const shown = clip(topic)!;
     const msg =
-      what === 'delivery' ? `withheld a message on ${topic} from ${who}` : `refused ${what} by ${who} to ${topic}`;
-    this.log.warn({ clientId: client.id, topic, address: remoteAddress(client) }, `${msg}: ${reason}`);
+      what === 'delivery' ? `withheld a message on ${shown} from ${who}` : `refused ${what} by ${who} to ${shown}`;
+    const label =
+      what === 'delivery' ? `withheld messages from ${who}` : `refused ${what}s by ${who} (${decision.rule})`;
+    this.refusals.warn(
+      `${what}|${client.id}|${decision.rule}`,
+      label,
+      { clientId: clip(client.id, 80), topic: shown, address: remoteAddress(client), rule: decision.rule },
+      `${msg}: ${clip(decision.reason)}`,
+    );
   }
 }
 

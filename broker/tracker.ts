@@ -1,10 +1,15 @@
 /**
  * Tracks what each device played, from the acks and retained states devices publish.
  * This is the cloud's view of its fleet: who is online, and what each speaker said.
+ *
+ * Its log lines are a device's to cause, so they go through a ThrottledLog: one line per device
+ * and kind (acked, rejected, malformed ack, malformed state) per second, then a count, with the
+ * text a device sent (payment id, reason, detail, spoken text) cut to 200 characters.
  */
 import type { Aedes, AedesPublishPacket } from 'aedes';
 import { parseAck, parseDeviceTopic, topics, type Ack, type AckStatus } from '../src/protocol/index.ts';
 import type { Logger } from '../src/log.ts';
+import { clip, ThrottledLog } from './log-throttle.ts';
 
 /** Enough history to answer "what did SPK-0001 just say" without growing without bound. */
 const RECENT_ACKS = 100;
@@ -19,11 +24,14 @@ export interface DeviceRecord {
 
 export class PlaybackTracker {
   private readonly devices = new Map<string, DeviceRecord>();
+  private readonly lines: ThrottledLog;
 
   constructor(
-    private readonly log: Logger,
+    log: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.lines = new ThrottledLog(log);
+  }
 
   /** Subscribes inside the broker: no extra connection, sees every device. */
   attach(aedes: Aedes): Promise<void> {
@@ -70,21 +78,39 @@ export class PlaybackTracker {
   private onAck(packet: AedesPublishPacket): void {
     const where = parseDeviceTopic(packet.topic);
     if (!where) return;
+    const device = where.deviceId;
     let ack: Ack;
     try {
       ack = parseAck(packet.payload as Buffer);
     } catch (err) {
-      this.log.warn({ device: where.deviceId, err: (err as Error).message }, 'ignored a malformed ack');
+      this.lines.warn(
+        `${device}|malformed-ack`,
+        `malformed acks from device ${device}`,
+        { device, err: clip((err as Error).message) },
+        'ignored a malformed ack',
+      );
       return;
     }
-    const rec = this.record(where.deviceId);
+    const rec = this.record(device);
     rec.lastSeen = this.now();
     rec.counts[ack.status] += 1;
     rec.recent.push(ack);
     if (rec.recent.length > RECENT_ACKS) rec.recent.shift();
-    const fields = { device: where.deviceId, payment: ack.id, status: ack.status, reason: ack.reason, text: ack.text };
-    if (ack.status === 'rejected') this.log.warn(fields, `device rejected a notification: ${ack.detail ?? ack.reason}`);
-    else this.log.info(fields, 'device acked');
+    const fields = {
+      device,
+      payment: clip(ack.id),
+      status: ack.status,
+      reason: clip(ack.reason),
+      text: clip(ack.text),
+    };
+    if (ack.status === 'rejected')
+      this.lines.warn(
+        `${device}|rejected`,
+        `rejections from device ${device}`,
+        fields,
+        `device rejected a notification: ${clip(ack.detail ?? ack.reason)}`,
+      );
+    else this.lines.info(`${device}|acked`, `acks from device ${device}`, fields, 'device acked');
   }
 
   private onState(packet: AedesPublishPacket): void {
@@ -96,7 +122,13 @@ export class PlaybackTracker {
       rec.online = state.online === true;
       rec.lastSeen = this.now();
     } catch {
-      this.log.warn({ device: where.deviceId }, 'ignored a malformed state message');
+      const device = where.deviceId;
+      this.lines.warn(
+        `${device}|malformed-state`,
+        `malformed state messages from device ${device}`,
+        { device },
+        'ignored a malformed state message',
+      );
     }
   }
 }

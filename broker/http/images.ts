@@ -83,6 +83,8 @@ export function firmwareRoutes(app: FastifyInstance, store: FirmwareStore, auth:
   // Uploads are raw bytes: a parser of their own, in a scope of their own, so the payments API
   // keeps refusing anything but JSON.
   void app.register(async (scope) => {
+    // Every content type, JSON included: a release JSON is read as bytes and checked here.
+    scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
     scope.put<{ Params: { file: string } }>(
       `${FIRMWARE_PATH}/:file`,
@@ -140,6 +142,13 @@ async function acceptRelease(
     );
   }
   const verdict = verifyReleaseFile(release, path.join(store.dir, tarballName(target.version)), store.publicKey);
+  // A release that is not even shaped like one is a bad request, as a wrong version or file above.
+  if (!verdict.ok && verdict.problem === 'release-invalid')
+    throw new ApiError(
+      400,
+      'invalid-release',
+      `${verdict.reason}: upload the ${releaseFileName('<version>')} that "payspeaker image build" wrote`,
+    );
   if (!verdict.ok) {
     const hint =
       verdict.problem === 'file-missing'

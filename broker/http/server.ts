@@ -6,10 +6,17 @@
 import Fastify from 'fastify';
 import type { Logger } from '../../src/log.ts';
 import type { Outbox } from '../outbox/outbox.ts';
-import { installErrorHandling, ApiError } from './errors.ts';
+import {
+  ApiError,
+  clientErrorHandler,
+  installErrorHandling,
+  parseJsonBody,
+  routerErrorHandler,
+  type RequestLimits,
+} from './errors.ts';
 import { backendTokenAuth, openAccess } from './auth.ts';
 import { paymentRoutes, PAYMENT_FIELD_HINTS } from './payments.ts';
-import { deviceRoutes, type FleetView } from './devices.ts';
+import { deviceRoutes, isReservedId, type FleetView } from './devices.ts';
 import { firmwareRoutes, type FirmwareStore } from './images.ts';
 
 export interface HttpApiOptions {
@@ -28,34 +35,54 @@ export interface HttpApi {
   close(): Promise<void>;
 }
 
-/** A payment is ~200 bytes of JSON; 16 KiB is plenty and bounds what a client can make us parse. */
-const BODY_LIMIT = 16 * 1024;
+/**
+ * A payment is ~200 bytes of JSON; 16 KiB is plenty and bounds what a client can make us parse.
+ * Ids and firmware file names are far shorter than 100 characters (find-my-way's default).
+ */
+const LIMITS: RequestLimits = { bodyLimit: 16 * 1024, maxParamLength: 100 };
+
+const unknownDevice = (device: string) =>
+  new ApiError(
+    404,
+    'unknown-device',
+    isReservedId(device)
+      ? `device ${device} is not provisioned on this broker: "${device}" is the backend's own identity, not a device`
+      : `device ${device} is not provisioned on this broker: run "npx payspeaker provision ${device}" first`,
+    'device',
+  );
 
 export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   const app = Fastify({
     logger: false,
-    bodyLimit: BODY_LIMIT,
+    bodyLimit: LIMITS.bodyLimit,
+    routerOptions: { maxParamLength: LIMITS.maxParamLength },
+    // What fastify and Node's HTTP parser refuse before a route runs gets the API's error shape too.
+    frameworkErrors: routerErrorHandler(LIMITS),
+    clientErrorHandler,
     forceCloseConnections: true,
     // No coercion ("12.5" must not become 12) and no silent removal of unknown fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   const { registry } = opts.fleet;
   const auth = registry ? backendTokenAuth(registry) : openAccess;
-  installErrorHandling(app, opts.log, PAYMENT_FIELD_HINTS);
+  installErrorHandling(app, opts.log, PAYMENT_FIELD_HINTS, LIMITS);
   // JSON only: fastify would otherwise hand a text/plain body to the schema as a string.
   app.removeContentTypeParser('text/plain');
+  // Our own JSON parser: it says what was wrong, and refuses __proto__ and constructor keys by name.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   app.get('/v1/health', async () => ({ ok: true }));
   paymentRoutes(app, opts.outbox, auth, (device) => {
+    if (isReservedId(device)) throw unknownDevice(device);
     if (!registry) return;
     const identity = registry.find(device);
-    if (!identity || identity.role !== 'device') {
-      throw new ApiError(
-        404,
-        'unknown-device',
-        `device ${device} is not provisioned on this broker: run "npx payspeaker provision ${device}" first`,
-        'device',
-      );
-    }
+    if (!identity || identity.role !== 'device') throw unknownDevice(device);
     if (identity.status === 'revoked') {
       throw new ApiError(
         409,

@@ -5,8 +5,9 @@
  * talks to aedes directly: no extra connection, and it sees every device's PUBACK.
  */
 import type { Aedes, AedesPublishPacket, Client, PublishPacket, PubrelPacket, Subscription } from 'aedes';
-import { parseAck, parseDeviceTopic, topics } from '../../src/protocol/index.ts';
+import { parseAck, parseDeviceTopic, topics, type Ack } from '../../src/protocol/index.ts';
 import { deviceClientId, deviceOfClientId } from '../auth.ts';
+import { clip, ThrottledLog } from '../log-throttle.ts';
 import type { Logger } from '../../src/log.ts';
 import { InFlight, type TakeVerdict } from './in-flight.ts';
 import type { Outbox, Publication, SendDecision } from './outbox.ts';
@@ -31,6 +32,11 @@ export interface DispatcherOptions {
 /** Copies handed to aedes and not yet written (see send), in all and per device. */
 const MAX_SENDING = 50;
 const MAX_SENDING_PER_DEVICE = 5;
+/**
+ * The most characters of an ack's text, reason or detail kept with a payment (and shown by the
+ * API): a spoken sentence is far shorter, and a device must not store 16 KB per payment.
+ */
+export const MAX_ACK_TEXT = 1000;
 
 export class Dispatcher {
   private timer: NodeJS.Timeout | null = null;
@@ -43,6 +49,8 @@ export class Dispatcher {
   private readonly outgoing: Publication[] = [];
   private sending = 0;
   private readonly sendingTo = new Map<string, number>();
+  /** Lines a device or a failing disk can repeat thousands of times a second: one a second per kind. */
+  private readonly lines: ThrottledLog;
   private readonly onPuback = (packet: PublishPacket | PubrelPacket | undefined, client: Client) =>
     this.delivered(packet, client);
   private readonly onSubscribe = (subs: Subscription[], client: Client) => this.subscribed(subs, client);
@@ -65,11 +73,18 @@ export class Dispatcher {
     this.batch = opts.batch ?? 2000;
     this.inFlight = new InFlight(opts.maxInFlightPerDevice ?? 100, opts.inFlightTimeoutMs ?? 30_000);
     this.clustered = opts.clustered ?? false;
+    this.lines = new ThrottledLog(log);
   }
 
   async start(): Promise<void> {
     this.outbox.onAccepted = (p) => this.publish(p);
-    this.outbox.onError = (err) => this.log.error({ err: err.message }, 'could not record a payment status change');
+    this.outbox.onError = (err) =>
+      this.lines.error(
+        'record-failed',
+        'failed payment status changes',
+        { err: clip(err.message) },
+        'could not record a payment status change',
+      );
     this.aedes.on('ack', this.onPuback);
     this.aedes.on('subscribe', this.onSubscribe);
     this.aedes.on('clientDisconnect', this.onDisconnect);
@@ -112,7 +127,12 @@ export class Dispatcher {
       // Nothing was sent: the copies recorded for this scan are not out.
       for (const id of taken) this.inFlight.release(id);
       // Busy (a CLI command holds the lock) or a disk error: the next poll tries again.
-      this.log.warn({ err: (err as Error).message }, 'could not scan the outbox for due payments');
+      this.lines.warn(
+        'scan-failed',
+        'failed scans of the outbox',
+        { err: clip((err as Error).message) },
+        'could not scan the outbox for due payments',
+      );
       return;
     }
     for (const id of work.expired)
@@ -219,7 +239,12 @@ export class Dispatcher {
         else this.sendingTo.delete(p.device);
         if (err) {
           this.inFlight.release(p.id);
-          this.log.warn({ payment: p.id, err: err.message }, 'could not publish a payment; it will be retried');
+          this.lines.warn(
+            'publish-failed',
+            'payments that could not be published',
+            { payment: p.id, err: clip(err.message) },
+            'could not publish a payment; it will be retried',
+          );
         }
         setImmediate(() => this.pump());
       });
@@ -242,13 +267,14 @@ export class Dispatcher {
   private acked(packet: AedesPublishPacket): void {
     const where = parseDeviceTopic(packet.topic);
     if (!where) return;
+    let ack: Ack;
     try {
-      const ack = parseAck(packet.payload as Buffer);
-      // Only the device itself may speak for its payments (the ACL enforces the topic in secure mode).
-      if (ack.device === where.deviceId) this.outbox.recordAck(where.deviceId, ack);
+      ack = parseAck(packet.payload as Buffer);
     } catch {
-      // The tracker logs malformed acks.
+      return; // The tracker logs malformed acks (throttled).
     }
+    // Only the device itself may speak for its payments (the ACL enforces the topic in secure mode).
+    if (ack.device === where.deviceId) this.outbox.recordAck(where.deviceId, storable(ack));
   }
 
   private subscribed(subs: Subscription[], client: Client): void {
@@ -258,6 +284,22 @@ export class Dispatcher {
         this.outbox.makeDueNow(where.deviceId);
     }
   }
+}
+
+/**
+ * An ack as the outbox may store it. parseAck checks the fields every ack has; `text`, `reason`
+ * and `detail` are the device's own words, of any JSON type and any length. A non-string would
+ * make SQLite refuse the whole write (and log an error per ack), so such a field is left out, and
+ * a long one is cut to MAX_ACK_TEXT characters.
+ */
+export function storable(ack: Ack): Ack {
+  const keep = (v: unknown) => (typeof v === 'string' ? clip(v, MAX_ACK_TEXT) : undefined);
+  const out: Ack = { v: ack.v, id: ack.id, device: ack.device, status: ack.status, at: ack.at };
+  const [text, reason, detail] = [keep(ack.text), keep(ack.reason), keep(ack.detail)];
+  if (text !== undefined) out.text = text;
+  if (reason !== undefined) out.reason = reason as Ack['reason'];
+  if (detail !== undefined) out.detail = detail;
+  return out;
 }
 
 function paymentIdOf(payload: Buffer): string | null {

@@ -7,7 +7,12 @@ const backend: Principal = { role: 'backend' };
 const own = (leaf: string) => `payspeaker/v1/devices/SPK-0001/${leaf}`;
 const other = (leaf: string) => `payspeaker/v1/devices/SPK-0002/${leaf}`;
 
-type Row = [who: Principal, action: 'publish' | 'subscribe' | 'will', topic: string, allowed: boolean];
+type Row = [
+  who: Principal,
+  action: 'publish' | 'publish retained' | 'subscribe' | 'will',
+  topic: string,
+  allowed: boolean,
+];
 
 const table: Row[] = [
   // A device listens to its own notifications and commands, nothing else.
@@ -36,6 +41,15 @@ const table: Row[] = [
   [me, 'publish', own('unknown'), false],
   [me, 'publish', '$SYS/broker/x', false],
   [me, 'publish', 'payspeaker/v2/devices/SPK-0001/ack', false],
+  // Only a device's own state is retained: a retained ack, telemetry or command result would be
+  // handed to every later subscriber as if it were new.
+  [me, 'publish retained', own('state'), true],
+  [me, 'publish retained', own('ack'), false],
+  [me, 'publish retained', own('telemetry'), false],
+  [me, 'publish retained', own('cmd/result'), false],
+  [me, 'publish retained', other('state'), false],
+  [backend, 'publish retained', own('notify'), false],
+  [backend, 'publish retained', own('cmd'), false],
   // A device's will is its own offline state, nothing else.
   [me, 'will', own('state'), true],
   [me, 'will', other('state'), false],
@@ -61,13 +75,19 @@ const table: Row[] = [
   [backend, 'will', own('state'), false],
 ];
 
-const check = { publish: canPublish, subscribe: canSubscribe, will: canSetWill };
+const check = {
+  publish: (p: Principal, topic: string) => canPublish(p, topic),
+  'publish retained': (p: Principal, topic: string) => canPublish(p, topic, { retain: true }),
+  subscribe: canSubscribe,
+  will: canSetWill,
+};
 
 describe('ACL', () => {
   it.each(table)('%o %s %s → %s', (who, action, topic, allowed) => {
     const decision = check[action](who, topic);
     expect(decision.allowed).toBe(allowed);
-    // A refusal always says why, naming what was asked for.
+    // A refusal always says why, naming what was asked for, and which rule (the log throttles per rule).
     if (!decision.allowed) expect(decision.reason.length).toBeGreaterThan(10);
+    if (!decision.allowed) expect(decision.rule).toMatch(/^[a-z-]+$/);
   });
 });

@@ -39,6 +39,14 @@ async function granted(client: MqttClient, filters: string[]): Promise<number[]>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Resolves when the broker closes the client's connection; fails after `ms` saying what it did not refuse. */
+function closedWithin(client: MqttClient, ms: number, what: string): Promise<void> {
+  return Promise.race([
+    closed(client),
+    sleep(ms).then(() => Promise.reject(new Error(`the broker kept the connection open after ${what}`))),
+  ]);
+}
+
 describe('authorization', () => {
   const dataDir = tempDataDir();
   const { log, lines } = captureLog();
@@ -51,7 +59,7 @@ describe('authorization', () => {
   });
   afterAll(() => broker.close());
 
-  it("refuses a device's subscriptions to another device's topics and to wildcards, and logs each once", async () => {
+  it("refuses a device's subscriptions to another device's topics and to wildcards, and logs once per rule, then a count", async () => {
     const device = await connected(broker.mqttUrl, 'SPK-0001', secrets['SPK-0001']!);
     const before = lines.length;
     const filters = [
@@ -63,16 +71,22 @@ describe('authorization', () => {
       topics.command('SPK-0001'),
     ];
     expect(await granted(device, filters)).toEqual([1, 128, 128, 128, 128, 1]);
+    // The first refusal of each rule (another device's topic; a wildcard) at once...
     const refusals = lines.slice(before).filter((l) => l.level === LEVEL.warn);
-    expect(refusals.map((l) => l.topic)).toEqual([
-      topics.notify('SPK-0002'),
-      topics.command('SPK-0002'),
-      topics.allAcks,
-      'payspeaker/#',
+    expect(refusals.map((l) => [l.topic, l.rule])).toEqual([
+      [topics.notify('SPK-0002'), 'another-device'],
+      [topics.allAcks, 'wildcard'],
     ]);
     expect(refusals[0]!.msg).toMatch(
       /refused subscribe by device SPK-0001 to payspeaker\/v1\/devices\/SPK-0002\/notify/,
     );
+    // ...and the rest as a count once the second is over: a SUBSCRIBE cannot flood the log.
+    await sleep(1300);
+    const counts = lines.slice(before + 2).filter((l) => l.level === LEVEL.warn);
+    expect(counts.map((l) => [l.suppressed, l.msg])).toEqual([
+      [1, expect.stringMatching(/^1 more suppressed .*refused subscribes by device SPK-0001 \(another-device\)/)],
+      [1, expect.stringMatching(/^1 more suppressed .*refused subscribes by device SPK-0001 \(wildcard\)/)],
+    ]);
     expect(device.connected).toBe(true); // a refused subscription is not a reason to disconnect
     await end(device);
   });
@@ -133,6 +147,34 @@ describe('authorization', () => {
     await sleep(100);
     expect(heard).toEqual([]);
     await end(victim);
+  });
+
+  it('refuses a retained ack, telemetry or command result (the connection closes) and keeps nothing for a later subscriber', async () => {
+    const planted = [topics.ack('SPK-0001'), topics.telemetry('SPK-0001'), topics.commandResult('SPK-0001')];
+    const before = lines.length;
+    for (const topic of planted) {
+      const device = await connected(broker.mqttUrl, 'SPK-0001', secrets['SPK-0001']!);
+      device.publish(topic, JSON.stringify({ v: 1, planted: topic }), { qos: 1, retain: true });
+      await closedWithin(device, 3000, `a retained publish on ${topic}`);
+      await end(device);
+    }
+    expect(lines.slice(before).filter((l) => l.level === LEVEL.warn)[0]).toMatchObject({
+      rule: 'retained',
+      msg: expect.stringMatching(/refused publish by device SPK-0001 to .*\/ack: ack messages may not be retained/),
+    });
+    // The device's own state stays retained: that is what it is for.
+    const device = await connected(broker.mqttUrl, 'SPK-0001', secrets['SPK-0001']!);
+    const state = JSON.stringify({ v: 1, device: 'SPK-0001', online: true, planted: false });
+    await device.publishAsync(topics.state('SPK-0001'), state, { qos: 1, retain: true });
+    expect(device.connected).toBe(true);
+    await new Promise<void>((resolve) => device.end(false, {}, () => resolve())); // clean: no will
+    const backend = await connectBackend(broker.mqttUrl, dataDir);
+    const retained: [string, string][] = [];
+    backend.on('message', (topic, payload, packet) => packet.retain && retained.push([topic, payload.toString()]));
+    await backend.subscribeAsync([...planted, topics.state('SPK-0001')], { qos: 1 });
+    await sleep(300);
+    expect(retained).toEqual([[topics.state('SPK-0001'), state]]);
+    await end(backend);
   });
 
   it('lets a device publish its own ack, state, telemetry and command results, which the backend receives', async () => {
