@@ -4,15 +4,21 @@
  * With `security` it authenticates clients against the registry and applies the ACL
  * (docs/SECURITY.md); without it, it is open, as it was before security existed.
  */
+import tls from 'node:tls';
 import { Aedes, type AedesOptions, type AuthenticateError } from 'aedes';
 import {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   listenTcp,
   listenTls,
   listenWebSocket,
   type ConnectionGuard,
   type Listener,
+  type TlsListener,
   type TlsListenOptions,
+  type WebSocketListenOptions,
 } from './listeners.ts';
+import { OriginPolicy, ownHttpOrigins } from './origins.ts';
+import type { ServerTls } from './tls.ts';
 import { ConnectionGate, LogThrottle, guardPacketSize, resolveLimits, type Limits } from './limits.ts';
 import { PlaybackTracker } from './tracker.ts';
 import { Authenticator, forgetRefusedSubscriptions, remoteAddress } from './auth.ts';
@@ -59,6 +65,19 @@ export interface BrokerOptions {
    * and the HTTP API. Omitted: none, as before it existed (`payspeaker broker` always starts it).
    */
   service?: ServiceOptions;
+  /**
+   * A connection that has not finished its TLS handshake (mqtts, wss), or made its WebSocket
+   * upgrade request (ws, wss), within this time is closed. Default 10 s.
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * Browser origins (`http(s)://host[:port]`) whose pages may open a WebSocket connection, besides
+   * the broker's own HTTP API origin; `*` allows any. An upgrade with another `Origin` header gets
+   * 403; one without (every non-browser client) is accepted. broker/origins.ts.
+   */
+  wsOrigins?: readonly string[];
+  /** With `tls`: do not open the plain MQTT and ws listeners; mqttUrl is then the mqtts URL. */
+  tlsOnly?: boolean;
 }
 
 export interface BrokerTlsOptions {
@@ -74,7 +93,10 @@ export interface BrokerTlsOptions {
 export interface RunningBroker {
   readonly aedes: Aedes;
   readonly tracker: PlaybackTracker;
+  /** mqtt://… ; with `tlsOnly`, where there is no plain listener, the mqtts://… URL. */
   readonly mqttUrl: string;
+  /** True when started with `tlsOnly`: no plain MQTT or ws listener is open. */
+  readonly tlsOnly: boolean;
   readonly wsUrl: string | null;
   /** mqtts://… when started with `tls`, else null. */
   readonly mqttsUrl: string | null;
@@ -84,11 +106,20 @@ export interface RunningBroker {
   readonly registry: Registry | null;
   /** The notification service when started with `service`, else null. */
   readonly service: NotificationService | null;
+  /**
+   * Serves a new certificate and key on the mqtts and wss listeners: new handshakes use it,
+   * established connections keep theirs. Throws (and keeps the old one) if the pair is unusable
+   * or the broker has no TLS.
+   */
+  reloadTls(pems: ServerTls): void;
   close(): Promise<void>;
 }
 
 export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBroker> {
   const host = opts.host ?? '127.0.0.1';
+  if (opts.tlsOnly && !opts.tls)
+    throw new Error('tlsOnly needs tls: without a certificate the broker would have no listener at all');
+  const origins = new OriginPolicy(opts.wsOrigins ?? []);
   const log = opts.log ?? silentLogger;
   const limits = opts.limits === undefined || opts.limits === false ? null : resolveLimits(opts.limits);
   const now = opts.now ?? Date.now;
@@ -116,37 +147,56 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
     security?.stop();
     await store.close();
   };
-  let tcp: Listener,
+  let tcp: Listener | null = null,
     ws: Listener | null = null,
-    mqtts: Listener | null = null,
+    mqtts: TlsListener | null = null,
     wss: Listener | null = null;
-  const add = (l: Listener) => (listeners.push(l), l);
+  const secure: TlsListener[] = [];
+  const add = <L extends Listener>(l: L) => (listeners.push(l), l);
+  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  const wsOpts: WebSocketListenOptions = {
+    upgradeTimeoutMs: handshakeTimeoutMs,
+    origins,
+    onRefused: webSocketRefusalLogger(log, throttle, handshakeTimeoutMs),
+  };
   try {
-    tcp = add(await listenTcp(aedes, host, opts.port ?? 1883, guard));
-    if (opts.wsPort !== null) ws = add(await listenWebSocket(aedes, host, opts.wsPort ?? 8080, guard));
+    if (!opts.tlsOnly) {
+      tcp = add(await listenTcp(aedes, host, opts.port ?? 1883, guard));
+      if (opts.wsPort !== null) ws = add(await listenWebSocket(aedes, host, opts.wsPort ?? 8080, guard, wsOpts));
+    }
     if (opts.tls) {
       const tlsOpts: TlsListenOptions = {
         cert: opts.tls.cert,
         key: opts.tls.key,
+        handshakeTimeoutMs,
         onHandshakeError: handshakeLogger(log, throttle),
       };
       mqtts = add(await listenTls(aedes, host, opts.tls.port ?? 8883, tlsOpts, guard));
-      if (opts.tls.wssPort !== null)
-        wss = add(await listenWebSocket(aedes, host, opts.tls.wssPort ?? 8443, guard, tlsOpts));
+      secure.push(mqtts);
+      if (opts.tls.wssPort !== null) {
+        const l = add(await listenWebSocket(aedes, host, opts.tls.wssPort ?? 8443, guard, { ...wsOpts, tls: tlsOpts }));
+        if (l.setSecureContext) secure.push(l as TlsListener);
+        wss = l;
+      }
     }
     if (opts.service)
       service = await startNotificationService(
         { clustered: Boolean(opts.cluster), ...opts.service },
         { aedes, tracker, registry: security?.registry ?? null, host, log },
       );
+    // A web console served by the broker's own HTTP port may open WebSocket connections.
+    if (service?.httpUrl) for (const o of ownHttpOrigins(service.httpUrl)) origins.allow(o);
   } catch (err) {
     await shutDown();
     throw err;
   }
+  const mqttUrl = tcp?.url ?? mqtts!.url;
   log.info(
     {
-      mqtt: tcp.url,
+      mqtt: tcp?.url ?? null,
       ws: ws?.url ?? null,
+      ...(opts.tlsOnly && { tlsOnly: true }),
+      wsOrigins: origins.list(),
       ...(opts.tls && { mqtts: mqtts?.url ?? null, wss: wss?.url ?? null }),
       ...(opts.security && { security: opts.security.mode }),
       persistence: store.describe,
@@ -160,12 +210,19 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
   return {
     aedes,
     tracker,
-    mqttUrl: tcp.url,
+    mqttUrl,
+    tlsOnly: Boolean(opts.tlsOnly),
     wsUrl: ws?.url ?? null,
     mqttsUrl: mqtts?.url ?? null,
     wssUrl: wss?.url ?? null,
     registry: security?.registry ?? null,
     service,
+    reloadTls: (pems) => {
+      if (secure.length === 0) throw new Error('this broker has no TLS listener to reload');
+      // Build it once first: a bad pair throws here, before any listener has changed.
+      tls.createSecureContext({ cert: pems.cert, key: pems.key });
+      for (const l of secure) l.setSecureContext(pems);
+    },
     close: () => (closing ??= shutDown().then(() => log.info('broker stopped'))),
   };
 }
@@ -295,6 +352,29 @@ function handshakeLogger(
       { address, err: err.message, failed: count },
       `TLS handshake with ${address} failed${count > 1 ? ` (${count} since the last line)` : ''}${hint}`,
     );
+  };
+}
+
+/** Upgrades refused for their Origin, and connections closed for never upgrading: one line a second per address. */
+function webSocketRefusalLogger(
+  log: Logger,
+  throttle: LogThrottle,
+  timeoutMs: number,
+): NonNullable<WebSocketListenOptions['onRefused']> {
+  return (address, why, detail) => {
+    const count = throttle.note(`ws-${why}:${address}`);
+    if (count === null) return;
+    const times = count > 1 ? ` (${count} since the last line)` : '';
+    if (why === 'origin')
+      log.warn(
+        { address, origin: detail, refused: count },
+        `refused a WebSocket upgrade from ${address}${times}: a browser page at ${detail} may not connect (allow it with --ws-origin ${detail})`,
+      );
+    else
+      log.warn(
+        { address, closed: count },
+        `closed a WebSocket connection from ${address}${times}: no upgrade request within ${timeoutMs} ms`,
+      );
   };
 }
 

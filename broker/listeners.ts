@@ -1,7 +1,12 @@
 /**
  * Network listeners that feed connections to aedes: plain MQTT over TCP, MQTT over WebSocket,
  * and (with a certificate) their TLS forms, mqtts and wss. Each returns a closer, so the broker
- * can shut down in order.
+ * can shut down in order; the TLS ones also take a new certificate while running (SIGHUP).
+ *
+ * What a connection must get through before aedes sees it (issue 12): the per-address rate
+ * limit at TCP accept, on every listener (for ws/wss before any HTTP parsing or TLS work); a TLS
+ * handshake finished within its timeout, else the socket is closed; for ws/wss an upgrade
+ * request within the same bound, else closed, and an `Origin` the policy allows, else 403.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -87,12 +92,39 @@ export async function listenTcp(aedes: Aedes, host: string, port: number, limits
   };
 }
 
+/** How long a connection may take over its TLS handshake, or its WebSocket upgrade, by default. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** A server certificate and key (PEM) for the TLS listeners, and who hears of failed handshakes. */
 export interface TlsListenOptions {
   cert: string;
   key: string;
-  /** A client that gave up during the handshake (say, it does not trust our CA). */
+  /** A handshake not finished by then is aborted and its socket closed. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** A client that gave up during the handshake (say, it does not trust our CA), or timed out. */
   onHandshakeError?: (address: string, err: Error & { code?: string }) => void;
+}
+
+/** A listener whose certificate can be replaced while it runs (SIGHUP): new handshakes use it. */
+export interface TlsListener extends Listener {
+  setSecureContext(pems: { cert: string; key: string }): void;
+}
+
+const SECURE_CONTEXT = { minVersion: 'TLSv1.2' } as const;
+
+/**
+ * Node aborts a handshake at `handshakeTimeout` and reports every failed one as
+ * `tlsClientError`, but once that event has a listener it leaves the socket open: a client
+ * that sends nothing, or half a ClientHello, would hold a descriptor for good. So the socket is
+ * destroyed here, after the listener has heard why.
+ */
+function closeFailedHandshakes(server: tls.Server, onError?: TlsListenOptions['onHandshakeError']): void {
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+    const address = peerAddress(socket);
+    socket.on('error', () => {});
+    socket.destroy();
+    onError?.(address, err);
+  });
 }
 
 /**
@@ -105,10 +137,15 @@ export async function listenTls(
   port: number,
   opts: TlsListenOptions,
   limits?: ConnectionGuard,
-): Promise<Listener> {
+): Promise<TlsListener> {
   const sockets = new Set<net.Socket>();
   const server = tls.createServer(
-    { cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 },
+    {
+      cert: opts.cert,
+      key: opts.key,
+      ...SECURE_CONTEXT,
+      handshakeTimeout: opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    },
     (socket) => {
       const address = socket.remoteAddress ?? 'unknown address';
       if (limits) limits.guard(socket, address);
@@ -126,13 +163,12 @@ export async function listenTls(
     sockets.add(raw);
     raw.once('close', () => sockets.delete(raw));
   });
-  server.on('tlsClientError', (err: Error & { code?: string }, socket) =>
-    opts.onHandshakeError?.(peerAddress(socket), err),
-  );
+  closeFailedHandshakes(server, opts.onHandshakeError);
   const bound = await listen(server, host, port, 'MQTT-over-TLS', '--tls-port');
   return {
     url: `mqtts://${urlHost(host)}:${bound}`,
     port: bound,
+    setSecureContext: (pems) => server.setSecureContext({ cert: pems.cert, key: pems.key, ...SECURE_CONTEXT }),
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -141,41 +177,112 @@ export async function listenTls(
   };
 }
 
-/** MQTT over WebSocket; with `tls`, over secure WebSocket (wss) on an HTTPS server. */
+/** What a WebSocket listener checks before it upgrades a connection. */
+export interface WebSocketListenOptions {
+  /** An upgrade request not made by then (after the TLS handshake, for wss) closes the socket. Default 10 s. */
+  upgradeTimeoutMs?: number;
+  /** Which browser pages may connect (their `Origin` header); omitted: any. */
+  origins?: { check(origin: string | undefined): { ok: true } | { ok: false; origin: string } };
+  /** An upgrade refused (403) for its Origin, or a connection closed for not upgrading in time. */
+  onRefused?: (address: string, why: 'origin' | 'upgrade-timeout', detail?: string) => void;
+  /** Serve wss (HTTPS) with this certificate instead of ws. */
+  tls?: TlsListenOptions;
+}
+
+function refuseUpgrade(socket: Duplex, status: string, text: string): void {
+  const body = `${text}\n`;
+  socket.on('error', () => {});
+  socket.end(
+    `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  // Do not wait for the client to close its side.
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/**
+ * MQTT over WebSocket; with `opts.tls`, over secure WebSocket (wss) on an HTTPS server.
+ *
+ * Before a connection reaches aedes: the per-address rate limit at TCP accept (a flood of
+ * upgrade requests costs no HTTP parsing or TLS work); the TLS handshake within its timeout;
+ * the upgrade request within `upgradeTimeoutMs`; its Origin on the allow list, else 403.
+ */
 export async function listenWebSocket(
   aedes: Aedes,
   host: string,
   port: number,
   limits?: ConnectionGuard,
-  tlsOpts?: TlsListenOptions,
-): Promise<Listener> {
+  opts: WebSocketListenOptions = {},
+): Promise<Listener & Partial<TlsListener>> {
+  const tlsOpts = opts.tls;
   const scheme = tlsOpts ? 'wss' : 'ws';
+  const upgradeTimeoutMs = opts.upgradeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   const answer = (_req: http.IncomingMessage, res: http.ServerResponse) => {
     res
-      .writeHead(426, { 'content-type': 'text/plain' })
+      .writeHead(426, { 'content-type': 'text/plain', connection: 'close' })
       .end(`MQTT over WebSocket: connect with an MQTT client to ${scheme}://host:port/mqtt\n`);
   };
   const server = tlsOpts
-    ? https.createServer({ cert: tlsOpts.cert, key: tlsOpts.key, minVersion: 'TLSv1.2' }, answer)
+    ? https.createServer(
+        {
+          cert: tlsOpts.cert,
+          key: tlsOpts.key,
+          ...SECURE_CONTEXT,
+          handshakeTimeout: tlsOpts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+        },
+        answer,
+      )
     : http.createServer(answer);
-  if (tlsOpts?.onHandshakeError) {
-    const onError = tlsOpts.onHandshakeError;
-    server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) =>
-      onError(peerAddress(socket), err),
-    );
-  }
-  const wss = new WebSocketServer({ server, ...(limits?.maxWsPayload && { maxPayload: limits.maxWsPayload }) });
-  wss.on('connection', (socket, req) => {
-    const address = req.socket.remoteAddress ?? 'unknown address';
+  if (tlsOpts) closeFailedHandshakes(server as https.Server, tlsOpts.onHandshakeError);
+
+  // Every raw TCP connection: rate-limited at accept, tracked so close() ends them all.
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (raw: net.Socket) => {
+    const address = raw.remoteAddress ?? 'unknown address';
     if (limits && !limits.admit(address)) {
-      socket.terminate();
+      raw.on('error', () => {});
+      raw.destroy();
       return;
     }
-    const stream = createWebSocketStream(socket);
-    if (limits) limits.guard(stream, address);
-    // A client that vanishes mid-frame makes the stream error; aedes handles the close.
-    stream.on('error', () => socket.terminate());
-    aedes.handle(stream as unknown as net.Socket, req);
+    sockets.add(raw);
+    raw.once('close', () => sockets.delete(raw));
+  });
+
+  // A connection (after its TLS handshake, for wss) has upgradeTimeoutMs to ask for the upgrade.
+  const waiting = new WeakMap<object, NodeJS.Timeout>();
+  const armUpgradeTimer = (socket: net.Socket) => {
+    if (socket.destroyed) return;
+    const timer = setTimeout(() => {
+      opts.onRefused?.(socket.remoteAddress ?? 'unknown address', 'upgrade-timeout');
+      socket.destroy();
+    }, upgradeTimeoutMs);
+    timer.unref();
+    waiting.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
+  };
+  server.on(tlsOpts ? 'secureConnection' : 'connection', armUpgradeTimer);
+
+  const wss = new WebSocketServer({ noServer: true, ...(limits?.maxWsPayload && { maxPayload: limits.maxWsPayload }) });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const address = req.socket.remoteAddress ?? 'unknown address';
+    const verdict = opts.origins?.check(req.headers.origin) ?? { ok: true };
+    if (!verdict.ok) {
+      clearTimeout(waiting.get(socket));
+      opts.onRefused?.(address, 'origin', verdict.origin);
+      refuseUpgrade(
+        socket,
+        '403 Forbidden',
+        `WebSocket connections from pages at ${verdict.origin} are not allowed by this broker (allow it with --ws-origin)`,
+      );
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      clearTimeout(waiting.get(socket));
+      const stream = createWebSocketStream(ws);
+      if (limits) limits.guard(stream, address);
+      // A client that vanishes mid-frame makes the stream error; aedes handles the close.
+      stream.on('error', () => ws.terminate());
+      aedes.handle(stream as unknown as net.Socket, req);
+    });
   });
   const bound = await listen(
     server,
@@ -187,10 +294,15 @@ export async function listenWebSocket(
   return {
     url: `${scheme}://${urlHost(host)}:${bound}/mqtt`,
     port: bound,
+    ...(tlsOpts && {
+      setSecureContext: (pems: { cert: string; key: string }) =>
+        (server as https.Server).setSecureContext({ cert: pems.cert, key: pems.key, ...SECURE_CONTEXT }),
+    }),
     close: () =>
       new Promise((resolve) => {
         for (const client of wss.clients) client.terminate();
         wss.close();
+        for (const socket of sockets) socket.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

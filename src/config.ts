@@ -24,6 +24,8 @@ export const settingsSchema = z.strictObject({
   host: z.string().optional(),
   port: z.number().int().min(0).max(65535).optional(),
   wsPort: z.number().int().min(0).max(65535).optional(),
+  /** Browser origins allowed to open WebSocket connections to the broker (`broker --ws-origin`). */
+  wsOrigins: z.array(z.string()).optional(),
   httpPort: z.number().int().min(0).max(65535).optional(),
   /** The notification API `pay` posts to, e.g. http://127.0.0.1:8081. */
   api: z.string().optional(),

@@ -2,13 +2,18 @@
  * `payspeaker broker`: the embedded aedes broker on TCP and WebSocket until SIGINT/SIGTERM.
  * Secure by default: clients need credentials from the registry in DIR/broker (`provision`);
  * `--insecure` lets anyone in, with a warning. `--tls` adds mqtts and wss listeners with the
- * certificate `payspeaker certs` made in DIR/certs/.
+ * certificate `payspeaker certs` made in DIR/certs/ (`--tls-only`: and no plain ones); SIGHUP
+ * reloads that certificate and key without dropping anyone.
  */
-import { Command, Option } from 'commander';
+import { X509Certificate } from 'node:crypto';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { startBroker, type SecurityOptions } from '../../../broker/broker.ts';
 import { DEFAULT_LIMITS, type Limits } from '../../../broker/limits.ts';
 import { backendCredentialsFile, registryFile } from '../../../broker/data-dir.ts';
 import { loadServerTls, tlsFiles } from '../../../broker/tls.ts';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../../../broker/listeners.ts';
+import { normalizeOrigin } from '../../../broker/origins.ts';
+import type { Logger } from '../../../src/log.ts';
 import { PersistenceConfigError } from '../../../broker/persistence.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
 import { commonOptions, type CliContext } from '../context.ts';
@@ -33,6 +38,9 @@ interface BrokerFlags extends DataFlags {
   connectBurst: number;
   connectTimeout: number;
   tls?: boolean;
+  tlsOnly?: boolean;
+  handshakeTimeout: number;
+  wsOrigin: string[];
   tlsPort: number;
   wssPort: number | false;
   tlsCert?: string;
@@ -59,8 +67,30 @@ function limitsFrom(f: BrokerFlags): Partial<Limits> {
   };
 }
 
+/**
+ * `--ws-origin` is repeatable and takes comma-separated lists (PAYSPEAKER_WS_ORIGIN holds one);
+ * the first value given replaces the settings file's `wsOrigins`, later ones add to it.
+ */
+function parseOrigins(fromSettings: string[]) {
+  return (text: string, previous: string[]): string[] => {
+    const base = previous === fromSettings ? [] : previous;
+    try {
+      return [
+        ...base,
+        ...text
+          .split(',')
+          .filter((o) => o.trim() !== '')
+          .map(normalizeOrigin),
+      ];
+    } catch (err) {
+      throw new InvalidArgumentError(`--ws-origin: ${(err as Error).message}`);
+    }
+  };
+}
+
 export function brokerCommand(ctx: CliContext): Command {
   const s = ctx.settings;
+  const settingsOrigins = s.wsOrigins ?? [];
   const cmd = new Command('broker')
     .description('run the MQTT broker (aedes) that carries notifications to speakers')
     .addOption(
@@ -79,6 +109,15 @@ export function brokerCommand(ctx: CliContext): Command {
         .default(s.wsPort ?? 8080),
     )
     .option('--no-ws-port', 'do not listen for WebSocket connections')
+    .addOption(
+      new Option(
+        '--ws-origin <origin>',
+        "a browser page's origin (http(s)://host[:port]) allowed to open WebSocket connections, repeatable; * allows any (default: only the broker's own HTTP API origin; clients that send no Origin, i.e. everything but browsers, are always accepted)",
+      )
+        .env('PAYSPEAKER_WS_ORIGIN')
+        .argParser(parseOrigins(settingsOrigins))
+        .default(settingsOrigins),
+    )
     .addOption(
       new Option('--max-packet <bytes>', 'largest MQTT packet; a bigger one drops the connection (0 = no cap)')
         .argParser(parseCount('--max-packet', 0))
@@ -117,6 +156,18 @@ export function brokerCommand(ctx: CliContext): Command {
     .option(
       '--tls',
       'also listen for MQTT over TLS (mqtts) and secure WebSocket (wss), with the certificate from "payspeaker certs"',
+    )
+    .option(
+      '--tls-only',
+      'with --tls: do not open the plain MQTT and WebSocket listeners (--port and --ws-port are ignored)',
+    )
+    .addOption(
+      new Option(
+        '--handshake-timeout <ms>',
+        'close a connection that has not finished its TLS handshake, or sent its WebSocket upgrade request, within this time',
+      )
+        .argParser(parseCount('--handshake-timeout', 100))
+        .default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
     )
     .addOption(
       new Option('--tls-port <port>', 'mqtts port, with --tls (0 = any free port)')
@@ -189,6 +240,10 @@ export function brokerCommand(ctx: CliContext): Command {
     const dataDir = resolveDataDir(flags);
     const security: SecurityOptions = flags.insecure ? { mode: 'insecure' } : { mode: 'secure', dataDir };
     const wsPort = flags.wsPort === false ? null : flags.wsPort;
+    if (flags.tlsOnly && !flags.tls)
+      throw new CliError(
+        '--tls-only needs --tls: add --tls (with a certificate from "npx payspeaker certs", or --tls-cert/--tls-key), or drop --tls-only',
+      );
     const tls = flags.tls ? tlsFrom(flags, dataDir) : undefined;
     const service = serviceFrom(flags, dataDir);
     // The default "memory" gives way to --cluster; only an explicit --persistence memory clashes with it.
@@ -204,21 +259,31 @@ export function brokerCommand(ctx: CliContext): Command {
       security,
       limits: limitsFrom(flags),
       tls,
+      tlsOnly: Boolean(flags.tlsOnly),
+      handshakeTimeoutMs: flags.handshakeTimeout,
+      wsOrigins: originsFrom(flags.wsOrigin),
       service,
       persistence,
       cluster: flags.cluster,
     }).catch((err: Error) => {
       throw new CliError(err.message, err instanceof PersistenceConfigError ? EXIT.USAGE : EXIT.FAILURE);
     });
+    // Signal handlers before the listening line: whoever reads it may signal at once, and a
+    // signal that arrives before its handler would kill the process instead of stopping it.
+    const shutdown = untilShutdown();
+    const stopReloading = tls ? reloadOnSighup(flags, dataDir, broker, log, ctx) : () => {};
     const registry = security.mode === 'secure' ? registryFile(dataDir) : null;
     const backendCredentials = security.mode === 'secure' ? backendCredentialsFile(dataDir) : null;
-    const urls = [broker.mqttUrl, broker.wsUrl, broker.mqttsUrl, broker.wssUrl].filter((u): u is string => u !== null);
+    const plainMqtt = broker.tlsOnly ? null : broker.mqttUrl;
+    const urls = [plainMqtt, broker.wsUrl, broker.mqttsUrl, broker.wssUrl].filter((u): u is string => u !== null);
     if (flags.json) {
-      const tlsInfo = tls ? { mqtts: broker.mqttsUrl, wss: broker.wssUrl, ca: tlsFiles(dataDir).ca } : {};
+      const tlsInfo = tls
+        ? { mqtts: broker.mqttsUrl, wss: broker.wssUrl, ca: tlsFiles(dataDir).ca, tlsOnly: broker.tlsOnly }
+        : {};
       ctx.print(
         JSON.stringify({
           event: 'listening',
-          mqtt: broker.mqttUrl,
+          mqtt: plainMqtt,
           ws: broker.wsUrl,
           http: broker.service?.httpUrl ?? null,
           ...tlsInfo,
@@ -227,11 +292,61 @@ export function brokerCommand(ctx: CliContext): Command {
           backendCredentials,
         }),
       );
-    } else ctx.print(listeningLine(urls, registry, broker.service?.httpUrl ?? null));
-    const signal = await untilShutdown();
+    } else ctx.print(listeningLine(urls, registry, broker.service?.httpUrl ?? null, broker.tlsOnly));
+    const signal = await shutdown;
+    stopReloading();
     log.info({ signal }, 'shutting down');
     await broker.close();
   });
+}
+
+/**
+ * SIGHUP reloads the certificate and key from the same files (say, after "certs --force" or a
+ * renewal job): new handshakes get the new certificate, established connections keep theirs. A
+ * pair that fails loadServerTls's checks (unreadable, mismatched, expired) is refused with a log
+ * line and the old one stays. With --json, each outcome is also an event on stdout.
+ */
+function reloadOnSighup(
+  flags: BrokerFlags,
+  dataDir: string,
+  broker: Awaited<ReturnType<typeof startBroker>>,
+  log: Logger,
+  ctx: CliContext,
+): () => void {
+  const files = tlsFiles(dataDir);
+  const certFile = flags.tlsCert ?? files.cert;
+  const keyFile = flags.tlsKey ?? files.key;
+  const onHup = () => {
+    try {
+      const pems = loadServerTls(certFile, keyFile);
+      broker.reloadTls(pems);
+      const x = new X509Certificate(pems.cert);
+      log.info(
+        { cert: certFile, fingerprint256: x.fingerprint256, validTo: x.validTo },
+        `SIGHUP: reloaded the TLS certificate ${certFile} (valid to ${x.validTo}); new connections use it`,
+      );
+      if (flags.json)
+        ctx.print(JSON.stringify({ event: 'tls-reloaded', cert: certFile, fingerprint256: x.fingerprint256 }));
+    } catch (err) {
+      const why = (err as Error).message;
+      log.error(
+        { cert: certFile, key: keyFile, err: why },
+        `SIGHUP: kept the old TLS certificate, the new one was refused: ${why}`,
+      );
+      if (flags.json) ctx.print(JSON.stringify({ event: 'tls-reload-refused', cert: certFile, error: why }));
+    }
+  };
+  process.on('SIGHUP', onHup);
+  return () => process.off('SIGHUP', onHup);
+}
+
+/** --ws-origin values are checked as they are parsed; the settings file's `wsOrigins` only here. */
+function originsFrom(origins: string[]): string[] {
+  try {
+    return origins.map(normalizeOrigin);
+  } catch (err) {
+    throw new CliError(`wsOrigins in the settings file: ${(err as Error).message}`);
+  }
 }
 
 /** The outbox and its HTTP API: always on, in the data directory's broker database. */
@@ -268,8 +383,8 @@ function tlsFrom(flags: BrokerFlags, dataDir: string) {
   return { ...pems, port: flags.tlsPort, wssPort: flags.wssPort === false ? null : flags.wssPort };
 }
 
-function listeningLine(urls: string[], registry: string | null, api: string | null): string {
-  const listening = `broker listening on ${urls.length > 1 ? `${urls.slice(0, -1).join(', ')} and ${urls.at(-1)}` : urls[0]}`;
+function listeningLine(urls: string[], registry: string | null, api: string | null, tlsOnly: boolean): string {
+  const listening = `broker listening on ${urls.length > 1 ? `${urls.slice(0, -1).join(', ')} and ${urls.at(-1)}` : urls[0]}${tlsOnly ? ' (TLS only: no plain MQTT or WebSocket listener)' : ''}`;
   const access = registry
     ? `devices need credentials (npx payspeaker provision ID); registry ${registry}`
     : 'INSECURE: no credentials needed';
