@@ -1,6 +1,7 @@
 /**
  * Controls like a real box: volume up/down (with 音量最大/最小 at the ends), replay the last
- * payment, today's summary, and the power key reading the battery. The same actions come from
+ * payment (opening with 重复播报 / "Repeat:", so it never sounds like a new payment), today's
+ * summary, and the power key reading the battery. The same actions come from
  * the board's buttons and from commands on the device's `cmd` topic (routed by commands.ts).
  */
 import { MAX_VOLUME, MIN_VOLUME } from '../../src/audio/volume.ts';
@@ -61,7 +62,7 @@ export class ControlsExtension implements Extension {
       case 'replay': {
         const last = this.ctx.payments.lastPayment();
         return last
-          ? this.say('replay', { type: 'payment', payment: last })
+          ? this.say('replay', { type: 'payment', payment: last, replay: true })
           : this.say('no-records', { type: 'prompt', prompt: 'no-records' });
       }
       case 'summary':

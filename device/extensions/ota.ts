@@ -7,6 +7,7 @@
  * back — reports the outcome as a second result of the same command. See docs/OTA.md.
  */
 import {
+  isOlderVersion,
   OTA_COMMAND,
   OTA_DEADLINE,
   PROTOCOL_VERSION,
@@ -87,8 +88,21 @@ export class OtaExtension implements Extension {
       throw new Error(
         `slot ${boot.trial.slot} is already on trial with ${boot.trial.version}: wait for it to confirm or roll back`,
       );
-    if (boot.versions[running] === cmd.version)
-      throw new Error(`this speaker already runs ${cmd.version}: nothing to update`);
+    const current = boot.versions[running] ?? this.ctx.firmwareVersion;
+    if (current === cmd.version) throw new Error(`this speaker already runs ${cmd.version}: nothing to update`);
+    // Anti-rollback: an older release, however well signed, may have the bugs the newer one fixed.
+    // Only a command signed with allowDowngrade (commands.ts checked the signature) installs one.
+    if (isOlderVersion(cmd.version, current)) {
+      if (!cmd.allowDowngrade) {
+        throw new Error(
+          `refused ${cmd.version}, nothing was written: it is older than the ${current} this speaker runs (anti-rollback); to go back on purpose, send it with "npx payspeaker ota --allow-downgrade"`,
+        );
+      }
+      log.warn(
+        { version: cmd.version, running: current },
+        'installing an older firmware: the command allows a downgrade',
+      );
+    }
     const release = {
       version: cmd.version,
       file: tarballName(cmd.version),

@@ -6,3 +6,5 @@ export * from './notification.ts';
 export * from './ack.ts';
 export * from './command.ts';
 export * from './signing.ts';
+export * from './command-signing.ts';
+export * from './versions.ts';

@@ -2,7 +2,9 @@
  * Signed notifications, protocol v1: why a speaker can trust what it announces. The backend
  * signs every notification with its Ed25519 private key; a device verifies with the public key
  * it was provisioned with. Whoever can publish on the broker but lacks the private key cannot
- * make a speaker announce a payment (the "fake payment alert" fraud).
+ * make a speaker announce a payment (the "fake payment alert" fraud). Commands are signed the
+ * same way, with the same key and encoding (canonicalBytes, signBytes, verifyBytes): see
+ * command-signing.ts.
  *
  * Replay is stopped in two layers: inside the freshness window by the device's id dedupe, and
  * outside it by `checkFreshness`. Parsing (notification.ts) only checks that `sig` is shaped
@@ -17,9 +19,11 @@ import { PAYMENT_ID_PATTERN, SIGNATURE_PATTERN, describeValue, type Notification
 
 /**
  * Names a signature's message type and version, so a signature over a notification can never
- * pass for one over another message the backend may sign later (a command, a v2 notification).
+ * pass for one over another message the backend signs (a command, a v2 notification).
  */
-const CANONICAL_HEADER = `payspeaker/v${PROTOCOL_VERSION}/notification\n`;
+function canonicalHeader(type: string): string {
+  return `payspeaker/v${PROTOCOL_VERSION}/${type}\n`;
+}
 
 /** The signed fields, in the order they are encoded. `sig` itself is of course not among them. */
 const SIGNED_FIELDS = ['v', 'id', 'device', 'amount', 'currency', 'channel', 'kind', 'createdAt'] as const;
@@ -36,6 +40,31 @@ const FIELD_FORMS: Record<(typeof SIGNED_FIELDS)[number], (value: unknown) => bo
   createdAt: (x) => Number.isSafeInteger(x),
 };
 
+/** One field of a signed message: its name, its value, and whether the value is in a form that may be encoded. */
+export type CanonicalField = readonly [name: string, value: unknown, valid: boolean];
+
+/**
+ * The bytes that are signed, for any message type the backend signs: the header
+ * `payspeaker/v1/<type>`, then one `name=value\n` line per field in the order given (UTF-8).
+ * The caller passes the fields in its fixed order and says which forms are valid; a field whose
+ * value is not valid throws a TypeError (naming `parser`), because signing or verifying it would
+ * mean trusting bytes we cannot define. See canonicalNotification for why the bytes are
+ * unambiguous; every message type must keep the same rules (fixed names and order, no value
+ * that can contain a newline, safe integers written by String()).
+ */
+export function canonicalBytes(type: string, parser: string, fields: readonly CanonicalField[]): Buffer {
+  let text = canonicalHeader(type);
+  for (const [name, value, valid] of fields) {
+    if (!valid) {
+      throw new TypeError(
+        `cannot sign or verify a ${type} whose "${name}" is ${describeValue(value)}: parse it with ${parser} first`,
+      );
+    }
+    text += `${name}=${String(value)}\n`;
+  }
+  return Buffer.from(text, 'utf8');
+}
+
 /**
  * The bytes that are signed: the header, then one `name=value\n` line per signed field in the
  * fixed order above (UTF-8, which here is ASCII).
@@ -51,17 +80,11 @@ const FIELD_FORMS: Record<(typeof SIGNED_FIELDS)[number], (value: unknown) => bo
  * signing or verifying such a notification would mean trusting bytes we cannot define.
  */
 export function canonicalNotification(n: Notification): Buffer {
-  let text = CANONICAL_HEADER;
-  for (const field of SIGNED_FIELDS) {
-    const value: unknown = n[field];
-    if (!FIELD_FORMS[field](value)) {
-      throw new TypeError(
-        `cannot sign or verify a notification whose "${field}" is ${describeValue(value)}: parse it with parseNotification first`,
-      );
-    }
-    text += `${field}=${String(value)}\n`;
-  }
-  return Buffer.from(text, 'utf8');
+  return canonicalBytes(
+    'notification',
+    'parseNotification',
+    SIGNED_FIELDS.map((field) => [field, n[field], FIELD_FORMS[field](n[field])] as const),
+  );
 }
 
 /**
@@ -80,8 +103,7 @@ export function signNotification(n: Omit<Notification, 'sig'>, privateKey: KeyOb
     kind: n.kind,
     createdAt: n.createdAt,
   };
-  const sig = sign(null, canonicalNotification(fields), privateKey).toString('base64url');
-  return { ...fields, sig };
+  return { ...fields, sig: signBytes(canonicalNotification(fields), privateKey, 'sign notifications') };
 }
 
 export type VerifyResult = { ok: true } | { ok: false; reason: 'bad-signature'; detail: string };
@@ -91,8 +113,22 @@ export type VerifyResult = { ok: true } | { ok: false; reason: 'bad-signature'; 
  * when the caller passes a key that is not an Ed25519 key (a configuration mistake).
  */
 export function verifyNotification(n: Notification, publicKey: KeyObject): VerifyResult {
-  requireEd25519(publicKey, 'public', 'verify notifications');
-  const sig: unknown = n.sig;
+  return verifyBytes(n.sig, () => canonicalNotification(n), publicKey, 'notification');
+}
+
+/** Ed25519 over `data` with the backend's private key: the 64 bytes as 86 characters of unpadded base64url. */
+export function signBytes(data: Buffer, privateKey: KeyObject, purpose: string): string {
+  requireEd25519(privateKey, 'private', purpose);
+  return sign(null, data, privateKey).toString('base64url');
+}
+
+/**
+ * Checks a `sig` field against the canonical bytes `encode` makes of a message of type `what`.
+ * Never throws for anything a sender controls (an encoding error is a bad signature); throws
+ * only when the caller passes a key that is not an Ed25519 key (a configuration mistake).
+ */
+export function verifyBytes(sig: unknown, encode: () => Buffer, publicKey: KeyObject, what: string): VerifyResult {
+  requireEd25519(publicKey, 'public', `verify ${what}s`);
   if (sig === undefined || sig === null || sig === '') return badSignature('no signature');
   // The pattern, not Buffer.from, decides validity: Node's base64 decoder skips characters it
   // does not know, so "AAAA!!!!" would decode quietly.
@@ -100,12 +136,12 @@ export function verifyNotification(n: Notification, publicKey: KeyObject): Verif
     return badSignature('signature is not 64 bytes of base64url');
   let data: Buffer;
   try {
-    data = canonicalNotification(n);
+    data = encode();
   } catch (err) {
     return badSignature((err as Error).message);
   }
   if (!verify(null, data, publicKey, Buffer.from(sig, 'base64url'))) {
-    return badSignature('signature does not match: the notification was altered or signed by another key');
+    return badSignature(`signature does not match: the ${what} was altered or signed by another key`);
   }
   return { ok: true };
 }
@@ -177,12 +213,26 @@ export type FreshnessResult = { ok: true } | { ok: false; reason: 'expired' | 'f
  */
 export const FRESHNESS_DEFAULTS = { maxAgeMs: 24 * 60 * 60 * 1000, maxSkewMs: 5 * 60 * 1000 } as const;
 
-/** Is a notification created at `createdAt` acceptable at `now` (both epoch ms)? Edges are inclusive. */
+/** How checkFreshness names what it checks in its details; a notification unless told. */
+export interface FreshnessSubject {
+  /** "notification", "command". */
+  what: string;
+  /** What the sender should do about an expired one. */
+  retry: string;
+}
+
+const NOTIFICATION_SUBJECT: FreshnessSubject = {
+  what: 'notification',
+  retry: 'send a new payment with a new id and the current time',
+};
+
+/** Is a message created at `createdAt` acceptable at `now` (both epoch ms)? Edges are inclusive. */
 export function checkFreshness(
   createdAt: number,
   now: number,
-  opts: { maxAgeMs: number; maxSkewMs: number },
+  opts: { maxAgeMs: number; maxSkewMs: number; subject?: FreshnessSubject },
 ): FreshnessResult {
+  const { what, retry } = opts.subject ?? NOTIFICATION_SUBJECT;
   for (const [name, value] of [
     ['createdAt', createdAt],
     ['now', now],
@@ -197,14 +247,14 @@ export function checkFreshness(
     return {
       ok: false,
       reason: 'expired',
-      detail: `notification was created ${duration(age)} ago (createdAt ${createdAt}); a speaker accepts notifications at most ${duration(opts.maxAgeMs)} old: send a new payment with a new id and the current time`,
+      detail: `${what} was created ${duration(age)} ago (createdAt ${createdAt}); a speaker accepts ${what}s at most ${duration(opts.maxAgeMs)} old: ${retry}`,
     };
   }
   if (-age > opts.maxSkewMs) {
     return {
       ok: false,
       reason: 'from-the-future',
-      detail: `notification's createdAt ${createdAt} is ${duration(-age)} ahead of this speaker's clock (at most ${duration(opts.maxSkewMs)} allowed): check the backend's and the speaker's clocks (NTP)`,
+      detail: `${what}'s createdAt ${createdAt} is ${duration(-age)} ahead of this speaker's clock (at most ${duration(opts.maxSkewMs)} allowed): check the backend's and the speaker's clocks (NTP)`,
     };
   }
   return { ok: true };

@@ -19,9 +19,13 @@ export interface Total {
   currency: string;
 }
 
-/** Everything a speaker can say. Summaries carry one total per currency, in the order to say them. */
+/**
+ * Everything a speaker can say. Summaries carry one total per currency, in the order to say them.
+ * A payment said again (the replay button or command) has `replay: true`: it opens with a prefix
+ * (重复播报, "Repeat:", "दोबारा:") so it never sounds like a new payment.
+ */
 export type Message =
-  | { type: 'payment'; payment: Announcement }
+  | { type: 'payment'; payment: Announcement; replay?: boolean }
   | { type: 'prompt'; prompt: Prompt }
   | { type: 'summary'; scope: 'today' | 'offline' | 'burst'; count: number; totals: Total[] }
   | { type: 'battery'; percent: number };

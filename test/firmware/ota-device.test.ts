@@ -23,6 +23,7 @@ import { createHeadlessBoard } from '../../device/boards/headless.ts';
 import { createFirmwareSlots } from '../../device/drivers/firmware-slots.ts';
 import { NOT_AN_AB_INSTALL } from '../../device/extensions/ota.ts';
 import { initialState, readState, rootPaths, writeState, type BootState, type Slot } from '../../device/boot/slots.ts';
+import { signCommand, topics } from '../../src/protocol/index.ts';
 import { DeviceLink, until } from '../support/mqtt.ts';
 
 const voice = createTtsVoice(createEspeakEngine());
@@ -85,7 +86,7 @@ async function speakerOn(id: string, opts: { root?: string; slot?: Slot; key?: K
   const restarts: number[] = [];
   const firmware = opts.root ? createFirmwareSlots({ root: opts.root, slot: opts.slot ?? 'a', restart: () => restarts.push(Date.now()) }) : undefined;
   const board = { ...createHeadlessBoard(), ...(firmware && { firmware }) };
-  const link = await DeviceLink.open(broker.mqttUrl, id);
+  const link = await DeviceLink.open(broker.mqttUrl, id, { privateKey });
   const speaker = new Speaker({
     id,
     brokerUrl: broker.mqttUrl,
@@ -152,6 +153,52 @@ describe('the OTA extension refuses what it cannot or must not install', () => {
     const result = await link.command('ota', command(r));
     expect(result.error).toMatch(/^refused 2\.0\.3: slot b was emptied again: the manifest signature of .* does not verify with the backend's public key/);
     expect(slotFiles(root, 'b')).toEqual([]);
+    expect(readState(root)).toMatchObject({ active: 'a', versions: { a: '1.0.0', b: null }, trial: null });
+    expect(restarts).toEqual([]);
+  });
+});
+
+describe('anti-rollback: an older release needs a signed allowDowngrade', () => {
+  it('refuses a release older than the running one without the flag, nothing downloaded or written', async () => {
+    const r = await release('0.9.0');
+    const root = install('rollback');
+    const { link, restarts } = await speakerOn('SPK-ROLLBACK', { root });
+    const result = await link.command('ota', command(r));
+    expect(result).toMatchObject({ ok: false, command: 'ota' });
+    expect(result.error).toBe(
+      'refused 0.9.0, nothing was written: it is older than the 1.0.0 this speaker runs (anti-rollback); to go back on purpose, send it with "npx payspeaker ota --allow-downgrade"',
+    );
+    // Numeric segments compare as numbers: 1.10.0 is newer than 1.9.0, so 1.9.0 under 1.10.0 is a downgrade.
+    const tens = await speakerOn('SPK-ROLLBACK-10', { root: install('rollback-10', { versions: { a: '1.10.0', b: null } }), version: '1.10.0' });
+    expect((await tens.link.command('ota', command(await release('1.9.0')))).error).toMatch(/^refused 1\.9\.0, nothing was written: it is older than the 1\.10\.0 this speaker runs \(anti-rollback\)/);
+    expect(readState(root)).toMatchObject({ active: 'a', versions: { a: '1.0.0', b: null }, trial: null });
+    expect(fs.readdirSync(path.join(root, 'slots'))).toEqual(['a']);
+    expect(restarts).toEqual([]);
+  });
+
+  it('installs it when the signed command allows a downgrade', async () => {
+    const r = await release('0.9.1');
+    const root = install('downgrade');
+    const { link, restarts } = await speakerOn('SPK-DOWNGRADE', { root });
+    const result = await link.command('ota', command(r, { allowDowngrade: true }));
+    expect(result).toMatchObject({ ok: true, command: 'ota', firmware: { status: 'installing', version: '0.9.1' } });
+    await until(() => restarts.length === 1, 'the restart into 0.9.1');
+    expect(readState(root)).toMatchObject({ active: 'b', versions: { a: '1.0.0', b: '0.9.1' }, trial: { version: '0.9.1' } });
+  });
+
+  it('refuses the flag added to a command signed without it: the signature no longer matches', async () => {
+    const r = await release('0.9.2');
+    const root = install('tampered');
+    const { link, restarts } = await speakerOn('SPK-TAMPERED', { root });
+    const signed = signCommand({ v: 1, id: 'OTA-TAMPERED', command: 'ota', device: 'SPK-TAMPERED', createdAt: Date.now(), ...command(r) }, privateKey);
+    await link.client.publishAsync(topics.command('SPK-TAMPERED'), JSON.stringify({ ...signed, allowDowngrade: true }), { qos: 1 });
+    await until(() => link.results.some((x) => x.id === 'OTA-TAMPERED'), 'the refusal');
+    expect(link.results.find((x) => x.id === 'OTA-TAMPERED')).toMatchObject({
+      ok: false,
+      command: 'ota',
+      reason: 'bad-signature',
+      error: 'refused, not run (bad-signature): signature does not match: the command was altered or signed by another key',
+    });
     expect(readState(root)).toMatchObject({ active: 'a', versions: { a: '1.0.0', b: null }, trial: null });
     expect(restarts).toEqual([]);
   });

@@ -23,7 +23,7 @@ import { brokerDir } from '../../broker/data-dir.ts';
 import { defaultFirmwareDir } from '../../broker/service.ts';
 import { NotificationApi } from '../../tools/api/client.ts';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
-import { topics, type CommandResult } from '../../src/protocol/index.ts';
+import { signCommand, topics, type CommandResult } from '../../src/protocol/index.ts';
 import { buildImage, type BuiltImage } from '../../tools/image/build.ts';
 import { signImageDir } from '../../tools/image/manifest.ts';
 import { packRelease, type PackedRelease } from '../../tools/image/release.ts';
@@ -72,9 +72,12 @@ function otaCli(release: string, extra: string[] = []) {
   return runCli(args, { timeoutMs: 100_000 });
 }
 
-/** Publishes an ota command straight to the device (as a compromised or buggy backend could) and waits for its first result. */
+/** Publishes an ota command straight to the device (as a compromised or buggy backend could, signed with the backend key) and waits for its first result. */
 async function sendOta(id: string, r: Release): Promise<CommandResult> {
-  const command = { v: 1, id, command: 'ota', url: `${httpUrl}/v1/firmware/${r.file}`, version: r.version, sha256: r.sha256, size: r.size, signature: r.signature, deadlineMs: 20_000 };
+  const command = signCommand(
+    { v: 1, id, device: DEVICE, createdAt: Date.now(), command: 'ota', url: `${httpUrl}/v1/firmware/${r.file}`, version: r.version, sha256: r.sha256, size: r.size, signature: r.signature, deadlineMs: 20_000 },
+    privateKey,
+  );
   await backend.publishAsync(topics.command(DEVICE), JSON.stringify(command), { qos: 1 });
   await until(() => results.some((x) => x.id === id), `a result for ${id}`, 30_000);
   return results.find((x) => x.id === id)!;
@@ -203,4 +206,18 @@ describe('over-the-air update', () => {
     expect(state.last!.reason).toMatch(/did not come online within 5 s/);
     expect(loaderLog).toMatch(/roll/i);
   }, 90_000);
+
+  it('refuses an older release (anti-rollback) unless `payspeaker ota --allow-downgrade` signs the flag', async () => {
+    const old = await variant('1.5.0');
+    const before = snapshot(rootPaths(root).slot('a'));
+    const refused = await otaCli(old.releaseFile, ['--deadline', '30s', '--timeout', '30s']);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toMatch(/SPK-OTA refused the update: refused 1\.5\.0, nothing was written: it is older than the 2\.0\.0 this speaker runs \(anti-rollback\); to go back on purpose, send it with "npx payspeaker ota --allow-downgrade"/);
+    expect(snapshot(rootPaths(root).slot('a'))).toEqual(before);
+
+    const allowed = await otaCli(old.releaseFile, ['--deadline', '30s', '--timeout', '60s', '--allow-downgrade']);
+    expect(allowed.code, `${allowed.stderr}\nloader:\n${loaderLog}`).toBe(0);
+    expect(JSON.parse(allowed.stdout.trim().split('\n').at(-1)!)).toMatchObject({ ok: true, firmware: { status: 'updated', version: '1.5.0' } });
+    await until(() => lastState()?.online === true && lastState()?.firmware === '1.5.0', 'the retained state with 1.5.0');
+  }, 120_000);
 });

@@ -72,10 +72,11 @@ const money: fc.Arbitrary<Total> = fc.constantFrom(...CURRENCIES).chain((currenc
 
 const message: fc.Arbitrary<Message> = fc.oneof(
   fc
-    .record({ channel: fc.constantFrom(...CHANNELS), kind: fc.constantFrom(...KINDS), money })
-    .map(({ channel, kind, money: { amount, currency } }): Message => ({
+    .record({ channel: fc.constantFrom(...CHANNELS), kind: fc.constantFrom(...KINDS), money, replay: fc.boolean() })
+    .map(({ channel, kind, money: { amount, currency }, replay }): Message => ({
       type: 'payment',
       payment: { amount, currency, channel, kind },
+      ...(replay ? { replay } : {}),
     })),
   fc.constantFrom(...PROMPT_LIST).map((prompt): Message => ({ type: 'prompt', prompt })),
   fc
@@ -160,6 +161,12 @@ describe.each(LANGUAGES)('%s clips', (lang) => {
     }
     // Numbers: 两 and the large units (Chinese), the scale words and "point"/दशमलव (an unlisted currency).
     for (const major of [2000, 20000, 200_000_000, 1_010_101_100]) pay(major * 100 + 50, 'CHF');
+    // A replayed payment opens with its prefix (重复播报, "Repeat", दोबारा).
+    say({
+      type: 'payment',
+      payment: { amount: 100, currency: 'CNY', channel: 'wechat', kind: 'payment' },
+      replay: true,
+    });
     const unsaid = clips.filter((c) => !said.has(c.key));
     expect(unsaid).toEqual([]);
   });

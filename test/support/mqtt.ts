@@ -1,9 +1,12 @@
 /** A backend's view of one device over a real MQTT connection: publish, and collect what comes back. */
+import type { KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
 import {
   makeNotification,
   parseAck,
+  parseCommand,
+  signCommand,
   topics,
   type Ack,
   type Channel,
@@ -29,6 +32,8 @@ export class DeviceLink {
   private constructor(
     readonly client: MqttClient,
     readonly device: string,
+    /** The backend's signing key: commands are signed with it, as `payspeaker command` signs them. */
+    private readonly privateKey: KeyObject | null,
   ) {
     client.on('message', (topic, payload) => {
       if (topic === topics.ack(device)) this.acks.push(parseAck(payload));
@@ -41,7 +46,8 @@ export class DeviceLink {
     });
   }
 
-  static async open(brokerUrl: string, device: string): Promise<DeviceLink> {
+  /** With `privateKey`, every command is signed (a speaker with the backend's public key runs nothing else). */
+  static async open(brokerUrl: string, device: string, opts: { privateKey?: KeyObject } = {}): Promise<DeviceLink> {
     const client = await connectOnce(brokerUrl, {
       clientId: `test-backend-${device}-${process.pid}-${Math.random().toString(36).slice(2)}`,
     });
@@ -49,7 +55,7 @@ export class DeviceLink {
       [topics.ack(device), topics.commandResult(device), topics.state(device), topics.telemetry(device)],
       { qos: 1 },
     );
-    return new DeviceLink(client, device);
+    return new DeviceLink(client, device, opts.privateKey ?? null);
   }
 
   /** Publishes a payment notification; returns its id. */
@@ -72,12 +78,19 @@ export class DeviceLink {
     return id;
   }
 
-  /** Sends a command and resolves with its result. */
+  /**
+   * Sends a command and resolves with its result. Signed (made now, for this device) when the
+   * link has the backend's key and the command is well formed; sent as given otherwise.
+   */
   async command(command: string, extra: Record<string, unknown> = {}): Promise<CommandResult> {
     const id = `CMD-${++this.seq}`;
-    await this.client.publishAsync(topics.command(this.device), JSON.stringify({ v: 1, id, command, ...extra }), {
-      qos: 1,
-    });
+    let payload: Record<string, unknown> = { v: 1, id, command, ...extra };
+    const parsed = parseCommand(JSON.stringify(payload));
+    if (this.privateKey && parsed.ok) {
+      const signed = signCommand({ ...parsed.command, device: this.device, createdAt: Date.now() }, this.privateKey);
+      payload = { ...signed };
+    }
+    await this.client.publishAsync(topics.command(this.device), JSON.stringify(payload), { qos: 1 });
     await until(() => this.results.some((r) => r.id === id), `the result of ${command}`);
     return this.results.find((r) => r.id === id)!;
   }

@@ -40,6 +40,9 @@ const SCOPES = { today: 'Today', offline: 'While offline', burst: 'In a row' } a
 
 const VERBS = { payment: 'Received', refund: 'Refunded' } as const;
 
+/** Said before a payment read out again (the replay button): "Repeat: Received one dollar". */
+const REPLAY = 'Repeat';
+
 /** Number words as clips: "twenty-three" is written hyphenated but recorded as two clips. */
 function numberWords(out: Composer, words: string): void {
   for (const word of words.split(' ')) {
@@ -96,6 +99,7 @@ function say(m: Message): Composer {
   const out = new Composer(STYLE);
   switch (m.type) {
     case 'payment': {
+      if (m.replay) out.clip(REPLAY).pause(':');
       out.clip(VERBS[m.payment.kind]);
       amount(out, m.payment);
       const channel = CHANNEL_NAMES[m.payment.channel];
@@ -137,6 +141,7 @@ function vocabulary(): string[] {
     'total',
     'Battery',
     'percent',
+    REPLAY,
   ];
 }
 

@@ -40,6 +40,9 @@ const VERBS = {
   refund: { one: 'रिफ़ंड हुआ', other: 'रिफ़ंड हुए' },
 } as const satisfies Record<string, UnitName>;
 
+/** Said before a payment read out again (the replay button): "दोबारा: Paytm पर एक रुपया प्राप्त हुआ" ("again: …"). */
+const REPLAY = 'दोबारा';
+
 const PROMPT_TEXTS: Readonly<Record<Prompt, string>> = {
   'power-on': 'आपका स्वागत है',
   'network-connected': 'नेटवर्क कनेक्ट हो गया',
@@ -90,6 +93,7 @@ function say(m: Message): Composer {
   const out = new Composer(STYLE);
   switch (m.type) {
     case 'payment': {
+      if (m.replay) out.clip(REPLAY).pause(':');
       const channel = CHANNEL_NAMES[m.payment.channel];
       if (channel !== undefined) out.clip(`${channel} पर`);
       const one = amount(out, m.payment);
@@ -126,6 +130,7 @@ function vocabulary(): string[] {
     'कुल',
     'बैटरी',
     'प्रतिशत',
+    REPLAY,
   ];
 }
 

@@ -41,6 +41,9 @@ function prefix(a: Pick<Announcement, 'channel' | 'kind'>): string {
   return BRANDS[a.channel] + verb(a);
 }
 
+/** Said before a payment read out again (the replay button), as the counter boxes do: 重复播报，微信收款一元. */
+const REPLAY = '重复播报';
+
 const PROMPT_TEXTS: Readonly<Record<Prompt, string>> = {
   'power-on': '欢迎使用',
   'network-connected': '网络已连接',
@@ -70,6 +73,7 @@ function say(m: Message): Composer {
   const out = new Composer(STYLE);
   switch (m.type) {
     case 'payment':
+      if (m.replay) out.clip(REPLAY).pause('，');
       out.clip(prefix(m.payment));
       amount(out, m.payment);
       return out;
@@ -102,6 +106,7 @@ function vocabulary(): string[] {
     '共计',
     '电量',
     '百分之',
+    REPLAY,
   ];
 }
 

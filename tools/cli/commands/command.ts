@@ -1,6 +1,7 @@
 /**
  * `payspeaker command replay --device SPK-0001`: what the box's buttons do, sent over MQTT to
- * the device's command topic; prints the result it answers on cmd/result.
+ * the device's command topic, signed with the backend key from the data directory (a speaker
+ * with a backend key runs nothing else); prints the result it answers on cmd/result.
  */
 import { Command, Option } from 'commander';
 import {
@@ -23,6 +24,7 @@ import type { Credentials } from '../../../broker/credentials.ts';
 interface CommandFlags extends DataFlags {
   device?: string;
   value?: string;
+  insecure?: boolean;
   broker: string;
   timeout: string;
   json?: boolean;
@@ -43,19 +45,34 @@ export function commandCommand(ctx: CliContext): Command {
         .env('PAYSPEAKER_TIMEOUT')
         .default(s.timeout ?? '10s'),
     )
+    .option(
+      '--insecure',
+      'no backend signing key: send the command unsigned (only an --insecure speaker runs it; a provisioned one refuses it)',
+    )
     .addOption(commonOptions.json());
   return addDataOption(cmd, s).action(async (name: string, flags: CommandFlags) => {
     if (!flags.device || !isDeviceId(flags.device))
       throw new CliError('a valid target device is needed: pass --device SPK-0001');
-    const payload = JSON.stringify({
-      v: 1,
-      id: newPaymentId().replace('PAY', 'CMD'),
-      command: name,
-      ...(flags.value === undefined ? {} : { value: Number(flags.value) }),
-    });
-    const checked = parseCommand(payload); // the device would refuse it: say why here instead
+    const checked = parseCommand(
+      JSON.stringify({
+        v: 1,
+        id: newPaymentId().replace('PAY', 'CMD'),
+        device: flags.device,
+        command: name,
+        ...(flags.value === undefined ? {} : { value: Number(flags.value) }),
+      }),
+    ); // the device would refuse it: say why here instead
     if (!checked.ok) throw new CliError(checked.error);
-    const { credentials } = backendFromDataDir(resolveDataDir(flags), { insecure: true, needsKey: false });
+    const backend = backendFromDataDir(resolveDataDir(flags), {
+      insecure: Boolean(flags.insecure),
+      needsKey: true,
+      what: 'command',
+    });
+    const { credentials } = backend;
+    // Made and signed just before it is sent: a speaker runs a command only while it is fresh.
+    const payload = JSON.stringify(
+      backend.signCommand({ ...checked.command, device: flags.device, createdAt: Date.now() }),
+    );
     const result = await send(
       flags.broker,
       flags.device,

@@ -22,7 +22,6 @@ import { releaseFileName, releaseProblem, type Release } from '../../../src/firm
 import { verifyReleaseFile } from '../../../src/firmware/image-files.ts';
 import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../../src/mqtt/connect.ts';
 import { newPaymentId } from '../../../src/protocol/payment-ids.ts';
-import { readBackendCredentials } from '../../../broker/credentials.ts';
 import { readBackendPublicKey } from '../../../broker/data-dir.ts';
 import { DEFAULT_HTTP_PORT } from '../../../broker/service.ts';
 import { ApiRequestError, ApiUnreachableError, NotificationApi } from '../../api/client.ts';
@@ -30,6 +29,7 @@ import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { parseDuration } from '../duration.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
+import { backendFromDataDir } from '../backend.ts';
 
 interface OtaFlags extends DataFlags {
   release?: string;
@@ -39,6 +39,7 @@ interface OtaFlags extends DataFlags {
   deadline: string;
   timeout: string;
   insecure?: boolean;
+  allowDowngrade?: boolean;
   json?: boolean;
 }
 
@@ -75,14 +76,22 @@ export function otaCommand(ctx: CliContext): Command {
         'how long to wait for the final result (download, install, restart and the deadline)',
       ).default('3m'),
     )
-    .option('--insecure', 'no backend credentials: an --insecure broker')
+    .option(
+      '--allow-downgrade',
+      'install the release even if it is older than the version the speaker runs (it refuses that otherwise: anti-rollback); the flag is signed with the command',
+    )
+    .option(
+      '--insecure',
+      'no backend credentials (an --insecure broker); without a signing key in --data the command goes unsigned, which a speaker refuses',
+    )
     .addOption(commonOptions.json())
     .addHelpText(
       'after',
       `
-The speaker checks the release's signature with its backend key and the download's sha256
-before it writes anything; then it writes its inactive slot, restarts into it, and keeps it
-only if it comes online within --deadline.
+The command is signed with the backend key from --data. The speaker checks that signature,
+refuses a version older than the one it runs unless --allow-downgrade was given, checks the
+release's signature and the download's sha256 before it writes anything; then it writes its
+inactive slot, restarts into it, and keeps it only if it comes online within --deadline.
 
 Exit codes: 0 updated, 2 bad input, 3 refused by the speaker or rolled back (the reason is
 printed), 4 no final result within --timeout, 5 broker unreachable, 6 credentials refused.
@@ -101,8 +110,13 @@ Example:
     const { release, tarball } = readRelease(flags.release!, dataDir);
     const progress = (line: string) => process.stderr.write(`${line}\n`);
     const command = otaCommandFor(device, release, flags);
+    const backend = backendFromDataDir(dataDir, {
+      insecure: Boolean(flags.insecure),
+      needsKey: true,
+      what: 'command',
+    });
 
-    const credentials = flags.insecure ? null : readBackendCredentials(dataDir);
+    const credentials = flags.insecure ? null : backend.credentials;
     progress(`uploading ${release.file} (${(release.size / 1e6).toFixed(1)} MB) to ${flags.api}`);
     await upload(new NotificationApi(flags.api, credentials?.password ?? null), release, tarball);
 
@@ -115,10 +129,12 @@ Example:
       throw err;
     });
     try {
+      // Signed only now, after the upload (which may take a while): a speaker runs a command only while it is fresh.
+      const signed = backend.signCommand({ ...command, device, createdAt: Date.now() });
       const final = await follow(
         client,
         device,
-        command,
+        signed as OtaCommand,
         timeoutMs,
         (r) => {
           progress(`${device}: ${r.text ?? 'installing'}`);
@@ -175,6 +191,7 @@ function otaCommandFor(device: string, release: Release, flags: OtaFlags): OtaCo
     size: release.size,
     signature: release.signature,
     deadlineMs: parseDuration(flags.deadline, '--deadline'),
+    ...(flags.allowDowngrade ? { allowDowngrade: true } : {}),
   };
   const checked = parseCommand(JSON.stringify(payload)); // the speaker would refuse it: say why here instead
   if (!checked.ok) throw new CliError(`cannot send this update to ${device}: ${checked.error}`);
