@@ -105,7 +105,7 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
     const trust = opts.trust ?? new Trust({ publicKey: null });
     if (trust.insecure) {
       log.warn(
-        'insecure: notification signatures are not checked, anyone who can publish to this device can make it announce a payment',
+        'insecure: notification and command signatures are not checked, anyone who can publish to this device can make it announce a payment',
       );
     }
     const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
