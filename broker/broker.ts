@@ -26,6 +26,7 @@ import { Sessions } from './sessions.ts';
 import { openRegistry, type Registry } from './registry.ts';
 import { ensureBackendCredentials } from './credentials.ts';
 import { loadOrCreateBackendKeys } from './backend-keys.ts';
+import { withAckIntake } from './ack-intake.ts';
 import { brokerDir } from './data-dir.ts';
 import { openPersistence } from './persistence.ts';
 import { startNotificationService, type NotificationService, type ServiceOptions } from './service.ts';
@@ -125,7 +126,12 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
   const now = opts.now ?? Date.now;
   const throttle = new LogThrottle(1000, now);
   const security = setUpSecurity(opts.security, log);
-  const hooks = limits ? withLimits(security?.hooks ?? {}, limits, log, throttle) : security?.hooks;
+  // A device's ack is committed to the outbox before aedes PUBACKs it (ack-intake.ts); `service`
+  // is made below, and is only asked once clients publish.
+  const hooks = withAckIntake(
+    limits ? withLimits(security?.hooks ?? {}, limits, log, throttle) : security?.hooks,
+    () => (service ? service.ackIntake : null),
+  );
   const store = await openPersistence({ persistence: opts.persistence, cluster: opts.cluster, log }).catch(
     (err) => (security?.stop(), Promise.reject(err)),
   );

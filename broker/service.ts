@@ -13,6 +13,7 @@ import { Outbox } from './outbox/outbox.ts';
 import { Dispatcher } from './outbox/dispatcher.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './outbox/retry.ts';
 import { startHttpApi, type HttpApi } from './http/server.ts';
+import type { AckIntake } from './ack-intake.ts';
 import type { Registry } from './registry.ts';
 import type { PlaybackTracker } from './tracker.ts';
 
@@ -44,6 +45,11 @@ export function defaultFirmwareDir(dataDir: string): string {
 
 export interface NotificationService {
   readonly outbox: Outbox;
+  /**
+   * Records a device's ack before aedes PUBACKs it: startBroker composes it into
+   * authorizePublish with withAckIntake (broker/ack-intake.ts).
+   */
+  readonly ackIntake: AckIntake;
   /** http://host:port, or null without the API. */
   readonly httpUrl: string | null;
   close(): Promise<void>;
@@ -87,6 +93,7 @@ export async function startNotificationService(opts: ServiceOptions, parts: Part
   }
   return {
     outbox,
+    ackIntake: dispatcher,
     httpUrl: http?.url ?? null,
     async close() {
       await http?.close();

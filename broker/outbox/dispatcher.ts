@@ -6,6 +6,7 @@
  */
 import type { Aedes, AedesPublishPacket, Client, PublishPacket, PubrelPacket, Subscription } from 'aedes';
 import { parseAck, parseDeviceTopic, topics, type Ack } from '../../src/protocol/index.ts';
+import type { AckIntake } from '../ack-intake.ts';
 import { deviceClientId, deviceOfClientId } from '../auth.ts';
 import { clip, ThrottledLog } from '../log-throttle.ts';
 import type { Logger } from '../../src/log.ts';
@@ -38,7 +39,7 @@ const MAX_SENDING_PER_DEVICE = 5;
  */
 export const MAX_ACK_TEXT = 1000;
 
-export class Dispatcher {
+export class Dispatcher implements AckIntake {
   private timer: NodeJS.Timeout | null = null;
   private readonly pollMs: number;
   private readonly batch: number;
@@ -49,6 +50,12 @@ export class Dispatcher {
   private readonly outgoing: Publication[] = [];
   private sending = 0;
   private readonly sendingTo = new Map<string, number>();
+  /**
+   * Payloads of acks already recorded by takeAck() before their PUBACK: when the same message then
+   * reaches the subscription (acked), it is not recorded a second time.
+   */
+  private readonly taken = new WeakSet<object>();
+  private stopped = false;
   /** Lines a device or a failing disk can repeat thousands of times a second: one a second per kind. */
   private readonly lines: ThrottledLog;
   private readonly onPuback = (packet: PublishPacket | PubrelPacket | undefined, client: Client) =>
@@ -103,6 +110,7 @@ export class Dispatcher {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.outbox.onAccepted = () => {};
@@ -264,17 +272,56 @@ export class Dispatcher {
     this.outbox.recordDelivered(where.deviceId, id);
   }
 
+  /**
+   * The ack intake (broker/ack-intake.ts): called from authorizePublish, before aedes PUBACKs a
+   * device's publish on `device`'s ack topic. Resolves once a well-formed ack from that device is
+   * committed; anything else resolves at once and is left to the subscription, as before (the
+   * tracker logs a malformed ack; the device gets its PUBACK and does not resend it).
+   */
+  takeAck(device: string, packet: PublishPacket): Promise<void> {
+    const ack = this.ownAck(device, packet.payload);
+    if (!ack) return Promise.resolve();
+    // Closing: no PUBACK for what cannot be recorded; the device resends it to the next broker.
+    if (this.stopped) return Promise.reject(new Error('the notification service is stopping'));
+    return this.outbox.commitAck(device, storable(ack)).then(
+      () => {
+        if (typeof packet.payload === 'object') this.taken.add(packet.payload);
+      },
+      (err: Error) => {
+        this.lines.error(
+          'ack-failed',
+          'acks that could not be recorded',
+          { device, payment: clip(ack.id), err: clip(err.message) },
+          "could not record a device's ack; closing its connection so it sends the ack again",
+        );
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * Every ack the broker carries. One from a device's own connection here was recorded by
+   * takeAck() before its PUBACK; this records the rest (published without that hook, or by a
+   * device on another broker of a cluster).
+   */
   private acked(packet: AedesPublishPacket): void {
+    if (typeof packet.payload === 'object' && this.taken.has(packet.payload)) return;
     const where = parseDeviceTopic(packet.topic);
     if (!where) return;
+    const ack = this.ownAck(where.deviceId, packet.payload);
+    if (ack) this.outbox.recordAck(where.deviceId, storable(ack));
+  }
+
+  /** The ack in `payload` if it parses and is `device`'s own, else null. */
+  private ownAck(device: string, payload: Buffer | string): Ack | null {
     let ack: Ack;
     try {
-      ack = parseAck(packet.payload as Buffer);
+      ack = parseAck(payload);
     } catch {
-      return; // The tracker logs malformed acks (throttled).
+      return null; // The tracker logs malformed acks (throttled).
     }
     // Only the device itself may speak for its payments (the ACL enforces the topic in secure mode).
-    if (ack.device === where.deviceId) this.outbox.recordAck(where.deviceId, storable(ack));
+    return ack.device === device ? ack : null;
   }
 
   private subscribed(subs: Subscription[], client: Client): void {

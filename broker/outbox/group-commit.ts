@@ -20,7 +20,7 @@ interface Pending {
 export class GroupCommit {
   private queue: Pending[] = [];
   private scheduled = false;
-  private readonly commit: (batch: Pending[]) => Map<Pending, Error>;
+  private readonly commit: Database.Transaction<(batch: Pending[]) => Map<Pending, Error>>;
 
   /** Reports a failed commit, or a failed write nobody waits for. */
   onError: (err: Error) => void = () => {};
@@ -62,7 +62,11 @@ export class GroupCommit {
     this.queue = [];
     let failed: Map<Pending, Error>;
     try {
-      failed = this.commit(batch);
+      // IMMEDIATE: the write lock is taken at BEGIN, where SQLite waits for it (busy_timeout). A
+      // deferred transaction whose first statement reads (an ack looks the payment up) would
+      // take it only when upgrading to write, and SQLite answers that upgrade SQLITE_BUSY at
+      // once, without waiting, while another connection (a CLI command, a cluster broker) writes.
+      failed = this.commit.immediate(batch);
     } catch (err) {
       for (const p of batch) p.reject?.(err as Error);
       this.onError(err as Error);

@@ -282,35 +282,44 @@ export class Outbox {
 
   /** The device's final word. An `audio-failed` rejection is not final: the speaker may play a retry. */
   recordAck(device: string, ack: Ack): void {
-    const id = ack.id;
-    if (id === null) return;
-    this.commits.enqueue(() => {
-      const now = this.now();
-      if (ack.status === 'rejected' && ack.reason === 'audio-failed') {
-        const payment = this.stmt.get.get(id);
-        const next = now + retryDelay(this.opts.retry, payment?.attempts ?? 1, this.random);
-        const detail = `device could not play it (${ack.detail ?? 'audio failed'}); retrying`;
-        if (this.stmt.retryLater.run({ detail, now, next, id, device }).changes > 0)
-          this.addEvent(id, now, 'retrying', 'queued', detail);
-        return;
-      }
-      const before = this.stmt.get.get(id)?.status;
-      const fields = {
-        status: ack.status,
-        text: ack.text ?? null,
-        reason: ack.reason ?? null,
-        detail: ack.detail ?? null,
-        now,
-        id,
-        device,
-      };
-      if (this.stmt.final.run(fields).changes === 0) return;
-      const detail =
-        before === 'expired' || before === 'duplicate'
-          ? `late ack after ${before}: ${ack.status}`
-          : (ack.detail ?? null);
-      this.addEvent(id, now, 'acked', ack.status, detail);
-    });
+    if (ack.id !== null) this.commits.enqueue(() => this.applyAck(device, ack));
+  }
+
+  /**
+   * recordAck, resolving once the change is committed and fsynced (rejecting if it failed): the
+   * broker PUBACKs a device's ack only then (broker/ack-intake.ts).
+   */
+  commitAck(device: string, ack: Ack): Promise<void> {
+    if (ack.id === null) return Promise.resolve();
+    if (!this.db.open) return Promise.reject(new Error('the payment outbox is closed'));
+    return this.commits.write(() => this.applyAck(device, ack));
+  }
+
+  private applyAck(device: string, ack: Ack): void {
+    const id = ack.id!;
+    const now = this.now();
+    if (ack.status === 'rejected' && ack.reason === 'audio-failed') {
+      const payment = this.stmt.get.get(id);
+      const next = now + retryDelay(this.opts.retry, payment?.attempts ?? 1, this.random);
+      const detail = `device could not play it (${ack.detail ?? 'audio failed'}); retrying`;
+      if (this.stmt.retryLater.run({ detail, now, next, id, device }).changes > 0)
+        this.addEvent(id, now, 'retrying', 'queued', detail);
+      return;
+    }
+    const before = this.stmt.get.get(id)?.status;
+    const fields = {
+      status: ack.status,
+      text: ack.text ?? null,
+      reason: ack.reason ?? null,
+      detail: ack.detail ?? null,
+      now,
+      id,
+      device,
+    };
+    if (this.stmt.final.run(fields).changes === 0) return;
+    const detail =
+      before === 'expired' || before === 'duplicate' ? `late ack after ${before}: ${ack.status}` : (ack.detail ?? null);
+    this.addEvent(id, now, 'acked', ack.status, detail);
   }
 
   /** A device (re)subscribed: what it has not got yet is worth sending now rather than at the next backoff. */
