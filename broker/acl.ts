@@ -2,10 +2,13 @@
  * Who may publish and subscribe where: pure functions of (principal, topic), so the whole
  * policy reads — and is tested — as a table. The aedes hooks in auth.ts only apply them.
  *
- *   device X  subscribes  devices/X/notify, devices/X/cmd                  (no wildcards)
- *             publishes   devices/X/ack, state, telemetry, cmd/result      (its will: devices/X/state)
- *   backend   subscribes  devices/{+|id}/ack, state, telemetry, cmd/result
- *             publishes   devices/{id}/notify, devices/{id}/cmd             (nobody else may)
+ *   device X  subscribes  devices/X/notify, devices/X/cmd, devices/X/time  (no wildcards)
+ *             publishes   devices/X/ack, state, telemetry, cmd/result, time/req   (its will: devices/X/state)
+ *   backend   subscribes  devices/{+|id}/ack, state, telemetry, cmd/result, time/req
+ *             publishes   devices/{id}/notify, cmd, time                    (nobody else may)
+ *
+ * The broker's own time answers (clock-service.ts) go out through aedes.publish, which no
+ * authorizePublish sees; their delivery is still checked (canReceive: a device's own `time`).
  *
  * Only a device's own state is ever retained (its will is the offline state): a retained ack,
  * telemetry, command result, notification or command would be handed to every later
@@ -33,9 +36,9 @@ export type Rule =
   | 'not-authenticated';
 
 /** What a device sends; the backend listens to these. */
-const DEVICE_PUBLISHES = new Set(['ack', 'state', 'telemetry', 'cmd/result']);
+const DEVICE_PUBLISHES = new Set(['ack', 'state', 'telemetry', 'cmd/result', 'time/req']);
 /** What the backend sends; a device listens to these, its own only. */
-const BACKEND_PUBLISHES = new Set(['notify', 'cmd']);
+const BACKEND_PUBLISHES = new Set(['notify', 'cmd', 'time']);
 
 const ALLOW: Decision = { allowed: true };
 const deny = (rule: Rule, reason: string): Decision => ({ allowed: false, rule, reason });
@@ -54,14 +57,17 @@ export function canPublish(p: Principal, topic: string, opts: PublishOptions = {
   if (!where) return deny('not-a-device-topic', `${topic} is not a payspeaker device topic`);
   if (p.role === 'backend') {
     if (!BACKEND_PUBLISHES.has(where.leaf))
-      return deny('wrong-leaf', `the backend publishes only notify and cmd, not ${where.leaf}`);
+      return deny('wrong-leaf', `the backend publishes only notify, cmd and time, not ${where.leaf}`);
     return opts.retain ? deny('retained', retainedReason(where.leaf)) : ALLOW;
   }
   if (where.deviceId !== p.id)
     return deny('another-device', `a device may publish only under its own id (${p.id}), not ${where.deviceId}`);
   if (BACKEND_PUBLISHES.has(where.leaf)) return deny('backend-only', `only the backend may publish ${where.leaf}`);
   if (!DEVICE_PUBLISHES.has(where.leaf))
-    return deny('wrong-leaf', `a device publishes only ack, state, telemetry and cmd/result, not ${where.leaf}`);
+    return deny(
+      'wrong-leaf',
+      `a device publishes only ack, state, telemetry, cmd/result and time/req, not ${where.leaf}`,
+    );
   return opts.retain && where.leaf !== 'state' ? deny('retained', retainedReason(where.leaf)) : ALLOW;
 }
 
@@ -78,7 +84,7 @@ export function canSubscribe(p: Principal, filter: string): Decision {
     return deny('another-device', `a device may subscribe only to its own topics (${p.id}), not ${where.deviceId}'s`);
   return BACKEND_PUBLISHES.has(where.leaf)
     ? ALLOW
-    : deny('wrong-leaf', `a device subscribes only to its notify and cmd topics, not ${where.leaf}`);
+    : deny('wrong-leaf', `a device subscribes only to its notify, cmd and time topics, not ${where.leaf}`);
 }
 
 /**
@@ -111,5 +117,5 @@ function backendCanSubscribe(filter: string): Decision {
     return deny('wildcard', `${filter}: the device level must be "+" or a device id`);
   return DEVICE_PUBLISHES.has(leaf)
     ? ALLOW
-    : deny('wrong-leaf', `the backend subscribes only to ack, state, telemetry and cmd/result, not ${leaf}`);
+    : deny('wrong-leaf', `the backend subscribes only to ack, state, telemetry, cmd/result and time/req, not ${leaf}`);
 }

@@ -27,10 +27,12 @@ import { openRegistry, type Registry } from './registry.ts';
 import { ensureBackendCredentials } from './credentials.ts';
 import { loadOrCreateBackendKeys } from './backend-keys.ts';
 import { withAckIntake } from './ack-intake.ts';
+import { startClockService } from './clock-service.ts';
 import { brokerDir } from './data-dir.ts';
 import { openPersistence } from './persistence.ts';
 import { startNotificationService, type NotificationService, type ServiceOptions } from './service.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
+import { signTimeAnswer } from '../src/protocol/index.ts';
 
 export type SecurityOptions =
   /** Anyone may connect, publish and subscribe: for a demo on a trusted machine. Logs a warning. */
@@ -147,7 +149,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
 
   const listeners: Listener[] = [];
   let service: NotificationService | null = null;
+  let stopClock = () => {};
   const shutDown = async () => {
+    stopClock();
     await service?.close();
     await closeAll(aedes, listeners);
     security?.stop();
@@ -185,6 +189,11 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
         wss = l;
       }
     }
+    // Time for speakers whose clock lost power (clock-service.ts), signed with the backend key
+    // wherever this broker has one (secure mode, or the notification service's data dir).
+    const keyDir = opts.security?.mode === 'secure' ? opts.security.dataDir : opts.service?.dataDir;
+    const timeKey = keyDir ? loadOrCreateBackendKeys(brokerDir(keyDir)).privateKey : null;
+    stopClock = startClockService(aedes, { sign: timeKey ? (a) => signTimeAnswer(a, timeKey) : undefined, log });
     if (opts.service)
       service = await startNotificationService(
         { clustered: Boolean(opts.cluster), ...opts.service },

@@ -88,6 +88,17 @@ export interface Clock {
   after(ms: number, fn: () => void, opts?: TimerOptions): Timer;
   /** Calls `fn` every `ms` until cancelled. */
   every(ms: number, fn: () => void, opts?: TimerOptions): Timer;
+  /**
+   * A real-time clock the firmware may set, as boxes set theirs from the network: `now` reads
+   * `epochMs` from here on; `monotonic` and timers are not affected. The firmware sets it from
+   * the broker's signed time (device/extensions/time.ts). Absent: the clock cannot be set.
+   */
+  set?(epochMs: number): void;
+  /**
+   * True once the wall time has been set (`set`) since the board started: a clock that was never
+   * set may be one whose battery ran out (1970). Absent: the board cannot tell (treated as never set).
+   */
+  synced?(): boolean;
 }
 
 /** Resolves after `ms` on the board's clock. */

@@ -1,8 +1,8 @@
 /**
  * The virtual speaker's firmware: a thin controller in the zigbee2mqtt style. It builds the
  * shared services (state machine, MQTT connection, announcer, stores) from the board it is
- * given, wires them to the feature extensions (presence, payments, controls, OTA, telemetry,
- * and the commands router), subscribes to the topics they declare and routes each incoming
+ * given, wires them to the feature extensions (presence, time, payments, controls, OTA,
+ * telemetry, and the commands router), subscribes to the topics they declare and routes each incoming
  * message to the one that declared its topic. The constructor only stores its collaborators.
  * Speakers are put together in one place, device/boot/compose.ts.
  */
@@ -35,6 +35,7 @@ import { CommandsExtension } from './extensions/commands.ts';
 import { OtaExtension } from './extensions/ota.ts';
 import { PresenceExtension, stateJson } from './extensions/presence.ts';
 import { TelemetryExtension } from './extensions/telemetry.ts';
+import { TimeExtension } from './extensions/time.ts';
 import type { Board } from './board.ts';
 import type { SpeakerEvent } from './events.ts';
 import { prompt } from './speak.ts';
@@ -130,9 +131,13 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
     };
     const presence = new PresenceExtension(ctx);
     const telemetry = new TelemetryExtension(ctx);
+    // The clock first: payments it holds while the board clock reads 1970 go on once it is set.
+    const time = new TimeExtension(ctx, { onSynced: () => payments.clockSynced() });
+    const payments = new PaymentsExtension(ctx, { clockTrusted: () => time.trusted() });
     const features: Extension[] = [
       presence,
-      new PaymentsExtension(ctx),
+      time,
+      payments,
       new ControlsExtension(ctx),
       new OtaExtension(ctx),
       telemetry,

@@ -20,7 +20,22 @@ import {
   type Notification,
   type RejectionReason,
 } from '../src/protocol/index.ts';
-import type { Board } from './board.ts';
+import type { Board, Clock } from './board.ts';
+
+/**
+ * No genuine clock reads earlier than this (2025-01-01, before this firmware was built): a board
+ * clock before it has lost its time (a real-time clock without power boots in 1970).
+ */
+export const CLOCK_FLOOR_MS = Date.UTC(2025, 0, 1);
+
+/**
+ * Whether the board's wall clock can judge a notification's freshness: set since boot (from the
+ * broker's signed time), or at least not before CLOCK_FLOOR_MS. A notification that fails
+ * freshness on a clock that cannot is held until the clock is set, not refused (payments.ts).
+ */
+export function clockTrusted(clock: Pick<Clock, 'now' | 'synced'>): boolean {
+  return clock.synced?.() === true || clock.now() >= CLOCK_FLOOR_MS;
+}
 
 export type TrustVerdict = { ok: true } | { ok: false; reason: RejectionReason; detail: string };
 

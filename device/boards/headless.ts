@@ -4,7 +4,7 @@
  */
 import { createMemorySink, type MemorySink } from '../drivers/audio/index.ts';
 import { sleep, type AudioOut, type Board, type Clock, type Nvs } from '../board.ts';
-import { systemClock } from '../drivers/clock.ts';
+import { createSystemClock } from '../drivers/clock.ts';
 import { createMemoryNvs } from '../drivers/nvs-memory.ts';
 import {
   createButtonEmitter,
@@ -21,6 +21,7 @@ export interface HeadlessBoard<A extends AudioOut = MemorySink> extends Board {
 }
 
 export interface HeadlessBoardOptions {
+  /** Default: a clock of its own (createSystemClock), which the firmware may set from the broker's time. */
   clock?: Clock;
   /**
    * How fast "playback" runs: 0 (default) returns at once; 1 takes as long as the audio, like a
@@ -50,7 +51,7 @@ export function createHeadlessBoard(opts?: HeadlessBoardOptions): HeadlessBoard;
  */
 export function createHeadlessBoard<A extends AudioOut>(opts: HeadlessBoardOptions & { audio: A }): HeadlessBoard<A>;
 export function createHeadlessBoard(opts: HeadlessBoardOptions & { audio?: AudioOut } = {}): HeadlessBoard<AudioOut> {
-  const clock = opts.clock ?? systemClock;
+  const clock = opts.clock ?? createSystemClock();
   const audio = paced(opts.audio ?? createMemorySink(), opts.playbackSpeed ?? 0, clock);
   const nvs = opts.nvs ?? createMemoryNvs();
   return {
@@ -60,7 +61,8 @@ export function createHeadlessBoard(opts: HeadlessBoardOptions & { audio?: Audio
     nvs,
     buttons: createButtonEmitter(),
     led: createRecordingLed(),
-    battery: createSimulatedBattery(clock, { startPercent: opts.batteryPercent }),
+    // Drains with elapsed time, which setting the wall clock (1970 → today) must not jump.
+    battery: createSimulatedBattery({ now: () => clock.monotonic() }, { startPercent: opts.batteryPercent }),
     link: createSimulatedLink(),
     async close() {
       await audio.close();

@@ -6,7 +6,7 @@
 import { openAudioOut, type AudioSpec } from '../drivers/audio/index.ts';
 import type { Logger } from '../../src/log.ts';
 import type { AudioOut, Board, Display, StatusLed } from '../board.ts';
-import { systemClock } from '../drivers/clock.ts';
+import { createSystemClock } from '../drivers/clock.ts';
 import { openFileNvs } from '../drivers/nvs-file.ts';
 import { createKeyboard } from '../drivers/keyboard.ts';
 import { createTerminalPanel, type TerminalPanel } from '../drivers/terminal-panel.ts';
@@ -42,15 +42,16 @@ export async function createLaptopBoard(opts: LaptopBoardOptions): Promise<Lapto
   const nvs = await openFileNvs(opts.nvsFile, { log: opts.log });
   const panel = opts.interactive ? createTerminalPanel(process.stdout, opts.device) : null;
   const keyboard = opts.interactive ? createKeyboard(process.stdin, opts.onQuit ?? (() => undefined)) : null;
+  const clock = createSystemClock();
   return {
     name: 'laptop',
     audio,
-    clock: systemClock,
+    clock,
     nvs,
     buttons: keyboard ?? createButtonEmitter(),
     led: panel ?? dark,
     display: panel ?? dark,
-    battery: createSimulatedBattery(systemClock),
+    battery: createSimulatedBattery({ now: () => clock.monotonic() }),
     link: createSimulatedLink(),
     panel,
     async close() {

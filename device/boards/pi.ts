@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { openAudioOut, type AudioSpec } from '../drivers/audio/index.ts';
 import type { Logger } from '../../src/log.ts';
-import { systemClock } from '../drivers/clock.ts';
+import { createSystemClock } from '../drivers/clock.ts';
 import {
   BUTTONS,
   type AudioOut,
@@ -166,7 +166,7 @@ export async function createPiBoard(opts: PiBoardOptions): Promise<PiBoard> {
   return {
     name: 'pi',
     audio,
-    clock: opts.clock ?? systemClock,
+    clock: opts.clock ?? createSystemClock(),
     nvs,
     buttons: hw.buttons ?? createButtonEmitter(),
     led: hw.led ?? dark,

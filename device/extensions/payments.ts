@@ -16,6 +16,7 @@ import { utter, type Total, type Utterance } from '../../src/speech/index.ts';
 import { sleep, type PlayResult, type ResumedPlayback } from '../board.ts';
 import type { Extension, FirmwareContext, TopicHandler } from '../context.ts';
 import type { InFlight, OwedAck } from '../stores/payments.ts';
+import { clockTrusted } from '../trust.ts';
 
 type Scope = 'offline' | 'burst';
 
@@ -29,21 +30,82 @@ interface Batch {
 /** An offline summary waits for the rush of queued notifications to end, but never longer than this. */
 const MAX_SETTLE_MS = 3000;
 
+/**
+ * NVS: + id → true for an inbox notification held because the board clock could not judge its
+ * freshness. Set in the same write as its inbox entry (one synchronous turn is one NVS write), so
+ * after a crash a held notification is still known as held and is checked again before it is announced.
+ */
+const HELD = 'payments.held.';
+
+export interface PaymentsOptions {
+  /**
+   * Whether the board clock can judge freshness (the time extension: set from the broker, or
+   * plausible). Default: trust.ts's clockTrusted on the board clock.
+   */
+  clockTrusted?: () => boolean;
+}
+
 export class PaymentsExtension implements Extension {
   private readonly batches: Partial<Record<Scope, Batch>> = {};
   private deliveries = 0;
   /** Tells this boot's delivery keys from the last boot's (a restarted device counts from 1 again). */
   private bootTag = '';
+  /** Accepted (in the inbox, PUBACKed) but waiting for the board clock to be set: id → notification. */
+  private readonly held = new Map<string, Notification>();
+  private readonly clockTrusted: () => boolean;
 
-  constructor(private readonly ctx: FirmwareContext) {}
+  constructor(
+    private readonly ctx: FirmwareContext,
+    opts: PaymentsOptions = {},
+  ) {
+    this.clockTrusted = opts.clockTrusted ?? (() => clockTrusted(ctx.board.clock));
+  }
 
   async start(): Promise<void> {
     this.bootTag = this.ctx.board.clock.now().toString(36);
     await this.resumeInFlight();
     // Final acks that died with the last process (or were waiting for a link when it stopped).
     for (const [id, ack] of this.ctx.payments.owedAcks()) this.sendFinalAck(id, ack);
-    // Announce what was accepted before a crash or reboot but never announced.
-    for (const n of this.ctx.payments.pending()) this.route(n);
+    // Announce what was accepted before a crash or reboot but never announced; what was held for
+    // the clock stays held until it is set (and is checked again then).
+    const { nvs } = this.ctx.board;
+    const pending = this.ctx.payments.pending();
+    const stale = nvs.keys(HELD).filter((key) => !this.ctx.payments.isPending(key.slice(HELD.length)));
+    if (stale.length > 0) nvs.delete(stale).catch(() => undefined);
+    for (const n of pending) {
+      if (nvs.get(HELD + n.id) === true) this.held.set(n.id, n);
+      else this.route(n);
+    }
+    if (this.held.size > 0) this.clockSynced();
+  }
+
+  /**
+   * The board clock has been set (or confirmed) from the broker: the payments held for it are
+   * checked for freshness again with the corrected clock, then announced or refused.
+   */
+  clockSynced(): void {
+    if (this.held.size === 0 || !this.clockTrusted()) return;
+    const held = [...this.held.values()];
+    this.held.clear();
+    const { ctx } = this;
+    ctx.log.info({ payments: held.map((n) => n.id) }, `the clock is set: ${held.length} held payment(s) go on`);
+    for (const n of held) {
+      const verdict = ctx.trust.check(n, ctx.board.clock.now());
+      // Announced or refused from here on: no longer held, whatever happens next.
+      const released = ctx.board.nvs.delete([HELD + n.id]);
+      if (verdict.ok) {
+        this.route(n);
+        released.catch(() => undefined);
+        continue;
+      }
+      // Out of the inbox first, then the final "rejected" (after a crash in between, the backend's
+      // retry is checked against the set clock and refused the same way).
+      Promise.all([released, ctx.payments.drop([n])]).then(
+        () => this.reject({ ...verdict, id: n.id }),
+        (err: Error) =>
+          ctx.log.warn({ payment: n.id, err: err.message }, 'could not drop a held payment that is no longer fresh'),
+      );
+    }
   }
 
   stop(): void {}
@@ -59,7 +121,11 @@ export class PaymentsExtension implements Extension {
     const n = parsed.notification;
     // Before anything else: an unsigned, forged or stale notification must not even count as seen.
     const verdict = this.ctx.trust.check(n, this.ctx.board.clock.now());
-    if (!verdict.ok) return this.reject({ ...verdict, id: n.id });
+    // Signed, but the board clock cannot tell whether it is fresh (it reads 1970 until the broker
+    // has told it the time): refusing would be final at the backend, so keep it and ask again later.
+    const hold =
+      !verdict.ok && (verdict.reason === 'from-the-future' || verdict.reason === 'expired') && !this.clockTrusted();
+    if (!verdict.ok && !hold) return this.reject({ ...verdict, id: n.id });
     const { payments } = this.ctx;
     // Being announced right now: its final ack is moments away and answers for this copy too.
     // A "duplicate" sent now would overtake it and tell the backend the wrong story.
@@ -81,8 +147,28 @@ export class PaymentsExtension implements Extension {
         'older than the oldest payment this device still remembers: it could be a replay of one announced long ago';
       return this.reject({ reason: 'expired', detail, id: n.id });
     }
+    if (hold) return this.hold(n);
     await payments.accept(n);
     this.route(n);
+  }
+
+  /** Into the inbox (so it may be PUBACKed) and marked held, in one NVS write; announced once the clock is set. */
+  private async hold(n: Notification): Promise<void> {
+    const { payments, board, log } = this.ctx;
+    const marked = board.nvs.set({ [HELD + n.id]: true });
+    try {
+      await Promise.all([marked, payments.accept(n)]);
+    } catch (err) {
+      board.nvs.delete([HELD + n.id]).catch(() => undefined);
+      throw err;
+    }
+    this.held.set(n.id, n);
+    log.info(
+      { payment: n.id, createdAt: n.createdAt, clock: board.clock.now() },
+      `holding payment ${n.id} until the clock is set from the broker: this speaker's clock reads ${new Date(board.clock.now()).toISOString()}`,
+    );
+    // The clock may have been set while it was being stored.
+    this.clockSynced();
   }
 
   /** The device died between "done" and the sound coming out: let the board finish (its acks are owed, sent by start). */

@@ -16,7 +16,7 @@ export class TelemetryExtension implements Extension {
   private warnedLowBattery = false;
 
   constructor(private readonly ctx: FirmwareContext) {
-    this.startedAt = ctx.board.clock.now();
+    this.startedAt = ctx.board.clock.monotonic();
   }
 
   start(): void {
@@ -44,7 +44,7 @@ export class TelemetryExtension implements Extension {
     const report = {
       v: PROTOCOL_VERSION,
       device: ctx.id,
-      uptimeMs: ctx.board.clock.now() - this.startedAt,
+      uptimeMs: Math.round(ctx.board.clock.monotonic() - this.startedAt),
       battery,
       signalDbm: ctx.board.link.signalDbm(),
       queue: ctx.announcer.pending,

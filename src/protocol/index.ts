@@ -7,4 +7,5 @@ export * from './ack.ts';
 export * from './command.ts';
 export * from './signing.ts';
 export * from './command-signing.ts';
+export * from './time.ts';
 export * from './versions.ts';

@@ -8,6 +8,8 @@
  *   payspeaker/v1/devices/{id}/cmd          backend → device   QoS 1   commands (volume, replay, …)
  *   payspeaker/v1/devices/{id}/cmd/result   device  → backend  QoS 1   one result per command
  *   payspeaker/v1/devices/{id}/telemetry    device  → backend  QoS 0   periodic health
+ *   payspeaker/v1/devices/{id}/time/req     device  → backend  QoS 0   "what time is it?" (fresh nonce)
+ *   payspeaker/v1/devices/{id}/time         backend → device   QoS 0   the signed answer (time.ts)
  */
 export const PROTOCOL_VERSION = 1;
 export const TOPIC_ROOT = `payspeaker/v${PROTOCOL_VERSION}`;
@@ -39,9 +41,14 @@ export const topics = {
   command: (id: string) => deviceTopic(id, 'cmd'),
   commandResult: (id: string) => deviceTopic(id, 'cmd/result'),
   telemetry: (id: string) => deviceTopic(id, 'telemetry'),
+  /** The device asks the broker for the time (time.ts). */
+  timeRequest: (id: string) => deviceTopic(id, 'time/req'),
+  /** The broker's signed answer. */
+  time: (id: string) => deviceTopic(id, 'time'),
   /** Wildcard subscriptions for the cloud side. */
   allAcks: `${TOPIC_ROOT}/devices/+/ack`,
   allStates: `${TOPIC_ROOT}/devices/+/state`,
+  allTimeRequests: `${TOPIC_ROOT}/devices/+/time/req`,
 } as const;
 
 /** `payspeaker/v1/devices/SPK-0001/ack` → { deviceId: 'SPK-0001', leaf: 'ack' }; null if not ours. */

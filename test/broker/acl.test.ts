@@ -73,6 +73,23 @@ const table: Row[] = [
   [backend, 'subscribe', '#', false],
   [backend, 'subscribe', '$SYS/#', false],
   [backend, 'will', own('state'), false],
+  // Time from the broker: a device asks on its own time/req and hears the answer on its own time;
+  // only the backend answers, nobody retains either (an old answer is worthless, a planted one harmful).
+  [me, 'publish', own('time/req'), true],
+  [me, 'publish retained', own('time/req'), false],
+  [me, 'publish', other('time/req'), false],
+  [me, 'publish', own('time'), false],
+  [me, 'publish', other('time'), false],
+  [me, 'subscribe', own('time'), true],
+  [me, 'subscribe', other('time'), false],
+  [me, 'subscribe', own('time/req'), false],
+  [me, 'subscribe', other('time/req'), false],
+  [me, 'subscribe', 'payspeaker/v1/devices/+/time', false],
+  [backend, 'publish', own('time'), true],
+  [backend, 'publish retained', own('time'), false],
+  [backend, 'publish', own('time/req'), false],
+  [backend, 'subscribe', 'payspeaker/v1/devices/+/time/req', true],
+  [backend, 'subscribe', 'payspeaker/v1/devices/+/time', false],
 ];
 
 const check = {
