@@ -30,13 +30,6 @@ interface Batch {
 /** An offline summary waits for the rush of queued notifications to end, but never longer than this. */
 const MAX_SETTLE_MS = 3000;
 
-/**
- * NVS: + id → true for an inbox notification held because the board clock could not judge its
- * freshness. Set in the same write as its inbox entry (one synchronous turn is one NVS write), so
- * after a crash a held notification is still known as held and is checked again before it is announced.
- */
-const HELD = 'payments.held.';
-
 export interface PaymentsOptions {
   /**
    * Whether the board clock can judge freshness (the time extension: set from the broker, or
@@ -68,12 +61,8 @@ export class PaymentsExtension implements Extension {
     for (const [id, ack] of this.ctx.payments.owedAcks()) this.sendFinalAck(id, ack);
     // Announce what was accepted before a crash or reboot but never announced; what was held for
     // the clock stays held until it is set (and is checked again then).
-    const { nvs } = this.ctx.board;
-    const pending = this.ctx.payments.pending();
-    const stale = nvs.keys(HELD).filter((key) => !this.ctx.payments.isPending(key.slice(HELD.length)));
-    if (stale.length > 0) nvs.delete(stale).catch(() => undefined);
-    for (const n of pending) {
-      if (nvs.get(HELD + n.id) === true) this.held.set(n.id, n);
+    for (const n of this.ctx.payments.pending()) {
+      if (this.ctx.payments.isHeld(n.id)) this.held.set(n.id, n);
       else this.route(n);
     }
     if (this.held.size > 0) this.clockSynced();
@@ -92,7 +81,7 @@ export class PaymentsExtension implements Extension {
     for (const n of held) {
       const verdict = ctx.trust.check(n, ctx.board.clock.now());
       // Announced or refused from here on: no longer held, whatever happens next.
-      const released = ctx.board.nvs.delete([HELD + n.id]);
+      const released = ctx.payments.release(n.id);
       if (verdict.ok) {
         this.route(n);
         released.catch(() => undefined);
@@ -155,13 +144,7 @@ export class PaymentsExtension implements Extension {
   /** Into the inbox (so it may be PUBACKed) and marked held, in one NVS write; announced once the clock is set. */
   private async hold(n: Notification): Promise<void> {
     const { payments, board, log } = this.ctx;
-    const marked = board.nvs.set({ [HELD + n.id]: true });
-    try {
-      await Promise.all([marked, payments.accept(n)]);
-    } catch (err) {
-      board.nvs.delete([HELD + n.id]).catch(() => undefined);
-      throw err;
-    }
+    await payments.accept(n, { held: true });
     this.held.set(n.id, n);
     log.info(
       { payment: n.id, createdAt: n.createdAt, clock: board.clock.now() },
@@ -171,7 +154,6 @@ export class PaymentsExtension implements Extension {
     this.clockSynced();
   }
 
-  /** The device died between "done" and the sound coming out: let the board finish (its acks are owed, sent by start). */
   /**
    * A crash came between marking an announcement done and its sound being out. A payment is
    * acked as heard only if it was: the board finishes letting the sound out (a recorder can),

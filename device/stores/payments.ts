@@ -7,6 +7,8 @@
  *   owed acks  final acks (played, summarized) the broker has not confirmed: a crash must not
  *              lose them, or the broker sends the payment again, maybe after the device has
  *              forgotten its id, and it is refused as a possible replay instead of `played`;
+ *   held       inbox notifications waiting for the clock to be set from the broker before
+ *              their freshness is checked (a speaker that booted in 1970);
  *   ledger     the last payment (replay) and today's takings (summary).
  * A notification enters the inbox durably before its PUBACK goes back, and leaves it in the
  * same write that marks it handled, owes its ack and books it in the ledger. Each payment has
@@ -20,6 +22,8 @@ import type { Logger } from '../../src/log.ts';
 
 /** One key per payment, so storing one costs a small NVS write, not a rewrite of the lot. */
 const INBOX = 'payments.inbox.'; // + id → the Notification
+/** + id → true: an inbox notification whose freshness the board clock could not judge yet (never synced). */
+const HELD = 'payments.held.';
 const HANDLED = 'payments.handled.'; // + id → [seq, createdAt]; seq orders eviction
 const OWED = 'payments.ack.'; // + id → the final ack, until the broker has it
 /** The newest createdAt among ids evicted from `handled`: anything as old could be a replay we no longer recognise. */
@@ -194,15 +198,31 @@ export class PaymentStore {
     return this.owed.get(id);
   }
 
-  /** Puts a notification in the inbox; resolves once that is durable (then it may be PUBACKed). */
-  accept(n: Notification): Promise<void> {
+  /**
+   * Puts a notification in the inbox; resolves once that is durable (then it may be PUBACKed).
+   * `held`: also marked as waiting for the clock, in the same write, so after a crash it is still
+   * checked for freshness before it is announced.
+   */
+  accept(n: Notification, opts: { held?: boolean } = {}): Promise<void> {
     this.inbox.set(n.id, n);
-    return this.nvs.set({ [INBOX + n.id]: n }).catch((err: unknown) => {
+    const sets: Record<string, unknown> = { [INBOX + n.id]: n };
+    if (opts.held) sets[HELD + n.id] = true;
+    return this.nvs.set(sets).catch((err: unknown) => {
       // Not stored, so not PUBACKed: the redelivery must find it new, not pending.
       this.inbox.delete(n.id);
-      void this.nvs.delete([INBOX + n.id]).catch(() => undefined);
+      void this.nvs.delete([INBOX + n.id, HELD + n.id]).catch(() => undefined);
       throw err;
     });
+  }
+
+  /** Whether an inbox notification is waiting for the clock (see accept). */
+  isHeld(id: string): boolean {
+    return this.inbox.has(id) && this.nvs.get(HELD + id) === true;
+  }
+
+  /** Its freshness has been judged with a set clock: no longer held. */
+  release(id: string): Promise<void> {
+    return this.nvs.delete([HELD + id]);
   }
 
   /**
@@ -215,7 +235,7 @@ export class PaymentStore {
     const deletes: string[] = [];
     for (const n of done) {
       this.inbox.delete(n.id);
-      deletes.push(INBOX + n.id);
+      deletes.push(INBOX + n.id, HELD + n.id);
       this.handled.delete(n.id); // a retry after a failed play goes to the back of the line
       this.handled.set(n.id, n.createdAt);
       sets[HANDLED + n.id] = [this.nextSeq++, n.createdAt];
@@ -286,7 +306,7 @@ export class PaymentStore {
     for (const n of ns) {
       this.inbox.delete(n.id);
       this.owed.delete(n.id);
-      deletes.push(INBOX + n.id, OWED + n.id, HANDLED + n.id);
+      deletes.push(INBOX + n.id, OWED + n.id, HANDLED + n.id, HELD + n.id);
       if (!this.handled.delete(n.id) || n.kind !== 'payment') continue;
       today.count = Math.max(0, today.count - 1);
       today.totals[n.currency] = Math.max(0, (today.totals[n.currency] ?? 0) - n.amount);
