@@ -3,15 +3,17 @@
  * mqtts and wss forms), plus the playback tracker. Everything binds to 127.0.0.1 by default; port 0 picks a free port (tests).
  * With `security` it authenticates clients against the registry and applies the ACL
  * (docs/SECURITY.md); without it, it is open, as it was before security existed.
+ *
+ * This file is the wiring (startBroker) and the security set-up; how the limits are applied is
+ * broker-limits.ts, and the log lines about clients and refused connections are broker-logs.ts.
  */
 import tls from 'node:tls';
-import { Aedes, type AedesOptions, type AuthenticateError } from 'aedes';
+import { Aedes, type AedesOptions } from 'aedes';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   listenTcp,
   listenTls,
   listenWebSocket,
-  type ConnectionGuard,
   type Listener,
   type TlsListener,
   type TlsListenOptions,
@@ -19,9 +21,11 @@ import {
 } from './listeners.ts';
 import { OriginPolicy, ownHttpOrigins } from './origins.ts';
 import type { ServerTls } from './tls.ts';
-import { ConnectionGate, LogThrottle, guardPacketSize, resolveLimits, type Limits } from './limits.ts';
+import { LogThrottle, resolveLimits, type Limits } from './limits.ts';
+import { connectionGuard, withLimits } from './broker-limits.ts';
+import { handshakeLogger, logClientEvents, webSocketRefusalLogger } from './broker-logs.ts';
 import { PlaybackTracker } from './tracker.ts';
-import { Authenticator, forgetRefusedSubscriptions, remoteAddress } from './auth.ts';
+import { Authenticator, forgetRefusedSubscriptions } from './auth.ts';
 import { Sessions } from './sessions.ts';
 import { openRegistry, type Registry } from './registry.ts';
 import { ensureBackendCredentials } from './credentials.ts';
@@ -286,125 +290,4 @@ function setUpSecurity(opts: SecurityOptions | undefined, log: Logger): Security
 async function closeAll(aedes: Aedes, listeners: Listener[]): Promise<void> {
   await new Promise<void>((resolve) => aedes.close(() => resolve()));
   await Promise.all(listeners.map((l) => l.close()));
-}
-
-/**
- * The aedes options for `limits`, around the security hooks (if any). aedes checks client-id
- * length only for MQTT 3.1, so authenticate does it for every version, with CONNACK 2.
- */
-function withLimits(hooks: AedesOptions, limits: Limits, log: Logger, throttle: LogThrottle): AedesOptions {
-  const authenticate = hooks.authenticate ?? ((_client, _username, _password, done) => done(null, true));
-  return {
-    ...hooks,
-    maxTopicLevels: limits.maxTopicLevels,
-    maxClientsIdLength: limits.maxClientIdLength,
-    maxInflightInbound: limits.maxInflightInbound,
-    queueLimit: limits.queueLimit,
-    connectTimeout: limits.connectTimeoutMs,
-    authenticate: (client, username, password, done) => {
-      if (client.id.length <= limits.maxClientIdLength) return authenticate(client, username, password, done);
-      const address = remoteAddress(client);
-      const count = throttle.note(`client-id:${address}`);
-      if (count !== null) {
-        log.warn(
-          { address, length: client.id.length, refused: count },
-          `refused ${count} connection(s) from ${address}: client id longer than ${limits.maxClientIdLength} characters`,
-        );
-      }
-      done(Object.assign(new Error('client id too long'), { returnCode: 2 }) as AuthenticateError, false);
-    },
-  };
-}
-
-/** The per-address rate limit and packet-size cap the listeners apply; each logs at most once a second per address. */
-function connectionGuard(limits: Limits, log: Logger, throttle: LogThrottle, now: () => number): ConnectionGuard {
-  const rate = limits.connectRate;
-  const gate = rate ? new ConnectionGate(rate, now) : null;
-  return {
-    maxWsPayload: limits.maxPacketBytes || undefined,
-    admit: (address) => {
-      if (!gate || gate.admit(address)) return true;
-      const count = throttle.note(`rate:${address}`);
-      if (count !== null) {
-        log.warn(
-          { address, refused: count },
-          `refused ${count} connection attempt(s) from ${address}: more than ${rate!.perSecond}/s (burst ${rate!.burst})`,
-        );
-      }
-      return false;
-    },
-    guard: (stream, address) =>
-      guardPacketSize(stream, limits.maxPacketBytes, (verdict) => {
-        const count = throttle.note(`size:${address}`);
-        if (count === null) return;
-        const why =
-          verdict.reason === 'too-large'
-            ? `a ${verdict.declared}-byte packet exceeds the ${limits.maxPacketBytes}-byte limit`
-            : 'malformed packet length';
-        log.warn({ address, dropped: count }, `dropped ${count} connection(s) from ${address}: ${why}`);
-      }),
-  };
-}
-
-/**
- * A client that gives up during the TLS handshake — typically a device that does not trust our
- * CA, or that dialled a name the certificate does not carry — says so only with an alert; one
- * line a second per address.
- */
-function handshakeLogger(
-  log: Logger,
-  throttle: LogThrottle,
-): (address: string, err: Error & { code?: string }) => void {
-  return (address, err) => {
-    const count = throttle.note(`tls:${address}`);
-    if (count === null) return;
-    const hint = /unknown ca|bad certificate|certificate unknown|socket hang up|ECONNRESET/i.test(
-      `${err.code ?? ''} ${err.message}`,
-    )
-      ? ': the client hung up mid-handshake, usually because it does not trust our certificate (give it DIR/certs/ca.pem; check the host name it dials is in the certificate)'
-      : '';
-    log.warn(
-      { address, err: err.message, failed: count },
-      `TLS handshake with ${address} failed${count > 1 ? ` (${count} since the last line)` : ''}${hint}`,
-    );
-  };
-}
-
-/** Upgrades refused for their Origin, and connections closed for never upgrading: one line a second per address. */
-function webSocketRefusalLogger(
-  log: Logger,
-  throttle: LogThrottle,
-  timeoutMs: number,
-): NonNullable<WebSocketListenOptions['onRefused']> {
-  return (address, why, detail) => {
-    const count = throttle.note(`ws-${why}:${address}`);
-    if (count === null) return;
-    const times = count > 1 ? ` (${count} since the last line)` : '';
-    if (why === 'origin')
-      log.warn(
-        { address, origin: detail, refused: count },
-        `refused a WebSocket upgrade from ${address}${times}: a browser page at ${detail} may not connect (allow it with --ws-origin ${detail})`,
-      );
-    else
-      log.warn(
-        { address, closed: count },
-        `closed a WebSocket connection from ${address}${times}: no upgrade request within ${timeoutMs} ms`,
-      );
-  };
-}
-
-function logClientEvents(aedes: Aedes, log: Logger, throttle: LogThrottle): void {
-  aedes.on('client', (client) => log.debug({ client: client.id }, 'client connected'));
-  aedes.on('clientDisconnect', (client) => log.debug({ client: client.id }, 'client disconnected'));
-  aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'client error'));
-  // Garbage bytes, early hang-ups and refused CONNECTs all land here: one line a second per address.
-  aedes.on('connectionError', (client, err) => {
-    const address = client ? remoteAddress(client) : 'unknown address';
-    const count = throttle.note(`error:${address}`);
-    if (count !== null)
-      log.warn(
-        { client: client?.id, address, err: err.message, errors: count },
-        count > 1 ? `connection error (${count} from ${address} since the last line)` : 'connection error',
-      );
-  });
 }

@@ -7,16 +7,29 @@
  * Writes from the HTTP API and from acks are group-committed (group-commit.ts); the
  * dispatcher's claim of due payments is its own immediate transaction, so two broker
  * processes sharing one database never publish the same attempt twice.
+ *
+ * This file is the Outbox class; its SQL is statements.ts, its public shapes (re-exported here)
+ * are outbox-types.ts.
  */
 import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
-import { makeNotification, type Ack, type Channel, type Kind, type Notification } from '../../src/protocol/index.ts';
+import { makeNotification, type Ack } from '../../src/protocol/index.ts';
 import { ensureBrokerDir, registryFile } from '../data-dir.ts';
 import { openWalDatabase } from '../database.ts';
 import { newPaymentId } from '../../src/protocol/payment-ids.ts';
 import { GroupCommit } from './group-commit.ts';
-import { OUTBOX_SCHEMA, PAYMENT_COLUMNS, type PaymentRow } from './schema.ts';
-import { retryDelay, type RetryPolicy } from './retry.ts';
+import { OUTBOX_SCHEMA } from './schema.ts';
+import { retryDelay } from './retry.ts';
+import { prepareStatements, type OutboxStatements } from './statements.ts';
+import {
+  IdempotencyConflictError,
+  type Accepted,
+  type OutboxOptions,
+  type Payment,
+  type PaymentRequest,
+  type Publication,
+  type SendDecision,
+} from './outbox-types.ts';
 import {
   zeroCounts,
   type PaymentEvent,
@@ -25,64 +38,17 @@ import {
   type StatusCounts,
 } from './status.ts';
 
-export interface PaymentRequest {
-  device: string;
-  /** Integer minor units, already validated against the currency. */
-  amount: number;
-  currency: string;
-  channel: Channel;
-  kind: Kind;
-  idempotencyKey?: string | null;
-}
-
-export type Payment = PaymentRow;
-
-export interface Accepted {
-  payment: Payment;
-  /** False when an earlier request with the same idempotency key already made it. */
-  created: boolean;
-}
-
-/**
- * What the dispatcher can do with a due payment now: send it, keep it due for the next look,
- * push it a step later, or (its device is away) push it the longest step.
- */
-export type SendDecision = 'send' | 'hold' | 'later' | 'away';
-
-/** One copy of a payment's notification for the dispatcher to publish. */
-export interface Publication {
-  id: string;
-  device: string;
-  payload: string;
-  attempt: number;
-}
-
-export class IdempotencyConflictError extends Error {
-  constructor(
-    readonly key: string,
-    readonly existing: Payment,
-    readonly fields: string[],
-  ) {
-    super(
-      `idempotency key ${JSON.stringify(key)} was already used for payment ${existing.id} with a different ${fields.join(', ')}: ` +
-        `use a new key for a new payment, or resend exactly the same request to get the existing one`,
-    );
-    this.name = 'IdempotencyConflictError';
-  }
-}
-
-export interface OutboxOptions {
-  /** Signs each notification once, when the payment is accepted (see src/protocol/signing.ts). */
-  sign: (n: Notification) => Notification;
-  /** How long the outbox keeps retrying before it gives up with `expired`. */
-  ttlMs: number;
-  retry: RetryPolicy;
-  now?: () => number;
-  random?: () => number;
-}
+export {
+  IdempotencyConflictError,
+  type Accepted,
+  type OutboxOptions,
+  type Payment,
+  type PaymentRequest,
+  type Publication,
+  type SendDecision,
+} from './outbox-types.ts';
 
 const SAME_REQUEST_FIELDS = ['device', 'amount', 'currency', 'channel', 'kind'] as const;
-const PENDING = `status IN ('queued', 'delivered')`;
 
 export class Outbox {
   private readonly commits: GroupCommit;
@@ -92,7 +58,7 @@ export class Outbox {
   private readonly uncommittedKeys = new Map<string, Promise<void>>();
   private readonly now: () => number;
   private readonly random: () => number;
-  private readonly stmt;
+  private readonly stmt: OutboxStatements;
 
   /** Called with each new payment's first publication once it is committed. */
   onAccepted: (p: Publication) => void = () => {};
@@ -107,73 +73,7 @@ export class Outbox {
     this.random = opts.random ?? Math.random;
     this.commits = new GroupCommit(db, () => this.announceChanges());
     this.commits.onError = (err) => this.onError(err);
-    this.stmt = {
-      insert:
-        db.prepare(`INSERT INTO payments (id, device, amount, currency, channel, kind, idempotency_key, notification, status,
-        attempts, created_at, updated_at, expires_at, next_attempt_at) VALUES
-        (@id, @device, @amount, @currency, @channel, @kind, @idempotencyKey, @notification, 'queued', 1, @createdAt, @createdAt, @expiresAt, @nextAttemptAt)`),
-      event: db.prepare<[string, number, PaymentEventKind, PaymentStatus, string | null]>(
-        'INSERT INTO payment_events (payment_id, at, event, status, detail) VALUES (?, ?, ?, ?, ?)',
-      ),
-      get: db.prepare<[string], PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = ?`),
-      byKey: db.prepare<[string], PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE idempotency_key = ?`),
-      history: db.prepare<
-        [string],
-        { at: number; event: PaymentEventKind; status: PaymentStatus; detail: string | null }
-      >('SELECT at, event, status, detail FROM payment_events WHERE payment_id = ? ORDER BY seq'),
-      delivered: db.prepare<[{ now: number; later: number; id: string; device: string }]>(
-        `UPDATE payments SET status = 'delivered', delivered_at = @now, updated_at = @now, next_attempt_at = max(next_attempt_at, @later)
-         WHERE id = @id AND device = @device AND status = 'queued'`,
-      ),
-      final: db.prepare<
-        [
-          {
-            status: PaymentStatus;
-            text: string | null;
-            reason: string | null;
-            detail: string | null;
-            now: number;
-            id: string;
-            device: string;
-          },
-        ]
-      >(
-        `UPDATE payments SET status = @status, text = @text, reason = @reason, detail = @detail, finished_at = @now, updated_at = @now,
-           next_attempt_at = NULL
-         WHERE id = @id AND device = @device AND (${PENDING} OR status = 'expired' OR (status = 'duplicate' AND @status IN ('played', 'summarized')))`,
-      ),
-      retryLater: db.prepare<[{ detail: string; now: number; next: number; id: string; device: string }]>(
-        `UPDATE payments SET status = 'queued', detail = @detail, updated_at = @now, next_attempt_at = @next WHERE id = @id AND device = @device AND ${PENDING}`,
-      ),
-      dueNow: db.prepare<[{ now: number; device: string }]>(
-        `UPDATE payments SET next_attempt_at = @now WHERE device = @device AND status = 'queued' AND next_attempt_at > @now`,
-      ),
-      // The longest-due first; then, within what is taken, oldest payment first (each device hears its payments in order).
-      due: db.prepare<
-        [{ now: number; limit: number; skip: string }],
-        { id: string; device: string; notification: string; attempts: number; status: PaymentStatus }
-      >(
-        `SELECT * FROM (
-           SELECT id, device, notification, attempts, status, created_at, rowid AS seq FROM payments
-           WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= @now AND expires_at > @now
-             AND device NOT IN (SELECT value FROM json_each(@skip))
-           ORDER BY next_attempt_at LIMIT @limit
-         ) ORDER BY created_at, seq`,
-      ),
-      claim: db.prepare<[number, number, number, string]>(
-        'UPDATE payments SET attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?',
-      ),
-      expire: db.prepare<[{ now: number }], { id: string }>(
-        `UPDATE payments SET status = 'expired', finished_at = @now, updated_at = @now, next_attempt_at = NULL
-         WHERE next_attempt_at IS NOT NULL AND expires_at <= @now RETURNING id`,
-      ),
-      counts: db.prepare<[string], { status: PaymentStatus; n: number }>(
-        'SELECT status, count(*) AS n FROM payments WHERE device = ? GROUP BY status',
-      ),
-      lastPayment: db.prepare<[string], { at: number | null }>(
-        'SELECT max(created_at) AS at FROM payments WHERE device = ?',
-      ),
-    };
+    this.stmt = prepareStatements(db);
   }
 
   /** Opens (and creates) the outbox tables in DATA_DIR's broker database. */

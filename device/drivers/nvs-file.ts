@@ -31,12 +31,16 @@
  * - An unreadable snapshot is moved to `FILE.corrupt-<timestamp>`; the journal, meaningless
  *   without its base, is moved to `FILE.log.corrupt-<timestamp>`; the store starts empty.
  * The device never refuses to boot over its own storage.
+ *
+ * This file is the store (its write side and its loading and recovery); the journal's line
+ * format is nvs-journal.ts, the durable file operations nvs-fs.ts.
  */
-import { copyFile, mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import CRC32 from 'crc-32';
 import { silentLogger, type Logger } from '../../src/log.ts';
 import { StagedNvs, type Nvs, type NvsChanges } from './nvs.ts';
+import { applyEntry, encodeLine, isRecord, scanJournal, type JournalScan } from './nvs-journal.ts';
+import { errCode, readIfThere, syncDir, writeAtomic, writeError } from './nvs-fs.ts';
 
 /** Bump when the file shape changes; a file of another format is set aside, not misread. */
 export const NVS_FORMAT = 1;
@@ -205,59 +209,6 @@ function journalOf(target: string): string {
   return `${target}.log`;
 }
 
-/**
- * One journal line: the keys set (an object, as in the snapshot) and the keys deleted, then a
- * tab and the CRC-32 of that JSON. JSON never holds a raw tab, so the tab can only be ours; the
- * CRC catches damage that still parses as JSON (a flipped digit in an amount).
- */
-function encodeLine(changes: NvsChanges): string {
-  const json = JSON.stringify({ s: Object.fromEntries(changes.set), d: [...changes.deleted] });
-  return `${json}\t${crcOf(json)}\n`;
-}
-
-function crcOf(text: string): string {
-  return (CRC32.str(text) >>> 0).toString(16).padStart(8, '0');
-}
-
-async function writeAtomic(target: string, data: string, tmp: string): Promise<void> {
-  try {
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(data, 'utf8');
-      await fh.datasync(); // the bytes are on disk before the name points at them
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, target);
-    await syncDir(path.dirname(target)); // ...and the rename itself survives a power cut
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw writeError(target, err);
-  }
-}
-
-function writeError(file: string, err: unknown): Error {
-  const reason = (err as Error).message;
-  return new Error(
-    `nvs: could not write ${file}: ${reason}. The values stay in memory and the next write tries again; check free space and permissions.`,
-    { cause: err },
-  );
-}
-
-async function syncDir(dir: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch (err) {
-    // Windows cannot open a directory, and some filesystems refuse fsync on one: the rename
-    // has still happened; only its durability across a power cut is then up to the OS.
-    if (!['EISDIR', 'EPERM', 'EINVAL', 'EACCES'].includes(errCode(err))) throw err;
-  } finally {
-    await fh?.close();
-  }
-}
-
 /** A crash between writing a temp file and renaming it leaves the temp behind: remove it. */
 async function removeStaleTemps(target: string, log: Logger): Promise<void> {
   const prefix = `${path.basename(target)}.tmp-`;
@@ -284,18 +235,6 @@ async function load(target: string, log: Logger, now: () => number): Promise<Loa
     journalBytes: scan.goodBytes,
     tailToCut: scan.dropped !== null,
   };
-}
-
-/** The file's bytes, or null if there is none yet (first boot). */
-async function readIfThere(file: string): Promise<Buffer | null> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    if (errCode(err) === 'ENOENT') return null;
-    throw new Error(`nvs: cannot read ${file}: ${(err as Error).message}; check that it is a readable file`, {
-      cause: err,
-    });
-  }
 }
 
 /** An unreadable snapshot: keep it (and the journal that built on it) for a human, start empty. */
@@ -365,68 +304,4 @@ function parseSnapshot(text: string): [string, unknown][] | string {
   if (doc.format !== NVS_FORMAT)
     return `format ${JSON.stringify(doc.format)}, this firmware reads format ${NVS_FORMAT}`;
   return Object.entries(doc.values);
-}
-
-interface JournalEntry {
-  set: [string, unknown][];
-  deleted: string[];
-}
-
-interface JournalScan {
-  entries: JournalEntry[];
-  /** Bytes of the whole, readable lines at the start. */
-  goodBytes: number;
-  /** The first line not applied (1-based), why, and whether it is the last one (a torn append). */
-  dropped: { line: number; reason: string; torn: boolean } | null;
-}
-
-/** Reads journal lines up to the first that is cut short or unreadable. */
-function scanJournal(bytes: Buffer): JournalScan {
-  const entries: JournalEntry[] = [];
-  let pos = 0;
-  while (pos < bytes.length) {
-    const end = bytes.indexOf(0x0a, pos);
-    // A line without its newline was still being appended: never acknowledged, whatever it holds.
-    const entry = end === -1 ? 'no newline: the append was cut short' : parseLine(bytes.toString('utf8', pos, end));
-    if (typeof entry === 'string') {
-      const torn = end === -1 || end + 1 === bytes.length;
-      return { entries, goodBytes: pos, dropped: { line: entries.length + 1, reason: entry, torn } };
-    }
-    entries.push(entry);
-    pos = end + 1;
-  }
-  return { entries, goodBytes: pos, dropped: null };
-}
-
-/** One journal line's changes, or why it is not one. */
-function parseLine(line: string): JournalEntry | string {
-  // Lines written before the CRC (firmware 0.1.0) have no tab: read them as they are.
-  const tab = line.lastIndexOf('\t');
-  const text = tab === -1 ? line : line.slice(0, tab);
-  if (tab !== -1 && crcOf(text) !== line.slice(tab + 1)) {
-    return `CRC mismatch: the line says ${line.slice(tab + 1)}, its contents give ${crcOf(text)}`;
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    return `not JSON: ${(err as Error).message}`;
-  }
-  if (!isRecord(doc) || !isRecord(doc.s) || !Array.isArray(doc.d) || !doc.d.every((k) => typeof k === 'string')) {
-    return 'not a journal line: expected {"s": {...}, "d": [...]}';
-  }
-  return { set: Object.entries(doc.s), deleted: doc.d as string[] };
-}
-
-function applyEntry(values: Map<string, unknown>, entry: JournalEntry): void {
-  for (const key of entry.deleted) values.delete(key);
-  for (const [key, value] of entry.set) values.set(key, value);
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-function errCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? '';
 }
