@@ -29,9 +29,12 @@ export interface Rig {
   stopped: boolean;
 }
 
-export async function setUp(dir: string, opts: ChaosOptions): Promise<Rig> {
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const brokerArgs = [
+/**
+ * How a long run starts its `payspeaker broker`: outbox and API, quick retries, warnings only.
+ * Shared with the soak (tools/soak/rig.ts), which adds its own flags.
+ */
+export function runBrokerArgs(dir: string, mqttPort: number, httpPort: number, extra: string[] = []): string[] {
+  return [
     'broker',
     '--data',
     dir,
@@ -44,10 +47,16 @@ export async function setUp(dir: string, opts: ChaosOptions): Promise<Rig> {
     '1s',
     '--retry-max',
     '4s',
+    ...extra,
     '--json',
     '--log-level',
     'warn',
   ];
+}
+
+export async function setUp(dir: string, opts: ChaosOptions): Promise<Rig> {
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const brokerArgs = runBrokerArgs(dir, mqttPort, httpPort);
   const broker = await startBroker(brokerArgs, dir);
   const proxy = await startFaultProxy({
     target: { host: '127.0.0.1', port: mqttPort },

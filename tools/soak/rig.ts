@@ -17,6 +17,7 @@ import { brokerDir } from '../../broker/data-dir.ts';
 import { PayspeakerProcess } from '../chaos/processes.ts';
 import { startFaultProxy, type FaultProxy } from '../chaos/proxy.ts';
 import { freePort } from '../chaos/ports.ts';
+import { runBrokerArgs } from '../chaos/scenario-rig.ts';
 import type { SoakDevice } from './messages.ts';
 import { SpeakerProcess } from './speaker-process.ts';
 import type { SoakOptions } from './types.ts';
@@ -50,25 +51,7 @@ export async function setUp(
   // As the chaos run starts it (outbox and API, retries quick, warnings only), and without the
   // per-address connection rate: every speaker reaches the broker from the proxy's one address,
   // where 200 boxes in the field would come from 200.
-  const brokerArgs = [
-    'broker',
-    '--data',
-    dir,
-    '--port',
-    String(mqttPort),
-    '--no-ws-port',
-    '--http-port',
-    String(httpPort),
-    '--retry-after',
-    '1s',
-    '--retry-max',
-    '4s',
-    '--connect-rate',
-    '0',
-    '--json',
-    '--log-level',
-    'warn',
-  ];
+  const brokerArgs = runBrokerArgs(dir, mqttPort, httpPort, ['--connect-rate', '0']);
   const broker = new PayspeakerProcess(brokerArgs, env, path.join(dir, 'logs', 'broker.log'));
   // If this process ends without tearing down (an exception, process.exit on Ctrl-C), the broker
   // must not live on; the speaker processes exit by themselves when their IPC channel closes.
