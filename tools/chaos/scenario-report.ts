@@ -3,6 +3,7 @@
  * that did not end played looked up and grouped by speaker and cause, and whether the run was
  * clean (every payment final, none rejected, expired or summarized, each announced exactly once).
  */
+import { zeroCounts } from '../../broker/outbox/status.ts';
 import type { NotificationApi, PaymentStatus } from '../api/client.ts';
 import type { ChaosReport, UnplayedCause, UnplayedExample } from './scenario-types.ts';
 
@@ -33,15 +34,7 @@ export async function explainUnplayed(
 }
 
 export function countStatuses(statuses: Map<string, PaymentStatus>): Record<PaymentStatus, number> {
-  const counts: Record<PaymentStatus, number> = {
-    queued: 0,
-    delivered: 0,
-    played: 0,
-    duplicate: 0,
-    summarized: 0,
-    rejected: 0,
-    expired: 0,
-  };
+  const counts = zeroCounts();
   for (const s of statuses.values()) counts[s]++;
   return counts;
 }

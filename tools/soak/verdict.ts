@@ -5,6 +5,7 @@
  * end, least-squares slope) live here, apart from the run, so they can be read and tested alone.
  */
 import type { PaymentStatus } from '../api/client.ts';
+import { countStatuses } from '../chaos/scenario-report.ts';
 import type { Rig } from './rig.ts';
 import type { GrowthBound, GrowthCheck, MemorySample, SoakOptions, SoakReport } from './types.ts';
 
@@ -17,16 +18,7 @@ export function buildReport(
   summarized: Set<string>,
   samples: MemorySample[],
 ): SoakReport {
-  const counts: Record<PaymentStatus, number> = {
-    queued: 0,
-    delivered: 0,
-    played: 0,
-    duplicate: 0,
-    summarized: 0,
-    rejected: 0,
-    expired: 0,
-  };
-  for (const s of statuses.values()) counts[s]++;
+  const counts = countStatuses(statuses);
   const problems: string[] = [];
   const note = (p: string) => problems.length < 10 && problems.push(p);
   let played = 0;
