@@ -183,11 +183,13 @@ describe('Speaker', () => {
     const states: Record<string, unknown>[] = [];
     observer.on('message', (_t, p) => states.push(JSON.parse(p.toString()) as Record<string, unknown>));
     await observer.subscribeAsync(topics.state('SPK-WILL'), { qos: 1 });
-    await until(() => states.length === 1, 'the retained online state');
-    expect(states[0]).toMatchObject({ online: true });
+    // The retained copy and the live publish may both arrive if the SUBSCRIBE crosses the
+    // device's publish (MQTT 3.1.1 allows it): wait for the state, not for a count of messages.
+    await until(() => states.length > 0, 'the retained online state');
+    expect(states.every((st) => st.online === true)).toBe(true);
     device.child.kill('SIGKILL');
-    await until(() => states.length === 2, 'the last will');
-    expect(states[1]).toMatchObject({ device: 'SPK-WILL', online: false });
+    await until(() => states.some((st) => st.online === false), 'the last will');
+    expect(states.at(-1)).toMatchObject({ device: 'SPK-WILL', online: false });
     expect(broker.tracker.device('SPK-WILL')?.online).toBe(false);
     await endClient(observer);
   });
