@@ -9,16 +9,18 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../tools/cli/duration.ts';
 import { randomSeed } from '../tools/chaos/random.ts';
+import { RECENT_ACKS } from '../broker/tracker.ts';
 import {
   runSoak,
   SOAK_DEFAULTS,
+  warmupFor,
   type GrowthBound,
   type MemorySample,
   type SoakProgress,
   type SoakReport,
 } from '../tools/soak/run.ts';
 
-const USAGE = `Usage: npm run soak -- [--minutes 30] [--warmup 2m] [--max-growth 20%] [--devices 200] [--rate 20]
+const USAGE = `Usage: npm run soak -- [--minutes 30] [--warmup auto] [--max-growth 20%] [--devices 200] [--rate 20]
        [--workers 2] [--mean-fault-after 60s] [--sample-every 10s] [--drain 60s] [--remembered-ids 20]
        [--seed N] [--keep DIR] [--json]
 Runs a payspeaker broker process (outbox, API), real speakers in worker processes behind a fault
@@ -28,16 +30,20 @@ it records the RSS and the heap after a full GC of the broker (reported by the b
 itself) and of the speaker processes (summed). After --warmup the median of the first three
 samples is the baseline, the median of the last three the end.
 
+--warmup auto (the default) lasts until the histories that grow by design are full, plus a
+minute: the broker's last ${RECENT_ACKS} acks per device and each speaker's --remembered-ids, filled
+after max(${RECENT_ACKS}, ids) × devices / rate seconds (1,060 s warm-up at the defaults), at least
+2 minutes and at most half the run. A duration (5m, 0) sets it by hand.
+
 The run fails if a payment is lost or announced twice, or if the broker's or the speakers' RSS
 or heap grew from the baseline to the end by more than --max-growth: a percentage of the
 baseline (20%) or an amount (64MB). Why 20 %: after the warm-up a healthy process only fills
-structures that are bounded, and the bound leaves room for them and for noise. The known ones:
-the broker keeps each device's last 100 acks (broker/tracker.ts), about 290 bytes of heap each,
-so at 200 speakers and 20/s its heap rises by ~5 MB (13 % of its ~39 MB) until every speaker has
-100, ~17 minutes in; RSS moves by a few % between samples (the table shows it). A leak of
-~80 bytes or more per payment on top of that exceeds 20 % of the broker's heap in a 30-minute
-run (33,600 payments after the warm-up). The slope (MB/min) is printed too: a series still
-rising at the end of a long run deserves a look even when it is within the bound.
+what is left of its bounded structures, and the bound leaves room for that and for noise: RSS
+moves by a few % between samples (the table shows it), and the allocator and V8 keep pages they
+once needed. A leak of ~80 bytes or more per payment exceeds 20 % of the broker's ~44 MB heap in
+a 30-minute run even after the 1,060 s warm-up (14,800 payments measured). The slope (MB/min) is
+printed too: a series still rising at the end of a long run deserves a look even when it is
+within the bound.
 
 --remembered-ids (20 here; the firmware's default is 1000): each speaker remembers that many
 handled payment ids (about 650 bytes of heap each in these runs), so its memory grows until it
@@ -116,13 +122,20 @@ function growthBound(text: string | undefined): GrowthBound {
 
 const minutes = positive('minutes', 30, false);
 const durationMs = Math.round(minutes * 60_000);
-const warmupMs = duration('warmup', SOAK_DEFAULTS.warmupMs, true);
+const devices = positive('devices', SOAK_DEFAULTS.devices);
+const rate = positive('rate', SOAK_DEFAULTS.rate, false);
+const rememberedIds = positive('remembered-ids', SOAK_DEFAULTS.rememberedIds);
+const auto = warmupFor({ devices, rate, rememberedIds, durationMs }, RECENT_ACKS);
+const warmupMs = values.warmup === undefined || values.warmup === 'auto' ? auto.warmupMs : duration('warmup', 0, true);
+if (warmupMs === auto.warmupMs && auto.capped)
+  console.error(
+    `soak: the histories fill after ${(auto.fillMs / 1000).toFixed(0)} s, more than half of --minutes ${minutes}: the warm-up stops at half the run, so the measurement includes them filling`,
+  );
 const sampleMs = duration('sample-every', SOAK_DEFAULTS.sampleMs);
 if (warmupMs + 2 * sampleMs > durationMs)
   usageError(
     `--minutes ${minutes} leaves no room after the ${warmupMs / 1000} s warm-up for two samples ${sampleMs / 1000} s apart`,
   );
-const devices = positive('devices', SOAK_DEFAULTS.devices);
 if (values.keep !== undefined && fs.existsSync(values.keep) && fs.readdirSync(values.keep).length > 0)
   usageError(`--keep ${values.keep} is not empty: give a new or empty folder`);
 const seed = values.seed === undefined ? randomSeed() : positive('seed', 1);
@@ -139,7 +152,7 @@ try {
     warmupMs,
     sampleMs,
     devices,
-    rate: positive('rate', SOAK_DEFAULTS.rate, false),
+    rate,
     workers: Math.min(devices, positive('workers', SOAK_DEFAULTS.workers)),
     meanFaultMs: duration('mean-fault-after', SOAK_DEFAULTS.meanFaultMs),
     blackholeMs: SOAK_DEFAULTS.blackholeMs,
@@ -147,7 +160,7 @@ try {
     drainMs: duration('drain', SOAK_DEFAULTS.drainMs, true),
     seed,
     lang: SOAK_DEFAULTS.lang,
-    rememberedIds: positive('remembered-ids', SOAK_DEFAULTS.rememberedIds),
+    rememberedIds,
     ...(values.keep === undefined ? {} : { dataDir: path.resolve(values.keep) }),
     onProgress: progress.update,
     onSample: progress.sample,

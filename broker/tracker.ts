@@ -12,7 +12,7 @@ import type { Logger } from '../src/log.ts';
 import { clip, ThrottledLog } from './log-throttle.ts';
 
 /** Enough history to answer "what did SPK-0001 just say" without growing without bound. */
-const RECENT_ACKS = 100;
+export const RECENT_ACKS = 100;
 
 export interface DeviceRecord {
   id: string;

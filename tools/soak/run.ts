@@ -29,7 +29,7 @@ import type { MemorySample, SoakOptions, SoakProgress, SoakReport } from './type
 
 // The run's parts, as run.ts exported them before it was split: bench/soak.ts imports from here.
 export type { GrowthBound, GrowthCheck, MemorySample, SoakOptions, SoakProgress, SoakReport } from './types.ts';
-export { SOAK_DEFAULTS } from './types.ts';
+export { SOAK_DEFAULTS, warmupFor } from './types.ts';
 export { SoakRigError } from './rig.ts';
 export { growthChecks } from './verdict.ts';
 

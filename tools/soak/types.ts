@@ -104,6 +104,7 @@ export const SOAK_DEFAULTS = {
   meanFaultMs: 60_000,
   blackholeMs: 5_000,
   sampleMs: 10_000,
+  /** The shortest warm-up; `warmupFor` lengthens it until the bounded histories are full. */
   warmupMs: 120_000,
   drainMs: 60_000,
   lang: 'zh-CN' as Language,
@@ -113,3 +114,22 @@ export const SOAK_DEFAULTS = {
    */
   rememberedIds: 20,
 };
+
+/**
+ * The default warm-up: until the two histories known to grow by design are full, plus a minute,
+ * and at least SOAK_DEFAULTS.warmupMs. The broker keeps each device's last `brokerHistory` acks
+ * and a speaker its last `rememberedIds` payment ids; at `rate` payments/s spread over `devices`,
+ * the longer one fills after max(brokerHistory, rememberedIds) × devices / rate seconds (1,000 s
+ * at the defaults). Measuring before that compares a process with half-full tables to one with
+ * full ones, which is growth by design, not a leak. Never more than half the run, so there is
+ * always something to measure; `capped` says when the histories were still filling.
+ */
+export function warmupFor(
+  opts: { devices: number; rate: number; rememberedIds: number; durationMs: number },
+  brokerHistory: number,
+): { warmupMs: number; fillMs: number; capped: boolean } {
+  const fillMs = Math.ceil((Math.max(brokerHistory, opts.rememberedIds) * opts.devices * 1000) / opts.rate);
+  const wanted = Math.max(SOAK_DEFAULTS.warmupMs, fillMs + 60_000);
+  const half = Math.floor(opts.durationMs / 2);
+  return { warmupMs: Math.min(wanted, half), fillMs, capped: wanted > half };
+}
