@@ -33,7 +33,7 @@ samples is the baseline, the median of the last three the end.
 --warmup auto (the default) lasts until the histories that grow by design are full, plus a
 minute: the broker's last ${RECENT_ACKS} acks per device and each speaker's --remembered-ids, filled
 after max(${RECENT_ACKS}, ids) × devices / rate seconds (1,060 s warm-up at the defaults), at least
-2 minutes and at most half the run. A duration (5m, 0) sets it by hand.
+2 minutes and at most two thirds of the run. A duration (5m, 0) sets it by hand.
 
 The run fails if a payment is lost or announced twice, or if the broker's or the speakers' RSS
 or heap grew from the baseline to the end by more than --max-growth: a percentage of the
@@ -129,7 +129,7 @@ const auto = warmupFor({ devices, rate, rememberedIds, durationMs }, RECENT_ACKS
 const warmupMs = values.warmup === undefined || values.warmup === 'auto' ? auto.warmupMs : duration('warmup', 0, true);
 if (warmupMs === auto.warmupMs && auto.capped)
   console.error(
-    `soak: the histories fill after ${(auto.fillMs / 1000).toFixed(0)} s, more than half of --minutes ${minutes}: the warm-up stops at half the run, so the measurement includes them filling`,
+    `soak: the histories fill after ${(auto.fillMs / 1000).toFixed(0)} s, more than two thirds of --minutes ${minutes} allow: the warm-up stops at two thirds of the run, so the measurement includes them filling`,
   );
 const sampleMs = duration('sample-every', SOAK_DEFAULTS.sampleMs);
 if (warmupMs + 2 * sampleMs > durationMs)

@@ -121,8 +121,8 @@ export const SOAK_DEFAULTS = {
  * and a speaker its last `rememberedIds` payment ids; at `rate` payments/s spread over `devices`,
  * the longer one fills after max(brokerHistory, rememberedIds) × devices / rate seconds (1,000 s
  * at the defaults). Measuring before that compares a process with half-full tables to one with
- * full ones, which is growth by design, not a leak. Never more than half the run, so there is
- * always something to measure; `capped` says when the histories were still filling.
+ * full ones, which is growth by design, not a leak. Never more than two thirds of the run, so
+ * there is always something to measure; `capped` says when the histories were still filling.
  */
 export function warmupFor(
   opts: { devices: number; rate: number; rememberedIds: number; durationMs: number },
@@ -130,6 +130,6 @@ export function warmupFor(
 ): { warmupMs: number; fillMs: number; capped: boolean } {
   const fillMs = Math.ceil((Math.max(brokerHistory, opts.rememberedIds) * opts.devices * 1000) / opts.rate);
   const wanted = Math.max(SOAK_DEFAULTS.warmupMs, fillMs + 60_000);
-  const half = Math.floor(opts.durationMs / 2);
-  return { warmupMs: Math.min(wanted, half), fillMs, capped: wanted > half };
+  const most = Math.floor((opts.durationMs * 2) / 3);
+  return { warmupMs: Math.min(wanted, most), fillMs, capped: fillMs >= most };
 }
