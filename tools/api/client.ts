@@ -76,7 +76,7 @@ export class NotificationApi {
   }
 
   /** Puts a firmware release file (its tar.gz, then its JSON) where speakers download it: PUT /v1/firmware/<name>. */
-  async uploadFirmware(name: string, bytes: Uint8Array): Promise<void> {
+  async uploadFirmware(name: string, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
     await this.request('PUT', `/v1/firmware/${encodeURIComponent(name)}`, new Raw(bytes, 'application/octet-stream'));
   }
 
@@ -111,7 +111,7 @@ export class NotificationApi {
 /** A request body sent as it is, not as JSON. */
 class Raw {
   constructor(
-    readonly bytes: Uint8Array,
+    readonly bytes: Uint8Array<ArrayBuffer>,
     readonly type: string,
   ) {}
 }
