@@ -36,7 +36,7 @@ import { brokerDir } from './data-dir.ts';
 import { openPersistence } from './persistence.ts';
 import { startNotificationService, type NotificationService, type ServiceOptions } from './service.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
-import { signTimeAnswer } from '../src/protocol/index.ts';
+import { signTimeAnswer } from '../src/protocol/signing-node.ts';
 
 export type SecurityOptions =
   /** Anyone may connect, publish and subscribe: for a demo on a trusted machine. Logs a warning. */

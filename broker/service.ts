@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Aedes } from 'aedes';
-import { signNotification } from '../src/protocol/index.ts';
+import { signNotification } from '../src/protocol/signing-node.ts';
 import type { Logger } from '../src/log.ts';
 import { loadOrCreateBackendKeys } from './backend-keys.ts';
 import { brokerDir } from './data-dir.ts';

@@ -137,6 +137,11 @@ export interface Battery {
   percent(): number;
 }
 
+/** The platform's cryptographically secure random numbers (node:crypto, WebCrypto, a chip's TRNG). */
+export interface RandomSource {
+  bytes(n: number): Uint8Array;
+}
+
 /** The cellular/Wi-Fi link's radio side (the MQTT session is the firmware's business). */
 export interface NetworkLink {
   /** Received signal strength, dBm (e.g. -67). */
@@ -203,6 +208,8 @@ export interface Board {
   readonly led: StatusLed;
   readonly battery: Battery;
   readonly link: NetworkLink;
+  /** Nonces (the time request's). */
+  readonly random: RandomSource;
   /** Boards without a screen leave this out. */
   readonly display?: Display;
   /** Boards that run from an A/B install (flash) have one; OTA needs it. */

@@ -9,8 +9,8 @@
 import { EventEmitter } from 'eventemitter3';
 import mqtt, { type IClientOptions, type MqttClient, type IClientPublishOptions } from 'mqtt';
 import { disableNagle } from '../src/mqtt/no-delay.ts';
-import { describeTlsError } from '../src/mqtt/connect.ts';
-import type { Logger } from '../src/log.ts';
+import { describeTlsError } from '../src/mqtt/tls-errors.ts';
+import type { Logger } from '../src/logger.ts';
 import { Backoff } from './backoff.ts';
 import type { DeviceStateMachine } from './state-machine.ts';
 import type { Clock, Timer } from './board.ts';

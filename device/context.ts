@@ -4,7 +4,7 @@
  * meet only here.
  */
 import type { Command, CommandName, CommandResult, FirmwareReport } from '../src/protocol/index.ts';
-import type { Logger } from '../src/log.ts';
+import type { Logger } from '../src/logger.ts';
 import type { Language } from '../src/speech/index.ts';
 import type { Board } from './board.ts';
 import type { Announcer } from './announcer.ts';

@@ -12,7 +12,7 @@ import type { IClientOptions } from 'mqtt';
 import { topics, type CommandName } from '../src/protocol/index.ts';
 import type { Language } from '../src/speech/index.ts';
 import type { Voice } from '../src/voice/voice.ts';
-import { silentLogger, type Logger } from '../src/log.ts';
+import { silentLogger, type Logger } from '../src/logger.ts';
 import { VERSION } from '../src/version.ts';
 import { Announcer } from './announcer.ts';
 import { Connection } from './connection.ts';
@@ -32,7 +32,6 @@ import { VolumeSetting } from './stores/volume.ts';
 import { PaymentsExtension } from './extensions/payments.ts';
 import { ControlsExtension } from './extensions/controls.ts';
 import { CommandsExtension } from './extensions/commands.ts';
-import { OtaExtension } from './extensions/ota.ts';
 import { PresenceExtension, stateJson } from './extensions/presence.ts';
 import { TelemetryExtension } from './extensions/telemetry.ts';
 import { TimeExtension } from './extensions/time.ts';
@@ -56,6 +55,13 @@ export interface SpeakerOptions {
   trust?: Trust;
   /** Reported in the retained state message; default VERSION. An installed image passes its manifest's version. */
   firmwareVersion?: string;
+  /**
+   * Extensions only some platforms can run, made by the composition root for this speaker's
+   * context: OTA (extensions/ota.ts) needs firmware slots and node:crypto, so the Node boards'
+   * root (boot/compose.ts) adds it and a browser tab's does not. A command no extension declares
+   * is answered as not supported.
+   */
+  platformExtensions?: (ctx: FirmwareContext) => Extension[];
 }
 
 interface Running {
@@ -139,7 +145,7 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       time,
       payments,
       new ControlsExtension(ctx),
-      new OtaExtension(ctx),
+      ...(opts.platformExtensions?.(ctx) ?? []),
       telemetry,
     ];
     const extensions = [...features, new CommandsExtension(ctx, collectCommands(features))];

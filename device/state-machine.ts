@@ -5,7 +5,7 @@
  */
 // eventemitter3, not node:events: the firmware also runs in a browser tab, where node:events does not exist.
 import { EventEmitter } from 'eventemitter3';
-import { silentLogger, type Logger } from '../src/log.ts';
+import { silentLogger, type Logger } from '../src/logger.ts';
 
 export type DeviceState = 'booting' | 'connecting' | 'online' | 'offline' | 'updating';
 export type DeviceEvent =

@@ -8,17 +8,17 @@
  * words and `set-volume 0` silences the genuine ones, so whoever could publish a command could
  * fake or hide a payment.
  */
-import type { KeyObject } from 'node:crypto';
 import {
   checkFreshness,
   COMMAND_FRESHNESS,
   FRESHNESS_DEFAULTS,
-  verifyCommand,
-  verifyNotification,
+  verifyCommandWith,
+  verifyNotificationWith,
   type Command,
   type CommandRefusal,
   type Notification,
   type RejectionReason,
+  type VerifyingKey,
 } from '../src/protocol/index.ts';
 import type { Board, Clock } from './board.ts';
 
@@ -40,8 +40,11 @@ export function clockTrusted(clock: Pick<Clock, 'now' | 'synced'>): boolean {
 export type TrustVerdict = { ok: true } | { ok: false; reason: RejectionReason; detail: string };
 
 export interface TrustOptions {
-  /** The backend's public key from the device config; null only in --insecure mode. */
-  publicKey: KeyObject | null;
+  /**
+   * The backend's public key from the device config, as the platform verifies with it
+   * (nodeVerifyingKey on Node, webVerifyingKey in a browser); null only in --insecure mode.
+   */
+  publicKey: VerifyingKey | null;
   /** Accepted age of a notification (queued while offline), default 24 h. */
   maxAgeMs?: number;
   /** Accepted clock difference into the future, default 5 min. */
@@ -52,7 +55,7 @@ export class Trust {
   constructor(private readonly opts: TrustOptions) {}
 
   /** The backend's public key (null when --insecure): firmware releases are checked with it too. */
-  get publicKey(): KeyObject | null {
+  get publicKey(): VerifyingKey | null {
     return this.opts.publicKey;
   }
 
@@ -61,11 +64,17 @@ export class Trust {
     return this.opts.publicKey === null;
   }
 
-  check(n: Notification, now: number): TrustVerdict {
+  /** Signature (async: WebCrypto is), then freshness at `now`. */
+  async check(n: Notification, now: number): Promise<TrustVerdict> {
     if (this.opts.publicKey) {
-      const signed = verifyNotification(n, this.opts.publicKey);
+      const signed = await verifyNotificationWith(n, this.opts.publicKey);
       if (!signed.ok) return signed;
     }
+    return this.fresh(n, now);
+  }
+
+  /** Freshness alone, for a notification whose signature has been checked already. */
+  fresh(n: Notification, now: number): TrustVerdict {
     return checkFreshness(n.createdAt, now, {
       maxAgeMs: this.opts.maxAgeMs ?? FRESHNESS_DEFAULTS.maxAgeMs,
       maxSkewMs: this.opts.maxSkewMs ?? FRESHNESS_DEFAULTS.maxSkewMs,
@@ -144,7 +153,7 @@ export class CommandGuard {
       const missing = c.device === undefined ? 'device' : 'createdAt';
       return refuse('bad-signature', `a signed command must carry "${missing}" (it is covered by the signature)`);
     }
-    const signed = verifyCommand(c, key);
+    const signed = await verifyCommandWith(c, key);
     if (!signed.ok) return refuse('bad-signature', signed.detail);
     if (c.device !== this.opts.deviceId) {
       // parseCommand(payload, id) refuses this already; kept here so the guard stands on its own.

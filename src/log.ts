@@ -2,10 +2,11 @@
  * Logging with pino, always to stderr so stdout stays free for results and `--json` events.
  * On a terminal the lines are pretty-printed; elsewhere they are JSON, one per line.
  */
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import pretty from 'pino-pretty';
+import type { Logger } from './logger.ts';
 
-export type { Logger };
+export { silentLogger, type Logger } from './logger.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -32,6 +33,3 @@ export function createLogger(opts: LogOptions = {}): Logger {
   }
   return pino(base, opts.destination ?? pino.destination({ dest: 2, sync: true }));
 }
-
-/** A logger that drops everything, for tests and library callers that pass none. */
-export const silentLogger: Logger = pino({ level: 'silent' });

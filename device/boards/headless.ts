@@ -13,6 +13,7 @@ import {
   createSimulatedLink,
   type ButtonEmitter,
 } from '../drivers/simulated.ts';
+import { systemRandom } from '../drivers/random.ts';
 
 export interface HeadlessBoard<A extends AudioOut = MemorySink> extends Board {
   readonly audio: A;
@@ -64,6 +65,7 @@ export function createHeadlessBoard(opts: HeadlessBoardOptions & { audio?: Audio
     // Drains with elapsed time, which setting the wall clock (1970 → today) must not jump.
     battery: createSimulatedBattery({ now: () => clock.monotonic() }, { startPercent: opts.batteryPercent }),
     link: createSimulatedLink(),
+    random: systemRandom,
     async close() {
       await audio.close();
       await nvs.close();

@@ -11,6 +11,7 @@ import { openFileNvs } from '../drivers/nvs-file.ts';
 import { createKeyboard } from '../drivers/keyboard.ts';
 import { createTerminalPanel, type TerminalPanel } from '../drivers/terminal-panel.ts';
 import { createButtonEmitter, createSimulatedBattery, createSimulatedLink } from '../drivers/simulated.ts';
+import { systemRandom } from '../drivers/random.ts';
 
 export interface LaptopBoardOptions {
   device: string;
@@ -53,6 +54,7 @@ export async function createLaptopBoard(opts: LaptopBoardOptions): Promise<Lapto
     display: panel ?? dark,
     battery: createSimulatedBattery({ now: () => clock.monotonic() }),
     link: createSimulatedLink(),
+    random: systemRandom,
     panel,
     async close() {
       keyboard?.close();

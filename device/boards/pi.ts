@@ -27,6 +27,7 @@ import { BIASES, type Bias, type GpioBackend, type GpioChip } from '../drivers/g
 import { createGpiodToolsBackend } from '../drivers/gpio/gpiod-tools.ts';
 import { createGpioButtons, type GpioButtons } from '../drivers/gpio/buttons.ts';
 import { createGpioLed, type GpioLed } from '../drivers/gpio/led.ts';
+import { systemRandom } from '../drivers/random.ts';
 
 /** BCM numbers; lines 0-53 exist on the Pi's GPIO chip, 2-27 reach the 40-pin header. */
 const pin = z
@@ -173,6 +174,7 @@ export async function createPiBoard(opts: PiBoardOptions): Promise<PiBoard> {
     // Pi on mains power: the power key reports a full battery rather than a drain that is not there.
     battery: { percent: () => 100 },
     link: createWifiLink(),
+    random: systemRandom,
     gpio: hw.status,
     async close() {
       await hw.buttons?.close();

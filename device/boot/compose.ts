@@ -12,6 +12,7 @@ import { createVoice, type CreateVoiceOptions, type Voice, type VoiceEngineName 
 import type { Board } from '../board.ts';
 import type { FirmwareSettings } from '../context.ts';
 import { Speaker } from '../speaker.ts';
+import { OtaExtension } from '../extensions/ota.ts';
 import type { Trust } from '../trust.ts';
 import { openBoard, type BoardKind, type BoardSetup } from './boards.ts';
 import { loadImageVoice } from './voice.ts';
@@ -63,6 +64,7 @@ export async function composeSpeaker(recipe: SpeakerRecipe): Promise<ComposedSpe
     settings: recipe.settings,
     trust: recipe.trust,
     firmwareVersion: recipe.firmwareVersion,
+    platformExtensions: (ctx) => [new OtaExtension(ctx)],
     ...(Object.keys(mqtt).length > 0 ? { mqtt } : {}),
   });
   return { speaker, board };

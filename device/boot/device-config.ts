@@ -6,7 +6,8 @@
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { isDeviceId, publicKeyFromString } from '../../src/protocol/index.ts';
+import { isDeviceId } from '../../src/protocol/index.ts';
+import { publicKeyFromString } from '../../src/protocol/signing-node.ts';
 
 export const deviceConfigSchema = z.object({
   id: z.string().refine(isDeviceId, 'not a valid device id'),

@@ -19,6 +19,7 @@ import { DeviceConfigError } from './device-config.ts';
 import { loadFirmwareConfig, type FirmwareConfig } from './firmware-config.ts';
 import { readManifest } from '../../src/firmware/image-files.ts';
 import { rootPaths, SLOTS, type Slot } from './slots.ts';
+import { nodeVerifyingKey } from '../../src/protocol/signing-node.ts';
 
 /** Where this firmware runs from: the loader says so; run by hand, the file's own place tells. */
 function whereAmI(): { root: string; slot: Slot | null; imageDir: string } {
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
       firmware,
     },
     voice: { kind: 'image', dir: imageDir },
-    trust: new Trust({ publicKey: config.backendPublicKey }),
+    trust: new Trust({ publicKey: config.backendPublicKey && nodeVerifyingKey(config.backendPublicKey) }),
     credentials: { username: config.username, password: config.password },
     ca: config.ca,
     firmwareVersion: version,

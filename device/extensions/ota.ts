@@ -17,6 +17,7 @@ import {
 import { tarballName, verifyRelease } from '../../src/firmware/image.ts';
 import type { FirmwareSlots } from '../board.ts';
 import type { CommandHandler, Extension, FirmwareContext } from '../context.ts';
+import { publicKeyFromString } from '../../src/protocol/signing-node.ts';
 
 export interface OtaOptions {
   /** The whole download must finish within this (default 5 min). */
@@ -110,7 +111,9 @@ export class OtaExtension implements Extension {
       size: cmd.size,
       signature: cmd.signature,
     };
-    const signed = verifyRelease(release, key);
+    // OTA runs only on Node boards (it needs firmware slots): their key in node:crypto's form.
+    const keyObject = publicKeyFromString(key.pem);
+    const signed = verifyRelease(release, keyObject);
     if (!signed.ok) throw new Error(`refused ${cmd.version}, nothing was written: ${signed.reason}`);
 
     log.info({ version: cmd.version, url: cmd.url, size: cmd.size }, 'downloading firmware');
@@ -126,7 +129,7 @@ export class OtaExtension implements Extension {
           `refused ${cmd.version}, nothing was written: the download's sha256 is ${got}, the signed release says ${cmd.sha256} (altered or corrupted on the way)`,
         );
       }
-      const installed = await firmware.install(download, { version: cmd.version, backendPublicKey: key });
+      const installed = await firmware.install(download, { version: cmd.version, backendPublicKey: keyObject });
       if (!installed.ok)
         throw new Error(`refused ${cmd.version}: slot ${installed.slot} was emptied again: ${installed.reason}`);
       const deadlineMs = cmd.deadlineMs ?? OTA_DEADLINE.defaultMs;

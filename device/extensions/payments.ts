@@ -79,7 +79,8 @@ export class PaymentsExtension implements Extension {
     const { ctx } = this;
     ctx.log.info({ payments: held.map((n) => n.id) }, `the clock is set: ${held.length} held payment(s) go on`);
     for (const n of held) {
-      const verdict = ctx.trust.check(n, ctx.board.clock.now());
+      // Its signature was checked when it came in; only its age waited for the clock.
+      const verdict = ctx.trust.fresh(n, ctx.board.clock.now());
       // Announced or refused from here on: no longer held, whatever happens next.
       const released = ctx.payments.release(n.id);
       if (verdict.ok) {
@@ -109,7 +110,7 @@ export class PaymentsExtension implements Extension {
     if (!parsed.ok) return this.reject(parsed.rejection);
     const n = parsed.notification;
     // Before anything else: an unsigned, forged or stale notification must not even count as seen.
-    const verdict = this.ctx.trust.check(n, this.ctx.board.clock.now());
+    const verdict = await this.ctx.trust.check(n, this.ctx.board.clock.now());
     // Signed, but the board clock cannot tell whether it is fresh (it reads 1970 until the broker
     // has told it the time): refusing would be final at the backend, so keep it and ask again later.
     const hold =

@@ -14,10 +14,10 @@
  */
 import {
   encodeTimeRequest,
-  newTimeNonce,
+  timeNonce,
   parseTimeAnswer,
   topics,
-  verifyTimeAnswer,
+  verifyTimeAnswerWith,
   PROTOCOL_VERSION,
 } from '../../src/protocol/index.ts';
 import type { Timer } from '../board.ts';
@@ -90,7 +90,7 @@ export class TimeExtension implements Extension {
     const { ctx } = this;
     const { clock } = ctx.board;
     this.retry?.cancel();
-    const nonce = newTimeNonce();
+    const nonce = timeNonce(ctx.board.random.bytes(16));
     this.asked = { nonce, sentAt: clock.monotonic() };
     ctx.connection
       .publish(topics.timeRequest(ctx.id), encodeTimeRequest({ v: PROTOCOL_VERSION, nonce }), { qos: 0 })
@@ -107,9 +107,11 @@ export class TimeExtension implements Extension {
     );
   }
 
-  private take(payload: Uint8Array): void {
+  private async take(payload: Uint8Array): Promise<void> {
     const { ctx } = this;
     const { clock } = ctx.board;
+    // Read at arrival: the signature check below may take a while (WebCrypto is async).
+    const arrivedAt = clock.monotonic();
     const parsed = parseTimeAnswer(payload, ctx.id);
     if (!parsed.ok) return this.ignore(`${parsed.reason}: ${parsed.detail}`);
     const answer = parsed.value;
@@ -119,10 +121,12 @@ export class TimeExtension implements Extension {
     }
     const key = ctx.trust.publicKey;
     if (key) {
-      const signed = verifyTimeAnswer(answer, key);
+      const signed = await verifyTimeAnswerWith(answer, key);
       if (!signed.ok) return this.ignore(`bad signature: ${signed.detail}`);
+      // Asked again meanwhile (a reconnect): this answer is for a request that no longer counts.
+      if (this.asked !== asked) return;
     }
-    const roundTrip = clock.monotonic() - asked.sentAt;
+    const roundTrip = arrivedAt - asked.sentAt;
     if (roundTrip > MAX_ROUND_TRIP_MS) {
       // Still asked: the retry timer sends a new request with a new nonce.
       return this.ignore(`it came back after ${Math.round(roundTrip)} ms, too late to tell the time by`);

@@ -18,7 +18,7 @@ import type { Notification } from '../../src/protocol/index.ts';
 import type { Total } from '../../src/speech/index.ts';
 import type { Nvs } from '../drivers/nvs.ts';
 import type { Clock } from '../board.ts';
-import type { Logger } from '../../src/log.ts';
+import type { Logger } from '../../src/logger.ts';
 
 /** One key per payment, so storing one costs a small NVS write, not a rewrite of the lot. */
 const INBOX = 'payments.inbox.'; // + id → the Notification

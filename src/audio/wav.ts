@@ -37,15 +37,17 @@ interface Fmt {
   bits: number;
 }
 
-export function decodeWav(bytes: Buffer): Pcm {
-  if (bytes.length < 12 || bytes.toString('ascii', 0, 4) !== 'RIFF' || bytes.toString('ascii', 8, 12) !== 'WAVE') {
+/** Reads mono 16-bit PCM from WAV bytes. No Buffer: a browser tab decodes voice-pack clips with it too. */
+export function decodeWav(bytes: Uint8Array): Pcm {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 12 || ascii(bytes, 0, 4) !== 'RIFF' || ascii(bytes, 8, 12) !== 'WAVE') {
     throw new Error(`not a WAV file: expected a RIFF/WAVE header, got ${describeStart(bytes)}`);
   }
   let fmt: Fmt | undefined;
   let at = 12;
   while (at + 8 <= bytes.length) {
-    const id = bytes.toString('ascii', at, at + 4);
-    const size = bytes.readUInt32LE(at + 4);
+    const id = ascii(bytes, at, at + 4);
+    const size = view.getUint32(at + 4, true);
     const body = at + 8;
     if (id === 'data') {
       if (!fmt) throw new Error('invalid WAV: data chunk comes before the fmt chunk');
@@ -57,7 +59,7 @@ export function decodeWav(bytes: Buffer): Pcm {
       if ((end - body) % 2 !== 0)
         throw new Error(`invalid WAV: 16-bit data chunk has an odd length (${end - body} bytes)`);
       const samples = new Int16Array((end - body) / 2);
-      for (let i = 0; i < samples.length; i++) samples[i] = bytes.readInt16LE(body + i * 2);
+      for (let i = 0; i < samples.length; i++) samples[i] = view.getInt16(body + i * 2, true);
       return { sampleRate: fmt.sampleRate, samples };
     }
     if (body + size > bytes.length) {
@@ -65,18 +67,23 @@ export function decodeWav(bytes: Buffer): Pcm {
         `truncated WAV: "${printable(id)}" chunk declares ${size} bytes but only ${bytes.length - body} remain`,
       );
     }
-    if (id === 'fmt ') fmt = parseFmt(bytes.subarray(body, body + size));
+    if (id === 'fmt ') fmt = parseFmt(new DataView(bytes.buffer, bytes.byteOffset + body, size));
     at = body + size + (size % 2); // RIFF pads odd-sized chunks to an even boundary
   }
   throw new Error(fmt ? 'truncated WAV: no data chunk found' : 'truncated WAV: no fmt chunk found');
 }
 
-function parseFmt(b: Buffer): Fmt {
-  if (b.length < 16) throw new Error(`invalid WAV: fmt chunk is ${b.length} bytes, need at least 16`);
-  let format = b.readUInt16LE(0);
+function parseFmt(b: DataView): Fmt {
+  if (b.byteLength < 16) throw new Error(`invalid WAV: fmt chunk is ${b.byteLength} bytes, need at least 16`);
+  let format = b.getUint16(0, true);
   // WAVE_FORMAT_EXTENSIBLE keeps the real format code in the first two bytes of its sub-format GUID.
-  if (format === EXTENSIBLE_FORMAT && b.length >= 26) format = b.readUInt16LE(24);
-  return { format, channels: b.readUInt16LE(2), sampleRate: b.readUInt32LE(4), bits: b.readUInt16LE(14) };
+  if (format === EXTENSIBLE_FORMAT && b.byteLength >= 26) format = b.getUint16(24, true);
+  return { format, channels: b.getUint16(2, true), sampleRate: b.getUint32(4, true), bits: b.getUint16(14, true) };
+}
+
+/** Latin-1 text of bytes [from, to): chunk ids are four ASCII characters. */
+function ascii(bytes: Uint8Array, from: number, to: number): string {
+  return String.fromCharCode(...bytes.subarray(from, to));
 }
 
 function checkSupported(f: Fmt): void {
@@ -90,10 +97,10 @@ function checkSupported(f: Fmt): void {
   }
 }
 
-function describeStart(bytes: Buffer): string {
+function describeStart(bytes: Uint8Array): string {
   if (bytes.length === 0) return 'an empty file';
   if (bytes.length < 12) return `only ${bytes.length} bytes`;
-  return `"${printable(bytes.toString('latin1', 0, 4))}…${printable(bytes.toString('latin1', 8, 12))}"`;
+  return `"${printable(ascii(bytes, 0, 4))}…${printable(ascii(bytes, 8, 12))}"`;
 }
 
 function printable(s: string): string {

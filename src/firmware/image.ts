@@ -16,6 +16,7 @@
  * extension checks a release with it. Node 18 compatible, node:crypto only.
  */
 import { sign, verify, type KeyObject } from 'node:crypto';
+import { VERSION_PATTERN } from '../protocol/versions.ts';
 
 export const IMAGE_NAME = 'payspeaker-firmware';
 export const MANIFEST_FILE = 'manifest.json';
@@ -69,7 +70,7 @@ export type ReleaseProblem = 'release-invalid' | 'signature-invalid' | 'file-mis
 export type ReleaseVerdict = { ok: true; release: Release } | { ok: false; problem: ReleaseProblem; reason: string };
 
 /** Versions are file-name safe (they name the image folder and tarball): semver-ish with an optional +build. */
-export const VERSION_PATTERN = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;
+export { VERSION_PATTERN } from '../protocol/versions.ts';
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
 

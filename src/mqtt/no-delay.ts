@@ -3,12 +3,13 @@
  * small packets; with Nagle the second waits for the peer's delayed TCP ACK (~40 ms on Linux).
  * Turning it off after every (re)connect removes that wait from every payment.
  */
-import net from 'node:net';
 import type { MqttClient } from 'mqtt';
 
 export function disableNagle(client: MqttClient): MqttClient {
   const apply = () => {
-    if (client.stream instanceof net.Socket) client.stream.setNoDelay(true);
+    // A TCP or TLS socket has setNoDelay; a WebSocket stream (a browser tab) has nothing to turn off.
+    const stream = client.stream as { setNoDelay?: (on: boolean) => void } | undefined;
+    if (typeof stream?.setNoDelay === 'function') stream.setNoDelay(true);
   };
   apply();
   client.on('connect', apply);

@@ -5,6 +5,7 @@
 import { PROTOCOL_VERSION } from './topics.ts';
 import type { RejectionReason } from './notification.ts';
 import { describeValue } from './notification.ts';
+import { decodeUtf8 } from './bytes.ts';
 
 export const ACK_STATUSES = ['played', 'duplicate', 'rejected', 'summarized'] as const;
 export type AckStatus = (typeof ACK_STATUSES)[number];
@@ -30,7 +31,7 @@ export function encodeAck(ack: Ack): string {
 
 /** Parses an ack from the wire; throws with a clear message when it is not one. */
 export function parseAck(payload: Uint8Array | string): Ack {
-  const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8');
+  const text = decodeUtf8(payload);
   let raw: unknown;
   try {
     raw = JSON.parse(text);

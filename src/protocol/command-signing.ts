@@ -24,8 +24,7 @@
  * signatures match restricted patterns, command names come from a fixed list, numbers are safe
  * integers written by String(), and an ota URL with a control character is refused by the parser.
  */
-import type { KeyObject } from 'node:crypto';
-import { VERSION_PATTERN } from '../firmware/image.ts';
+import { VERSION_PATTERN } from './versions.ts';
 import {
   ALL_COMMANDS,
   COMMAND_ID_PATTERN,
@@ -36,7 +35,13 @@ import {
   type Command,
   type CommandName,
 } from './command.ts';
-import { canonicalBytes, signBytes, verifyBytes, type CanonicalField, type VerifyResult } from './signing.ts';
+import {
+  canonicalBytes,
+  verifyBytesWith,
+  type CanonicalField,
+  type VerifyResult,
+  type VerifyingKey,
+} from './signing.ts';
 import { DEVICE_ID_PATTERN, PROTOCOL_VERSION } from './topics.ts';
 
 /**
@@ -50,7 +55,7 @@ const safe = (x: unknown) => Number.isSafeInteger(x);
 const matches = (pattern: RegExp) => (x: unknown) => typeof x === 'string' && pattern.test(x);
 
 /** The canonical bytes of a parsed command (see the file comment). Throws a TypeError for a value outside its form. */
-export function canonicalCommand(c: Command): Buffer {
+export function canonicalCommand(c: Command): Uint8Array {
   const field = (name: string, value: unknown, valid: (x: unknown) => boolean): CanonicalField => [
     name,
     value,
@@ -82,22 +87,13 @@ export function canonicalCommand(c: Command): Buffer {
 /** A command to sign: whom it is for and when it was made are required. */
 export type UnsignedCommand = Command & { device: string; createdAt: number };
 
-/**
- * Returns the command with only its known fields (what is sent is exactly what is signed) plus
- * `sig`. Throws a TypeError if a field is outside the protocol's forms: a sender bug.
- */
-export function signCommand(c: UnsignedCommand, privateKey: KeyObject): Command {
-  const { sig: _ignored, ...fields } = knownFields(c);
-  return { ...fields, sig: signBytes(canonicalCommand(fields), privateKey, 'sign commands') } as Command;
+/** Checks `c.sig` with `key`; never throws for anything a sender controls. */
+export function verifyCommandWith(c: Command, key: VerifyingKey): Promise<VerifyResult> {
+  return verifyBytesWith(c.sig, () => canonicalCommand(c), key, 'command');
 }
 
-/** Checks `c.sig` against `publicKey`; never throws for anything a sender controls. */
-export function verifyCommand(c: Command, publicKey: KeyObject): VerifyResult {
-  return verifyBytes(c.sig, () => canonicalCommand(c), publicKey, 'command');
-}
-
-/** The fields a command of its kind has, dropping anything else a caller passed along. */
-function knownFields(c: Command): Command {
+/** The fields a command of its kind has, dropping anything else a caller passed along: what is sent is exactly what is signed. */
+export function knownCommandFields(c: Command): Command {
   const common = {
     v: c.v,
     id: c.id,

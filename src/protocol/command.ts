@@ -9,7 +9,8 @@
  */
 import { DEVICE_ID_PATTERN, PROTOCOL_VERSION } from './topics.ts';
 import { describeValue, SIGNATURE_PATTERN } from './notification.ts';
-import { VERSION_PATTERN } from '../firmware/image.ts';
+import { VERSION_PATTERN } from './versions.ts';
+import { decodeUtf8 } from './bytes.ts';
 
 /** What the box's buttons do. */
 export const COMMANDS = ['volume-up', 'volume-down', 'set-volume', 'replay', 'summary', 'battery'] as const;
@@ -121,7 +122,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 export function parseCommand(payload: Uint8Array | string, deviceId?: string): CommandParse {
   let raw: unknown;
   try {
-    raw = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+    raw = JSON.parse(typeof payload === 'string' ? payload : decodeUtf8(payload));
   } catch {
     return {
       ok: false,

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CHANNELS, KINDS, type Channel, type Kind } from './channels.ts';
 import { PROTOCOL_VERSION } from './topics.ts';
 import { isKnownCurrency, maxMinorUnits, MAX_MAJOR_UNITS } from './money.ts';
+import { decodeUtf8Strict, utf8Length } from './bytes.ts';
 
 /** Real notifications are ~250 bytes; anything near this is an attack or a bug. */
 export const MAX_NOTIFICATION_BYTES = 4096;
@@ -116,7 +117,7 @@ function reject(reason: RejectionReason, detail: string, id: string | null = nul
 
 /** Parses a notification payload received on `expectedDevice`'s notify topic. */
 export function parseNotification(payload: Uint8Array | string, expectedDevice: string): ParseResult {
-  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+  const size = typeof payload === 'string' ? utf8Length(payload) : payload.byteLength;
   if (size > MAX_NOTIFICATION_BYTES) {
     return reject(
       'payload-too-large',
@@ -185,14 +186,10 @@ export function parseNotification(payload: Uint8Array | string, expectedDevice: 
 }
 
 /**
- * Strict: Buffer#toString quietly turns broken bytes into U+FFFD, and the protocol refuses a
- * payload that is not UTF-8; such a decode does not re-encode to the same bytes. (A round trip
- * rather than TextDecoder's `fatal`, which Node builds without ICU do not support.)
+ * Strict: the protocol refuses a payload that is not UTF-8 (bytes.ts: decodeUtf8Strict).
  */
 function decodeUtf8(bytes: Uint8Array): string | null {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const text = buffer.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(buffer) ? text : null;
+  return decodeUtf8Strict(bytes);
 }
 
 function checkFields(record: Record<string, unknown>, id: string | null): ParseResult | null {

@@ -10,9 +10,10 @@
  * outside it by `checkFreshness`. Parsing (notification.ts) only checks that `sig` is shaped
  * like a signature; verifying needs the trusted key, so it is a separate step.
  *
- * node:crypto only (Node 18+ on the device): Ed25519 signs with a null digest algorithm.
+ * No platform code here: the bytes and the checks only. Keys are a platform's: signing and
+ * Node's keys in signing-node.ts (broker, tools, Node boards), WebCrypto in verifying-key-web.ts.
  */
-import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { fromBase64url, utf8 } from './bytes.ts';
 import { CHANNELS, KINDS } from './channels.ts';
 import { DEVICE_ID_PATTERN, PROTOCOL_VERSION } from './topics.ts';
 import { PAYMENT_ID_PATTERN, SIGNATURE_PATTERN, describeValue, type Notification } from './notification.ts';
@@ -52,7 +53,7 @@ export type CanonicalField = readonly [name: string, value: unknown, valid: bool
  * unambiguous; every message type must keep the same rules (fixed names and order, no value
  * that can contain a newline, safe integers written by String()).
  */
-export function canonicalBytes(type: string, parser: string, fields: readonly CanonicalField[]): Buffer {
+export function canonicalBytes(type: string, parser: string, fields: readonly CanonicalField[]): Uint8Array {
   let text = canonicalHeader(type);
   for (const [name, value, valid] of fields) {
     if (!valid) {
@@ -62,7 +63,7 @@ export function canonicalBytes(type: string, parser: string, fields: readonly Ca
     }
     text += `${name}=${String(value)}\n`;
   }
-  return Buffer.from(text, 'utf8');
+  return utf8(text);
 }
 
 /**
@@ -79,7 +80,7 @@ export function canonicalBytes(type: string, parser: string, fields: readonly Ca
  * parsed, not the JSON text. Throws a TypeError for a value outside these forms, because
  * signing or verifying such a notification would mean trusting bytes we cannot define.
  */
-export function canonicalNotification(n: Notification): Buffer {
+export function canonicalNotification(n: Notification): Uint8Array {
   return canonicalBytes(
     'notification',
     'parseNotification',
@@ -87,120 +88,67 @@ export function canonicalNotification(n: Notification): Buffer {
   );
 }
 
-/**
- * Returns a copy of the signed fields (only those: what is sent is exactly what is signed) plus
- * `sig`. Throws a TypeError if a field is outside the protocol's forms: a backend bug.
- */
-export function signNotification(n: Omit<Notification, 'sig'>, privateKey: KeyObject): Notification {
-  requireEd25519(privateKey, 'private', 'sign notifications');
-  const fields: Notification = {
-    v: n.v,
-    id: n.id,
-    device: n.device,
-    amount: n.amount,
-    currency: n.currency,
-    channel: n.channel,
-    kind: n.kind,
-    createdAt: n.createdAt,
-  };
-  return { ...fields, sig: signBytes(canonicalNotification(fields), privateKey, 'sign notifications') };
-}
-
 export type VerifyResult = { ok: true } | { ok: false; reason: 'bad-signature'; detail: string };
 
 /**
- * Checks `n.sig` against `publicKey`. Never throws for anything a sender controls; throws only
- * when the caller passes a key that is not an Ed25519 key (a configuration mistake).
+ * The backend's public key, as a platform can check signatures with it: node:crypto on Node
+ * (signing-node.ts: nodeVerifyingKey), WebCrypto in a browser (verifying-key-web.ts). Async,
+ * because WebCrypto is. `pem` is the key itself (SPKI PEM), for code that needs it in another form.
  */
-export function verifyNotification(n: Notification, publicKey: KeyObject): VerifyResult {
-  return verifyBytes(n.sig, () => canonicalNotification(n), publicKey, 'notification');
+export interface VerifyingKey {
+  readonly pem: string;
+  /** True when `signature` is the key's Ed25519 signature of `data`. Never throws for bad input. */
+  verify(data: Uint8Array, signature: Uint8Array): Promise<boolean>;
 }
 
-/** Ed25519 over `data` with the backend's private key: the 64 bytes as 86 characters of unpadded base64url. */
-export function signBytes(data: Buffer, privateKey: KeyObject, purpose: string): string {
-  requireEd25519(privateKey, 'private', purpose);
-  return sign(null, data, privateKey).toString('base64url');
-}
+/** What a `sig` field must pass before any key is asked: the message's bytes and the signature's. */
+export type SignatureInput =
+  { ok: true; data: Uint8Array; signature: Uint8Array } | { ok: false; result: VerifyResult };
 
 /**
- * Checks a `sig` field against the canonical bytes `encode` makes of a message of type `what`.
- * Never throws for anything a sender controls (an encoding error is a bad signature); throws
- * only when the caller passes a key that is not an Ed25519 key (a configuration mistake).
+ * The checks every verifier makes before the key is asked: `sig` present and shaped like 64 bytes
+ * of base64url, and `encode` able to make the canonical bytes (an encoding error is a bad
+ * signature). Never throws for anything a sender controls.
  */
-export function verifyBytes(sig: unknown, encode: () => Buffer, publicKey: KeyObject, what: string): VerifyResult {
-  requireEd25519(publicKey, 'public', `verify ${what}s`);
-  if (sig === undefined || sig === null || sig === '') return badSignature('no signature');
-  // The pattern, not Buffer.from, decides validity: Node's base64 decoder skips characters it
-  // does not know, so "AAAA!!!!" would decode quietly.
+export function signatureInput(sig: unknown, encode: () => Uint8Array): SignatureInput {
+  if (sig === undefined || sig === null || sig === '') return { ok: false, result: badSignature('no signature') };
+  // The pattern, not the decoder, decides validity: decoders skip characters they do not know,
+  // so "AAAA!!!!" would decode quietly.
   if (typeof sig !== 'string' || !SIGNATURE_PATTERN.test(sig))
-    return badSignature('signature is not 64 bytes of base64url');
-  let data: Buffer;
+    return { ok: false, result: badSignature('signature is not 64 bytes of base64url') };
   try {
-    data = encode();
+    return { ok: true, data: encode(), signature: fromBase64url(sig) };
   } catch (err) {
-    return badSignature((err as Error).message);
+    return { ok: false, result: badSignature((err as Error).message) };
   }
-  if (!verify(null, data, publicKey, Buffer.from(sig, 'base64url'))) {
-    return badSignature(`signature does not match: the ${what} was altered or signed by another key`);
-  }
-  return { ok: true };
+}
+
+/** The verdict once the key has answered. */
+export function signatureVerdict(valid: boolean, what: string): VerifyResult {
+  return valid
+    ? { ok: true }
+    : badSignature(`signature does not match: the ${what} was altered or signed by another key`);
+}
+
+/** Checks a `sig` field against the canonical bytes `encode` makes, with a platform's key. */
+export async function verifyBytesWith(
+  sig: unknown,
+  encode: () => Uint8Array,
+  key: VerifyingKey,
+  what: string,
+): Promise<VerifyResult> {
+  const input = signatureInput(sig, encode);
+  if (!input.ok) return input.result;
+  return signatureVerdict(await key.verify(input.data, input.signature), what);
+}
+
+/** Checks `n.sig` with `key`; never throws for anything a sender controls. */
+export function verifyNotificationWith(n: Notification, key: VerifyingKey): Promise<VerifyResult> {
+  return verifyBytesWith(n.sig, () => canonicalNotification(n), key, 'notification');
 }
 
 function badSignature(detail: string): VerifyResult {
   return { ok: false, reason: 'bad-signature', detail };
-}
-
-/** Verifying accepts a private key too (Node derives the public half); signing needs the private one. */
-function requireEd25519(key: KeyObject, need: 'public' | 'private', purpose: string): void {
-  const ok = key?.asymmetricKeyType === 'ed25519' && (need === 'public' || key.type === 'private');
-  if (!ok) {
-    const got = key?.asymmetricKeyType ? `a ${key.asymmetricKeyType} ${key.type} key` : describeValue(key);
-    throw new TypeError(`to ${purpose} payspeaker needs an Ed25519 ${need} key, got ${got}`);
-  }
-}
-
-/** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the 32 raw key bytes follow it. */
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
-/**
- * Reads the backend's public key as a device config holds it: a PEM block
- * (`-----BEGIN PUBLIC KEY-----`) or the 32 raw key bytes as base64url (43 characters).
- */
-export function publicKeyFromString(text: string): KeyObject {
-  const trimmed = typeof text === 'string' ? text.trim() : '';
-  const what = 'use the PEM in backend-key.pub.pem or the 43-character base64url raw key';
-  if (trimmed.startsWith('-----BEGIN')) {
-    if (!trimmed.startsWith('-----BEGIN PUBLIC KEY-----')) {
-      const label = /^-----BEGIN ([A-Z0-9 ]+)-----/.exec(trimmed)?.[1] ?? 'unknown';
-      throw new Error(
-        `backend public key is a PEM "${label}", not a "PUBLIC KEY": ${what} (never give a device the private key)`,
-      );
-    }
-    let key: KeyObject;
-    try {
-      key = createPublicKey({ key: trimmed, format: 'pem' });
-    } catch (err) {
-      throw new Error(`backend public key PEM cannot be read (${(err as Error).message}): ${what}`, { cause: err });
-    }
-    if (key.asymmetricKeyType !== 'ed25519') {
-      throw new Error(`backend public key is a ${key.asymmetricKeyType} key, not Ed25519: ${what}`);
-    }
-    return key;
-  }
-  if (!/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/.test(trimmed)) {
-    // The value is not echoed: a mistake here may be a pasted private key.
-    throw new Error(
-      `backend public key (${trimmed.length} characters) is neither a PEM public key nor 32 bytes of base64url: ${what}`,
-    );
-  }
-  const der = Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(trimmed, 'base64url')]);
-  return createPublicKey({ key: der, format: 'der', type: 'spki' });
-}
-
-/** The public key (of a public or a private KeyObject) as an SPKI PEM block, as devices are given it. */
-export function publicKeyToString(key: KeyObject): string {
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return pub.export({ type: 'spki', format: 'pem' }).toString();
 }
 
 export type FreshnessResult = { ok: true } | { ok: false; reason: 'expired' | 'from-the-future'; detail: string };

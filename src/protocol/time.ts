@@ -20,9 +20,9 @@
  *   nonce=9f2a61c0d3…
  *   now=1795528613108
  */
-import { randomBytes, type KeyObject } from 'node:crypto';
+import { decodeUtf8, toHex, utf8Length } from './bytes.ts';
 import { describeValue, SIGNATURE_PATTERN } from './notification.ts';
-import { canonicalBytes, signBytes, verifyBytes, type VerifyResult } from './signing.ts';
+import { canonicalBytes, verifyBytesWith, type VerifyResult, type VerifyingKey } from './signing.ts';
 import { DEVICE_ID_PATTERN, PROTOCOL_VERSION } from './topics.ts';
 
 /** Both messages are well under 300 bytes; anything near this is an attack or a bug. */
@@ -66,9 +66,11 @@ export type TimeRefusal = (typeof TIME_REFUSALS)[number];
 export type TimeRefused = { ok: false; reason: TimeRefusal; detail: string };
 export type TimeParse<T> = { ok: true; value: T } | TimeRefused;
 
-/** A fresh nonce: 16 random bytes from the platform's CSPRNG (node:crypto, like signing.ts; Node 18 has no global `crypto`). */
-export function newTimeNonce(): string {
-  return randomBytes(16).toString('hex');
+/** A nonce for a time request from 16 random bytes (the board's random source): 32 lowercase hex digits. */
+export function timeNonce(random: Uint8Array): string {
+  if (random.byteLength < 8 || random.byteLength > 32)
+    throw new RangeError(`a time nonce needs 8 to 32 random bytes, got ${random.byteLength}`);
+  return toHex(random);
 }
 
 export function encodeTimeRequest(r: TimeRequest): string {
@@ -127,7 +129,7 @@ export function parseTimeAnswer(payload: Uint8Array | string, expectedDevice: st
 }
 
 /** The canonical bytes of a time answer (see the file comment). Throws a TypeError for a value outside its form. */
-export function canonicalTimeAnswer(a: UnsignedTimeAnswer): Buffer {
+export function canonicalTimeAnswer(a: UnsignedTimeAnswer): Uint8Array {
   return canonicalBytes('time', 'parseTimeAnswer', [
     ['v', a.v, a.v === PROTOCOL_VERSION],
     ['device', a.device, typeof a.device === 'string' && DEVICE_ID_PATTERN.test(a.device)],
@@ -136,15 +138,9 @@ export function canonicalTimeAnswer(a: UnsignedTimeAnswer): Buffer {
   ]);
 }
 
-/** The answer with only its known fields, plus `sig`. Throws a TypeError if a field is outside its form (a broker bug). */
-export function signTimeAnswer(a: UnsignedTimeAnswer, privateKey: KeyObject): TimeAnswer {
-  const fields: UnsignedTimeAnswer = { v: a.v, device: a.device, nonce: a.nonce, now: a.now };
-  return { ...fields, sig: signBytes(canonicalTimeAnswer(fields), privateKey, 'sign time answers') };
-}
-
-/** Checks `a.sig` against `publicKey`; never throws for anything a sender controls. */
-export function verifyTimeAnswer(a: TimeAnswer, publicKey: KeyObject): VerifyResult {
-  return verifyBytes(a.sig, () => canonicalTimeAnswer(a), publicKey, 'time answer');
+/** Checks `a.sig` with `key`; never throws for anything a sender controls. */
+export function verifyTimeAnswerWith(a: TimeAnswer, key: VerifyingKey): Promise<VerifyResult> {
+  return verifyBytesWith(a.sig, () => canonicalTimeAnswer(a), key, 'time answer');
 }
 
 function validTime(x: unknown): x is number {
@@ -168,16 +164,13 @@ function checkNonce(nonce: unknown): TimeRefused | null {
 }
 
 function readObject(payload: Uint8Array | string, what: string): TimeParse<Record<string, unknown>> {
-  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+  const size = typeof payload === 'string' ? utf8Length(payload) : payload.byteLength;
   if (size > MAX_TIME_MESSAGE_BYTES) {
     return refuse('payload-too-large', `a ${what} of ${size} bytes; at most ${MAX_TIME_MESSAGE_BYTES} are allowed`);
   }
   let raw: unknown;
   try {
-    const text =
-      typeof payload === 'string'
-        ? payload
-        : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
+    const text = decodeUtf8(payload);
     raw = JSON.parse(text);
   } catch (err) {
     return refuse('malformed-json', `the ${what} is not valid JSON (${(err as Error).message})`);

@@ -1,7 +1,7 @@
 /**
  * Which of two firmware versions is older: what OTA anti-rollback asks (device/extensions/ota.ts).
  * Semantic Versioning 2.0's precedence, widened to the versions payspeaker accepts (1-64 letters,
- * digits, ".", "+", "_", "-"; see VERSION_PATTERN in src/firmware/image.ts):
+ * digits, ".", "+", "_", "-"; VERSION_PATTERN below):
  *
  *   - a leading "v" is dropped: v1.2.0 is 1.2.0;
  *   - build metadata, from the first "+", is ignored (1.2.0+20260101 and 1.2.0+20260202 are
@@ -15,6 +15,9 @@
  *   - pre-releases with equal leading segments: the one with fewer segments is older
  *     (1.0.0-alpha < 1.0.0-alpha.1).
  */
+
+/** A firmware version as payspeaker accepts it: 1-64 letters, digits, ".", "+", "_", "-", starting with a letter or digit. */
+export const VERSION_PATTERN = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;
 
 /** Negative if `a` is older than `b`, 0 if they rank the same, positive if `a` is newer. */
 export function compareVersions(a: string, b: string): number {

@@ -8,7 +8,7 @@
 import type { Pcm } from '../audio/pcm.ts';
 import { applyVolume, MAX_VOLUME } from '../audio/volume.ts';
 import type { TtsEngine } from '../audio/tts/engine.ts';
-import { silentLogger, type Logger } from '../log.ts';
+import { silentLogger, type Logger } from '../logger.ts';
 import type { Language, Utterance } from '../speech/index.ts';
 import type { VoicePack } from './pack/load.ts';
 import type { Voice } from './voice.ts';

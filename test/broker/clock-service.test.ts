@@ -9,14 +9,8 @@ import net, { type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  encodeTimeRequest,
-  parseTimeAnswer,
-  signTimeAnswer,
-  topics,
-  verifyTimeAnswer,
-  type TimeAnswer,
-} from '../../src/protocol/index.ts';
+import { encodeTimeRequest, parseTimeAnswer, topics, type TimeAnswer } from '../../src/protocol/index.ts';
+import { signTimeAnswer, verifyTimeAnswer } from '../../src/protocol/signing-node.ts';
 import { startClockService } from '../../broker/clock-service.ts';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
 import { until } from '../support/mqtt.ts';

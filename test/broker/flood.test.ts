@@ -25,7 +25,8 @@ import { createHeadlessBoard } from '../../device/boards/headless.ts';
 import { createTtsVoice } from '../../src/voice/index.ts';
 import { createEspeakEngine } from '../../src/audio/tts/index.ts';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
-import { makeNotification, parseAck, signNotification, topics, type Ack } from '../../src/protocol/index.ts';
+import { makeNotification, parseAck, topics, type Ack } from '../../src/protocol/index.ts';
+import { signNotification, nodeVerifyingKey } from '../../src/protocol/signing-node.ts';
 import { freePort } from '../../tools/chaos/ports.ts';
 import { CliProcess } from '../support/cli.ts';
 import { until } from '../support/mqtt.ts';
@@ -91,7 +92,7 @@ describe.each(variants)('%s', (name, limitFlags) => {
       voice: createTtsVoice(createEspeakEngine()),
       settings: { prompts: false },
       mqtt: { username: device.username, password: device.password },
-      trust: new Trust({ publicKey: keys.publicKey }),
+      trust: new Trust({ publicKey: nodeVerifyingKey(keys.publicKey) }),
     });
     const online = new Promise<void>((resolve) => speaker.on('event', (e) => e.event === 'online' && resolve()));
     await speaker.start();

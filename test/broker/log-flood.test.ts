@@ -21,6 +21,7 @@ import { DEFAULT_SAMPLE_RATE, silence } from '../../src/audio/pcm.ts';
 import { topics } from '../../src/protocol/index.ts';
 import { captureLog, LEVEL, type LogLine } from '../fixtures/capture-log.ts';
 import { backendCredentials, connected, end, tempDataDir } from './helpers.ts';
+import { nodeVerifyingKey } from '../../src/protocol/signing-node.ts';
 
 const LEGIT = 'SPK-LEGIT';
 const EVIL = 'SPK-EVIL';
@@ -61,7 +62,7 @@ describe('a device flooding its own topics', () => {
       voice: quietVoice,
       settings: { prompts: false },
       mqtt: { username: legit.username, password: legit.password },
-      trust: new Trust({ publicKey: loadOrCreateBackendKeys(brokerDir(dataDir)).publicKey }),
+      trust: new Trust({ publicKey: nodeVerifyingKey(loadOrCreateBackendKeys(brokerDir(dataDir)).publicKey) }),
     });
     const online = new Promise<void>((resolve) => speaker.on('event', (e) => e.event === 'online' && resolve()));
     await speaker.start();

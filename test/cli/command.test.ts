@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../broker/broker.ts';
 import { brokerDir, readBackendPublicKey } from '../../broker/data-dir.ts';
-import { publicKeyFromString } from '../../src/protocol/index.ts';
+import { publicKeyFromString, nodeVerifyingKey } from '../../src/protocol/signing-node.ts';
 import { createEspeakEngine } from '../../src/audio/tts/espeak.ts';
 import { createTtsVoice } from '../../src/voice/index.ts';
 import { Speaker } from '../../device/speaker.ts';
@@ -47,7 +47,7 @@ beforeAll(async () => {
     voice: createTtsVoice(createEspeakEngine()),
     settings: { prompts: false },
     mqtt: { username: config.username, password: config.password },
-    trust: new Trust({ publicKey: publicKeyFromString(readBackendPublicKey(dir)!) }),
+    trust: new Trust({ publicKey: nodeVerifyingKey(publicKeyFromString(readBackendPublicKey(dir)!)) }),
   });
   await speaker.start();
 }, 60_000);

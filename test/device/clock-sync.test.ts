@@ -19,12 +19,11 @@ import {
   makeNotification,
   parseAck,
   parseTimeRequest,
-  signNotification,
-  signTimeAnswer,
   topics,
   type Ack,
   type TimeAnswer,
 } from '../../src/protocol/index.ts';
+import { signNotification, signTimeAnswer, nodeVerifyingKey } from '../../src/protocol/signing-node.ts';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
 import { createEspeakEngine } from '../../src/audio/tts/espeak.ts';
@@ -124,7 +123,7 @@ function speaker(w: World, id: string, clock: Clock, nvs = createMemoryNvs()) {
     voice,
     settings,
     log: log.log,
-    trust: new Trust({ publicKey: w.keys.publicKey }),
+    trust: new Trust({ publicKey: nodeVerifyingKey(w.keys.publicKey) }),
     mqtt: w.credentials(id) ?? {},
   });
   return { speaker: s, board, lines: log.lines };

@@ -11,13 +11,12 @@ import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
 import {
   makeNotification,
   parseAck,
-  signCommand,
-  signNotification,
   topics,
   type Ack,
   type CommandResult,
   type UnsignedCommand,
 } from '../../src/protocol/index.ts';
+import { signCommand, signNotification, nodeVerifyingKey } from '../../src/protocol/signing-node.ts';
 import { createEspeakEngine } from '../../src/audio/tts/espeak.ts';
 import { createTtsVoice } from '../../src/voice/index.ts';
 import { Speaker } from '../../device/speaker.ts';
@@ -209,7 +208,7 @@ describe('signed commands', () => {
       board,
       voice,
       settings,
-      trust: new Trust({ publicKey }),
+      trust: new Trust({ publicKey: nodeVerifyingKey(publicKey) }),
     });
     await speaker.start();
     return { speaker, board, link, nvs };
@@ -337,7 +336,10 @@ describe('signed commands', () => {
 
   it('keeps a bounded memory: an id it had to forget is still refused by its age', async () => {
     const nvs = createMemoryNvs();
-    const guard = new CommandGuard(new Trust({ publicKey }), nvs, { deviceId: 'SPK-1', remember: 3 });
+    const guard = new CommandGuard(new Trust({ publicKey: nodeVerifyingKey(publicKey) }), nvs, {
+      deviceId: 'SPK-1',
+      remember: 3,
+    });
     const now = Date.now();
     const commands = [1, 2, 3, 4, 5].map((i) => signed('SPK-1', { id: `C-${i}`, createdAt: now - 60_000 + i }));
     for (const c of commands) expect(await guard.admit(c, now)).toEqual({ ok: true });

@@ -12,14 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, runCli } from '../support/cli.ts';
 import { until } from '../support/mqtt.ts';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
-import {
-  makeNotification,
-  parseAck,
-  signNotification,
-  topics,
-  type Ack,
-  type Notification,
-} from '../../src/protocol/index.ts';
+import { makeNotification, parseAck, topics, type Ack, type Notification } from '../../src/protocol/index.ts';
+import { signNotification } from '../../src/protocol/signing-node.ts';
 import { readBackendCredentials } from '../../broker/credentials.ts';
 import type { MqttClient } from 'mqtt';
 

@@ -23,8 +23,10 @@ import { createHeadlessBoard } from '../../device/boards/headless.ts';
 import { createFirmwareSlots } from '../../device/drivers/firmware-slots.ts';
 import { NOT_AN_AB_INSTALL } from '../../device/extensions/ota.ts';
 import { initialState, readState, rootPaths, writeState, type BootState, type Slot } from '../../device/boot/slots.ts';
-import { signCommand, topics } from '../../src/protocol/index.ts';
+import { topics } from '../../src/protocol/index.ts';
+import { signCommand, nodeVerifyingKey } from '../../src/protocol/signing-node.ts';
 import { DeviceLink, until } from '../support/mqtt.ts';
+import { OtaExtension } from '../../device/extensions/ota.ts';
 
 const voice = createTtsVoice(createEspeakEngine());
 let dir: string;
@@ -88,13 +90,14 @@ async function speakerOn(id: string, opts: { root?: string; slot?: Slot; key?: K
   const board = { ...createHeadlessBoard(), ...(firmware && { firmware }) };
   const link = await DeviceLink.open(broker.mqttUrl, id, { privateKey });
   const speaker = new Speaker({
+    platformExtensions: (ctx) => [new OtaExtension(ctx)],
     id,
     brokerUrl: broker.mqttUrl,
     lang: 'en-US',
     board,
     voice,
     settings: { prompts: false },
-    trust: new Trust({ publicKey: opts.key === undefined ? publicKey : opts.key }),
+    trust: new Trust({ publicKey: (opts.key === undefined ? nodeVerifyingKey(publicKey) : opts.key && nodeVerifyingKey(opts.key)) }),
     firmwareVersion: opts.version ?? '1.0.0',
   });
   await speaker.start();

@@ -15,7 +15,7 @@ import { flash } from '../../tools/flash/flash.ts';
 import { resolveImage } from '../../tools/flash/image-source.ts';
 import { systemdManager } from '../../tools/flash/init/systemd.ts';
 import { readBackendCredentials } from '../../broker/credentials.ts';
-import { publicKeyFromString } from '../../src/protocol/index.ts';
+import { publicKeyFromString } from '../../src/protocol/signing-node.ts';
 import { startSshd, type TestSshd } from '../support/sshd.ts';
 import { needs } from '../support/prerequisites.ts';
 import { restartCommand, startBackend, Supervisor, buildTestImage, cleanUp, type TestBackend } from './helpers.ts';

@@ -11,11 +11,10 @@ import {
   FRESHNESS_DEFAULTS,
   parseNotification,
   REJECTION_REASONS,
-  signNotification,
-  verifyNotification,
   type Notification,
   type RejectionReason,
 } from '../../src/protocol/index.ts';
+import { signNotification, verifyNotification } from '../../src/protocol/signing-node.ts';
 
 const DEVICE = 'SPK-0001';
 const NOW = 1_795_000_000_000;

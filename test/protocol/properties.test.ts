@@ -17,11 +17,10 @@ import {
   parseAmount,
   parseNotification,
   REJECTION_REASONS,
-  signNotification,
-  verifyNotification,
   type Notification,
   type ParseResult,
 } from '../../src/protocol/index.ts';
+import { signNotification, verifyNotification } from '../../src/protocol/signing-node.ts';
 import { LANGUAGES, utter } from '../../src/speech/index.ts';
 
 const DEVICE = 'SPK-0001';

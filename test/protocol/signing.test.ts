@@ -10,12 +10,14 @@ import {
   checkFreshness,
   FRESHNESS_DEFAULTS,
   parseNotification,
+  type Notification,
+} from '../../src/protocol/index.ts';
+import {
   publicKeyFromString,
   publicKeyToString,
   signNotification,
   verifyNotification,
-  type Notification,
-} from '../../src/protocol/index.ts';
+} from '../../src/protocol/signing-node.ts';
 import {
   BACKEND_PRIVATE_KEY_FILE,
   BACKEND_PUBLIC_KEY_FILE,
@@ -40,7 +42,7 @@ const MALFORMED = 'signature is not 64 bytes of base64url';
 
 describe('canonicalNotification', () => {
   it('is the header plus one name=value line per signed field, in a fixed order', () => {
-    expect(canonicalNotification(signed).toString()).toBe(
+    expect(Buffer.from(canonicalNotification(signed)).toString()).toBe(
       'payspeaker/v1/notification\nv=1\nid=PAY-1\ndevice=SPK-0001\namount=12345\ncurrency=CNY\nchannel=wechat\nkind=payment\ncreatedAt=1795000000000\n',
     );
   });

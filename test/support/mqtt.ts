@@ -6,13 +6,13 @@ import {
   makeNotification,
   parseAck,
   parseCommand,
-  signCommand,
   topics,
   type Ack,
   type Channel,
   type CommandResult,
   type Kind,
 } from '../../src/protocol/index.ts';
+import { signCommand } from '../../src/protocol/signing-node.ts';
 
 export async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -7,13 +7,8 @@ import type { KeyObject } from 'node:crypto';
 import { readBackendCredentials, type Credentials } from '../../broker/credentials.ts';
 import { loadBackendPrivateKey } from '../../broker/backend-keys.ts';
 import { brokerDir } from '../../broker/data-dir.ts';
-import {
-  signCommand,
-  signNotification,
-  type Command,
-  type Notification,
-  type UnsignedCommand,
-} from '../../src/protocol/index.ts';
+import { type Command, type Notification, type UnsignedCommand } from '../../src/protocol/index.ts';
+import { signCommand, signNotification } from '../../src/protocol/signing-node.ts';
 import { CliError } from './exit-codes.ts';
 
 export interface Backend {

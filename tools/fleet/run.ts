@@ -7,7 +7,7 @@ import os from 'node:os';
 import { generateKeyPairSync } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
-import { publicKeyToString } from '../../src/protocol/index.ts';
+import { publicKeyToString } from '../../src/protocol/signing-node.ts';
 import { createVoice } from '../../src/voice/index.ts';
 import { startBrokerProcess, type BrokerProcess } from './broker-process.ts';
 import { preciseNow } from './clock.ts';

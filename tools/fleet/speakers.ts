@@ -15,6 +15,7 @@ import { forEachLimited } from './limited.ts';
 import { createReadySink, type ReadySink } from './ready-sink.ts';
 import type { HeardReporter } from './reporter.ts';
 import type { WorkerSetup } from './messages.ts';
+import { nodeVerifyingKey } from '../../src/protocol/signing-node.ts';
 
 export interface Slice {
   /** Resolves once every device of the slice is connected and subscribed. */
@@ -25,7 +26,9 @@ export interface Slice {
 /** Loads the voice now, so that a worker's memory baseline already includes the voice pack. */
 export async function speakerSlice(setup: WorkerSetup, reporter: HeardReporter): Promise<Slice> {
   const voice = await createVoice('clips', { langs: [setup.lang] });
-  const trust = new Trust({ publicKey: setup.publicKeyPem ? createPublicKey(setup.publicKeyPem) : null });
+  const trust = new Trust({
+    publicKey: setup.publicKeyPem ? nodeVerifyingKey(createPublicKey(setup.publicKeyPem)) : null,
+  });
   const speakers: Speaker[] = [];
   return {
     async start(onOnline) {

@@ -14,6 +14,7 @@ import { forEachLimited } from '../fleet/limited.ts';
 import { createReadySink } from '../fleet/ready-sink.ts';
 import { sampleProcess } from '../fleet/sample.ts';
 import type { FromSoakWorker, SoakWorkerSetup, ToSoakWorker } from './messages.ts';
+import { nodeVerifyingKey } from '../../src/protocol/signing-node.ts';
 
 const send = (m: FromSoakWorker) => process.send?.(m);
 /** Heard ids go to the coordinator in batches, not one IPC message per payment. */
@@ -68,7 +69,7 @@ function observe(e: SpeakerEvent): void {
 
 async function setUp(setup: SoakWorkerSetup): Promise<void> {
   const voice = await createVoice('clips', { langs: [setup.lang] });
-  const trust = new Trust({ publicKey: createPublicKey(setup.publicKeyPem) });
+  const trust = new Trust({ publicKey: nodeVerifyingKey(createPublicKey(setup.publicKeyPem)) });
   await forEachLimited(setup.devices.length, setup.connectConcurrency, async (i) => {
     const { id, username, password } = setup.devices[i]!;
     const sink = createReadySink();

@@ -6,10 +6,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pcm } from '../../audio/pcm.ts';
-import { decodeWav } from '../../audio/wav.ts';
 import type { Language } from '../../speech/index.ts';
 import { MANIFEST_FILE, ManifestError, readManifest, sha256, type ClipEntry, type Manifest } from './manifest.ts';
 import { rebuildCommand } from './paths.ts';
+import { checkedClip } from './clip-check.ts';
 
 export interface VoicePack {
   readonly dir: string;
@@ -93,18 +93,6 @@ async function loadClip(
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw fail('is missing');
     throw err;
   }
-  const actual = sha256(bytes);
-  if (actual !== entry.sha256)
-    throw fail(`has sha256 ${actual.slice(0, 12)}…, the manifest says ${entry.sha256.slice(0, 12)}…`);
-  let pcm: Pcm;
-  try {
-    pcm = decodeWav(bytes);
-  } catch (err) {
-    throw fail(`is not a readable WAV: ${(err as Error).message}`);
-  }
-  if (pcm.sampleRate !== manifest.sampleRate)
-    throw fail(`is ${pcm.sampleRate} Hz, the pack is ${manifest.sampleRate} Hz`);
-  if (pcm.samples.length !== entry.samples)
-    throw fail(`has ${pcm.samples.length} samples, the manifest says ${entry.samples}`);
+  const pcm = checkedClip(manifest, entry, bytes, sha256(bytes), fail);
   return { pcm, bytes: bytes.length };
 }

@@ -5,33 +5,13 @@
 import { createHash } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import type { TtsEngine } from '../../audio/tts/engine.ts';
-import { isLanguage, vocabulary, type Clip, type Language } from '../../speech/index.ts';
+import { vocabulary, type Clip, type Language } from '../../speech/index.ts';
 import { VERSION } from '../../version.ts';
 import { TRIM_MARGIN_MS, TRIM_THRESHOLD } from './trim.ts';
+import { MANIFEST_FILE, PACK_FORMAT, manifestSchema, type Manifest } from './manifest-schema.ts';
 
-export const MANIFEST_FILE = 'manifest.json';
-export const PACK_FORMAT = 1;
-
-const clipEntry = z.strictObject({
-  file: z.string().regex(/^[a-z0-9]+\.wav$/, 'a short safe file name such as c001.wav'),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  samples: z.number().int().min(0),
-});
-
-export const manifestSchema = z.strictObject({
-  format: z.literal(PACK_FORMAT),
-  language: z.string().refine(isLanguage, 'a supported language'),
-  sampleRate: z.number().int().positive(),
-  version: z.string().min(1),
-  engine: z.string().min(1),
-  builtAt: z.iso.datetime(),
-  clips: z.record(z.string(), clipEntry),
-});
-
-export type ClipEntry = z.infer<typeof clipEntry>;
-export type Manifest = Omit<z.infer<typeof manifestSchema>, 'language'> & { language: Language };
+export { MANIFEST_FILE, PACK_FORMAT, manifestSchema, type ClipEntry, type Manifest } from './manifest-schema.ts';
 
 /**
  * Changes whenever what the pack would contain changes: the clips and their texts, the engine

@@ -22,6 +22,7 @@ import { eventLine } from '../output.ts';
 import { bootSpeaker } from '../speaker-setup.ts';
 import type { Speaker } from '../../../device/speaker.ts';
 import type { LogLevel } from '../../../src/log.ts';
+import { nodeVerifyingKey } from '../../../src/protocol/signing-node.ts';
 
 const DEMO_DEVICE = 'SPK-DEMO';
 
@@ -83,7 +84,7 @@ export function demoCommand(ctx: CliContext): Command {
           id: DEMO_DEVICE,
           broker: broker.mqttUrl,
           credentials: { username: device.username, password: device.password },
-          trust: new Trust({ publicKey: keys.publicKey }),
+          trust: new Trust({ publicKey: nodeVerifyingKey(keys.publicKey) }),
           lang: flags.lang,
           audio: flags.audio,
           voiceEngine: flags.voiceEngine,

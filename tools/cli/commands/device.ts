@@ -16,6 +16,7 @@ import { loadDeviceConfig } from '../device-config.ts';
 import { Trust } from '../../../device/trust.ts';
 import type { LogLevel } from '../../../src/log.ts';
 import type { TerminalPanel } from '../../../device/drivers/terminal-panel.ts';
+import { nodeVerifyingKey } from '../../../src/protocol/signing-node.ts';
 
 interface DeviceFlags {
   config?: string;
@@ -169,7 +170,7 @@ function resolveIdentity(
       id: c.id,
       broker,
       credentials: { username: c.username, password: c.password },
-      trust: new Trust({ publicKey: c.backendPublicKey }),
+      trust: new Trust({ publicKey: c.backendPublicKey && nodeVerifyingKey(c.backendPublicKey) }),
       ca: c.ca,
     };
   }
