@@ -11,7 +11,7 @@ import { formatAmount } from '../../src/protocol/money.ts';
 import { isLanguage, LANGUAGES } from '../../src/speech/index.ts';
 import { signalBars, type PanelState } from '../../device/drivers/browser/panel.ts';
 import { VERSION } from '../../src/version.ts';
-import type { BrowserSpeakerOptions, SpeakerSnapshot, SpeakerView, TranscriptLine } from './types.ts';
+import type { BrowserSpeakerOptions, PlayedClip, SpeakerSnapshot, SpeakerView, TranscriptLine } from './types.ts';
 
 /** Enough to scroll back through a busy afternoon without the tab growing all day. */
 const TRANSCRIPT_LINES = 200;
@@ -89,6 +89,11 @@ export async function startBrowserSpeaker(opts: BrowserSpeakerOptions): Promise<
     publish();
   });
   board.panel.subscribe(() => publish());
+  const played: PlayedClip[] = [];
+  board.audio.onPlay(({ label, samples, sha256, peak }) => {
+    played.push({ label, samples, sha256, peak });
+    if (played.length > TRANSCRIPT_LINES) played.shift();
+  });
   board.audio.onUnheard((clip) =>
     line(
       'info',
@@ -110,6 +115,7 @@ export async function startBrowserSpeaker(opts: BrowserSpeakerOptions): Promise<
     },
     press: (button) => board.panel.press(button),
     playedDigest: () => board.audio.playedDigest(),
+    playedClips: () => [...played],
     async stop() {
       await speaker.stop();
       publish();

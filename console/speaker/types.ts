@@ -18,6 +18,15 @@ export interface TranscriptLine {
   text: string;
 }
 
+/** One clip the tab's audio driver played. */
+export interface PlayedClip {
+  label: string;
+  samples: number;
+  /** Hex SHA-256 of the clip's little-endian int16 PCM. */
+  sha256: string;
+  peak: number;
+}
+
 /** What the segment display shows, as text for each field (the page draws the digits). */
 export interface SegmentDisplay {
   /** The last amount announced, as the box shows it ("123.45"), or "" before the first. */
@@ -53,6 +62,8 @@ export interface SpeakerView {
   press(button: ButtonName): void;
   /** For tests: a hex SHA-256 over all PCM the tab's audio driver has played, in order, and the sample count. */
   playedDigest(): Promise<{ sha256: string; samples: number; peak: number }>;
+  /** For tests: the clips played so far (the last 200), each with its own PCM digest and peak. */
+  playedClips(): PlayedClip[];
   /** Stops the firmware (power off) and closes its connection. */
   stop(): Promise<void>;
 }

@@ -49,6 +49,20 @@ export interface PlayedDigest {
   peak: number;
 }
 
+/** One clip's digest and peak (a few ms for a sentence; the tab plays a few clips a minute). */
+export function clipDigest(samples: Int16Array): { sha256: string; peak: number } {
+  return { sha256: bytesToHex(sha256(pcmBytesLE(samples))), peak: peakOf(samples) };
+}
+
+function peakOf(samples: Int16Array): number {
+  let peak = 0;
+  for (const s of samples) {
+    const abs = s < 0 ? -s : s;
+    if (abs > peak) peak = abs;
+  }
+  return peak;
+}
+
 /** Running digest, peak and count of played PCM; constant memory however long the tab runs. */
 export class PcmDigest {
   private readonly hash = sha256.create();
@@ -58,10 +72,7 @@ export class PcmDigest {
   add(samples: Int16Array): void {
     this.hash.update(pcmBytesLE(samples));
     this.samples += samples.length;
-    for (const s of samples) {
-      const abs = s < 0 ? -s : s;
-      if (abs > this.peak) this.peak = abs;
-    }
+    this.peak = Math.max(this.peak, peakOf(samples));
   }
 
   /** The digest so far; the running hash goes on (a clone is finalised, not it). */

@@ -17,7 +17,7 @@ import type { AudioOut, Clock, PlayResult } from '../../board.ts';
 import { closedError } from '../audio/closed.ts';
 import { systemClock } from '../clock.ts';
 import { createListeners } from './listeners.ts';
-import { PcmDigest, pcmToFloat32, type PlayedDigest } from './pcm-digest.ts';
+import { clipDigest, PcmDigest, pcmToFloat32, type PlayedDigest } from './pcm-digest.ts';
 
 export type { PlayedDigest };
 
@@ -48,11 +48,15 @@ export interface AudioSourceLike {
   stop(): void;
 }
 
-/** A clip as it starts: its label (for the transcript), length and sample count. */
+/** A clip as it starts: its label (for the transcript), length, sample count, and its own digest and peak. */
 export interface ClipInfo {
   label: string;
   durationMs: number;
   samples: number;
+  /** Hex SHA-256 of this clip's little-endian int16 PCM: a test compares it with what the Node voice renders. */
+  sha256: string;
+  /** Largest absolute sample of this clip: what the volume buttons change. */
+  peak: number;
 }
 
 export interface WebAudioOut extends AudioOut {
@@ -90,7 +94,12 @@ export function createWebAudioOut(ctx: AudioContextLike, opts: WebAudioOptions =
   let tail: Promise<unknown> = Promise.resolve();
 
   async function playOne(pcm: Pcm, label: string): Promise<PlayResult> {
-    const clip: ClipInfo = { label, durationMs: durationMs(pcm), samples: pcm.samples.length };
+    const clip: ClipInfo = {
+      label,
+      durationMs: durationMs(pcm),
+      samples: pcm.samples.length,
+      ...clipDigest(pcm.samples),
+    };
     const result: PlayResult = { sink: 'webaudio', durationMs: clip.durationMs };
     if (clip.samples === 0) {
       // WebAudio refuses a zero-length buffer; nothing to hear, but the transcript still says it.
