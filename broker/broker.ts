@@ -35,6 +35,7 @@ import { startClockService } from './clock-service.ts';
 import { brokerDir } from './data-dir.ts';
 import { openPersistence } from './persistence.ts';
 import { startNotificationService, type NotificationService, type ServiceOptions } from './service.ts';
+import type { MqttEndpoints } from './http/info.ts';
 import { silentLogger, type Logger } from '../src/log.ts';
 import { signTimeAnswer } from '../src/protocol/signing-node.ts';
 
@@ -198,11 +199,17 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
     const keyDir = opts.security?.mode === 'secure' ? opts.security.dataDir : opts.service?.dataDir;
     const timeKey = keyDir ? loadOrCreateBackendKeys(brokerDir(keyDir)).privateKey : null;
     stopClock = startClockService(aedes, { sign: timeKey ? (a) => signTimeAnswer(a, timeKey) : undefined, log });
-    if (opts.service)
-      service = await startNotificationService(
-        { clustered: Boolean(opts.cluster), ...opts.service },
-        { aedes, tracker, registry: security?.registry ?? null, host, log },
-      );
+    if (opts.service) {
+      // GET /v1/info shows the listeners: service.ts hands these parts on to the HTTP API as its fleet (FleetView.mqtt).
+      const mqtt: MqttEndpoints = {
+        tcp: tcp?.url ?? null,
+        ws: ws?.url ?? null,
+        tls: mqtts?.url ?? null,
+        wss: wss?.url ?? null,
+      };
+      const parts = { aedes, tracker, registry: security?.registry ?? null, host, log, mqtt };
+      service = await startNotificationService({ clustered: Boolean(opts.cluster), ...opts.service }, parts);
+    }
     // A web console served by the broker's own HTTP port may open WebSocket connections.
     if (service?.httpUrl) for (const o of ownHttpOrigins(service.httpUrl)) origins.allow(o);
   } catch (err) {

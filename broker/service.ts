@@ -16,6 +16,7 @@ import { startHttpApi, type HttpApi } from './http/server.ts';
 import type { AckIntake } from './ack-intake.ts';
 import type { Registry } from './registry.ts';
 import type { PlaybackTracker } from './tracker.ts';
+import type { MqttEndpoints } from './http/info.ts';
 
 export interface ServiceOptions {
   /** The outbox lives in DATA_DIR/broker's database; the signing key beside it. */
@@ -61,6 +62,8 @@ interface Parts {
   registry: Registry | null;
   host: string;
   log: Logger;
+  /** The broker's MQTT listeners, for GET /v1/info (a browser speaker dials the WebSocket one). */
+  mqtt?: MqttEndpoints;
 }
 
 export async function startNotificationService(opts: ServiceOptions, parts: Parts): Promise<NotificationService> {
@@ -70,7 +73,7 @@ export async function startNotificationService(opts: ServiceOptions, parts: Part
       `payment time-to-live ${ttlMs} ms is out of range: it must be more than 0 and at most 24 h, the age a speaker still accepts`,
     );
   }
-  const { privateKey, publicKey } = loadOrCreateBackendKeys(brokerDir(opts.dataDir));
+  const { privateKey, publicKey, publicKeyPem } = loadOrCreateBackendKeys(brokerDir(opts.dataDir));
   const outbox = Outbox.open(opts.dataDir, {
     sign: (n) => signNotification(n, privateKey),
     ttlMs,
@@ -84,7 +87,16 @@ export async function startNotificationService(opts: ServiceOptions, parts: Part
     const port = opts.httpPort === undefined ? DEFAULT_HTTP_PORT : opts.httpPort;
     if (port !== null) {
       const firmware = { dir: opts.firmwareDir ?? defaultFirmwareDir(opts.dataDir), publicKey };
-      http = await startHttpApi({ host: parts.host, port, outbox, log: parts.log, fleet: parts, firmware });
+      const backendKeys = { privateKey, publicKeyPem }; // commands are signed, provisioning hands out the PEM
+      http = await startHttpApi({
+        host: parts.host,
+        port,
+        outbox,
+        log: parts.log,
+        fleet: { aedes: parts.aedes, tracker: parts.tracker, registry: parts.registry, mqtt: parts.mqtt },
+        firmware,
+        backendKeys,
+      });
     }
   } catch (err) {
     dispatcher.stop();

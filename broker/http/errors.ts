@@ -69,7 +69,7 @@ export function installErrorHandling(
       .send(
         errorBody(
           'not-found',
-          `no such endpoint: ${req.method} ${clip(req.url.split('?')[0])}; see docs/API.md (POST /v1/payments, GET /v1/payments/:id, GET /v1/devices/:id)`,
+          `no such endpoint: ${req.method} ${clip(req.url.split('?')[0])}; see docs/API.md (POST /v1/payments, GET /v1/payments[/:id], GET /v1/events, GET /v1/devices[/:id], POST /v1/devices/:id/commands, GET /v1/info)`,
         ),
       ),
   );

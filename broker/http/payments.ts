@@ -1,15 +1,22 @@
 /**
- * POST /v1/payments and GET /v1/payments/:id: how a payment backend hands a payment to the
- * notification service and follows it to the speaker. Money arrives as an integer count of
- * minor units plus an ISO 4217 code, and is checked against the currency before anything is
- * stored.
+ * POST /v1/payments, GET /v1/payments/:id and GET /v1/payments: how a payment backend hands a
+ * payment to the notification service, follows it to the speaker, and lists the latest ones
+ * (the console's first screen). Money arrives as an integer count of minor units plus an
+ * ISO 4217 code, and is checked against the currency before anything is stored.
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { CHANNELS, isDeviceId, isKnownCurrency, KINDS, maxMinorUnits } from '../../src/protocol/index.ts';
+import {
+  CHANNELS,
+  DEVICE_ID_PATTERN,
+  isDeviceId,
+  isKnownCurrency,
+  KINDS,
+  maxMinorUnits,
+} from '../../src/protocol/index.ts';
 import { IdempotencyConflictError, type Outbox, type Payment, type PaymentRequest } from '../outbox/outbox.ts';
 import { isFinal } from '../outbox/status.ts';
-import type { NewPayment, PaymentView } from '../../src/api/types.ts';
+import type { NewPayment, PaymentHistoryEntry, PaymentView } from '../../src/api/types.ts';
 import { ApiError, type FieldHints } from './errors.ts';
 import type { ApiAuth } from './auth.ts';
 
@@ -40,6 +47,17 @@ type PaymentBody = NewPayment;
 
 /** The longest a GET may wait for a final status (?wait=). */
 export const MAX_WAIT_MS = 60_000;
+
+/** GET /v1/payments: how many it lists by default, and at most. */
+export const DEFAULT_LIST_LIMIT = 50;
+export const MAX_LIST_LIMIT = 500;
+
+/**
+ * A payment with its history: what GET /v1/payments lists, what the event stream sends and,
+ * under "payment", what GET /v1/payments/:id answers (which keeps its top-level "history" for
+ * the clients written before).
+ */
+export type PaymentWithHistory = PaymentView & { history: PaymentHistoryEntry[] };
 
 export interface DeviceCheck {
   /** Throws ApiError when payments must not go to this device (unknown, revoked). */
@@ -82,9 +100,68 @@ export function paymentRoutes(app: FastifyInstance, outbox: Outbox, auth: ApiAut
         );
       const settled =
         waitMs > 0 && !isFinal(payment.status) ? await untilFinal(outbox, payment, waitMs, reply.raw) : payment;
-      return { payment: view(settled), history: outbox.history(settled.id) };
+      const shown = withHistory(outbox, settled);
+      return { payment: shown, history: shown.history };
     },
   );
+
+  app.get<{ Querystring: Record<string, unknown> }>(
+    '/v1/payments',
+    { onRequest: async (req) => auth(req) },
+    async (req) => {
+      const q = queryParams(req.query, ['limit', 'device'], 'GET /v1/payments');
+      const limit = parseLimit(q.limit);
+      if (q.device !== undefined && !DEVICE_ID_PATTERN.test(q.device))
+        throw new ApiError(
+          400,
+          'invalid-device',
+          `?device=${JSON.stringify(q.device.slice(0, 80))} is not a device id: use letters, digits, "-" or "_" (e.g. SPK-0001)`,
+          'device',
+        );
+      return { payments: outbox.recent(limit, q.device).map((p) => withHistory(outbox, p)) };
+    },
+  );
+}
+
+/** The payment as the API shows it, with what moved it. */
+export function withHistory(outbox: Outbox, p: Payment): PaymentWithHistory {
+  return { ...view(p), history: outbox.history(p.id) };
+}
+
+/**
+ * The query string as single values, refusing a parameter the endpoint does not take (a typo
+ * such as ?limt=5 must not be ignored silently) and one given twice.
+ */
+export function queryParams(query: Record<string, unknown>, allowed: readonly string[], endpoint: string) {
+  const out: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(query)) {
+    const name = JSON.stringify(key.slice(0, 40));
+    if (!allowed.includes(key))
+      throw new ApiError(
+        400,
+        'unknown-parameter',
+        `${endpoint} has no query parameter ${name}: ${allowed.length > 0 ? `it takes ${allowed.join(', ')}` : 'it takes none'}`,
+        key.slice(0, 40),
+      );
+    if (typeof value !== 'string')
+      throw new ApiError(400, 'invalid-parameter', `${name} is given more than once: give it once`, key);
+    out[key] = value;
+  }
+  return out;
+}
+
+/** "?limit=50": a whole number from 1 to MAX_LIST_LIMIT. */
+function parseLimit(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_LIST_LIMIT;
+  const n = /^\d{1,6}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= MAX_LIST_LIMIT))
+    throw new ApiError(
+      400,
+      'invalid-limit',
+      `?limit=${JSON.stringify(text.slice(0, 40))} is not a number of payments from 1 to ${MAX_LIST_LIMIT}: give a whole number such as limit=${DEFAULT_LIST_LIMIT} (the default)`,
+      'limit',
+    );
+  return n;
 }
 
 /** The body after the schema: the checks a JSON schema cannot make (currency digits, ranges). */

@@ -3,6 +3,7 @@
  * of speaking MQTT. It runs inside the broker process, next to the outbox it writes to.
  * See docs/API.md.
  */
+import type { KeyObject } from 'node:crypto';
 import Fastify from 'fastify';
 import type { Logger } from '../../src/log.ts';
 import type { Outbox } from '../outbox/outbox.ts';
@@ -18,6 +19,12 @@ import { backendTokenAuth, openAccess } from './auth.ts';
 import { paymentRoutes, PAYMENT_FIELD_HINTS } from './payments.ts';
 import { deviceRoutes, isReservedId, type FleetView } from './devices.ts';
 import { firmwareRoutes, type FirmwareStore } from './images.ts';
+import { eventRoutes, EventStreams, type EventStreamOptions } from './events.ts';
+import { infoRoutes } from './info.ts';
+import { commandRoutes } from './commands.ts';
+import { provisionRoutes } from './provision.ts';
+import { VoicePackSource, voiceRoutes, type VoicePackSourceOptions } from './voices.ts';
+import { consoleRoutes, type ConsoleOptions } from './console.ts';
 
 export interface HttpApiOptions {
   host: string;
@@ -28,6 +35,14 @@ export interface HttpApiOptions {
   log: Logger;
   /** Firmware releases for over-the-air updates (GET/PUT /v1/firmware/<file>). */
   firmware?: FirmwareStore;
+  /** GET /v1/events' keepalive period and per-client buffer bound (tests shorten them). */
+  events?: EventStreamOptions;
+  /** The backend's signing key (commands are signed with it) and its public PEM (provisioning hands it out). */
+  backendKeys?: { privateKey: KeyObject | null; publicKeyPem: string | null };
+  /** Where GET /v1/voices/… finds and records voice packs; default: the Node clip voice's cache, eSpeak NG. */
+  voices?: Omit<VoicePackSourceOptions, 'log'>;
+  /** Where the web console at / is bundled from; default console/ of this package (tests point at a fixture). */
+  console?: Pick<ConsoleOptions, 'dir' | 'entry'>;
 }
 
 export interface HttpApi {
@@ -94,6 +109,14 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   });
   deviceRoutes(app, opts.outbox, auth, opts.fleet);
   if (opts.firmware) firmwareRoutes(app, opts.firmware, auth);
+  eventRoutes(app, new EventStreams(opts.outbox, opts.fleet, opts.log, opts.events), auth);
+  infoRoutes(app, { insecure: !registry, mqtt: opts.fleet.mqtt, backendPublicKey: opts.firmware?.publicKey });
+  const { aedes } = opts.fleet;
+  const keys = opts.backendKeys ?? { privateKey: null, publicKeyPem: null };
+  commandRoutes(app, { aedes, registry, signingKey: keys.privateKey, auth });
+  provisionRoutes(app, { aedes, registry, backendPublicKeyPem: keys.publicKeyPem, auth });
+  voiceRoutes(app, new VoicePackSource({ ...opts.voices, log: opts.log }), auth);
+  consoleRoutes(app, { ...opts.console, log: opts.log, mqtt: opts.fleet.mqtt });
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {

@@ -53,6 +53,8 @@ const SAME_REQUEST_FIELDS = ['device', 'amount', 'currency', 'channel', 'kind'] 
 export class Outbox {
   private readonly commits: GroupCommit;
   private readonly events = new EventEmitter().setMaxListeners(0);
+  /** watchAll's listeners: told of every committed change, after the per-id watchers. */
+  private readonly everyChange = new Set<(p: Payment) => void>();
   private readonly changed = new Set<string>();
   /** Keys accepted in the batch not yet committed: a same-turn retry must find them. */
   private readonly uncommittedKeys = new Map<string, Promise<void>>();
@@ -157,6 +159,27 @@ export class Outbox {
 
   history(id: string): PaymentEvent[] {
     return this.stmt.history.all(id).map(({ detail, ...e }) => (detail === null ? e : { ...e, detail }));
+  }
+
+  /**
+   * The newest `limit` payments, newest first, optionally only one device's. "Newest" is the
+   * order the outbox stored them in (rowid): that is creation order, and reading it needs no
+   * index beyond the table's own, however many payments the database holds.
+   */
+  recent(limit: number, device?: string): Payment[] {
+    return device === undefined ? this.stmt.recent.all(limit) : this.stmt.recentOf.all(device, limit);
+  }
+
+  /** deviceSummary for every device that has payments, in one pass over the table. */
+  allDeviceSummaries(): Map<string, { counts: StatusCounts; lastPaymentAt: number | null }> {
+    const all = new Map<string, { counts: StatusCounts; lastPaymentAt: number | null }>();
+    for (const { device, status, n, at } of this.stmt.allCounts.all()) {
+      let entry = all.get(device);
+      if (!entry) all.set(device, (entry = { counts: zeroCounts(), lastPaymentAt: null }));
+      entry.counts[status] = n;
+      entry.lastPaymentAt = Math.max(entry.lastPaymentAt ?? at, at);
+    }
+    return all;
   }
 
   /** Per-status counts of a device's payments, and when its last one was created. */
@@ -269,6 +292,16 @@ export class Outbox {
     return () => this.events.off(id, listener);
   }
 
+  /**
+   * Calls `listener` after each committed change to any payment (the API's event stream);
+   * returns the unsubscribe. Fed from the same place as `watch`: after the group commit, or
+   * after the dispatcher's own transaction, so a listener never sees an uncommitted change.
+   */
+  watchAll(listener: (p: Payment) => void): () => void {
+    this.everyChange.add(listener);
+    return () => this.everyChange.delete(listener);
+  }
+
   /** Commits what is queued, then closes the database. */
   close(): void {
     if (!this.db.open) return;
@@ -291,9 +324,19 @@ export class Outbox {
     const ids = [...this.changed];
     this.changed.clear();
     for (const id of ids) {
-      if (this.events.listenerCount(id) === 0) continue;
+      // Read the row only if someone listens: with no watcher this costs nothing per change.
+      if (this.events.listenerCount(id) === 0 && this.everyChange.size === 0) continue;
       const p = this.find(id);
-      if (p) this.events.emit(id, p);
+      if (!p) continue;
+      this.events.emit(id, p);
+      for (const listener of this.everyChange) {
+        try {
+          listener(p);
+        } catch (err) {
+          // One broken subscriber must not keep the others (or the committer) from hearing.
+          this.onError(err as Error);
+        }
+      }
     }
   }
 

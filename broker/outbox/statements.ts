@@ -73,6 +73,14 @@ export function prepareStatements(db: Database.Database) {
     counts: db.prepare<[string], { status: PaymentStatus; n: number }>(
       'SELECT status, count(*) AS n FROM payments WHERE device = ? GROUP BY status',
     ),
+    // rowid order is insertion order: newest first without scanning or sorting the table.
+    recent: db.prepare<[number], PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments ORDER BY rowid DESC LIMIT ?`),
+    recentOf: db.prepare<[string, number], PaymentRow>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments WHERE device = ? ORDER BY rowid DESC LIMIT ?`,
+    ),
+    allCounts: db.prepare<[], { device: string; status: PaymentStatus; n: number; at: number }>(
+      'SELECT device, status, count(*) AS n, max(created_at) AS at FROM payments GROUP BY device, status',
+    ),
     lastPayment: db.prepare<[string], { at: number | null }>(
       'SELECT max(created_at) AS at FROM payments WHERE device = ?',
     ),

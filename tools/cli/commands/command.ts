@@ -7,19 +7,19 @@ import { Command, Option } from 'commander';
 import {
   COMMANDS,
   isDeviceId,
-  parseCommand,
   topics,
   type CommandName,
   type CommandResult,
+  type UnsignedCommand,
 } from '../../../src/protocol/index.ts';
 import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../../src/mqtt/connect.ts';
-import { newPaymentId } from '../../../src/protocol/payment-ids.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { parseDuration } from '../duration.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
 import { backendFromDataDir } from '../backend.ts';
 import type { Credentials } from '../../../broker/credentials.ts';
+import { buildCommand, CommandRequestError } from '../../../broker/backend-commands.ts';
 
 interface CommandFlags extends DataFlags {
   device?: string;
@@ -53,16 +53,22 @@ export function commandCommand(ctx: CliContext): Command {
   return addDataOption(cmd, s).action(async (name: string, flags: CommandFlags) => {
     if (!flags.device || !isDeviceId(flags.device))
       throw new CliError('a valid target device is needed: pass --device SPK-0001');
-    const checked = parseCommand(
-      JSON.stringify({
-        v: 1,
-        id: newPaymentId().replace('PAY', 'CMD'),
-        device: flags.device,
-        command: name,
-        ...(flags.value === undefined ? {} : { value: Number(flags.value) }),
-      }),
-    ); // the device would refuse it: say why here instead
-    if (!checked.ok) throw new CliError(checked.error);
+    let unsigned: UnsignedCommand;
+    try {
+      // Built as the notification API builds it (broker/backend-commands.ts); the checks are the
+      // device's own, so what it would refuse is refused here with its reason.
+      unsigned = buildCommand(
+        {
+          device: flags.device,
+          command: name,
+          args: flags.value === undefined ? {} : { value: Number(flags.value) },
+        },
+        Date.now(),
+      );
+    } catch (err) {
+      if (err instanceof CommandRequestError) throw new CliError(err.message.replace('"value"', '--value'));
+      throw err;
+    }
     const backend = backendFromDataDir(resolveDataDir(flags), {
       insecure: Boolean(flags.insecure),
       needsKey: true,
@@ -70,13 +76,11 @@ export function commandCommand(ctx: CliContext): Command {
     });
     const { credentials } = backend;
     // Made and signed just before it is sent: a speaker runs a command only while it is fresh.
-    const payload = JSON.stringify(
-      backend.signCommand({ ...checked.command, device: flags.device, createdAt: Date.now() }),
-    );
+    const payload = JSON.stringify(backend.signCommand({ ...unsigned, createdAt: Date.now() }));
     const result = await send(
       flags.broker,
       flags.device,
-      checked.command.id,
+      unsigned.id,
       payload,
       parseDuration(flags.timeout, '--timeout'),
       credentials,
