@@ -32,6 +32,38 @@ export function backendTokenAuth(registry: Registry): ApiAuth {
   };
 }
 
+/**
+ * For what a speaker fetches over HTTP (voice packs): the backend token, or a provisioned,
+ * active device's own MQTT credentials as HTTP Basic (`id:password`), as a box downloads from its
+ * vendor with its own identity. A speaker in a browser tab so never needs the backend's token.
+ */
+export function backendOrDeviceAuth(registry: Registry): ApiAuth {
+  const backend = backendTokenAuth(registry);
+  return (req) => {
+    const device = basicCredentials(req.headers.authorization);
+    if (device && device.username !== BACKEND_USERNAME) {
+      const found = registry.find(device.username);
+      if (found?.role === 'device' && found.status === 'active' && verifySecret(device.password, found)) return;
+      throw new ApiError(
+        401,
+        'unauthorized',
+        `wrong device credentials for ${JSON.stringify(device.username.slice(0, 64))}: send the device's MQTT username and password (its config, or POST /v1/devices/:id/provision), or the backend token`,
+        undefined,
+        { 'www-authenticate': 'Basic realm="payspeaker"' },
+      );
+    }
+    backend(req);
+  };
+}
+
+function basicCredentials(header: string | undefined): { username: string; password: string } | null {
+  const [scheme, value] = (header ?? '').split(' ', 2);
+  if (scheme?.toLowerCase() !== 'basic' || !value) return null;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon > 0 ? { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) } : null;
+}
+
 /** "Bearer X" → X; also "Basic base64(backend:X)", which curl -u sends. */
 function bearerToken(header: string | undefined): string | null {
   if (!header) return null;

@@ -15,7 +15,7 @@ import {
   routerErrorHandler,
   type RequestLimits,
 } from './errors.ts';
-import { backendTokenAuth, openAccess } from './auth.ts';
+import { backendOrDeviceAuth, backendTokenAuth, openAccess } from './auth.ts';
 import { paymentRoutes, PAYMENT_FIELD_HINTS } from './payments.ts';
 import { deviceRoutes, isReservedId, type FleetView } from './devices.ts';
 import { firmwareRoutes, type FirmwareStore } from './images.ts';
@@ -115,7 +115,12 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   const keys = opts.backendKeys ?? { privateKey: null, publicKeyPem: null };
   commandRoutes(app, { aedes, registry, signingKey: keys.privateKey, auth });
   provisionRoutes(app, { aedes, registry, backendPublicKeyPem: keys.publicKeyPem, auth });
-  voiceRoutes(app, new VoicePackSource({ ...opts.voices, log: opts.log }), auth);
+  // Speakers fetch voice packs with their own credentials; the backend token works too.
+  voiceRoutes(
+    app,
+    new VoicePackSource({ ...opts.voices, log: opts.log }),
+    registry ? backendOrDeviceAuth(registry) : openAccess,
+  );
   consoleRoutes(app, { ...opts.console, log: opts.log, mqtt: opts.fleet.mqtt });
   try {
     await app.listen({ host: opts.host, port: opts.port });

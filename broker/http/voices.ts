@@ -146,7 +146,7 @@ export function voiceRoutes(app: FastifyInstance, source: VoicePackSource, auth:
         );
       const etag = `"${served.sha256}"`;
       // By hash the bytes can never change; by file name a rebuilt pack may put other bytes there.
-      // private: the API's auth applies here too, so no shared cache may hand it to others.
+      // private: a credential is needed here too, so no shared cache may hand it to others.
       reply.header('cache-control', byHash ? 'private, max-age=31536000, immutable' : 'no-cache').header('etag', etag);
       if (notModified(req, etag)) return reply.code(304).send();
       return sendWav(reply, served.bytes);

@@ -77,6 +77,9 @@ export async function startBrowserSpeaker(opts: BrowserSpeakerOptions): Promise<
       case 'command':
         if (!e.ok) line('refused', `refused command ${e.command ?? '?'}: ${e.error ?? ''}`);
         break;
+      case 'volume':
+        line('info', `volume ${e.volume}`);
+        break;
       case 'online':
         line('info', `online at ${e.broker}`);
         break;

@@ -24,8 +24,6 @@ export interface BrowserSpeakerRecipe {
   credentials: { username: string; password: string } | null;
   /** The backend's public key (SPKI PEM); null: signatures are not checked (--insecure). */
   backendPublicKeyPem: string | null;
-  /** The API token, when the broker wants one for voice packs. */
-  apiToken?: string | null;
   board?: Omit<BrowserBoardOptions, 'device'>;
   log?: Logger;
   onVoiceProgress?: (done: number, total: number) => void;
@@ -42,7 +40,7 @@ export async function composeBrowserSpeaker(recipe: BrowserSpeakerRecipe): Promi
     loadHttpVoice({
       apiUrl: recipe.apiUrl,
       lang: recipe.lang,
-      token: recipe.apiToken,
+      credentials: recipe.credentials,
       log: recipe.log,
       onProgress: recipe.onVoiceProgress,
     }),

@@ -8,7 +8,7 @@
  */
 import type { TtsEngine } from '../../src/audio/tts/engine.ts';
 import { silentLogger, type Logger } from '../../src/logger.ts';
-import { toHex } from '../../src/protocol/bytes.ts';
+import { toHex, utf8 } from '../../src/protocol/bytes.ts';
 import type { Language } from '../../src/speech/index.ts';
 import { createClipVoice } from '../../src/voice/clip-voice.ts';
 import { checkedClip } from '../../src/voice/pack/clip-check.ts';
@@ -20,8 +20,8 @@ export interface HttpVoiceOptions {
   /** The broker's HTTP origin, e.g. http://127.0.0.1:8081. */
   apiUrl: string;
   lang: Language;
-  /** The API token on a secure broker (voice packs are served like the rest of the API). */
-  token?: string | null;
+  /** The device's own credentials on a secure broker (sent as HTTP Basic); null: none (--insecure). */
+  credentials?: { username: string; password: string } | null;
   fetch?: typeof globalThis.fetch;
   subtle?: SubtleCrypto;
   log?: Logger;
@@ -39,7 +39,12 @@ export async function fetchVoicePack(opts: HttpVoiceOptions): Promise<VoicePack>
   const get = opts.fetch ?? globalThis.fetch.bind(globalThis);
   const subtle = opts.subtle ?? globalThis.crypto.subtle;
   const base = `${opts.apiUrl.replace(/\/$/, '')}/v1/voices/${encodeURIComponent(opts.lang)}`;
-  const headers: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+  const { credentials } = opts;
+  const headers: Record<string, string> = credentials
+    ? {
+        authorization: `Basic ${btoa(String.fromCharCode(...utf8(`${credentials.username}:${credentials.password}`)))}`,
+      }
+    : {};
   const fetchOk = async (url: string): Promise<Response> => {
     let res: Response;
     try {

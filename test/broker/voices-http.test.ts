@@ -156,6 +156,26 @@ describe.skipIf(!espeakInstalled())(`voice packs over HTTP (skipped if ${ESPEAK_
     const anonymous = await get('/v1/voices/en-US/clips/c001.wav', {}, false);
     expect(anonymous.status).toBe(401);
   });
+
+  it('serves a provisioned device with its own credentials (HTTP Basic), and refuses a wrong password', async () => {
+    const made = await fetch(`${api}/v1/devices/SPK-VOICE/provision`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(made.status).toBe(201);
+    const { credentials } = (await made.json()) as { credentials: { username: string; password: string } };
+    const basic = (user: string, pass: string) => ({
+      authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`,
+    });
+    const own = await get('/v1/voices/en-US/clips/c001.wav', basic(credentials.username, credentials.password), false);
+    expect(own.status).toBe(200);
+    expect(own.headers.get('content-type')).toBe('audio/wav');
+    const wrong = await get('/v1/voices/en-US', basic(credentials.username, `${credentials.password}x`), false);
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: { message: string } }).error.message).toMatch(
+      /wrong device credentials for "SPK-VOICE"/,
+    );
+  });
 });
 
 describe('without a TTS engine', () => {
