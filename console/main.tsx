@@ -8,6 +8,8 @@
  * played, or `.snapshot()` for what the box shows. An id appears once its firmware has
  * started and disappears when it is removed.
  */
+// First: before any module builds a zod schema (see the file).
+import './zod-jitless.ts';
 import { render } from 'preact';
 import { startBrowserSpeaker } from './speaker/run.ts';
 import type { SpeakerView } from './speaker/types.ts';

@@ -12,7 +12,8 @@
  * Every console response carries a strict Content-Security-Policy: scripts, styles and fetches
  * from this origin only, plus the broker's own MQTT WebSocket listeners (a speaker in the tab
  * connects there, on another port), and nothing from a third party: the console works on a
- * plane. The page has no inline script for the same reason.
+ * plane. No inline script, no eval (a bundled library that probes for eval, like zod's JIT
+ * check, must be told not to: the probe itself is a reported violation).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -124,6 +125,11 @@ export function contentSecurityPolicy(mqtt: MqttEndpoints | undefined, host: str
     ["connect-src 'self'", ...sockets].join(' '),
     "img-src 'self' data:",
     "media-src 'self' blob:",
+    // MQTT.js keeps its keepalive timers in a Web Worker made from a blob: URL (the worker-timers
+    // package), because a background tab's own timers are throttled to once a minute and the
+    // broker would drop a speaker whose PINGREQ came late ([MQTT-3.1.2-24]). Only script
+    // already running in the page can make a blob: URL, so this admits nothing script-src refuses.
+    "worker-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'none'",
     "frame-ancestors 'none'",

@@ -38,6 +38,8 @@ describe('payspeaker demo', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('微信收款一百二十三点四五元');
     expect(result.stdout).toMatch(/done: 3 payments announced/);
+    // It ends by pointing at the web console.
+    expect(result.stdout.trim().split('\n').at(-1)).toMatch(/^web console: "npx payspeaker demo --keep-open" /);
     expect(fs.readdirSync(path.join(cwd, 'out')).filter((f) => f.includes('PAY-') && f.endsWith('.wav'))).toHaveLength(
       3,
     );

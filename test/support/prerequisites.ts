@@ -14,6 +14,8 @@ export interface Prerequisite {
   program: string;
   /** Every one must be found: names on PATH, or absolute paths. */
   files: string[];
+  /** Data files (fonts) that must exist as well: absolute paths, readable, not run. */
+  data?: string[];
   /** Also searched (after PATH) for names: Debian puts daemons in /usr/sbin, often not on a user's PATH. */
   sbin?: boolean;
   /** Debian packages that provide it. */
@@ -28,6 +30,12 @@ export interface Prerequisite {
 
 /** The sshd the flash tests start (test/support/sshd.ts); PAYSPEAKER_SSHD points at another. */
 export const SSHD = process.env.PAYSPEAKER_SSHD ?? '/usr/sbin/sshd';
+
+/** The Chromium the browser tests drive (test/support/browser.ts); PAYSPEAKER_CHROMIUM points at another. */
+export const CHROMIUM = process.env.PAYSPEAKER_CHROMIUM ?? '/usr/bin/chromium';
+
+/** A CJK font: without one, the console's Chinese prompts are boxes in its screenshots. */
+export const CJK_FONT = '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc';
 
 export const PREREQUISITES = {
   aplay: {
@@ -81,6 +89,23 @@ export const PREREQUISITES = {
     platforms: ['linux'],
     feature: "the Pi board's GPIO through the real libgpiod tools",
   },
+  chromium: {
+    program: 'chromium',
+    files: [CHROMIUM],
+    // Debian's own build: playwright-core drives it, and nothing is downloaded at test time.
+    packages: ['chromium'],
+    // Elsewhere, PAYSPEAKER_CHROMIUM names a Chromium (there is no Homebrew formula, only a cask).
+    ...(process.env.PAYSPEAKER_CHROMIUM ? {} : { platforms: ['linux'] as NodeJS.Platform[] }),
+    feature: 'the web console in a real browser (headless Chromium driven by playwright-core)',
+  },
+  'cjk-font': {
+    program: 'a CJK font (WenQuanYi Micro Hei)',
+    files: [],
+    data: [CJK_FONT],
+    packages: ['fonts-wqy-microhei'],
+    platforms: ['linux'],
+    feature: "Chinese text in the web console's screenshots",
+  },
 } satisfies Record<string, Prerequisite>;
 
 export type ProgramId = keyof typeof PREREQUISITES;
@@ -106,6 +131,15 @@ function executable(file: string): boolean {
   }
 }
 
+function readable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** Where `file` is (absolute paths as given, names searched on PATH and, with `sbin`, in the sbin folders), or null. */
 export function which(file: string, sbin = false): string | null {
   if (path.isAbsolute(file)) return executable(file) ? file : null;
@@ -125,7 +159,7 @@ export function applies(id: ProgramId): boolean {
 /** True if every file of the program is found. */
 export function available(id: ProgramId): boolean {
   const p: Prerequisite = PREREQUISITES[id];
-  return p.files.every((f) => which(f, p.sbin) !== null);
+  return p.files.every((f) => which(f, p.sbin) !== null) && (p.data ?? []).every(readable);
 }
 
 /** Programs that apply here and are not found. */

@@ -3,7 +3,8 @@
  * Secure by default: clients need credentials from the registry in DIR/broker (`provision`);
  * `--insecure` lets anyone in, with a warning. `--tls` adds mqtts and wss listeners with the
  * certificate `payspeaker certs` made in DIR/certs/ (`--tls-only`: and no plain ones); SIGHUP
- * reloads that certificate and key without dropping anyone.
+ * reloads that certificate and key without dropping anyone. The web console is served at the
+ * HTTP port's `/` (broker/http/console.ts); its URL is printed on start.
  */
 import { X509Certificate } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -185,12 +186,18 @@ export function brokerCommand(ctx: CliContext): Command {
     .option('--tls-cert <file>', "the broker's certificate, PEM (default: DIR/certs/server.pem)")
     .option('--tls-key <file>', "the broker's private key, PEM (default: DIR/certs/server-key.pem)")
     .addOption(
-      new Option('--http-port <port>', 'notification API (HTTP) port for payment backends (0 = any free port)')
+      new Option(
+        '--http-port <port>',
+        'notification API (HTTP) port for payment backends, also serving the web console at / (0 = any free port)',
+      )
         .env('PAYSPEAKER_HTTP_PORT')
         .argParser(parsePort('--http-port'))
         .default(s.httpPort ?? DEFAULT_HTTP_PORT),
     )
-    .option('--no-http-port', 'do not serve the notification API (payments still flow over MQTT and the outbox)')
+    .option(
+      '--no-http-port',
+      'do not serve the notification API or the web console (payments still flow over MQTT and the outbox)',
+    )
     .option(
       '--firmware-dir <dir>',
       'firmware releases served to speakers for over-the-air updates at /v1/firmware/ (default: DIR/broker/firmware; "payspeaker ota" uploads there)',
@@ -276,6 +283,7 @@ export function brokerCommand(ctx: CliContext): Command {
     const backendCredentials = security.mode === 'secure' ? backendCredentialsFile(dataDir) : null;
     const plainMqtt = broker.tlsOnly ? null : broker.mqttUrl;
     const urls = [plainMqtt, broker.wsUrl, broker.mqttsUrl, broker.wssUrl].filter((u): u is string => u !== null);
+    const consoleUrl = broker.service?.httpUrl ? `${broker.service.httpUrl}/` : null;
     if (flags.json) {
       const tlsInfo = tls
         ? { mqtts: broker.mqttsUrl, wss: broker.wssUrl, ca: tlsFiles(dataDir).ca, tlsOnly: broker.tlsOnly }
@@ -286,13 +294,17 @@ export function brokerCommand(ctx: CliContext): Command {
           mqtt: plainMqtt,
           ws: broker.wsUrl,
           http: broker.service?.httpUrl ?? null,
+          console: consoleUrl,
           ...tlsInfo,
           security: security.mode,
           registry,
           backendCredentials,
         }),
       );
-    } else ctx.print(listeningLine(urls, registry, broker.service?.httpUrl ?? null, broker.tlsOnly));
+    } else {
+      ctx.print(listeningLine(urls, registry, broker.service?.httpUrl ?? null, broker.tlsOnly));
+      if (consoleUrl) ctx.print(consoleLine(consoleUrl, backendCredentials));
+    }
     const signal = await shutdown;
     stopReloading();
     log.info({ signal }, 'shutting down');
@@ -381,6 +393,14 @@ function tlsFrom(flags: BrokerFlags, dataDir: string) {
     throw new CliError((err as Error).message);
   }
   return { ...pems, port: flags.tlsPort, wssPort: flags.wssPort === false ? null : flags.wssPort };
+}
+
+/** Where to point a browser, and what the console will ask for there. */
+function consoleLine(url: string, backendCredentials: string | null): string {
+  const login = backendCredentials
+    ? `log in with the backend token: the "password" in ${backendCredentials}`
+    : 'no login: this broker is --insecure';
+  return `console: ${url} (open it in a browser; ${login})`;
 }
 
 function listeningLine(urls: string[], registry: string | null, api: string | null, tlsOnly: boolean): string {

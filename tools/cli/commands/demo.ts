@@ -1,7 +1,9 @@
 /**
  * `payspeaker demo` (what `npm start` runs): an embedded broker with its notification service
  * and one virtual speaker in this process, three sample payments posted to the HTTP API and
- * announced one after another, then a clean exit.
+ * announced one after another, then a clean exit — pointing at the web console. With
+ * `--keep-open` the broker, its console and the speaker stay up until Ctrl-C, for a look in a
+ * browser: the console's own speakers connect over the broker's WebSocket listener.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,6 +14,7 @@ import { NotificationApi } from '../../api/client.ts';
 import type { Channel, Kind } from '../../../src/protocol/index.ts';
 import { loadOrCreateBackendKeys } from '../../../broker/backend-keys.ts';
 import { brokerDir } from '../../../broker/data-dir.ts';
+import { DEFAULT_HTTP_PORT } from '../../../broker/service.ts';
 import { provisionDevice, readBackendCredentials } from '../../../broker/credentials.ts';
 import { Trust } from '../../../device/trust.ts';
 import { LANGUAGES, type Language } from '../../../src/speech/index.ts';
@@ -20,6 +23,7 @@ import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { eventLine } from '../output.ts';
 import { bootSpeaker } from '../speaker-setup.ts';
+import { untilShutdown } from '../signals.ts';
 import type { Speaker } from '../../../device/speaker.ts';
 import type { LogLevel } from '../../../src/log.ts';
 import { nodeVerifyingKey } from '../../../src/protocol/signing-node.ts';
@@ -39,12 +43,15 @@ interface DemoFlags {
   voiceEngine: string;
   json?: boolean;
   logLevel: LogLevel;
+  keepOpen?: boolean;
 }
 
 export function demoCommand(ctx: CliContext): Command {
   const s = ctx.settings;
   return new Command('demo')
-    .description('embedded broker + one virtual speaker + three sample payments, then exit (npm start)')
+    .description(
+      'embedded broker + one virtual speaker + three sample payments, then exit (npm start); --keep-open leaves it running with the web console',
+    )
     .addOption(
       new Option('--lang <lang>', 'announcement language')
         .choices(LANGUAGES)
@@ -60,8 +67,19 @@ export function demoCommand(ctx: CliContext): Command {
         .env('PAYSPEAKER_VOICE_ENGINE')
         .default(s.voiceEngine ?? 'clips'),
     )
+    .option(
+      '--keep-open',
+      'after the samples, keep the broker, the speaker and the web console running until Ctrl-C (prints the console URL and its login token)',
+    )
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel({ ...s, logLevel: s.logLevel ?? 'warn' }))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  npm start                                   the demo, spoken aloud, then exit
+  npx payspeaker demo --keep-open             the same, then open the printed console URL in a browser`,
+    )
     .action(async (flags: DemoFlags) => {
       const json = Boolean(flags.json);
       const log = ctx.logger({ level: flags.logLevel, json, name: 'demo' });
@@ -69,9 +87,10 @@ export function demoCommand(ctx: CliContext): Command {
       // the real thing: a registry, a provisioned speaker, signed payments.
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'payspeaker-demo-'));
       // The whole path a payment takes: the HTTP API, the outbox, MQTT, the speaker.
+      // A WebSocket listener only when the console stays open: a speaker in its tab connects there.
       const broker = await startBroker({
         port: 0,
-        wsPort: null,
+        wsPort: flags.keepOpen ? 0 : null,
         log,
         security: { mode: 'secure', dataDir },
         service: { dataDir, httpPort: 0 },
@@ -100,8 +119,23 @@ export function demoCommand(ctx: CliContext): Command {
           ctx.print(
             `payspeaker demo: broker on ${broker.mqttUrl}, payments API on ${broker.service!.httpUrl}, speaker ${DEMO_DEVICE} speaking ${flags.lang}`,
           );
-        await sendSamples(new NotificationApi(broker.service!.httpUrl!, readBackendCredentials(dataDir)!.password));
+        const token = readBackendCredentials(dataDir)!.password;
+        await sendSamples(new NotificationApi(broker.service!.httpUrl!, token));
+        const consoleUrl = `${broker.service!.httpUrl}/`;
         if (!json) ctx.print(`done: ${SAMPLES.length} payments announced. Next: "npx payspeaker --help"`);
+        if (flags.keepOpen) {
+          // Signal handlers before the line: whoever reads it may press Ctrl-C at once.
+          const shutdown = untilShutdown();
+          if (json) ctx.print(JSON.stringify({ event: 'console', url: consoleUrl, token }));
+          else
+            ctx.print(
+              `console: ${consoleUrl} (open it in a browser; log in with the backend token ${token}; payments to ${DEMO_DEVICE} are announced here too; Ctrl-C to stop)`,
+            );
+          await shutdown;
+        } else if (!json)
+          ctx.print(
+            `web console: "npx payspeaker demo --keep-open" keeps this demo running with it, or "npx payspeaker broker" serves it at http://127.0.0.1:${DEFAULT_HTTP_PORT}/`,
+          );
       } finally {
         // Also when a sample failed: a speaker left running would keep the process alive.
         await speaker?.stop();
