@@ -5,6 +5,8 @@
  *   broker/  the cloud side          imports the kernel only
  *   device/  the firmware            imports the kernel only; the platform only through its board
  *   tools/   CLI, fleet, chaos, flash, image build, clients: the only code that imports both sides
+ *   console/ the web console's page (a tool on top, in a browser): imports the firmware and the kernel;
+ *            the broker serves it by file path, never by import
  *
  * Why each rule exists is in its comment; docs/ARCHITECTURE.md says where things go.
  */
@@ -13,6 +15,9 @@
 const FIRMWARE_APP = '^device/(?!boards/|drivers/|boot/)';
 /** Packages the firmware itself may use: they run the same in Node and in a browser. */
 const PORTABLE_PACKAGES = ['mqtt', 'zod', 'eventemitter3'];
+/** Code that runs only in a browser tab: the console's page and the firmware's browser platform. */
+const BROWSER_CODE =
+  '^(console/|device/boards/browser\\.ts$|device/drivers/browser/|device/boot/(compose-browser|voice-http)\\.ts$)';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -31,7 +36,7 @@ module.exports = {
       comment:
         'src/ is the shared kernel: broker/ and device/ import it, so it must not import them or the tools on top. Move what both need into src/.',
       from: { path: '^src/' },
-      to: { path: '^(broker|device|tools)/' },
+      to: { path: '^(broker|device|tools|console)/' },
     },
     {
       name: 'broker-not-device',
@@ -39,7 +44,7 @@ module.exports = {
       comment:
         'The cloud side never imports the firmware or the tools: what both need (wire format, image format) belongs in src/.',
       from: { path: '^broker/' },
-      to: { path: '^(device|tools)/' },
+      to: { path: '^(device|tools|console)/' },
     },
     {
       name: 'device-not-broker',
@@ -47,7 +52,7 @@ module.exports = {
       comment:
         'The firmware never imports the cloud side or the tools: a speaker runs on a Pi or in a browser, without the broker. Shared code belongs in src/.',
       from: { path: '^device/' },
-      to: { path: '^(broker|tools)/' },
+      to: { path: '^(broker|tools|console)/' },
     },
     {
       name: 'firmware-through-its-board',
@@ -77,10 +82,26 @@ module.exports = {
       to: { path: '^device/(boards|drivers|boot)/', dependencyTypesNot: ['type-only'] },
     },
     {
+      name: 'browser-code-no-node',
+      severity: 'error',
+      comment:
+        'This code runs in a browser tab, which has no node: modules: use the web platform (WebCrypto, IndexedDB, WebAudio, fetch). The bundle test (test/console) catches what it reaches indirectly. Type-only imports are fine.',
+      from: { path: BROWSER_CODE },
+      to: { dependencyTypes: ['core'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'console-not-broker-or-tools',
+      severity: 'error',
+      comment:
+        'The console page talks to the broker over HTTP and MQTT only; it bundles the firmware and the kernel, never broker/ or tools/ code (Node-only).',
+      from: { path: '^console/' },
+      to: { path: '^(broker|tools)/' },
+    },
+    {
       name: 'no-test-code-in-the-product',
       severity: 'error',
       comment: 'Product code must not import test helpers: they are not shipped, and a firmware image would not build.',
-      from: { path: '^(src|broker|device|tools|bin)/' },
+      from: { path: '^(src|broker|device|tools|bin|console)/' },
       to: { path: '^test/' },
     },
     {
