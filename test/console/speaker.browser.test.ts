@@ -240,6 +240,32 @@ describe.skipIf(chromium.missing)(`a speaker in the tab, on an --insecure broker
   );
 
   it(
+    "sends the devices list's commands to the tab's speaker, signed, and runs a second speaker on the same page",
+    async () => {
+      const transcript = () => page.locator(`ol[data-transcript="${ID}"] li`).allTextContents();
+      // Through POST /v1/devices/:id/commands: signed by the broker, checked with WebCrypto in the tab.
+      await page.getByRole('button', { name: `Volume down on ${ID}` }).click();
+      await expect.poll(async () => (await transcript()).join('\n'), POLL).toMatch(/volume 7/);
+
+      const SECOND = 'SPK-WEB-3';
+      await page.locator('#add-speaker-id').fill(SECOND);
+      await page.locator('#add-speaker-id').press('Enter');
+      await page.locator(`[data-speaker-id="${SECOND}"]`).waitFor();
+      await waitOnline(broker.mqttUrl, SECOND);
+      const paid = await fetch(`${api}/v1/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ device: SECOND, amount: 500, currency: 'CNY', channel: 'alipay' }),
+      });
+      expect(paid.status).toBe(201);
+      const { payment } = (await paid.json()) as { payment: { id: string } };
+      await waitForClip(page, SECOND, (c) => c.label === payment.id);
+      expect((await clips(page, ID)).some((c) => c.label === payment.id)).toBe(false);
+    },
+    LONG,
+  );
+
+  it(
     'passes axe-core with no serious violations, broke no rule of its CSP, and leaves a screenshot',
     async () => {
       expect(await axeViolations(page)).toEqual([]);
