@@ -26,4 +26,3 @@ export const manifestSchema = z.strictObject({
 
 export type ClipEntry = z.infer<typeof clipEntry>;
 export type Manifest = Omit<z.infer<typeof manifestSchema>, 'language'> & { language: Language };
-
