@@ -88,8 +88,10 @@ Examples:
       const options = proxyOptionsFrom(flags);
       const onFault = flags.json ? (e: FaultEvent) => ctx.print(JSON.stringify({ event: 'fault', ...e })) : undefined;
       const proxy = await startFaultProxy({ ...options, log, onFault }).catch((err: Error) => {
-        throw new CliError(err.message, EXIT.FAILURE);
+        throw new CliError(err.message, EXIT.NOT_STARTED);
       });
+      // Listening for the signal before saying "listening": whoever reads that line may send one at once.
+      const shutdown = untilShutdown();
       const listen = `${proxy.host}:${proxy.port}`;
       const target = `${flags.target.host}:${flags.target.port}`;
       if (flags.json)
@@ -98,7 +100,7 @@ Examples:
         ctx.print(
           `fault proxy listening on ${listen} → ${target} (${plan(options, proxy.seed, flags)}); point devices at ${proxy.mqttUrl} (Ctrl-C to stop)`,
         );
-      const signal = await untilShutdown();
+      const signal = await shutdown;
       log.info({ signal }, 'shutting down');
       await proxy.close();
       const stats = proxy.stats();
