@@ -171,7 +171,9 @@ export function openRegistry(dataDir: string, opts: RegistryOptions = {}): Regis
 
 /** For read-only commands: no registry yet means no devices, not a new empty file. */
 export function registryExists(dataDir: string): boolean {
-  return fs.existsSync(registryFile(dataDir));
+  // Not existsSync: that says "no" for a directory we may not read, and an unreadable data
+  // directory would look like an empty one. Only a missing file is "no"; EACCES throws.
+  return fs.statSync(registryFile(dataDir), { throwIfNoEntry: false }) !== undefined;
 }
 
 function restrictMode(file: string): void {

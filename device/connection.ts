@@ -10,6 +10,7 @@ import { EventEmitter } from 'eventemitter3';
 import mqtt, { type IClientOptions, type MqttClient, type IClientPublishOptions } from 'mqtt';
 import { disableNagle } from '../src/mqtt/no-delay.ts';
 import { describeTlsError } from '../src/mqtt/tls-errors.ts';
+import { describeWrongPort } from '../src/mqtt/wrong-port.ts';
 import type { Logger } from '../src/logger.ts';
 import { Backoff } from './backoff.ts';
 import type { DeviceStateMachine } from './state-machine.ts';
@@ -26,11 +27,16 @@ export interface ConnectionOptions {
   will: { topic: string; payload: string };
   /** Topics to (re)subscribe with QoS 1 after every connect (asked each time). */
   subscriptions: () => string[];
+  /** The MQTT keep-alive (FirmwareSettings.keepaliveMs); default DEFAULT_KEEPALIVE_MS. */
+  keepaliveMs?: number;
   mqtt?: IClientOptions;
   backoff?: Backoff;
   /** Takes every incoming message; its PUBACK goes back only once this resolves. */
   intake: (topic: string, payload: Uint8Array) => Promise<void>;
 }
+
+/** 20 s: a black-holed link is noticed, by the broker and by us, within 30 s (why: FirmwareSettings.keepaliveMs). */
+export const DEFAULT_KEEPALIVE_MS = 20_000;
 
 /** How long a clean stop waits for the broker to ack what we sent before closing anyway. */
 const GOODBYE_MS = 2000;
@@ -54,6 +60,11 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     this.started = new Promise((resolve) => (this.markStarted = resolve));
   }
 
+  /** The keep-alive in whole seconds, as CONNECT carries it. */
+  get keepaliveS(): number {
+    return Math.max(1, Math.round((this.opts.keepaliveMs ?? DEFAULT_KEEPALIVE_MS) / 1000));
+  }
+
   get connected(): boolean {
     return this.client?.connected ?? false;
   }
@@ -63,7 +74,8 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     const client = mqtt.connect(opts.brokerUrl, {
       clientId: opts.clientId,
       clean: false, // the broker keeps QoS 1 notifications for us while we are away
-      keepalive: 120,
+      // Whole seconds on the wire (MQTT 3.1.1 §3.1.2.10); 0 would turn keep-alive off, so at least 1.
+      keepalive: this.keepaliveS,
       reconnectPeriod: 0, // we schedule reconnects ourselves, with backoff
       connectTimeout: 10_000,
       will: { topic: opts.will.topic, payload: opts.will.payload, qos: 1, retain: true },
@@ -90,9 +102,27 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
     };
     client.on('connect', () => void this.onConnect());
     client.on('close', () => this.onClose());
+    let lastError: Error | null = null;
     client.on('error', (err) => {
-      // A TLS failure says which CA to use instead of OpenSSL's terse code.
-      const why = describeTlsError(opts.brokerUrl, err, 'the device config') ?? err.message;
+      // MQTT.js emits a TLS error twice, the same object (connect/tls.js and the stream's own
+      // error handler): log it once.
+      if (err === lastError) return;
+      lastError = err;
+      if (err.message === 'Keepalive timeout') {
+        // MQTT.js sent a PINGREQ and no PINGRESP came: a black-holed link (no RST, no FIN), which
+        // TCP alone would take many minutes to give up on.
+        const silentS = this.keepaliveS * 1.5;
+        opts.log.warn(
+          { broker: opts.brokerUrl, keepaliveS: this.keepaliveS },
+          `no answer from the broker for ${silentS} s (keep-alive ${this.keepaliveS} s): the link is dead, reconnecting`,
+        );
+        return;
+      }
+      // A TLS failure says which CA to use instead of OpenSSL's terse code; an HTTP answer, which port is MQTT's.
+      const why =
+        describeTlsError(opts.brokerUrl, err, opts.mqtt?.ca ? "the device's CA (its config, or --ca)" : undefined) ??
+        describeWrongPort(err) ??
+        err.message;
       opts.log.warn({ broker: opts.brokerUrl, err: why }, 'broker connection problem');
     });
     this.markStarted(client);

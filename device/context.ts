@@ -8,7 +8,7 @@ import type { Logger } from '../src/logger.ts';
 import type { Language } from '../src/speech/index.ts';
 import type { Board } from './board.ts';
 import type { Announcer } from './announcer.ts';
-import type { Connection } from './connection.ts';
+import { DEFAULT_KEEPALIVE_MS, type Connection } from './connection.ts';
 import type { DeviceStateMachine } from './state-machine.ts';
 import type { PaymentStore } from './stores/payments.ts';
 import type { VolumeSetting } from './stores/volume.ts';
@@ -27,6 +27,20 @@ export interface FirmwareSettings {
   prompts: boolean;
   /** How many handled payment ids dedupe remembers (in NVS); anything as old as a forgotten one is refused as a possible replay. */
   rememberedIds: number;
+  /**
+   * The MQTT keep-alive (sent in CONNECT in whole seconds, MQTT 3.1.1 §3.1.2.10). It bounds how
+   * long a dead link (a black hole: no RST, no FIN) passes for a live one, on both ends: the
+   * broker drops a client it has heard nothing from for 1.5× this [MQTT-3.1.2-24] and publishes
+   * its last will (offline); the device sends a PINGREQ after this long without a packet from the
+   * broker and gives the link up if no PINGRESP comes by 1.5× (MQTT.js's keep-alive check), then
+   * reconnects. 20 s: offline within 30 s. What real clouds allow: Alibaba's IoT Platform takes
+   * 30–1,200 s and recommends over 300 s; AWS IoT Core's maximum (and its SDKs' default) is
+   * 1,200 s; PRODUCT.md notes about 120 s on payment speakers. A longer one saves radio wake-ups
+   * and broker pings (10,000 speakers at 20 s send ~500 PINGREQs a second: docs/BENCHMARKS.md);
+   * a shorter one notices sooner. A speaker for Alibaba's platform needs at least 30 s (offline
+   * within 45 s).
+   */
+  keepaliveMs: number;
 }
 
 export const DEFAULT_SETTINGS: FirmwareSettings = {
@@ -36,6 +50,7 @@ export const DEFAULT_SETTINGS: FirmwareSettings = {
   telemetryIntervalMs: 60_000,
   prompts: true,
   rememberedIds: 1000,
+  keepaliveMs: DEFAULT_KEEPALIVE_MS,
 };
 
 export interface FirmwareContext {

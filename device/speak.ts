@@ -11,9 +11,14 @@ export async function speak(
   message: Message,
   volume?: number,
 ): Promise<Spoken> {
-  const spoken = await ctx.announcer.say(what, () => utter(message, ctx.lang), { volume });
-  ctx.emit({ event: 'spoke', device: ctx.id, what, text: spoken.utterance.text });
-  return spoken;
+  try {
+    const spoken = await ctx.announcer.say(what, () => utter(message, ctx.lang), { volume });
+    ctx.emit({ event: 'spoke', device: ctx.id, what, text: spoken.utterance.text });
+    return spoken;
+  } finally {
+    // The queue is one shorter: redraw it, or the display keeps "queue 1" after a boot prompt.
+    ctx.show();
+  }
 }
 
 /** Status prompts can be switched off (fleets); failures to play them are logged, never fatal. */

@@ -100,6 +100,7 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       will: { topic: topics.state(opts.id), payload: stateJson(ctxBase, false) },
       // Filled from the extensions' declarations below, before the connection starts.
       subscriptions: () => [...routes.keys()],
+      keepaliveMs: opts.settings?.keepaliveMs,
       mqtt: opts.mqtt,
       backoff: new Backoff(opts.backoff),
       intake: async (topic, payload) => {
@@ -184,7 +185,9 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
 
   private report(e: SpeakerEvent): void {
     const log = this.running?.ctx.log;
-    if (e.event === 'announced') log?.info({ payment: e.id, latencyMs: e.latencyMs }, `announced: ${e.text}`);
+    // Debug, not info: whoever shows the events (the CLI's 🔊 line) already prints each
+    // announcement; at info a terminal showed every payment twice.
+    if (e.event === 'announced') log?.debug({ payment: e.id, latencyMs: e.latencyMs }, `announced: ${e.text}`);
     this.emit('event', e);
   }
 }

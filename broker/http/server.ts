@@ -6,10 +6,13 @@
 import type { KeyObject } from 'node:crypto';
 import Fastify from 'fastify';
 import type { Logger } from '../../src/log.ts';
+import type { Socket } from 'node:net';
+import { wrongPortMessage } from '../../src/mqtt/wrong-port.ts';
 import type { Outbox } from '../outbox/outbox.ts';
 import {
   ApiError,
   clientErrorHandler,
+  errorBody,
   installErrorHandling,
   parseJsonBody,
   routerErrorHandler,
@@ -66,6 +69,36 @@ const unknownDevice = (device: string) =>
     'device',
   );
 
+/**
+ * An MQTT client pointed at this port: its first packet is a CONNECT, whose fixed header's
+ * first byte is 0x10 (MQTT 3.1.1 §3.1.1), which Node's HTTP parser refuses as a method.
+ */
+function isMqttConnect(err: Error & { code?: string }): boolean {
+  return err.code === 'HPE_INVALID_METHOD' && (err as { rawPacket?: Buffer }).rawPacket?.[0] === 0x10;
+}
+
+/** The API's clientErrorHandler, with an MQTT client's CONNECT answered in its own words. */
+function mqttAwareClientErrorHandler(mqttUrl: string | null) {
+  return (err: Error & { code?: string }, socket: Socket): void =>
+    isMqttConnect(err) ? answerMqttClient(socket, mqttUrl) : clientErrorHandler(err, socket);
+}
+
+/**
+ * A 400 whose body says which port MQTT is on. An MQTT client reads "HTTP/1.1" as a malformed
+ * packet and words its own error (src/mqtt/wrong-port.ts recognises it); this body is for a
+ * person looking at the bytes (a packet capture, nc, mosquitto_pub -d).
+ */
+function answerMqttClient(socket: Socket, mqttUrl: string | null): void {
+  if (socket.destroyed || !socket.writable) return void socket.destroy();
+  const where = mqttUrl ? ` (here ${mqttUrl})` : '';
+  const body = JSON.stringify(errorBody('mqtt-on-http-port', `${wrongPortMessage()}${where}`));
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
+}
+
 export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
   const app = Fastify({
     logger: false,
@@ -73,7 +106,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     routerOptions: { maxParamLength: LIMITS.maxParamLength },
     // What fastify and Node's HTTP parser refuse before a route runs gets the API's error shape too.
     frameworkErrors: routerErrorHandler(LIMITS),
-    clientErrorHandler,
+    clientErrorHandler: mqttAwareClientErrorHandler(opts.fleet.mqtt?.tcp ?? null),
     forceCloseConnections: true,
     // No coercion ("12.5" must not become 12) and no silent removal of unknown fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },

@@ -42,7 +42,9 @@ export async function createLaptopBoard(opts: LaptopBoardOptions): Promise<Lapto
       : opts.audio;
   const nvs = await openFileNvs(opts.nvsFile, { log: opts.log });
   const panel = opts.interactive ? createTerminalPanel(process.stdout, opts.device) : null;
-  const keyboard = opts.interactive ? createKeyboard(process.stdin, opts.onQuit ?? (() => undefined)) : null;
+  const keyboard = opts.interactive
+    ? createKeyboard(process.stdin, opts.onQuit ?? (() => undefined), (text) => panel?.log(text))
+    : null;
   const clock = createSystemClock();
   return {
     name: 'laptop',

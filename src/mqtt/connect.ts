@@ -6,6 +6,7 @@ import net from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { disableNagle } from './no-delay.ts';
 import { describeTlsError, type TlsError } from './tls-errors.ts';
+import { describeWrongPort } from './wrong-port.ts';
 
 export { describeTlsError };
 
@@ -15,6 +16,15 @@ export class BrokerUnreachableError extends Error {
       `cannot connect to the broker at ${url} (${cause}): start one with "npx payspeaker broker" or pass --broker URL`,
     );
     this.name = 'BrokerUnreachableError';
+  }
+}
+
+/** The URL reaches something that is not an MQTT listener (the broker's HTTP API port). */
+export class BrokerWrongPortError extends BrokerUnreachableError {
+  constructor(url: string, explanation: string) {
+    super(url, 'not an MQTT port');
+    this.message = explanation;
+    this.name = 'BrokerWrongPortError';
   }
 }
 
@@ -116,6 +126,14 @@ export function connectOnce(
         return fail(
           `${err.code} before the TLS handshake finished: is ${url} a TLS port? mqtts:// and wss:// need the broker's --tls ports (8883, 8443)`,
         );
+      }
+      // The broker's HTTP API port answers an MQTT CONNECT with an HTTP 400, which MQTT.js can
+      // only report as a malformed packet: say which port this is instead.
+      const wrongPort = describeWrongPort(err, url);
+      if (wrongPort) {
+        cleanup();
+        client.end(true);
+        return reject(new BrokerWrongPortError(url, wrongPort));
       }
       fail(err.code ? `${err.code}` : err.message);
     };

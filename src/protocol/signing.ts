@@ -192,10 +192,13 @@ export function checkFreshness(
   }
   const age = now - createdAt;
   if (age > opts.maxAgeMs) {
+    // 1e11 ms is March 1973; 1e11 s is thousands of years away: below it, a time is in seconds.
+    const hint =
+      createdAt > 0 && createdAt < 1e11 ? '; createdAt looks like seconds: the protocol uses epoch milliseconds' : '';
     return {
       ok: false,
       reason: 'expired',
-      detail: `${what} was created ${duration(age)} ago (createdAt ${createdAt}); a speaker accepts ${what}s at most ${duration(opts.maxAgeMs)} old: ${retry}`,
+      detail: `${what} was created ${duration(age)} ago (createdAt ${createdAt}${hint}); a speaker accepts ${what}s at most ${duration(opts.maxAgeMs)} old: ${retry}`,
     };
   }
   if (-age > opts.maxSkewMs) {

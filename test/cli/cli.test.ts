@@ -138,7 +138,7 @@ describe('payspeaker broker', () => {
     const { mqtt } = await first.waitForEvent<{ mqtt: string }>((e) => e.event === 'listening');
     const port = new URL(mqtt).port;
     const second = await runCli(['broker', '--port', port, '--no-ws-port', '--insecure']);
-    expect(second.code).toBe(1);
+    expect(second.code).toBe(7); // the README's "could not start"
     expect(second.stderr).toMatch(new RegExp(`MQTT port ${port} on 127.0.0.1 is already in use .*--port`));
     expect(await first.stop()).toBe(0);
   });

@@ -21,6 +21,8 @@ describe('payspeaker fleet (CLI)', () => {
       expect(report.loads[0].curve).toBeUndefined();
       expect(report.run).toMatchObject({ devices: 20, workers: 1, signed: true, mode: 'speakers' });
       expect(fs.readFileSync(svg, 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*creation → PCM ready[\s\S]*<path d="M/);
+      // --json keeps stdout one JSON object: where the report went is said on stderr.
+      expect(result.stderr).toContain(`report written to ${svg}`);
 
       const table = await runCli(
         [
@@ -43,6 +45,7 @@ describe('payspeaker fleet (CLI)', () => {
       expect(table.stdout).toMatch(/5 speakers, zh-CN, unsigned/);
       expect(table.stdout).toMatch(/ok: every payment was heard exactly once/);
       expect(fs.readFileSync(html, 'utf8')).toMatch(/<!doctype html>[\s\S]*<svg[\s\S]*lost {19}/);
+      expect(table.stdout).toContain(`report written to ${html}`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -24,9 +24,14 @@ export interface LinkEnv {
   /** The target could not be reached (or closed before the connection was made). */
   targetUnreachable(link: Link, cause: string): void;
   closed(link: Link): void;
+  /**
+   * For the log: this connection's own black hole healed or its own latency window ran out
+   * ('healed'), or a side closed during a black hole ('closed': it gave up on the dead link).
+   */
+  faultEnded(link: Link, kind: 'blackhole' | 'delay', lastedMs: number, how: 'healed' | 'closed', side?: Side): void;
 }
 
-type Side = 'client' | 'target';
+export type Side = 'client' | 'target';
 
 export class Link {
   readonly target: Socket;
@@ -40,6 +45,12 @@ export class Link {
   private ownLatency: Latency | null = null;
   private cancelLatencyWindow: (() => void) | null = null;
   private darkUntil: number | null = null;
+  /** When the current black hole began; null when there is none. */
+  private darkFrom: number | null = null;
+  /** The current black hole is the proxy's (every connection): the proxy reports its healing once. */
+  private darkIsShared = false;
+  /** The current black hole's end was told already (a side gave up on it). */
+  private darkEndTold = false;
   private cancelHeal: (() => void) | null = null;
   private cut = false;
   private connected = false;
@@ -89,6 +100,11 @@ export class Link {
     return this.darkUntil !== null;
   }
 
+  /** When the current black hole began (clock ms), or null. */
+  get darkSince(): number | null {
+    return this.darkFrom;
+  }
+
   /** Runs `fn` after `ms` unless the connection has closed by then. */
   after(ms: number, fn: () => void): void {
     this.timers.after(ms, () => this.faultable && fn());
@@ -104,11 +120,19 @@ export class Link {
     this.cutWith((socket) => this.lingerThenClose(socket));
   }
 
-  /** Holds everything both ways for `ms`, or until the connection closes; a later end wins. */
-  blackhole(ms?: number): void {
+  /**
+   * Holds everything both ways for `ms`, or until the connection closes; a later end wins.
+   * `shared`: part of a black hole on every connection, whose end the proxy reports.
+   */
+  blackhole(ms?: number, shared = false): void {
     if (this.cut) return;
     const until = ms === undefined ? Infinity : this.env.clock.now() + ms;
     if (this.darkUntil !== null && this.darkUntil >= until) return;
+    if (this.darkUntil === null) {
+      this.darkFrom = this.env.clock.now();
+      this.darkIsShared = shared;
+      this.darkEndTold = false;
+    } else if (!shared) this.darkIsShared = false;
     this.darkUntil = until;
     this.toTarget.hold();
     this.toClient.hold();
@@ -119,11 +143,15 @@ export class Link {
   /** Ends a blackhole: what was held arrives late but in order, as TCP retransmission would deliver it. */
   heal(): void {
     if (this.darkUntil === null) return;
+    const lastedMs = this.env.clock.now() - (this.darkFrom ?? this.env.clock.now());
+    const report = !this.darkIsShared && !this.darkEndTold;
     this.darkUntil = null;
+    this.darkFrom = null;
     this.cancelHeal?.();
     this.cancelHeal = null;
     this.toTarget.release();
     this.toClient.release();
+    if (report) this.env.faultEnded(this, 'blackhole', lastedMs, 'healed');
     // A side that vanished without a FIN: its peer's TCP stack would answer the survivor with an RST.
     if (this.gone.client === 'abrupt' || this.gone.target === 'abrupt') this.reset();
   }
@@ -133,7 +161,11 @@ export class Link {
     this.cancelLatencyWindow?.();
     this.cancelLatencyWindow = null;
     this.ownLatency = latency;
-    if (ms !== undefined) this.cancelLatencyWindow = this.timers.after(ms, () => (this.ownLatency = null));
+    if (ms !== undefined)
+      this.cancelLatencyWindow = this.timers.after(ms, () => {
+        this.ownLatency = null;
+        this.env.faultEnded(this, 'delay', ms, 'healed');
+      });
   }
 
   /** Closes both sides at once (proxy shutdown), even a side still lingering after a drop. */
@@ -175,6 +207,11 @@ export class Link {
 
   private sideClosed(side: Side): void {
     if (this.cut) return;
+    // The moment a keep-alive gives up on a dead link: worth a line in a chaos run's log.
+    if (this.darkFrom !== null && !this.darkEndTold) {
+      this.darkEndTold = true;
+      this.env.faultEnded(this, 'blackhole', this.env.clock.now() - this.darkFrom, 'closed', side);
+    }
     if (side === 'target' && !this.connected) {
       this.env.targetUnreachable(this, this.lastError ?? 'closed before connecting');
       return this.drop();

@@ -19,13 +19,14 @@ import {
   type Latency,
   type RandomFaults,
 } from './faults.ts';
+import { FaultLog, type FaultEnd } from './fault-log.ts';
 import { Link } from './link.ts';
 import { Listener } from './listener.ts';
 import { armRandomFaults, checkRandomFaults } from './random-faults.ts';
 import { FaultRandom, randomSeed } from './random.ts';
 import { parseSchedule, runSchedule, type ScheduleStep } from './schedule.ts';
 
-export type { Fault, FaultEvent, FaultKind, FaultTarget, Latency, RandomFaults, ScheduleStep };
+export type { Fault, FaultEnd, FaultEvent, FaultKind, FaultTarget, Latency, RandomFaults, ScheduleStep };
 
 export interface FaultProxyOptions {
   /** Where connections are forwarded: the broker's MQTT port. */
@@ -43,9 +44,11 @@ export interface FaultProxyOptions {
   /** Latency on every connection from the start (not counted as an injected fault). */
   latency?: Partial<Latency>;
   clock?: ChaosClock;
-  /** Faults at info, connections at debug, an unreachable target at warn. */
+  /** Faults at info (start and end, throttled: fault-log.ts), connections at debug, an unreachable target at warn. */
   log?: Logger;
   onFault?: (event: FaultEvent) => void;
+  /** Told when a fault ends, as the log is (but never throttled). */
+  onFaultEnd?: (end: FaultEnd) => void;
 }
 
 export interface ProxyStats {
@@ -98,6 +101,7 @@ class RunningFaultProxy implements FaultProxy {
   readonly seed: number;
   private readonly clock: ChaosClock;
   private readonly log: Logger;
+  private readonly faultLog: FaultLog;
   private readonly timers: Timers;
   private readonly listener: Listener;
   /** Forked first, before any connection's streams, so 'one' picks do not depend on traffic. */
@@ -111,8 +115,14 @@ class RunningFaultProxy implements FaultProxy {
   private windowLatency: Latency | null = null;
   private cancelLatencyWindow: (() => void) | null = null;
   private darkUntil: number | null = null;
+  /** When the black hole on every connection began. */
+  private darkFrom = 0;
   private cancelHealAll: (() => void) | null = null;
   private cancelResume: (() => void) | null = null;
+  /** When the listener stopped for a `refuse`; null while listening. */
+  private refusedFrom: number | null = null;
+  /** Connections struck by reset or drop, until they have closed: when and how. */
+  private readonly cutLinks = new Map<number, { kind: 'reset' | 'drop'; at: number }>();
   private readonly counts = { accepted: 0, targetUnreachable: 0, toTarget: 0, toClient: 0 };
   private readonly faultCounts = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
 
@@ -126,6 +136,7 @@ class RunningFaultProxy implements FaultProxy {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentLogger;
     this.timers = new Timers(this.clock);
+    this.faultLog = new FaultLog(this.log, this.clock, this.timers);
     this.baseLatency = { ...NO_LATENCY, ...opts.latency };
     this.listener = new Listener(
       opts.host ?? '127.0.0.1',
@@ -170,10 +181,20 @@ class RunningFaultProxy implements FaultProxy {
   }
 
   heal(): void {
+    const wasDark = this.darkUntil !== null;
     this.darkUntil = null;
     this.cancelHealAll?.();
     this.cancelHealAll = null;
+    const healed = [...this.live.values()].filter((l) => l.blackholed).map((l) => l.id);
     for (const link of this.live.values()) link.heal();
+    if (wasDark)
+      this.ended({
+        kind: 'blackhole',
+        links: healed,
+        scope: 'all',
+        lastedMs: this.sinceMs(this.darkFrom),
+        how: 'healed',
+      });
   }
 
   setDelay(delayMs: number, jitterMs = 0): FaultEvent {
@@ -187,7 +208,13 @@ class RunningFaultProxy implements FaultProxy {
   async resume(): Promise<void> {
     this.cancelResume?.();
     this.cancelResume = null;
-    if (!this.closing) await this.listener.start();
+    if (this.closing) return;
+    await this.listener.start();
+    if (this.refusedFrom !== null) {
+      const lastedMs = this.sinceMs(this.refusedFrom);
+      this.refusedFrom = null;
+      this.ended({ kind: 'refuse', links: [], scope: 'listener', lastedMs, how: 'healed' });
+    }
   }
 
   links(): LinkInfo[] {
@@ -207,6 +234,17 @@ class RunningFaultProxy implements FaultProxy {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    // Faults still running end with the proxy: said once for the proxy-wide ones, then the
+    // lines held back by the throttle, before the timers (its summary's among them) go.
+    if (this.darkUntil !== null)
+      this.ended({
+        kind: 'blackhole',
+        links: [],
+        scope: 'all',
+        lastedMs: this.sinceMs(this.darkFrom),
+        how: 'proxy-closed',
+      });
+    this.faultLog.flush();
     this.timers.cancelAll();
     this.listener.stop();
     const links = [...this.live.values()];
@@ -237,12 +275,15 @@ class RunningFaultProxy implements FaultProxy {
       closed: (l) => {
         this.live.delete(l.id);
         this.log.debug({ link: l.id }, `connection ${l.id} closed`);
+        this.linkClosed(l);
       },
+      faultEnded: (l, kind, lastedMs, how, side) =>
+        this.ended({ kind, links: [l.id], scope: 'link', lastedMs, how, ...(side && { side }) }),
     });
     this.live.set(id, link);
     this.log.debug({ link: id, from: `${socket.remoteAddress}:${socket.remotePort}` }, `connection ${id} accepted`);
     if (this.darkUntil !== null)
-      link.blackhole(this.darkUntil === Infinity ? undefined : this.darkUntil - this.clock.now());
+      link.blackhole(this.darkUntil === Infinity ? undefined : this.darkUntil - this.clock.now(), true);
     if (this.opts.random)
       armRandomFaults(link, this.opts.random, (l, fault, afterMs) => this.strike(fault, l.id, 'random', afterMs));
   }
@@ -256,9 +297,14 @@ class RunningFaultProxy implements FaultProxy {
     const victims = this.victims(target);
     if (victims === null) return null;
     const scope = target === 'all' ? 'all' : 'link';
-    if (fault.kind === 'reset') for (const l of victims) l.reset();
-    else if (fault.kind === 'drop') for (const l of victims) l.drop();
-    else if (fault.kind === 'blackhole') {
+    if (fault.kind === 'reset' || fault.kind === 'drop') {
+      const at = this.clock.now();
+      for (const l of victims) {
+        this.cutLinks.set(l.id, { kind: fault.kind, at });
+        if (fault.kind === 'reset') l.reset();
+        else l.drop();
+      }
+    } else if (fault.kind === 'blackhole') {
       if (scope === 'all') this.blackholeAll(fault.durationMs);
       else victims[0]!.blackhole(fault.durationMs);
     } else {
@@ -285,12 +331,13 @@ class RunningFaultProxy implements FaultProxy {
 
   private blackholeAll(ms?: number): void {
     const until = ms === undefined ? Infinity : this.clock.now() + ms;
+    if (this.darkUntil === null) this.darkFrom = this.clock.now();
     if (this.darkUntil === null || until > this.darkUntil) {
       this.darkUntil = until;
       this.cancelHealAll?.();
       this.cancelHealAll = ms === undefined ? null : this.timers.after(ms, () => this.heal());
     }
-    for (const link of this.live.values()) link.blackhole(ms);
+    for (const link of this.live.values()) link.blackhole(ms, true);
   }
 
   /** A timed latency is a window over the standing one; an untimed one replaces the standing one. */
@@ -301,11 +348,15 @@ class RunningFaultProxy implements FaultProxy {
     if (ms === undefined) this.baseLatency = latency;
     else {
       this.windowLatency = latency;
-      this.cancelLatencyWindow = this.timers.after(ms, () => (this.windowLatency = null));
+      this.cancelLatencyWindow = this.timers.after(ms, () => {
+        this.windowLatency = null;
+        this.ended({ kind: 'delay', links: [...this.live.keys()], scope: 'all', lastedMs: ms, how: 'healed' });
+      });
     }
   }
 
   private refuse(ms?: number): void {
+    this.refusedFrom ??= this.clock.now();
     this.listener.stop();
     this.cancelResume?.();
     this.cancelResume =
@@ -332,8 +383,26 @@ class RunningFaultProxy implements FaultProxy {
     if (afterMs !== undefined) event.afterMs = afterMs;
     for (const key of Object.keys(event) as (keyof FaultEvent)[]) if (event[key] === undefined) delete event[key];
     this.faultCounts[kind]++;
-    this.log.info({ fault: event }, describeFault(event));
+    this.faultLog.started({ fault: event }, describeFault(event), kind);
     this.opts.onFault?.(event);
     return event;
+  }
+
+  /** A connection closed: the end of the reset or drop that cut it. */
+  private linkClosed(link: Link): void {
+    const cut = this.cutLinks.get(link.id);
+    this.cutLinks.delete(link.id);
+    // Closing the proxy closes every connection: that is said once, not per connection.
+    if (!cut || this.closing) return;
+    this.ended({ kind: cut.kind, links: [link.id], scope: 'link', lastedMs: this.sinceMs(cut.at), how: 'closed' });
+  }
+
+  private ended(end: FaultEnd): void {
+    this.faultLog.ended(end);
+    this.opts.onFaultEnd?.(end);
+  }
+
+  private sinceMs(at: number): number {
+    return this.clock.now() - at;
   }
 }

@@ -2,6 +2,9 @@
 import { Option } from 'commander';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../src/log.ts';
 import type { Settings } from '../../src/config.ts';
+import { DEFAULT_HTTP_PORT } from '../../broker/service.ts';
+import { writeOut } from './output.ts';
+import { parseApiUrl, parseBrokerUrl } from './url-option.ts';
 
 export interface CliContext {
   settings: Settings;
@@ -15,7 +18,7 @@ export function defaultContext(settings: Settings, configFile: string | null): C
   return {
     settings,
     configFile,
-    print: (line) => process.stdout.write(`${line}\n`),
+    print: (line) => writeOut(`${line}\n`),
     logger: (opts) => createLogger(opts),
   };
 }
@@ -24,8 +27,15 @@ export function defaultContext(settings: Settings, configFile: string | null): C
 export const commonOptions = {
   broker: (s: Settings) =>
     new Option('--broker <url>', 'broker URL (mqtt://, mqtts://, ws://, wss://)')
+      .argParser(parseBrokerUrl())
       .env('PAYSPEAKER_BROKER')
       .default(s.broker ?? 'mqtt://127.0.0.1:1883'),
+  /** The notification API (`pay`, `payments`, `ota`); checked as a URL when parsed. */
+  api: (s: Settings, description = 'the notification API (npx payspeaker broker serves it)') =>
+    new Option('--api <url>', description)
+      .argParser(parseApiUrl())
+      .env('PAYSPEAKER_API')
+      .default(s.api ?? `http://127.0.0.1:${DEFAULT_HTTP_PORT}`),
   json: () => new Option('--json', 'print one JSON object per line for scripts'),
   logLevel: (s: Settings) =>
     new Option('--log-level <level>', 'log level (logs go to stderr)')

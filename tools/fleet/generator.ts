@@ -1,21 +1,22 @@
 /**
  * The payment generator: a backend publishing notifications to the fleet over one MQTT
- * connection, QoS 1. At a fixed rate it follows a schedule (payment i is due at
- * start + i / rate) and publishes whatever is due every millisecond, catching up in a burst
- * after a stall rather than shifting the schedule (tally.ts says why). With `rate: 'max'` it
- * keeps `window` payments outstanding (published, not yet heard) for the run's duration.
- * Each payment goes to a device chosen uniformly at random (seeded), for a random amount.
+ * connection, QoS 1. At a fixed rate, or a scenario's phases of rates and ramps, it follows a
+ * schedule (schedule.ts: payment i is due at start + i / rate for a fixed rate) and publishes
+ * whatever is due every millisecond, catching up in a burst after a stall rather than shifting
+ * the schedule (tally.ts says why). With `rate: 'max'` it keeps `window` payments outstanding
+ * (published, not yet heard) for the run's duration. Each payment goes to a device chosen
+ * uniformly at random (seeded), with an amount and channel from the mix (mix.ts).
  * Sequence numbers continue from the tally's base, so each load of a run has its own ids.
  */
 import type { KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import { uniformInt } from 'pure-rand/distribution/uniformInt';
-import { makeNotification, topics, type Channel } from '../../src/protocol/index.ts';
+import { makeNotification, topics } from '../../src/protocol/index.ts';
 import { signNotification } from '../../src/protocol/signing-node.ts';
-import type { Language } from '../../src/speech/index.ts';
 import { preciseNow } from './clock.ts';
 import { deviceId, paymentId } from './ids.ts';
+import type { PaymentMix } from './mix.ts';
+import { constantSchedule, type RateSchedule } from './schedule.ts';
 import type { Tally } from './tally.ts';
 
 export type Rate = number | 'max';
@@ -27,24 +28,21 @@ export interface Load {
   durationMs: number;
   /** Outstanding payments with `rate: 'max'`. */
   window: number;
+  /** A scenario's phases (rates and ramps) instead of `rate`; `durationMs` is then their sum. */
+  schedule?: RateSchedule;
+  /** The scenario's name, for the report. */
+  name?: string;
 }
 
 export interface GeneratorOptions extends Load {
   devices: number;
   prefix: string;
   runId: string;
-  lang: Language;
+  mix: PaymentMix;
   /** The backend's Ed25519 key; null sends unsigned notifications. */
   privateKey: KeyObject | null;
   seed: number;
 }
-
-/** What a merchant in each language is typically paid in, and through which app. */
-const MONEY: Record<Language, { currency: string; channel: Channel }> = {
-  'zh-CN': { currency: 'CNY', channel: 'wechat' },
-  'en-US': { currency: 'USD', channel: 'generic' },
-  'hi-IN': { currency: 'INR', channel: 'paytm' },
-};
 
 export class PaymentGenerator {
   private readonly rng;
@@ -55,6 +53,8 @@ export class PaymentGenerator {
   publishErrors = 0;
   lastError: string | null = null;
   private wake: (() => void) | null = null;
+  /** Which device each payment (by this load's sequence number) went to: a scenario's report asks per group. */
+  private deviceOf = new Int32Array(1024);
 
   constructor(
     private readonly client: MqttClient,
@@ -66,9 +66,18 @@ export class PaymentGenerator {
     this.topicsByDevice = this.ids.map((id) => topics.notify(id));
   }
 
-  /** Number of payments a fixed-rate run sends. */
+  /** Number of payments a fixed-rate or scheduled run sends. */
   get planned(): number {
-    return this.opts.rate === 'max' ? Infinity : Math.round((this.opts.rate * this.opts.durationMs) / 1000);
+    return this.opts.rate === 'max' ? Infinity : this.schedule().total;
+  }
+
+  /** The device payment `seq` of this load went to. */
+  deviceOfSeq(seq: number): number {
+    return seq < this.deviceOf.length ? this.deviceOf[seq]! : -1;
+  }
+
+  private schedule(): RateSchedule {
+    return this.opts.schedule ?? constantSchedule(this.opts.rate as number, this.opts.durationMs);
   }
 
   get startTime(): number {
@@ -79,7 +88,7 @@ export class PaymentGenerator {
   async run(): Promise<void> {
     this.startedAt = preciseNow();
     if (this.opts.rate === 'max') await this.runWindowed();
-    else await this.runScheduled(this.opts.rate);
+    else await this.runScheduled(this.schedule());
     this.finished = true;
   }
 
@@ -88,14 +97,13 @@ export class PaymentGenerator {
     this.wake?.();
   }
 
-  private async runScheduled(rate: number): Promise<void> {
-    const total = this.planned;
-    const interval = 1000 / rate;
+  private async runScheduled(schedule: RateSchedule): Promise<void> {
+    const total = schedule.total;
     let seq = 0;
-    while (seq < total) {
-      const now = preciseNow();
-      const due = Math.min(total, Math.floor((now - this.startedAt) / interval) + 1);
-      for (; seq < due; seq++) this.publish(seq, this.startedAt + seq * interval);
+    // Until the schedule's end, not its last payment: a quiet last phase still takes its time.
+    while (seq < total || preciseNow() - this.startedAt < schedule.durationMs) {
+      const due = schedule.dueBy(preciseNow() - this.startedAt);
+      for (; seq < due; seq++) this.publish(seq, this.startedAt + schedule.dueAt(seq));
       await new Promise((r) => setTimeout(r, 1));
     }
   }
@@ -116,13 +124,19 @@ export class PaymentGenerator {
   }
 
   private publish(seq: number, intendedAt: number): void {
-    const device = uniformInt(this.rng, 0, this.opts.devices - 1);
-    const amount = uniformInt(this.rng, 1, 9_999_999);
+    const { device, amount, currency, channel } = this.opts.mix.draw(this.rng);
+    if (seq >= this.deviceOf.length) {
+      const bigger = new Int32Array(Math.max(seq + 1, this.deviceOf.length * 2));
+      bigger.set(this.deviceOf);
+      this.deviceOf = bigger;
+    }
+    this.deviceOf[seq] = device;
     const n = makeNotification({
       id: paymentId(this.opts.runId, this.tally.base + seq),
       device: this.ids[device]!,
       amount,
-      ...MONEY[this.opts.lang],
+      currency,
+      channel,
       kind: 'payment',
       createdAt: Math.floor(intendedAt),
     });

@@ -28,9 +28,21 @@ export interface LatencySummary {
 
 const ms = (us: number) => Math.round(us) / 1000;
 
+/**
+ * The value at a percentile, never above the largest value recorded. HdrHistogram answers a
+ * percentile with the *highest value equivalent* to its bucket (at 3 significant digits a
+ * bucket near 61 ms is 32 µs wide: 61,440-61,471 µs), while `maxValue` is the exact largest
+ * value recorded (61,466 µs). Unclamped, p99.9 would read 61.471 ms above a max of 61.466 ms.
+ * The true value at the percentile lies in the bucket and is at most the max, so the clamp
+ * stays within the histogram's stated precision and makes the figures consistent.
+ */
+export function valueAtPercentile(h: Histogram, percentile: number): number {
+  return Math.min(h.getValueAtPercentile(percentile), h.maxValue);
+}
+
 export function summarizeHistogram(h: Histogram): LatencySummary {
   if (h.totalCount === 0) return { count: 0, p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN, mean: NaN };
-  const at = (p: number) => ms(h.getValueAtPercentile(p));
+  const at = (p: number) => ms(valueAtPercentile(h, p));
   return {
     count: h.totalCount,
     p50: at(50),
@@ -50,7 +62,7 @@ export function percentileCurve(h: Histogram): { percentile: number; ms: number 
   const top = Math.min(6, Math.log10(h.totalCount));
   for (let x = 0; x <= top + 1e-9; x += 0.05) {
     const percentile = 100 * (1 - 10 ** -x);
-    points.push({ percentile, ms: ms(h.getValueAtPercentile(percentile)) });
+    points.push({ percentile, ms: ms(valueAtPercentile(h, percentile)) });
   }
   points.push({ percentile: 100, ms: ms(h.maxValue) });
   return points;

@@ -4,6 +4,7 @@
  * speakers (the full device pipeline) or, for the raw-MQTT baseline, plain MQTT clients.
  */
 import type { Language } from '../../src/speech/index.ts';
+import type { ButtonName } from './scenario.ts';
 
 export type WorkerMode = 'speakers' | 'raw';
 
@@ -20,6 +21,21 @@ export interface WorkerSetup {
   publicKeyPem: string | null;
   /** Connections opened at once by this worker: more than the broker's listen backlog loses SYNs. */
   connectConcurrency: number;
+  /** Per device of the slice (index i is device from + i); null: every device the same. */
+  perDevice: SlicePerDevice;
+  /** Route r > 0's URL is routeUrls[r - 1]: a scenario's fault proxy in front of the broker (network.ts). */
+  routeUrls: string[];
+  /** PEM of the CA the broker's certificate must be signed by (mqtts, wss); null: the system's CAs. */
+  caPem: string | null;
+}
+
+export interface SlicePerDevice {
+  /** Each speaker's language (a scenario's mix); null: `lang`. */
+  langs: Language[] | null;
+  /** 0: straight to brokerUrl; r: through routeUrls[r - 1]. null: all straight. */
+  routes: number[] | null;
+  /** MQTT passwords (the username is the device id) for a secure broker; null: anonymous. */
+  passwords: string[] | null;
 }
 
 export interface ProcessSample {
@@ -32,7 +48,13 @@ export interface ProcessSample {
 }
 
 /** `setup` loads the voice and answers `booted`; `connect` starts the devices and answers `connected`. */
-export type ToWorker = { t: 'setup'; setup: WorkerSetup } | { t: 'connect' } | { t: 'memory' } | { t: 'stop' };
+export type ToWorker =
+  | { t: 'setup'; setup: WorkerSetup }
+  | { t: 'connect' }
+  | { t: 'memory' }
+  | { t: 'stop' }
+  /** A merchant presses a button on device `index` (of the whole fleet). */
+  | { t: 'press'; index: number; button: ButtonName };
 
 export interface HeardBatch {
   t: 'heard';
@@ -49,6 +71,8 @@ export interface WorkerCounters {
   rejected: number;
   /** Payment ids from another run or tool. */
   stray: number;
+  /** Button presses the speakers answered (a replay or summary spoken, a volume change). */
+  buttons: number;
   /** The first few rejection reasons, for the report. */
   reasons: string[];
 }

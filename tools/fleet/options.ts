@@ -2,6 +2,7 @@
 import type { Language } from '../../src/speech/index.ts';
 import type { Load } from './generator.ts';
 import type { WorkerMode } from './messages.ts';
+import type { Scenario } from './scenario.ts';
 
 export interface FleetOptions {
   devices: number;
@@ -21,6 +22,15 @@ export interface FleetOptions {
   seed: number;
   /** Connections a worker opens at once. */
   connectConcurrency: number;
+  /**
+   * A secure broker's data directory (`--data`): the generator logs in as the backend and signs
+   * with its key; the speakers are devices in its registry (credentials.ts). null: anonymous.
+   */
+  dataDir: string | null;
+  /** The CA (PEM) an mqtts/wss broker's certificate must be signed by, and where it came from. */
+  ca: { pem: string; file: string } | null;
+  /** `--scenario`: phases, mixes and trouble (scenario.ts); its phases replace `loads`. */
+  scenario: Scenario | null;
 }
 
 export const FLEET_DEFAULTS = {
@@ -32,6 +42,9 @@ export const FLEET_DEFAULTS = {
   prefix: 'FLEET',
   seed: 1,
   connectConcurrency: 200,
+  dataDir: null,
+  ca: null,
+  scenario: null,
 } as const satisfies Partial<FleetOptions>;
 
 /** Outstanding payments at `rate: 'max'` unless told otherwise. */

@@ -1,8 +1,9 @@
 /**
  * The latency plot for `--report FILE`: the percentile curve the HdrHistogram plotter draws
  * (x: 0 %, 90 %, 99 %, 99.9 % … evenly spaced, so the tail gets as much room as the median;
- * y: milliseconds), corrected and uncorrected. A `.svg` file gets the chart alone; anything
- * else gets an HTML page with the chart and the figures. No scripts, no external assets.
+ * y: milliseconds), corrected and uncorrected. A `.svg` file gets the chart alone; an HTML
+ * page gets a header for a ticket (date, command line, version, machine, a pass/fail banner
+ * with the verdict's reason), the chart and the figures. No scripts, no external assets.
  */
 import { describeLoad, formatReport, withoutCurves, type FleetReport } from './report.ts';
 
@@ -75,21 +76,45 @@ export function latencySvg(r: FleetReport): string {
   ].join('\n');
 }
 
-export function reportHtml(r: FleetReport): string {
+/** What the report cannot know by itself: how it was asked for. */
+export interface ReportHeader {
+  /** The command line as typed (argv after node). */
+  command: string;
+  /** payspeaker's version. */
+  version: string;
+}
+
+export function reportHtml(r: FleetReport, header: ReportHeader): string {
+  const m = r.machine;
+  const rows: [string, string][] = [
+    ['date', r.run.startedAt],
+    ['command', header.command],
+    ['payspeaker', header.version],
+    [
+      'machine',
+      `${m.cpu}, ${m.cpus} cores, ${m.memoryGB} GB memory, Node ${m.node}, load average ${m.loadavg.join(' ')}`,
+    ],
+    ['broker', r.run.broker],
+    ...(r.scenario ? ([['scenario', `${r.scenario.name} (${r.scenario.file})`]] as [string, string][]) : []),
+  ];
+  const banner = r.verdict.ok
+    ? `<p class="banner pass"><strong>PASS</strong> — ${escape(r.verdict.reason)}</p>`
+    : `<p class="banner fail"><strong>FAIL</strong> — ${escape(r.verdict.reason)}</p>`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>payspeaker fleet report</title>
-<style>body{font-family:sans-serif;margin:2em;color:#222}pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head>
+<html lang="en"><head><meta charset="utf-8"><title>payspeaker fleet report ${escape(r.run.startedAt)}</title>
+<style>body{font-family:sans-serif;margin:2em;color:#222}pre{background:#f6f6f6;padding:1em;overflow:auto}
+table.header th{text-align:left;padding-right:1em;vertical-align:top}table.header td{font-family:monospace}
+.banner{padding:.6em 1em;font-size:1.1em;border-radius:4px}.pass{background:#e3f4e8;color:#14532d}.fail{background:#fde8e8;color:#7f1d1d}</style></head>
 <body><h1>payspeaker fleet report</h1>
+${banner}
+<table class="header">
+${rows.map(([k, v]) => `<tr><th>${k}</th><td>${escape(v)}</td></tr>`).join('\n')}
+</table>
 ${latencySvg(r)}
 <pre>${escape(formatReport(r))}</pre>
 <details><summary>JSON</summary><pre>${escape(JSON.stringify(withoutCurves(r), null, 2))}</pre></details>
 </body></html>
 `;
-}
-
-/** The file's contents for `--report FILE`: SVG for *.svg, else HTML. */
-export function reportFile(file: string, r: FleetReport): string {
-  return /\.svg$/i.test(file) ? `${latencySvg(r)}\n` : reportHtml(r);
 }
 
 function niceCeiling(v: number): number {

@@ -6,7 +6,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { forkEntry, nextMessage, reap } from './child.ts';
 import type { FromWorker, HeardBatch, ProcessSample, WorkerCounters, WorkerSetup } from './messages.ts';
+import type { ButtonName } from './scenario.ts';
 
+/** The whole fleet's setup: the pool cuts each worker's slice, per-device lists included. */
 export type SliceSetup = Omit<WorkerSetup, 'from' | 'to'>;
 
 export interface PoolMemory {
@@ -28,7 +30,13 @@ export class WorkerPool {
     private readonly onHeard: (batch: HeardBatch) => void,
   ) {
     this.online = new Array<number>(workers).fill(0);
-    this.counters = Array.from({ length: workers }, () => ({ redelivered: 0, rejected: 0, stray: 0, reasons: [] }));
+    this.counters = Array.from({ length: workers }, () => ({
+      redelivered: 0,
+      rejected: 0,
+      stray: 0,
+      buttons: 0,
+      reasons: [],
+    }));
   }
 
   get connected(): number {
@@ -36,19 +44,21 @@ export class WorkerPool {
   }
 
   get totals(): WorkerCounters {
-    const sum = (k: 'redelivered' | 'rejected' | 'stray') => this.counters.reduce((a, c) => a + c[k], 0);
+    const sum = (k: 'redelivered' | 'rejected' | 'stray' | 'buttons') => this.counters.reduce((a, c) => a + c[k], 0);
     return {
       redelivered: sum('redelivered'),
       rejected: sum('rejected'),
       stray: sum('stray'),
+      buttons: sum('buttons'),
       reasons: this.counters.flatMap((c) => c.reasons).slice(0, 5),
     };
   }
 
   /** Forks the workers, each with its slice of devices; resolves once all have loaded the voice. */
   async boot(setup: SliceSetup): Promise<void> {
-    const per = Math.ceil(this.devices / this.workers);
+    const per = this.per;
     const booted: Promise<ProcessSample>[] = [];
+    const cut = <T>(list: T[] | null, from: number, to: number) => list?.slice(from, to) ?? null;
     for (let w = 0; w < this.workers; w++) {
       const from = w * per;
       const to = Math.min(this.devices, from + per);
@@ -56,9 +66,25 @@ export class WorkerPool {
       this.children.push(child);
       child.on('message', (m: FromWorker) => this.onMessage(w, m));
       booted.push(this.expect(w, 'booted', 'starting'));
-      child.send({ t: 'setup', setup: { ...setup, from, to } });
+      const { langs, routes, passwords } = setup.perDevice;
+      const perDevice = {
+        langs: cut(langs, from, to),
+        routes: cut(routes, from, to),
+        passwords: cut(passwords, from, to),
+      };
+      child.send({ t: 'setup', setup: { ...setup, from, to, perDevice } });
     }
     await Promise.all(booted);
+  }
+
+  private get per(): number {
+    return Math.ceil(this.devices / this.workers);
+  }
+
+  /** Presses a button on device `index`, in the worker that holds it. */
+  press(index: number, button: ButtonName): void {
+    const child = this.children[Math.floor(index / this.per)];
+    if (child?.connected) child.send({ t: 'press', index, button });
   }
 
   /** Has every worker connect its devices; resolves once all are connected and subscribed. */

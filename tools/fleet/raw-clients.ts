@@ -6,12 +6,13 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { topics } from '../../src/protocol/index.ts';
 import { disableNagle } from '../../src/mqtt/no-delay.ts';
+import { tlsClientOptions } from '../../src/mqtt/connect.ts';
 import { preciseNow } from './clock.ts';
 import { deviceId } from './ids.ts';
 import { forEachLimited } from './limited.ts';
 import type { HeardReporter } from './reporter.ts';
 import type { WorkerSetup } from './messages.ts';
-import type { Slice } from './speakers.ts';
+import { routeUrl, type Slice } from './speakers.ts';
 
 export function rawSlice(setup: WorkerSetup, reporter: HeardReporter): Slice {
   const clients: MqttClient[] = [];
@@ -20,11 +21,14 @@ export function rawSlice(setup: WorkerSetup, reporter: HeardReporter): Slice {
       await forEachLimited(setup.to - setup.from, setup.connectConcurrency, async (i) => {
         const id = deviceId(setup.prefix, setup.from + i);
         const client = disableNagle(
-          mqtt.connect(setup.brokerUrl, {
-            clientId: `payspeaker-raw-${id}`,
+          mqtt.connect(routeUrl(setup, i), {
+            // A secure broker lets a device's credentials in under its own client id only.
+            clientId: setup.perDevice.passwords ? `payspeaker-${id}` : `payspeaker-raw-${id}`,
             clean: false,
             keepalive: 120,
             reconnectPeriod: 1000,
+            ...(setup.perDevice.passwords && { username: id, password: setup.perDevice.passwords[i] }),
+            ...tlsClientOptions(setup.brokerUrl, setup.caPem),
           }),
         );
         clients.push(client);

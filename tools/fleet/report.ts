@@ -11,6 +11,7 @@ import type { PoolMemory } from './pool.ts';
 import type { Load } from './generator.ts';
 import type { FleetOptions } from './options.ts';
 import type { Tally } from './tally.ts';
+import type { ScenarioReport } from './scenario-report.ts';
 
 /** What one load of a run produced. */
 export interface LoadResult {
@@ -29,6 +30,9 @@ export interface ReportInput {
   brokerUrl: string;
   connectMs: number;
   loads: LoadResult[];
+  /** A scenario's phases, groups and checks; null for plain loads. */
+  scenario: ScenarioReport | null;
+  startedAt: Date;
   counters: WorkerCounters;
   /** CPU time the coordinator (generator, tally) used over the loads. */
   generatorCpuMs: number;
@@ -42,6 +46,8 @@ type Curve = { percentile: number; ms: number }[];
 
 export interface LoadReport {
   rate: number | 'max';
+  /** The scenario's name when the load is a scenario's phases (rate is then their peak). */
+  scenario: string | null;
   window: number | null;
   durationS: number;
   sent: number;
@@ -72,8 +78,10 @@ export interface FleetReport {
     lang: string;
     signed: boolean;
     seed: number;
+    /** ISO 8601, when the run started. */
+    startedAt: string;
   };
-  machine: { node: string; cpus: number; cpu: string; loadavg: number[] };
+  machine: { node: string; cpus: number; cpu: string; memoryGB: number; loadavg: number[] };
   connect: { devices: number; seconds: number };
   loads: LoadReport[];
   /** Over the whole run, from the devices. */
@@ -97,8 +105,35 @@ export interface FleetReport {
    * cores went. Workers: the devices' whole pipeline; broker: the embedded one (null otherwise).
    */
   cpuMsPerPayment: { workers: number; broker: number | null; generator: number };
-  /** Nothing lost, nothing heard twice, in every load. */
+  scenario: ScenarioReport | null;
+  /** Nothing lost, nothing heard twice, in every load (a scenario: every check of its `expect`). */
   ok: boolean;
+  /** Why ok is what it is, in a sentence: the first thing that failed, or what passed. */
+  verdict: Verdict;
+}
+
+export interface Verdict {
+  ok: boolean;
+  /** What failed first decides the exit code: lost (4), heard twice (1), a scenario check (1). */
+  failed: 'lost' | 'duplicates' | 'check' | null;
+  reason: string;
+}
+
+/** The run's pass/fail and its reason: for the table's last line, the HTML banner and the exit code. */
+export function verdictOf(loads: LoadReport[], scenario: ScenarioReport | null): Verdict {
+  if (scenario) {
+    const bad = scenario.checks.find((c) => !c.ok);
+    if (!bad)
+      return { ok: true, failed: null, reason: `every check passed: ${scenario.checks.map((c) => c.name).join(', ')}` };
+    const failed = bad.name === 'lost' ? 'lost' : bad.name === 'heard twice' ? 'duplicates' : 'check';
+    return { ok: false, failed, reason: `${bad.name}: ${bad.detail}` };
+  }
+  const sent = loads.reduce((a, l) => a + l.sent, 0);
+  const lost = loads.reduce((a, l) => a + l.lost, 0);
+  const dup = loads.reduce((a, l) => a + l.duplicates, 0);
+  if (lost > 0) return { ok: false, failed: 'lost', reason: `${lost} of ${sent} payments were not heard` };
+  if (dup > 0) return { ok: false, failed: 'duplicates', reason: `${dup} payments were heard twice` };
+  return { ok: true, failed: null, reason: `every payment was heard exactly once (${sent} sent)` };
 }
 
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -119,6 +154,7 @@ function loadReport(r: LoadResult): LoadReport {
   const { tally: t, load } = r;
   return {
     rate: load.rate,
+    scenario: load.name ?? null,
     window: load.rate === 'max' ? load.window : null,
     durationS: load.durationMs / 1000,
     sent: t.sent,
@@ -144,6 +180,7 @@ export function buildReport(r: ReportInput): FleetReport {
   const loads = r.loads.map(loadReport);
   const heard = loads.reduce((a, l) => a + l.heard, 0);
   const perPayment = (ms: number) => (heard ? round(ms / heard, 3) : NaN);
+  const verdict = verdictOf(loads, r.scenario);
   return {
     run: {
       mode: opts.mode,
@@ -153,11 +190,13 @@ export function buildReport(r: ReportInput): FleetReport {
       lang: opts.lang,
       signed: opts.signed && opts.mode === 'speakers',
       seed: opts.seed,
+      startedAt: r.startedAt.toISOString(),
     },
     machine: {
       node: process.version,
       cpus: cpus.length,
       cpu: cpus[0]?.model ?? 'unknown',
+      memoryGB: round(os.totalmem() / 1024 ** 3),
       loadavg: os.loadavg().map((x) => round(x, 2)),
     },
     connect: { devices: opts.devices, seconds: round(r.connectMs / 1000, 2) },
@@ -188,7 +227,9 @@ export function buildReport(r: ReportInput): FleetReport {
       broker: b ? perPayment(b.end.cpuMs - b.connected.cpuMs) : null,
       generator: perPayment(r.generatorCpuMs),
     },
-    ok: loads.every((l) => l.lost === 0 && l.duplicates === 0),
+    scenario: r.scenario,
+    ok: verdict.ok,
+    verdict,
   };
 }
 
@@ -208,7 +249,8 @@ function cpuLine(c: FleetReport['cpuMsPerPayment']): string {
   return parts.join(', ');
 }
 
-export function describeLoad(l: Pick<LoadReport, 'rate' | 'window'>): string {
+export function describeLoad(l: Pick<LoadReport, 'rate' | 'window'> & { scenario?: string | null }): string {
+  if (l.scenario) return `scenario ${l.scenario} (peak ${l.rate}/s)`;
   return l.rate === 'max' ? `max rate (window ${l.window})` : `${l.rate}/s`;
 }
 
@@ -223,7 +265,7 @@ export function formatReport(r: FleetReport): string {
     `  ${name.padEnd(30)} ${[s.p50, s.p90, s.p99, s.p999, s.max].map((x) => f2(x).padStart(8)).join('')}`;
   const lines = [
     `payspeaker fleet: ${run.devices} ${what}; ${run.workers} worker processes; broker ${run.broker}`,
-    `Node ${r.machine.node}, ${r.machine.cpus} CPUs, load average ${r.machine.loadavg.join(' ')}`,
+    `${r.run.startedAt}; Node ${r.machine.node}, ${r.machine.cpus} CPUs (${r.machine.cpu}), ${r.machine.memoryGB} GB, load average ${r.machine.loadavg.join(' ')}`,
     '',
     `connected + subscribed   ${run.devices} in ${r.connect.seconds} s`,
   ];
@@ -254,10 +296,38 @@ export function formatReport(r: FleetReport): string {
         ]
       : []),
     `CPU per payment          ${cpuLine(r.cpuMsPerPayment)}`,
+    ...(r.scenario ? ['', ...formatScenario(r.scenario)] : []),
     '',
-    r.ok
-      ? 'ok: every payment was heard exactly once'
-      : `NOT OK: ${r.loads.map((l) => `${l.lost} lost, ${l.duplicates} duplicates`).join('; ')}`,
+    r.ok ? `ok: ${r.verdict.reason}` : `NOT OK: ${r.verdict.reason}`,
   );
   return lines.join('\n');
+}
+
+function formatScenario(s: ScenarioReport): string[] {
+  const rate = (p: ScenarioReport['phases'][number]) =>
+    p.fromRate === p.toRate ? `${p.toRate}/s` : `${p.fromRate}→${p.toRate}/s`;
+  return [
+    `scenario ${s.name} (${s.file})`,
+    ...s.phases.map(
+      (p) =>
+        `  phase ${p.name.padEnd(16)} ${rate(p).padEnd(10)} ${String(p.durationS).padStart(5)} s  sent ${p.sent}, heard ${p.heard}, ${p.heardPerSecondAtEnd}/s heard at its end (${p.askedPerSecondAtEnd}/s asked), p50 ${f2(p.latency.p50)} ms, p99 ${f2(p.latency.p99)} ms`,
+    ),
+    ...s.groups.map((g) => {
+      const when = g.atS === null ? 'throughout' : `at ${g.atS} s${g.forS === null ? '' : ` for ${g.forS} s`}`;
+      const faults = Object.entries(g.faults)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ');
+      const away = g.whileAway ? `; ${g.whileAway.heard} of ${g.whileAway.sent} due while away heard` : '';
+      return `  ${g.kind.padEnd(8)} ${g.devices} speakers ${when}: ${faults || 'no faults'}; sent ${g.sent}, heard ${g.heard}${away}`;
+    }),
+    ...(Object.keys(s.buttons.pressed).length
+      ? [
+          `  buttons  ${Object.entries(s.buttons.pressed)
+            .map(([b, n]) => `${n} ${b}`)
+            .join(', ')} pressed; ${s.buttons.answered} answered`,
+        ]
+      : []),
+    ...s.checks.map((c) => `  ${c.ok ? 'pass' : 'FAIL'}  ${c.name}: ${c.detail}`),
+  ];
 }

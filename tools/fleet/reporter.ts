@@ -13,7 +13,7 @@ export class HeardReporter {
   private seq: number[] = [];
   private at: number[] = [];
   private inSummary: number[] = [];
-  private readonly counters: WorkerCounters = { redelivered: 0, rejected: 0, stray: 0, reasons: [] };
+  private readonly counters: WorkerCounters = { redelivered: 0, rejected: 0, stray: 0, buttons: 0, reasons: [] };
   private countersChanged = false;
   private readonly timer: NodeJS.Timeout;
 
@@ -32,7 +32,7 @@ export class HeardReporter {
     this.inSummary.push(inSummary ? 1 : 0);
   }
 
-  count(what: 'redelivered' | 'rejected' | 'stray', reason?: string): void {
+  count(what: 'redelivered' | 'rejected' | 'stray' | 'buttons', reason?: string): void {
     this.counters[what] += 1;
     if (reason && this.counters.reasons.length < MAX_REASONS) this.counters.reasons.push(reason);
     this.countersChanged = true;

@@ -1,23 +1,31 @@
 /**
  * One fleet run: a broker (the embedded aedes in its own process, or the one at `brokerUrl`),
  * worker processes holding the virtual speakers, and the payment generator in this process.
- * Connect everything, offer the load, wait for the stragglers, and return the report.
+ * Connect everything, offer the load, wait for the stragglers, and return the report. A
+ * scenario adds a payment mix, fault proxies in front of the broker for groups of speakers
+ * (network.ts) and button presses (buttons.ts), and its own report (scenario-report.ts).
  */
 import os from 'node:os';
 import { generateKeyPairSync } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { connectOnce, endClient } from '../../src/mqtt/connect.ts';
+import { connectOnce, endClient, tlsClientOptions } from '../../src/mqtt/connect.ts';
 import { publicKeyToString } from '../../src/protocol/signing-node.ts';
 import { createVoice } from '../../src/voice/index.ts';
 import { startBrokerProcess, type BrokerProcess } from './broker-process.ts';
 import { preciseNow } from './clock.ts';
-import { PaymentGenerator } from './generator.ts';
+import { PaymentGenerator, type Load } from './generator.ts';
 import { newRunId } from './ids.ts';
 import type { ProcessSample } from './messages.ts';
 import { WorkerPool } from './pool.ts';
 import { buildReport, type FleetReport, type LoadResult } from './report.ts';
 import { recordBatch, Tally } from './tally.ts';
 import type { FleetOptions } from './options.ts';
+import { fleetSecurity, type FleetSecurity } from './credentials.ts';
+import { languagesOf, PaymentMix } from './mix.ts';
+import { FleetNetwork, groupSpecs, planGroups } from './network.ts';
+import { ButtonPresser } from './buttons.ts';
+import { ScenarioError } from './scenario.ts';
+import { scenarioReport, type ScenarioReport } from './scenario-report.ts';
 
 export { DEFAULT_WINDOW, FLEET_DEFAULTS, type FleetOptions } from './options.ts';
 
@@ -48,8 +56,10 @@ export async function runFleet(
   opts: FleetOptions,
   onProgress: (s: FleetSnapshot) => void = () => {},
 ): Promise<FleetReport> {
-  if (opts.loads.length === 0) throw new Error('runFleet: give at least one load');
+  const { scenario, loads, langs, mix, security, groups, routes } = plan(opts);
+  const speakers = opts.mode === 'speakers';
   const runId = newRunId();
+  const startedAt = new Date();
   const workers = workerCount(opts.devices, opts.workers);
   const tallies: Tally[] = [new Tally(0)];
   const current = () => tallies[tallies.length - 1]!;
@@ -76,24 +86,51 @@ export async function runFleet(
   const ticker = setInterval(() => onProgress(snapshot()), 250);
   let broker: BrokerProcess | null = null;
   let client: MqttClient | null = null;
+  let network: FleetNetwork | null = null;
+  let buttons: ButtonPresser | null = null;
   try {
     broker = opts.brokerUrl ? null : await startBrokerProcess();
     const brokerUrl = opts.brokerUrl ?? broker!.url;
     const brokerBooted = broker ? await broker.memory() : null;
-    const keys = opts.signed && opts.mode === 'speakers' ? generateKeyPairSync('ed25519') : null;
-    // The backend connects first: an unreachable broker fails here, not as devices retrying forever.
-    client = await connectOnce(brokerUrl, { clientId: `payspeaker-fleet-${runId}`, keepalive: 120 });
+    // A secure broker's speakers trust its backend key; otherwise a fresh key made for the run.
+    const keys =
+      !opts.signed || !speakers
+        ? null
+        : security
+          ? { privateKey: security.privateKey!, publicKeyPem: security.publicKeyPem }
+          : freshKeys();
+    // The backend connects first: an unreachable broker, or one that refuses the credentials,
+    // fails here rather than as devices retrying forever.
+    client = await connectOnce(
+      brokerUrl,
+      {
+        clientId: `payspeaker-fleet-${runId}`,
+        keepalive: 120,
+        ...(security?.backend ?? {}),
+        ...tlsClientOptions(brokerUrl, opts.ca?.pem),
+      },
+      undefined,
+      opts.ca?.file,
+    );
+    if (groups.length > 0) network = await FleetNetwork.start(brokerUrl, groups, opts.seed);
 
     // Recorded once here on first use, not by every worker at the same time.
-    if (opts.mode === 'speakers') await createVoice('clips', { langs: [opts.lang] });
+    if (speakers) await createVoice('clips', { langs: [...new Set(langs)] });
     await pool.boot({
       mode: opts.mode,
       brokerUrl,
       prefix: opts.prefix,
       lang: opts.lang,
       runId,
-      publicKeyPem: keys ? publicKeyToString(keys.publicKey) : null,
+      publicKeyPem: keys?.publicKeyPem ?? null,
       connectConcurrency: opts.connectConcurrency,
+      perDevice: {
+        langs: scenario?.languages ? langs : null,
+        routes: groups.length > 0 ? routes : null,
+        passwords: security?.passwords ?? null,
+      },
+      routeUrls: network?.urls.slice(1) ?? [],
+      caPem: opts.ca?.pem ?? null,
     });
     phase = 'connecting';
     const connectStart = preciseNow();
@@ -102,26 +139,47 @@ export async function runFleet(
     const brokerConnected = broker ? await broker.memory() : null;
     const generatorCpu = process.cpuUsage();
 
-    const loads: LoadResult[] = [];
-    for (const [i, load] of opts.loads.entries()) {
+    const results: LoadResult[] = [];
+    let scenarioResult: ScenarioReport | null = null;
+    for (const [i, load] of loads.entries()) {
       if (i > 0) tallies.push(new Tally(current().base + current().sent));
       const tally = current();
       phase = 'sending';
       generator = new PaymentGenerator(client, tally, {
-        ...load,
         ...opts,
+        ...load,
+        mix,
         runId,
         seed: opts.seed + i,
         privateKey: keys?.privateKey ?? null,
       });
+      if (scenario) {
+        buttons = new ButtonPresser(scenario.buttons, opts.devices, opts.seed, (d, b) => pool.press(d, b));
+        network?.begin();
+        buttons.begin();
+      }
       await generator.run();
+      buttons?.stop();
       const sendMs = preciseNow() - generator.startTime;
       phase = 'draining';
       const drainUntil = preciseNow() + opts.drainMs;
       while (tally.heard < tally.sent && preciseNow() < drainUntil) await new Promise((r) => setTimeout(r, 20));
       const drainedMs = preciseNow() - generator.startTime - sendMs;
       const start = generator.startTime;
-      loads.push({
+      if (scenario) {
+        const g = generator;
+        scenarioResult = scenarioReport({
+          scenario,
+          tally,
+          startedAt: start,
+          deviceOfSeq: (seq) => g.deviceOfSeq(seq),
+          groups,
+          events: network?.events() ?? [],
+          pressed: buttons?.pressed ?? {},
+          buttonsAnswered: pool.totals.buttons,
+        });
+      }
+      results.push({
         load,
         tally,
         sendMs,
@@ -141,7 +199,9 @@ export async function runFleet(
       workers,
       brokerUrl: opts.brokerUrl ?? `${brokerUrl} (embedded aedes)`,
       connectMs,
-      loads,
+      loads: results,
+      scenario: scenarioResult,
+      startedAt,
       counters: pool.totals,
       generatorCpuMs: (user + system) / 1000,
       memory: {
@@ -154,10 +214,52 @@ export async function runFleet(
     });
   } finally {
     clearInterval(ticker);
+    buttons?.stop();
     if (client) await endClient(client);
     await pool.stop().catch(() => undefined);
+    await network?.close();
     await broker?.stop();
   }
+}
+
+/**
+ * Everything decided before a process starts: the loads (a scenario's phases, or the flags'),
+ * each speaker's language and the payment mix, the secure broker's credentials, and which
+ * speakers go through which fault proxy. A bad amount or data directory fails here.
+ */
+function plan(opts: FleetOptions) {
+  const scenario = opts.scenario;
+  const loads: Load[] = scenario
+    ? [
+        {
+          rate: Math.max(...scenario.schedule.phases.map((p) => Math.max(p.from, p.to))),
+          durationMs: scenario.schedule.durationMs,
+          window: 0,
+          schedule: scenario.schedule,
+          name: scenario.name,
+        },
+      ]
+    : opts.loads;
+  if (loads.length === 0) throw new Error('runFleet: give at least one load');
+  const langs = languagesOf(opts.devices, scenario?.languages, opts.lang);
+  let mix: PaymentMix;
+  try {
+    mix = new PaymentMix(langs, { channels: scenario?.channels, amounts: scenario?.amounts });
+  } catch (err) {
+    if (err instanceof RangeError) throw new ScenarioError(`${scenario?.file ?? 'scenario'}: ${err.message}`);
+    throw err;
+  }
+  // Before any process starts: a data directory that cannot serve fails here, with its reason.
+  const security: FleetSecurity | null = opts.dataDir
+    ? fleetSecurity(opts.dataDir, opts.prefix, opts.devices, { signed: opts.signed && opts.mode === 'speakers' })
+    : null;
+  const { groups, routes } = planGroups(opts.devices, scenario ? groupSpecs(scenario) : [], opts.seed);
+  return { scenario, loads, langs, mix, security, groups, routes };
+}
+
+function freshKeys() {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { privateKey, publicKeyPem: publicKeyToString(publicKey) };
 }
 
 export type { ProcessSample };

@@ -15,26 +15,40 @@ import { forEachLimited } from './limited.ts';
 import { createReadySink, type ReadySink } from './ready-sink.ts';
 import type { HeardReporter } from './reporter.ts';
 import type { WorkerSetup } from './messages.ts';
+import type { ButtonName } from './scenario.ts';
+import type { HeadlessBoard } from '../../device/boards/headless.ts';
+import type { ButtonEmitter } from '../../device/drivers/simulated.ts';
 import { nodeVerifyingKey } from '../../src/protocol/signing-node.ts';
 
 export interface Slice {
   /** Resolves once every device of the slice is connected and subscribed. */
   start(onOnline: (count: number) => void): Promise<void>;
   stop(): Promise<void>;
+  /** A button press on device `index` of the fleet (speakers only). */
+  press?(index: number, button: ButtonName): void;
+}
+
+/** Where device i of the slice connects: the broker, or its group's fault proxy (network.ts). */
+export function routeUrl(setup: WorkerSetup, i: number): string {
+  const route = setup.perDevice.routes?.[i] ?? 0;
+  return route === 0 ? setup.brokerUrl : setup.routeUrls[route - 1]!;
 }
 
 /** Loads the voice now, so that a worker's memory baseline already includes the voice pack. */
 export async function speakerSlice(setup: WorkerSetup, reporter: HeardReporter): Promise<Slice> {
-  const voice = await createVoice('clips', { langs: [setup.lang] });
+  const langs = setup.perDevice.langs;
+  const voice = await createVoice('clips', { langs: langs ? [...new Set(langs)] : [setup.lang] });
   const trust = new Trust({
     publicKey: setup.publicKeyPem ? nodeVerifyingKey(createPublicKey(setup.publicKeyPem)) : null,
   });
   const speakers: Speaker[] = [];
+  const buttons = new Map<number, ButtonEmitter>();
   return {
     async start(onOnline) {
       await forEachLimited(setup.to - setup.from, setup.connectConcurrency, async (i) => {
-        const speaker = await fleetSpeaker(deviceId(setup.prefix, setup.from + i), setup, voice, trust, reporter);
+        const { speaker, board } = await fleetSpeaker(i, setup, voice, trust, reporter);
         speakers.push(speaker);
+        buttons.set(setup.from + i, board.buttons);
         await speaker.start();
         onOnline(speakers.length);
       });
@@ -42,29 +56,37 @@ export async function speakerSlice(setup: WorkerSetup, reporter: HeardReporter):
     async stop() {
       await Promise.all(speakers.map((s) => s.stop()));
     },
+    press(index, button) {
+      buttons.get(index)?.press(button);
+    },
   };
 }
 
 async function fleetSpeaker(
-  id: string,
+  i: number,
   setup: WorkerSetup,
   voice: Voice,
   trust: Trust,
   reporter: HeardReporter,
-): Promise<Speaker> {
+): Promise<{ speaker: Speaker; board: HeadlessBoard<ReadySink> }> {
+  const id = deviceId(setup.prefix, setup.from + i);
   const sink = createReadySink();
-  const { speaker } = await composeSpeaker({
+  const password = setup.perDevice.passwords?.[i];
+  const { speaker, board } = await composeSpeaker({
     id,
-    broker: setup.brokerUrl,
-    lang: setup.lang,
+    broker: routeUrl(setup, i),
+    lang: setup.perDevice.langs?.[i] ?? setup.lang,
     board: { kind: 'headless', audio: sink },
     voice: { kind: 'shared', voice },
     trust,
+    credentials: password === undefined ? null : { username: id, password },
+    ca: setup.caPem,
     // No power-on or network prompts: 10,000 of them at start would only measure themselves.
     settings: { prompts: false },
   });
   speaker.on('event', (e) => observe(e, sink, reporter));
-  return speaker;
+  // The headless board's buttons are pressed from code (device/drivers/simulated.ts).
+  return { speaker, board: board as HeadlessBoard<ReadySink> };
 }
 
 function observe(e: SpeakerEvent, sink: ReadySink, reporter: HeardReporter): void {
@@ -80,5 +102,9 @@ function observe(e: SpeakerEvent, sink: ReadySink, reporter: HeardReporter): voi
       return reporter.count('redelivered');
     case 'rejected':
       return reporter.count('rejected', `${e.reason}: ${e.detail}`);
+    case 'spoke':
+      return e.what === 'replay' || e.what === 'summary' ? reporter.count('buttons') : undefined;
+    case 'volume':
+      return reporter.count('buttons');
   }
 }

@@ -89,6 +89,17 @@ export class Tally {
     return n;
   }
 
+  /** One payment's times (epoch ms; firstHeard NaN while unheard) and how often it was heard. */
+  entry(seq: number): { intended: number; published: number; firstHeard: number; times: number } {
+    const times = this.heardCount.data[seq] ?? 0;
+    return {
+      intended: this.intended.data[seq]!,
+      published: this.published.data[seq]!,
+      firstHeard: times > 0 ? this.firstHeard.data[seq]! : NaN,
+      times,
+    };
+  }
+
   /** Sent and not heard (yet). */
   get outstanding(): number {
     return this.sent - this.heard;

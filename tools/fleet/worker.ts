@@ -48,6 +48,7 @@ process.on('message', (m: ToWorker) => {
   else if (m.t === 'connect') connect().catch(fail);
   else if (m.t === 'memory') send({ t: 'memory', memory: sampleProcess() });
   else if (m.t === 'stop') stop().catch(fail);
+  else if (m.t === 'press') slice?.press?.(m.index, m.button);
 });
 // The coordinator went away: nothing left to report to.
 process.on('disconnect', () => setTimeout(() => process.exit(0), 100).unref());

@@ -273,7 +273,7 @@ export function brokerCommand(ctx: CliContext): Command {
       persistence,
       cluster: flags.cluster,
     }).catch((err: Error) => {
-      throw new CliError(err.message, err instanceof PersistenceConfigError ? EXIT.USAGE : EXIT.FAILURE);
+      throw new CliError(err.message, err instanceof PersistenceConfigError ? EXIT.USAGE : EXIT.NOT_STARTED);
     });
     // Signal handlers before the listening line: whoever reads it may signal at once, and a
     // signal that arrives before its handler would kill the process instead of stopping it.
@@ -283,6 +283,12 @@ export function brokerCommand(ctx: CliContext): Command {
     const backendCredentials = security.mode === 'secure' ? backendCredentialsFile(dataDir) : null;
     const plainMqtt = broker.tlsOnly ? null : broker.mqttUrl;
     const urls = [plainMqtt, broker.wsUrl, broker.mqttsUrl, broker.wssUrl].filter((u): u is string => u !== null);
+    const exposed = plainListenersWarning(flags.host, {
+      mqtt: plainMqtt,
+      ws: broker.tlsOnly ? null : broker.wsUrl,
+      http: broker.service?.httpUrl ?? null,
+    });
+    if (exposed) log.warn({ host: flags.host }, exposed);
     const consoleUrl = broker.service?.httpUrl ? `${broker.service.httpUrl}/` : null;
     if (flags.json) {
       const tlsInfo = tls
@@ -393,6 +399,39 @@ function tlsFrom(flags: BrokerFlags, dataDir: string) {
     throw new CliError((err as Error).message);
   }
   return { ...pems, port: flags.tlsPort, wssPort: flags.wssPort === false ? null : flags.wssPort };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * One warning when plain (unencrypted) listeners face a network: device secrets, the backend's
+ * token and every payment would cross it readable by anyone on the path. Null on loopback, or
+ * when nothing plain listens.
+ */
+export function plainListenersWarning(
+  host: string,
+  plain: { mqtt: string | null; ws: string | null; http: string | null },
+): string | null {
+  if (isLoopback(host)) return null;
+  const names = [
+    plain.mqtt && `MQTT (${plain.mqtt})`,
+    plain.ws && `WebSocket (${plain.ws})`,
+    plain.http && `the HTTP API (${plain.http})`,
+  ].filter((n): n is string => Boolean(n));
+  if (names.length === 0) return null;
+  const where = host === '0.0.0.0' || host === '::' ? `${host}, every network interface` : host;
+  const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0];
+  const fixes = [
+    (plain.mqtt || plain.ws) &&
+      'run "npx payspeaker certs" and start the broker with --tls --tls-only so devices use mqtts/wss',
+    plain.http &&
+      'the HTTP API has no TLS of its own: put a TLS-terminating proxy in front of it, or pass --no-http-port',
+  ].filter(Boolean);
+  return `listening on ${where}: ${list} ${names.length > 1 ? 'are' : 'is'} reachable from the network unencrypted, so passwords, the backend's token and payments can be read on the way: ${fixes.join('; ')}`;
 }
 
 /** Where to point a browser, and what the console will ask for there. */

@@ -12,20 +12,22 @@ import {
   type CommandResult,
   type UnsignedCommand,
 } from '../../../src/protocol/index.ts';
-import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../../src/mqtt/connect.ts';
+import { endClient } from '../../../src/mqtt/connect.ts';
+import { Asker, type Answer } from '../../../src/mqtt/ask.ts';
+import { COMMAND_FRESHNESS } from '../../../src/protocol/command-signing.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { parseDuration } from '../duration.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
 import { backendFromDataDir } from '../backend.ts';
-import type { Credentials } from '../../../broker/credentials.ts';
+import { brokerCliError, caOption, connectBackend, type BrokerFlags } from '../broker-connection.ts';
+import { checkProvisioned, describePresence, devicePresence } from '../device-presence.ts';
 import { buildCommand, CommandRequestError } from '../../../broker/backend-commands.ts';
 
-interface CommandFlags extends DataFlags {
+interface CommandFlags extends DataFlags, BrokerFlags {
   device?: string;
   value?: string;
   insecure?: boolean;
-  broker: string;
   timeout: string;
   json?: boolean;
 }
@@ -40,6 +42,7 @@ export function commandCommand(ctx: CliContext): Command {
     )
     .option('--value <n>', 'for set-volume: 0-10')
     .addOption(commonOptions.broker(s))
+    .addOption(caOption())
     .addOption(
       new Option('--timeout <duration>', 'how long to wait for the result')
         .env('PAYSPEAKER_TIMEOUT')
@@ -69,66 +72,62 @@ export function commandCommand(ctx: CliContext): Command {
       if (err instanceof CommandRequestError) throw new CliError(err.message.replace('"value"', '--value'));
       throw err;
     }
-    const backend = backendFromDataDir(resolveDataDir(flags), {
+    const timeoutMs = parseDuration(flags.timeout, '--timeout');
+    const dataDir = resolveDataDir(flags);
+    const backend = backendFromDataDir(dataDir, {
       insecure: Boolean(flags.insecure),
       needsKey: true,
       what: 'command',
     });
-    const { credentials } = backend;
-    // Made and signed just before it is sent: a speaker runs a command only while it is fresh.
-    const payload = JSON.stringify(backend.signCommand({ ...unsigned, createdAt: Date.now() }));
-    const result = await send(
-      flags.broker,
-      flags.device,
-      unsigned.id,
-      payload,
-      parseDuration(flags.timeout, '--timeout'),
-      credentials,
-    );
-    ctx.print(flags.json ? JSON.stringify(result) : describe(result));
-    if (!result.ok) throw new CliError(`${flags.device} could not ${name}: ${result.error}`, EXIT.REJECTED);
-  });
-}
-
-async function send(
-  brokerUrl: string,
-  device: string,
-  id: string,
-  payload: string,
-  timeoutMs: number,
-  credentials: Credentials | null,
-): Promise<CommandResult> {
-  const client = await connectOnce(brokerUrl, { clientId: `backend-cmd-${id}`, ...(credentials ?? {}) }).catch(
-    (err: Error) => {
-      if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
-      if (err instanceof BrokerRefusedError) throw new CliError(err.message, EXIT.REFUSED);
-      throw err;
-    },
-  );
-  try {
-    const result = new Promise<CommandResult>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
+    const device = flags.device;
+    // Before connecting: a device the registry has never heard of cannot answer.
+    const entry = checkProvisioned(dataDir, device, backend.credentials !== null);
+    const client = await connectBackend(flags, `backend-cmd-${unsigned.id}`, backend.credentials);
+    try {
+      const presence = await devicePresence(client, device, entry);
+      if (presence.kind !== 'online') {
+        // Not sent: a speaker runs a command only within COMMAND_FRESHNESS of its making, and
+        // a button press that lands minutes later is a surprise, not a help.
+        throw new CliError(
+          `${describePresence(device, presence)}: the command is not sent (a speaker runs one only within ` +
+            `${COMMAND_FRESHNESS.maxAgeMs / 60_000} min of its making); send it once it is online ("npx payspeaker devices" shows when)`,
+          EXIT.TIMEOUT,
+        );
+      }
+      // Made and signed just before it is sent: a speaker runs a command only while it is fresh.
+      const signed = backend.signCommand({ ...unsigned, createdAt: Date.now() });
+      const result = await new Asker(client)
+        .ask<CommandResult>({
+          topic: topics.command(device),
+          payload: JSON.stringify(signed),
+          answerTopic: topics.commandResult(device),
+          id: unsigned.id,
+          read: readCommandResult,
+          timeoutMs,
+          timeoutError: () =>
             new CliError(
               `no result from ${device} within ${timeoutMs / 1000} s: is it running and online?`,
               EXIT.TIMEOUT,
             ),
-          ),
-        timeoutMs,
-      );
-      client.on('message', (_topic, message) => {
-        const r = JSON.parse(message.toString()) as CommandResult;
-        if (r.id !== id) return;
-        clearTimeout(timer);
-        resolve(r);
-      });
-    });
-    await client.subscribeAsync(topics.commandResult(device), { qos: 1 });
-    await client.publishAsync(topics.command(device), payload, { qos: 1 });
-    return await result;
-  } finally {
-    await endClient(client);
+        })
+        .catch((err: unknown) => {
+          throw brokerCliError(err);
+        });
+      ctx.print(flags.json ? JSON.stringify(result) : describe(result));
+      if (!result.ok) throw new CliError(`${device} could not ${name}: ${result.error}`, EXIT.REJECTED);
+    } finally {
+      await endClient(client);
+    }
+  });
+}
+
+/** A result on cmd/result, paired by its command id; shared with `ota`. */
+export function readCommandResult(payload: Buffer): Answer<CommandResult> | null {
+  try {
+    const r = JSON.parse(payload.toString()) as CommandResult;
+    return typeof r?.id === 'string' ? { id: r.id, value: r } : null;
+  } catch {
+    return null;
   }
 }
 

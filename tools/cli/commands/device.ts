@@ -4,7 +4,6 @@ import { Command, Option } from 'commander';
 import { LANGUAGES, type Language } from '../../../src/speech/index.ts';
 import { VOICE_ENGINES } from '../../../src/voice/index.ts';
 import { isDeviceId } from '../../../src/protocol/index.ts';
-import { defaultDataDir } from '../../../src/config.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError } from '../exit-codes.ts';
 import { eventLine } from '../output.ts';
@@ -17,18 +16,22 @@ import { Trust } from '../../../device/trust.ts';
 import type { LogLevel } from '../../../src/log.ts';
 import type { TerminalPanel } from '../../../device/drivers/terminal-panel.ts';
 import { nodeVerifyingKey } from '../../../src/protocol/signing-node.ts';
+import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
+import { caOption, readCa } from '../broker-connection.ts';
+import { isTlsUrl } from '../../../src/mqtt/connect.ts';
 
-interface DeviceFlags {
+interface DeviceFlags extends DataFlags {
   config?: string;
+  ca?: string;
   insecure?: boolean;
   id?: string;
   broker: string;
   lang: Language;
   audio: string;
   voiceEngine: string;
-  dataDir?: string;
   clipGap: string;
   staleAfter: string;
+  keepalive: string;
   burstDepth: number;
   json?: boolean;
   logLevel: LogLevel;
@@ -36,7 +39,7 @@ interface DeviceFlags {
 
 export function deviceCommand(ctx: CliContext): Command {
   const s = ctx.settings;
-  return new Command('device')
+  const cmd = new Command('device')
     .description('run a virtual speaker that announces the payments sent to it')
     .option('--config <file>', 'the device config "payspeaker provision" wrote: id, broker, credentials, backend key')
     .option(
@@ -45,6 +48,11 @@ export function deviceCommand(ctx: CliContext): Command {
     )
     .addOption(new Option('--id <device-id>', 'device id, e.g. SPK-0001').env('PAYSPEAKER_DEVICE').default(s.device))
     .addOption(commonOptions.broker(s))
+    .addOption(
+      caOption(
+        'for mqtts:// and wss://: the CA (PEM) the broker\'s certificate must be signed by, instead of the config\'s (default: the config\'s, else DIR/certs/ca.pem if it exists, else the system\'s CAs); a config from before "certs" can also get it with "provision ID --update-ca"',
+      ),
+    )
     .addOption(
       new Option('--lang <lang>', 'announcement language')
         .choices(LANGUAGES)
@@ -69,14 +77,6 @@ export function deviceCommand(ctx: CliContext): Command {
         .default(s.voiceEngine ?? 'clips'),
     )
     .addOption(
-      new Option(
-        '--data-dir <dir>',
-        'data directory; the NVS is DIR/devices/<id>/nvs.json (default: the user data dir)',
-      )
-        .env('PAYSPEAKER_DATA_DIR')
-        .default(s.dataDir),
-    )
-    .addOption(
       new Option('--clip-gap <duration>', 'silence between joined clips')
         .env('PAYSPEAKER_CLIP_GAP')
         .default(s.clipGap ?? '40ms'),
@@ -95,56 +95,73 @@ export function deviceCommand(ctx: CliContext): Command {
         .argParser(parseCount('--burst-depth'))
         .default(s.burstDepth ?? 5),
     )
+    .addOption(
+      new Option(
+        '--keepalive <duration>',
+        'MQTT keep-alive: a dead link is noticed (and the speaker shown offline by the broker) within 1.5× this',
+      )
+        .env('PAYSPEAKER_KEEPALIVE')
+        .default(s.keepalive ?? '20s'),
+    )
     .addOption(commonOptions.json())
     .addOption(commonOptions.logLevel(s))
     .addHelpText(
       'after',
-      "\nOn a terminal a live panel shows the status light, volume, queue and last payment.\nKeys: + / - volume, r replay, s today's summary, p battery, q quit.",
-    )
-    .action(async (flags: DeviceFlags, cmd: Command) => {
-      const identity = resolveIdentity(flags, cmd);
-      const json = Boolean(flags.json);
-      const interactive = !json && Boolean(process.stdout.isTTY && process.stdin.isTTY);
-      // Until the board exists lines print plainly; then through its panel, so they do not tear it.
-      let panel: TerminalPanel | null = null;
-      const print = (line: string | null) => line !== null && (panel ? panel.log(line) : ctx.print(line));
-      const logLines = new Writable({
-        write(chunk: Buffer, _enc, done) {
-          for (const line of chunk.toString('utf8').trimEnd().split('\n')) {
-            if (panel) panel.log(line);
-            else process.stderr.write(`${line}\n`);
-          }
-          done();
-        },
-      });
-      const log = ctx.logger({
-        level: flags.logLevel,
-        json,
-        name: 'device',
-        ...(interactive ? { destination: logLines } : {}),
-      });
-      let quit: () => void = () => undefined;
-      const quitPressed = new Promise<string>((resolve) => (quit = () => resolve('q')));
-      const { speaker, board } = await bootSpeaker(
-        {
-          ...identity,
-          lang: flags.lang,
-          audio: flags.audio,
-          voiceEngine: flags.voiceEngine,
-          dataDir: flags.dataDir ?? defaultDataDir(),
-          clipGapMs: parseDuration(flags.clipGap, '--clip-gap', { allowZero: true }),
-          settings: { staleAfterMs: parseDuration(flags.staleAfter, '--stale-after'), burstDepth: flags.burstDepth },
-          log,
-          interactive,
-          onQuit: quit,
-        },
-        (e) => print(eventLine(e, json)),
-      );
-      panel = board.panel;
-      const reason = await Promise.race([untilShutdown(), quitPressed]);
-      log.info({ reason }, 'shutting down');
-      await speaker.stop();
+      "\nOn a terminal a live panel shows the status light, volume, queue and last payment.\nKeys: + / - volume, r replay, s today's summary, p battery, ? help, q quit.",
+    );
+  const described = addDataOption(
+    cmd,
+    s,
+    "data directory: the device's NVS is DIR/devices/<id>/nvs.json, and DIR/certs/ca.pem the CA for mqtts:// when neither --ca nor the config names one (default: the user data dir)",
+  );
+  return described.action(async (flags: DeviceFlags, command: Command) => {
+    const identity = resolveIdentity(flags, command);
+    const json = Boolean(flags.json);
+    const interactive = !json && Boolean(process.stdout.isTTY && process.stdin.isTTY);
+    // Until the board exists lines print plainly; then through its panel, so they do not tear it.
+    let panel: TerminalPanel | null = null;
+    const print = (line: string | null) => line !== null && (panel ? panel.log(line) : ctx.print(line));
+    const logLines = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString('utf8').trimEnd().split('\n')) {
+          if (panel) panel.log(line);
+          else process.stderr.write(`${line}\n`);
+        }
+        done();
+      },
     });
+    const log = ctx.logger({
+      level: flags.logLevel,
+      json,
+      name: 'device',
+      ...(interactive ? { destination: logLines } : {}),
+    });
+    let quit: () => void = () => undefined;
+    const quitPressed = new Promise<string>((resolve) => (quit = () => resolve('q')));
+    const { speaker, board } = await bootSpeaker(
+      {
+        ...identity,
+        lang: flags.lang,
+        audio: flags.audio,
+        voiceEngine: flags.voiceEngine,
+        dataDir: resolveDataDir(flags),
+        clipGapMs: parseDuration(flags.clipGap, '--clip-gap', { allowZero: true }),
+        settings: {
+          staleAfterMs: parseDuration(flags.staleAfter, '--stale-after'),
+          burstDepth: flags.burstDepth,
+          keepaliveMs: keepaliveMs(flags.keepalive),
+        },
+        log,
+        interactive,
+        onQuit: quit,
+      },
+      (e) => print(eventLine(e, json)),
+    );
+    panel = board.panel;
+    const reason = await Promise.race([untilShutdown(), quitPressed]);
+    log.info({ reason }, 'shutting down');
+    await speaker.stop();
+  });
 }
 
 /** Who the device is and whom it trusts: from its config file, or (--insecure) from flags alone. */
@@ -171,12 +188,14 @@ function resolveIdentity(
       broker,
       credentials: { username: c.username, password: c.password },
       trust: new Trust({ publicKey: c.backendPublicKey && nodeVerifyingKey(c.backendPublicKey) }),
-      ca: c.ca,
+      ca: brokerCaFor(flags, broker, c.ca ?? undefined),
     };
   }
   if (!flags.insecure) {
+    // Name the device the user asked for, not an example that is someone else's.
+    const id = flags.id && isDeviceId(flags.id) ? flags.id : 'SPK-0001';
     throw new CliError(
-      'a device needs its config to know whom to trust: pass --config SPK-0001.json (from "npx payspeaker provision SPK-0001"), or --insecure for a demo without credentials or signatures',
+      `a device needs its config to know whom to trust: pass --config ${id}.json (from "npx payspeaker provision ${id}"), or --insecure for a demo without credentials or signatures`,
     );
   }
   if (!flags.id) throw new CliError('a device id is needed: pass --id SPK-0001 (or set PAYSPEAKER_DEVICE)');
@@ -185,5 +204,32 @@ function resolveIdentity(
       `--id ${JSON.stringify(flags.id)} is not a valid device id: use 1-64 letters, digits, "-" or "_" (e.g. SPK-0001)`,
     );
   }
-  return { id: flags.id, broker: flags.broker, credentials: null, trust: new Trust({ publicKey: null }) };
+  return {
+    id: flags.id,
+    broker: flags.broker,
+    credentials: null,
+    trust: new Trust({ publicKey: null }),
+    ca: brokerCaFor(flags, flags.broker, undefined),
+  };
+}
+
+/**
+ * The CA the device checks the broker's certificate against: --ca (a config from before
+ * `certs` has none, and this moves it to mqtts:// without a new secret), else the config's,
+ * else DIR/certs/ca.pem as every other command finds it, else the system's CAs (null).
+ */
+function brokerCaFor(flags: DeviceFlags, broker: string, configCa: string | undefined): string | null {
+  if (flags.ca === undefined && configCa) return configCa;
+  if (!isTlsUrl(broker)) return flags.ca === undefined ? null : readCa(flags.ca, resolveDataDir(flags))!.pem;
+  return readCa(flags.ca, resolveDataDir(flags))?.pem ?? null;
+}
+
+/** MQTT keeps alive in whole seconds, 1 to 65,535 (a 16-bit field): outside that, say so here. */
+function keepaliveMs(text: string): number {
+  const ms = parseDuration(text, '--keepalive');
+  if (ms < 1_000 || ms > 65_535_000)
+    throw new CliError(
+      `--keepalive ${text} is out of range: MQTT keeps alive from 1s to 65535s (about 18 h); 20s is the default`,
+    );
+  return ms;
 }

@@ -1,26 +1,33 @@
 /**
  * `payspeaker fleet --devices 10000 --rate 2000 --duration 60s`: many virtual speakers and a
  * payment generator, to measure what merchants hear (lost, duplicated, how late) rather than
- * what a broker delivers. The work is in tools/fleet/; this file only reads flags and prints.
+ * what a broker delivers. `--scenario FILE` plays a written-down day instead of one rate;
+ * `--data DIR` runs against a secure broker. The work is in tools/fleet/; this file only reads
+ * flags, checks what can be checked before the run, and prints.
  */
-import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LANGUAGES, type Language } from '../../../src/speech/index.ts';
-import { BrokerUnreachableError } from '../../../src/mqtt/connect.ts';
+import { isTlsUrl } from '../../../src/mqtt/connect.ts';
+import { VERSION } from '../../../src/version.ts';
 import { DEFAULT_WINDOW, FLEET_DEFAULTS, runFleet, type FleetOptions } from '../../fleet/run.ts';
-import { formatReport, withoutCurves } from '../../fleet/report.ts';
-import { reportFile } from '../../fleet/plot.ts';
+import { formatReport, withoutCurves, type FleetReport } from '../../fleet/report.ts';
+import { checkReportTarget, ReportPathError, writeReport, type ReportTarget } from '../../fleet/report-file.ts';
+import { loadScenario, ScenarioError, speedUp, type Scenario } from '../../fleet/scenario.ts';
+import { FleetDataError } from '../../fleet/credentials.ts';
 import { terminalProgress } from '../../fleet/progress.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { parseDuration } from '../duration.ts';
 import { parseCount } from '../options.ts';
+import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
+import { brokerCliError, caOption, readCa } from '../broker-connection.ts';
 
-interface FleetFlags {
+interface FleetFlags extends DataFlags {
   devices: number;
   rate: number | 'max';
   duration: string;
   broker?: string;
+  ca?: string;
   workers: number | 'auto';
   lang: Language;
   insecure?: boolean;
@@ -31,6 +38,8 @@ interface FleetFlags {
   seed: number;
   json?: boolean;
   report?: string;
+  scenario?: string;
+  speed: number;
 }
 
 function parseRate(text: string): number | 'max' {
@@ -43,13 +52,21 @@ function parseRate(text: string): number | 'max' {
   return Number(text);
 }
 
+function parseSpeed(text: string): number {
+  if (!/^\d+(\.\d+)?$/.test(text) || !(Number(text) > 0))
+    throw new InvalidArgumentError(
+      `--speed must be a number above 0 (e.g. 10: ten times faster), got ${JSON.stringify(text)}`,
+    );
+  return Number(text);
+}
+
 function parseWorkers(text: string): number | 'auto' {
   return text === 'auto' ? 'auto' : parseCount('--workers')(text);
 }
 
 export function fleetCommand(ctx: CliContext): Command {
   const s = ctx.settings;
-  return new Command('fleet')
+  const cmd = new Command('fleet')
     .description(
       'run many virtual speakers against a broker with a payment generator, and report lost, duplicated and late announcements',
     )
@@ -61,9 +78,22 @@ export function fleetCommand(ctx: CliContext): Command {
     )
     .option('--duration <duration>', 'how long to send payments', '10s')
     .option(
-      '--broker <url>',
-      'an MQTT 3.1.1 broker that lets anonymous clients in (default: start the embedded aedes broker)',
+      '--scenario <file>',
+      'a scenario (YAML or JSON, docs/FLEET.md): phases of rates and ramps, amount, channel and language mixes, speakers going offline, reconnect storms, faults, button presses',
     )
+    .addOption(
+      new Option(
+        '--speed <n>',
+        'with --scenario: play it N times faster (durations and moments divided by N, rates unchanged)',
+      )
+        .argParser(parseSpeed)
+        .default(1),
+    )
+    .option(
+      '--broker <url>',
+      'an MQTT 3.1.1 broker (default: start the embedded aedes broker); a secure payspeaker broker needs --data',
+    )
+    .addOption(caOption())
     .addOption(
       new Option(
         '--workers <n|auto>',
@@ -75,7 +105,7 @@ export function fleetCommand(ctx: CliContext): Command {
     .addOption(new Option('--lang <lang>', 'announcement language').choices(LANGUAGES).default(s.lang ?? 'zh-CN'))
     .option(
       '--insecure',
-      'send unsigned payments; speakers do not check signatures (default: sign with a fresh Ed25519 key the speakers are given)',
+      'send unsigned payments; speakers do not check signatures (default: sign with a fresh Ed25519 key the speakers are given, or with --data the backend key)',
     )
     .option('--raw', 'plain MQTT clients instead of speakers: what the broker alone delivers, as a baseline')
     .addOption(
@@ -90,59 +120,145 @@ export function fleetCommand(ctx: CliContext): Command {
     )
     .option('--prefix <prefix>', 'device ids are PREFIX-00001, PREFIX-00002, …', FLEET_DEFAULTS.prefix)
     .addOption(
-      new Option('--seed <n>', 'seed for which device gets each payment, and its amount')
+      new Option(
+        '--seed <n>',
+        "seed for which device gets each payment and its amount (and a scenario's groups and presses)",
+      )
         .argParser(parseCount('--seed', 0))
         .default(FLEET_DEFAULTS.seed),
     )
-    .option('--report <file>', 'also write a latency plot: FILE.svg (the chart) or FILE.html (chart and figures)')
+    .option(
+      '--report <file>',
+      'also write a report; the extension decides: FILE.html (header, verdict, plot, figures), FILE.svg (the plot), FILE.json',
+    )
     .addOption(commonOptions.json())
     .addHelpText(
       'after',
       `
 Latency is from the payment's creation to the moment the speaker has the announcement's PCM
 ready to play (playback itself is skipped), with a fixed-rate schedule so a stalled generator
-cannot hide a slow system (coordinated omission). Exit codes: 0 every payment heard once,
-4 some were lost, 1 some were heard twice, 5 broker unreachable.
+cannot hide a slow system (coordinated omission). Exit codes: 0 every payment heard once
+(a scenario: every check of its "expect" passed), 4 some were lost, 1 some were heard twice
+or a scenario check failed, 2 bad usage, 5 broker unreachable, 6 the broker refused the
+credentials.
+
+--data DIR (a secure broker, given with --broker): the generator logs in as the backend from
+DIR/broker/backend.json and signs with DIR's backend key; the speakers are provisioned in DIR's
+registry (their secrets kept in DIR/fleet/PREFIX.json). Without --data the fleet connects
+anonymously. For mqtts:// the CA is --ca FILE, else DIR/certs/ca.pem.
 
 Examples:
   npx payspeaker fleet --devices 200 --rate 50 --duration 5s
   npx payspeaker fleet --devices 10000 --rate 2000 --duration 60s --report fleet.html
+  npx payspeaker fleet --scenario scenarios/lunch-rush.yaml --report lunch.html
+  npx payspeaker fleet --devices 100 --broker mqtts://127.0.0.1:8883 --data ~/.local/share/payspeaker
   npx payspeaker fleet --devices 10000 --rate max --raw --broker mqtt://127.0.0.1:1883`,
-    )
-    .action(async (flags: FleetFlags) => {
-      const prefix = flags.prefix;
-      if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,50}$/.test(prefix)) {
-        throw new CliError(
-          `--prefix ${JSON.stringify(prefix)} is not usable in device ids: use letters, digits, "-" or "_" (e.g. FLEET)`,
-        );
-      }
-      const opts: FleetOptions = {
-        ...FLEET_DEFAULTS,
-        devices: flags.devices,
-        loads: [{ rate: flags.rate, durationMs: parseDuration(flags.duration, '--duration'), window: flags.window }],
-        brokerUrl: flags.broker ?? null,
-        workers: flags.workers,
-        mode: flags.raw ? 'raw' : 'speakers',
-        lang: flags.lang,
-        signed: !flags.insecure,
-        drainMs: parseDuration(flags.drain, '--drain', { allowZero: true }),
-        prefix,
-        seed: flags.seed,
-      };
-      const progress = terminalProgress();
-      let report;
-      try {
-        report = await runFleet(opts, (snapshot) => progress.update(snapshot));
-      } catch (err) {
-        if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
-        throw err;
-      } finally {
-        progress.end();
-      }
-      ctx.print(flags.json ? JSON.stringify(withoutCurves(report)) : formatReport(report));
-      if (flags.report) fs.writeFileSync(flags.report, reportFile(flags.report, report));
-      const [load] = report.loads;
-      if (load!.lost > 0) throw new CliError(`${load!.lost} of ${load!.sent} payments were not heard`, EXIT.TIMEOUT);
-      if (load!.duplicates > 0) throw new CliError(`${load!.duplicates} payments were heard twice`, EXIT.FAILURE);
-    });
+    );
+  return addDataOption(cmd, s).action(async (flags: FleetFlags, self: Command) => {
+    const given = (name: string) => self.getOptionValueSource(name) === 'cli';
+    const opts = fleetOptions(flags, given);
+    // Checked now, not after a ten-minute run.
+    const target = flags.report ? reportTarget(flags.report) : null;
+    const progress = terminalProgress();
+    let report: FleetReport;
+    try {
+      report = await runFleet(opts, (snapshot) => progress.update(snapshot));
+    } catch (err) {
+      if (err instanceof ScenarioError) throw new CliError(err.message);
+      if (err instanceof FleetDataError)
+        throw new CliError(err.message, err.missingCredentials ? EXIT.REFUSED : EXIT.USAGE);
+      throw brokerCliError(err);
+    } finally {
+      progress.end();
+    }
+    ctx.print(flags.json ? JSON.stringify(withoutCurves(report)) : formatReport(report));
+    if (target) {
+      saveReport(target, report);
+      // stdout stays one JSON object with --json: the path goes to stderr then.
+      if (flags.json) process.stderr.write(`report written to ${target.file}\n`);
+      else ctx.print(`report written to ${target.file}`);
+    }
+    const v = report.verdict;
+    if (v.failed === 'lost') throw new CliError(v.reason, EXIT.TIMEOUT);
+    if (v.failed) throw new CliError(v.reason, EXIT.FAILURE);
+  });
+}
+
+function fleetOptions(flags: FleetFlags, given: (name: string) => boolean): FleetOptions {
+  const prefix = flags.prefix;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,50}$/.test(prefix)) {
+    throw new CliError(
+      `--prefix ${JSON.stringify(prefix)} is not usable in device ids: use letters, digits, "-" or "_" (e.g. FLEET)`,
+    );
+  }
+  // The fleet is anonymous unless told otherwise: a benchmark must not pick up credentials from the environment.
+  const dataDir = given('data') || given('dataDir') ? resolveDataDir(flags) : null;
+  if (dataDir && !flags.broker)
+    throw new CliError(
+      '--data DIR is for a secure broker: pass its URL too, e.g. --broker mqtt://127.0.0.1:1883 (the embedded broker lets anyone in)',
+    );
+  const scenario = flags.scenario ? speedUp(readScenario(flags.scenario, given), flags.speed) : null;
+  if (!scenario && given('speed')) throw new CliError('--speed goes with --scenario FILE: it plays a scenario faster');
+  const brokerUrl = flags.broker ?? null;
+  const ca = brokerUrl && isTlsUrl(brokerUrl) ? readCa(flags.ca, dataDir ?? resolveDataDir(flags)) : null;
+  const drain =
+    scenario?.drain !== undefined && !given('drain')
+      ? scenario.drain
+      : parseDuration(flags.drain, '--drain', { allowZero: true });
+  return {
+    ...FLEET_DEFAULTS,
+    devices: scenario?.devices !== undefined && !given('devices') ? scenario.devices : flags.devices,
+    loads: [{ rate: flags.rate, durationMs: parseDuration(flags.duration, '--duration'), window: flags.window }],
+    brokerUrl,
+    workers: flags.workers,
+    mode: flags.raw ? 'raw' : 'speakers',
+    lang: flags.lang,
+    signed: !flags.insecure,
+    drainMs: drain,
+    prefix,
+    seed: scenario?.seed !== undefined && !given('seed') ? scenario.seed : flags.seed,
+    dataDir,
+    ca,
+    scenario,
+  };
+}
+
+function readScenario(file: string, given: (name: string) => boolean): Scenario {
+  const clash = ['rate', 'duration', 'window'].filter(given);
+  if (clash.length > 0)
+    throw new CliError(
+      `--${clash[0]} does not go with --scenario: the scenario's phases set the rate and the duration (edit ${file}, or drop --${clash[0]})`,
+    );
+  try {
+    return loadScenario(file);
+  } catch (err) {
+    if (err instanceof ScenarioError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+function reportTarget(file: string): ReportTarget {
+  try {
+    return checkReportTarget(file);
+  } catch (err) {
+    if (err instanceof ReportPathError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+function saveReport(target: ReportTarget, report: FleetReport): void {
+  try {
+    writeReport(target, report, { command: commandLine(), version: VERSION });
+  } catch (err) {
+    throw new CliError(
+      `the run finished but its report could not be written to ${target.file}: ${(err as Error).message}`,
+      EXIT.FAILURE,
+    );
+  }
+}
+
+/** The command as typed, quoted where a shell would need it, for the report's header. */
+function commandLine(): string {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['payspeaker', ...process.argv.slice(2)].map(quote).join(' ');
 }

@@ -20,7 +20,8 @@ import {
 } from '../../../src/protocol/index.ts';
 import { releaseFileName, releaseProblem, type Release } from '../../../src/firmware/image.ts';
 import { verifyReleaseFile } from '../../../src/firmware/image-files.ts';
-import { BrokerRefusedError, BrokerUnreachableError, connectOnce, endClient } from '../../../src/mqtt/connect.ts';
+import { endClient } from '../../../src/mqtt/connect.ts';
+import { Asker } from '../../../src/mqtt/ask.ts';
 import { newPaymentId } from '../../../src/protocol/payment-ids.ts';
 import { readBackendPublicKey } from '../../../broker/data-dir.ts';
 import { DEFAULT_HTTP_PORT } from '../../../broker/service.ts';
@@ -30,12 +31,15 @@ import { CliError, EXIT } from '../exit-codes.ts';
 import { parseDuration } from '../duration.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
 import { backendFromDataDir } from '../backend.ts';
+import { parseApiUrl } from '../url-option.ts';
+import { brokerCliError, caOption, connectBackend, type BrokerFlags } from '../broker-connection.ts';
+import { checkProvisioned, describePresence, devicePresence } from '../device-presence.ts';
+import { readCommandResult } from './command.ts';
 
-interface OtaFlags extends DataFlags {
+interface OtaFlags extends DataFlags, BrokerFlags {
   release?: string;
   api: string;
   downloadUrl?: string;
-  broker: string;
   deadline: string;
   timeout: string;
   insecure?: boolean;
@@ -56,6 +60,7 @@ export function otaCommand(ctx: CliContext): Command {
     )
     .addOption(
       new Option('--api <url>', "the broker's HTTP server (the notification API): the release is uploaded there")
+        .argParser(parseApiUrl())
         .env('PAYSPEAKER_API')
         .default(s.api ?? `http://127.0.0.1:${DEFAULT_HTTP_PORT}`),
     )
@@ -64,6 +69,7 @@ export function otaCommand(ctx: CliContext): Command {
       'the same HTTP server as the speaker reaches it, if not as --api (e.g. http://192.168.1.10:8081)',
     )
     .addOption(commonOptions.broker(s))
+    .addOption(caOption())
     .addOption(
       new Option(
         '--deadline <duration>',
@@ -107,28 +113,28 @@ Example:
       );
     const timeoutMs = parseDuration(flags.timeout, '--timeout');
     const dataDir = resolveDataDir(flags);
-    const { release, tarball } = readRelease(flags.release!, dataDir);
-    const progress = (line: string) => process.stderr.write(`${line}\n`);
-    const command = otaCommandFor(device, release, flags);
     const backend = backendFromDataDir(dataDir, {
       insecure: Boolean(flags.insecure),
       needsKey: true,
       what: 'command',
     });
-
     const credentials = flags.insecure ? null : backend.credentials;
-    progress(`uploading ${release.file} (${(release.size / 1e6).toFixed(1)} MB) to ${flags.api}`);
-    await upload(new NotificationApi(flags.api, credentials?.password ?? null), release, tarball);
-
-    const client = await connectOnce(flags.broker, {
-      clientId: `backend-ota-${command.id}`,
-      ...(credentials ?? {}),
-    }).catch((err: Error) => {
-      if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
-      if (err instanceof BrokerRefusedError) throw new CliError(err.message, EXIT.REFUSED);
-      throw err;
-    });
+    // Checked first, before the release is read, uploaded (19 MB) and waited for (3 min): for
+    // a device the registry has never heard of, none of that can help.
+    const entry = checkProvisioned(dataDir, device, credentials !== null);
+    const { release, tarball } = readRelease(flags.release!, dataDir);
+    const progress = (line: string) => process.stderr.write(`${line}\n`);
+    const command = otaCommandFor(device, release, flags);
+    const client = await connectBackend(flags, `backend-ota-${command.id}`, credentials);
     try {
+      const presence = await devicePresence(client, device, entry);
+      if (presence.kind !== 'online')
+        throw new CliError(
+          `${describePresence(device, presence)}: nothing uploaded or sent; run ota again once it is online ("npx payspeaker devices" shows when)`,
+          EXIT.TIMEOUT,
+        );
+      progress(`uploading ${release.file} (${(release.size / 1e6).toFixed(1)} MB) to ${flags.api}`);
+      await upload(new NotificationApi(flags.api, credentials?.password ?? null), release, tarball);
       // Signed only now, after the upload (which may take a while): a speaker runs a command only while it is fresh.
       const signed = backend.signCommand({ ...command, device, createdAt: Date.now() });
       const final = await follow(
@@ -141,7 +147,9 @@ Example:
           if (flags.json) ctx.print(JSON.stringify(r));
         },
         progress,
-      );
+      ).catch((err: unknown) => {
+        throw brokerCliError(err);
+      });
       if (flags.json) ctx.print(JSON.stringify(final));
       else if (final.ok) ctx.print(`${device} updated to ${final.firmware?.version ?? release.version}`);
       if (!final.ok) {
@@ -223,7 +231,7 @@ async function upload(api: NotificationApi, release: Release, tarball: string): 
  * Publishes the command and waits for its final result: a refusal, or (after "installing") the
  * result the speaker sends once it is back: updated, or rolled back.
  */
-async function follow(
+function follow(
   client: MqttClient,
   device: string,
   command: OtaCommand,
@@ -231,32 +239,23 @@ async function follow(
   onInstalling: (r: CommandResult) => void,
   progress: (line: string) => void,
 ): Promise<CommandResult> {
-  let installing = false;
-  const final = new Promise<CommandResult>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      const where = installing
-        ? `${device} installed ${command.version} and restarted, but sent no final result within ${timeoutMs / 1000} s: is it online? (its boot log says which slot runs)`
-        : `no answer from ${device} within ${timeoutMs / 1000} s: is it running and online?`;
-      reject(new CliError(where, EXIT.TIMEOUT));
-    }, timeoutMs);
-    client.on('message', (_topic, message) => {
-      let r: CommandResult;
-      try {
-        r = JSON.parse(message.toString()) as CommandResult;
-      } catch {
-        return;
-      }
-      if (r.id !== command.id) return;
-      if (r.ok && r.firmware?.status === 'installing') {
-        installing = true;
-        return onInstalling(r);
-      }
-      clearTimeout(timer);
-      resolve(r);
-    });
+  const final = new Asker(client).ask<CommandResult>({
+    topic: topics.command(device),
+    payload: JSON.stringify(command),
+    answerTopic: topics.commandResult(device),
+    id: command.id,
+    read: readCommandResult,
+    isProgress: (r) => r.ok && r.firmware?.status === 'installing',
+    onProgress: onInstalling,
+    timeoutMs,
+    timeoutError: (installing) =>
+      new CliError(
+        installing
+          ? `${device} installed ${command.version} and restarted, but sent no final result within ${timeoutMs / 1000} s: is it online? (its boot log says which slot runs)`
+          : `no answer from ${device} within ${timeoutMs / 1000} s: is it running and online?`,
+        EXIT.TIMEOUT,
+      ),
   });
-  await client.subscribeAsync(topics.commandResult(device), { qos: 1 });
-  await client.publishAsync(topics.command(device), JSON.stringify(command), { qos: 1 });
   progress(
     `sent ${command.version} to ${device} (command ${command.id}); waiting for it to install, restart and come back`,
   );

@@ -4,7 +4,6 @@
  * publishes it over MQTT instead and waits for the device's ack. The amount is parsed from its
  * decimal text into minor units, never via a float.
  */
-import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import {
   CHANNELS,
@@ -17,33 +16,20 @@ import {
   type Channel,
   type Notification,
 } from '../../../src/protocol/index.ts';
-import { PaymentPublisher, AckTimeoutError } from '../../publisher/publisher.ts';
 import { newPaymentId } from '../../../src/protocol/payment-ids.ts';
-import {
-  BrokerCertificateError,
-  BrokerRefusedError,
-  BrokerUnreachableError,
-  connectOnce,
-  endClient,
-  isTlsUrl,
-  tlsClientOptions,
-} from '../../../src/mqtt/connect.ts';
-import { tlsFiles } from '../../../broker/tls.ts';
+import { caOption } from '../broker-connection.ts';
+import { payDirect } from '../direct-payment.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { parseDuration } from '../duration.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
 import { backendFromDataDir } from '../backend.ts';
-import type { Credentials } from '../../../broker/credentials.ts';
 import { readBackendCredentials } from '../../../broker/credentials.ts';
 import { DEFAULT_HTTP_PORT } from '../../../broker/service.ts';
-import {
-  ApiRequestError,
-  ApiUnreachableError,
-  FINAL_STATUSES,
-  NotificationApi,
-  type PaymentView,
-} from '../../api/client.ts';
+import { FINAL_STATUSES, NotificationApi, type PaymentHistoryEntry, type PaymentView } from '../../api/client.ts';
+import { whyStuck, type DeviceLink } from './payments.ts';
+import { parseApiUrl } from '../url-option.ts';
+import { apiCliError } from '../api-errors.ts';
 
 interface PayFlags extends DataFlags {
   insecure?: boolean;
@@ -61,9 +47,26 @@ interface PayFlags extends DataFlags {
   idempotencyKey?: string;
 }
 
+/**
+ * `pay -5` would reach commander as an unknown option "-5" ("error: unknown option '-5'"), which
+ * tells a user nothing: an amount that starts with "-" is refused here, as the amount it is.
+ */
+class AmountCommand extends Command {
+  override parseOptions(argv: string[]) {
+    const parsed = super.parseOptions(argv);
+    const first = parsed.unknown[0];
+    if (first !== undefined && /^-\d/.test(first))
+      throw new CliError(
+        `amount ${first} is negative: amounts are always positive; announce a refund with --refund (pay ${first.slice(1)} --refund)`,
+        EXIT.USAGE,
+      );
+    return parsed;
+  }
+}
+
 export function payCommand(ctx: CliContext): Command {
   const s = ctx.settings;
-  const cmd = new Command('pay')
+  const cmd = new AmountCommand('pay')
     .description("send a test payment to a speaker and print the speaker's ack")
     .argument('<amount>', 'amount in major units as a decimal, e.g. 123.45')
     .addOption(
@@ -81,6 +84,7 @@ export function payCommand(ctx: CliContext): Command {
     .option('--refund', 'announce a refund instead of a payment')
     .addOption(
       new Option('--api <url>', 'the notification API (npx payspeaker broker serves it)')
+        .argParser(parseApiUrl())
         .env('PAYSPEAKER_API')
         .default(s.api ?? `http://127.0.0.1:${DEFAULT_HTTP_PORT}`),
     )
@@ -99,22 +103,31 @@ export function payCommand(ctx: CliContext): Command {
         .env('PAYSPEAKER_TIMEOUT')
         .default(s.timeout ?? '10s'),
     )
-    .option(
-      '--ca <file>',
-      "for mqtts:// and wss://: the CA (PEM) the broker's certificate must be signed by (default: DIR/certs/ca.pem if it exists, else the system's CAs)",
-    )
+    .addOption(caOption())
     .option(
       '--insecure',
       'no credentials: call an --insecure broker; with --direct, send the payment unsigned if there is no backend key',
     )
-    .addOption(commonOptions.json());
+    .addOption(commonOptions.json())
+    .addHelpText(
+      'after',
+      `
+If the speaker has not given its final answer by --timeout, pay exits 4 and says why, from the
+payment's history (e.g. the speaker's audio-failed ack, or that it is offline); the service
+keeps retrying, and "payspeaker payments PAY-…" looks it up later.`,
+    );
   return addDataOption(cmd, s).action(async (amount: string, flags: PayFlags) => {
     const timeoutMs = parseDuration(flags.timeout, '--timeout');
     if (!flags.direct) return payThroughApi(ctx, buildNotification(amount, flags), flags, timeoutMs);
     const unsigned = buildNotification(amount, flags);
     const backend = backendFromDataDir(resolveDataDir(flags), { insecure: Boolean(flags.insecure), needsKey: true });
     const notification = backend.sign(unsigned);
-    const ack = await publishAndWait(notification, flags.broker, timeoutMs, backend.credentials, brokerCa(flags));
+    const ack = await payDirect(flags, {
+      notification,
+      credentials: backend.credentials,
+      timeoutMs,
+      note: (line) => process.stderr.write(`${line}\n`),
+    });
     ctx.print(flags.json ? JSON.stringify({ ...ack, latencyMs: ack.at - notification.createdAt }) : describeAck(ack));
     if (ack.status === 'rejected') throw new CliError(`payment ${ack.id} was rejected: ${ack.reason}`, EXIT.REJECTED);
   });
@@ -162,51 +175,6 @@ function buildNotification(amountText: string, flags: PayFlags): Notification {
   });
 }
 
-/** The CA to check the broker's certificate against: --ca, else the data directory's development CA, else none (system CAs). */
-function brokerCa(flags: PayFlags): { pem: string; file: string } | null {
-  if (!isTlsUrl(flags.broker)) return null;
-  const file = flags.ca ?? tlsFiles(resolveDataDir(flags)).ca;
-  try {
-    return { pem: fs.readFileSync(file, 'utf8'), file };
-  } catch (err) {
-    if (flags.ca === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new CliError(
-      `--ca ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}: pass the broker's DIR/certs/ca.pem`,
-    );
-  }
-}
-
-async function publishAndWait(
-  notification: Notification,
-  brokerUrl: string,
-  timeoutMs: number,
-  credentials: Credentials | null,
-  ca: { pem: string; file: string } | null,
-): Promise<Ack> {
-  let client;
-  try {
-    const opts = {
-      clientId: `backend-pay-${notification.id}`,
-      ...(credentials ?? {}),
-      ...tlsClientOptions(brokerUrl, ca?.pem),
-    };
-    client = await connectOnce(brokerUrl, opts, undefined, ca?.file);
-  } catch (err) {
-    if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.UNREACHABLE);
-    if (err instanceof BrokerCertificateError) throw new CliError(err.message, EXIT.UNREACHABLE);
-    if (err instanceof BrokerRefusedError) throw new CliError(err.message, EXIT.REFUSED);
-    throw err;
-  }
-  try {
-    return await new PaymentPublisher(client).send(notification, timeoutMs);
-  } catch (err) {
-    if (err instanceof AckTimeoutError) throw new CliError(err.message, EXIT.TIMEOUT);
-    throw err;
-  } finally {
-    await endClient(client);
-  }
-}
-
 function describeAck(ack: Ack): string {
   switch (ack.status) {
     case 'played':
@@ -225,6 +193,7 @@ async function payThroughApi(ctx: CliContext, n: Notification, flags: PayFlags, 
   const token = flags.insecure ? null : (readBackendCredentials(resolveDataDir(flags))?.password ?? null);
   const api = new NotificationApi(flags.api, token);
   let payment: PaymentView;
+  let history: PaymentHistoryEntry[];
   try {
     const body = {
       device: n.device,
@@ -235,9 +204,9 @@ async function payThroughApi(ctx: CliContext, n: Notification, flags: PayFlags, 
       ...(flags.idempotencyKey && { idempotencyKey: flags.idempotencyKey }),
     };
     const created = await api.createPayment(body);
-    payment = (await api.waitFinal(created.payment.id, timeoutMs)).payment;
+    ({ payment, history } = await api.waitFinal(created.payment.id, timeoutMs));
   } catch (err) {
-    throw apiCliError(err, flags);
+    throw apiCliError(err, { insecure: flags.insecure, what: 'refused the payment' });
   }
   if (flags.json)
     ctx.print(
@@ -252,26 +221,33 @@ async function payThroughApi(ctx: CliContext, n: Notification, flags: PayFlags, 
   if (payment.status === 'expired')
     throw new CliError(`payment ${payment.id} expired without a final ack from ${payment.device}`, EXIT.TIMEOUT);
   if (!FINAL_STATUSES.has(payment.status)) {
+    const why = whyStuck(payment, history, await deviceLink(api, payment.device));
     throw new CliError(
-      `no final ack for ${payment.id} within ${flags.timeout}; it is ${payment.status} and the service keeps retrying until ${new Date(payment.expiresAt).toISOString()}`,
+      `no final ack for ${payment.id} within ${formatDuration(timeoutMs)}; it is ${payment.status} and the service keeps retrying until ${new Date(payment.expiresAt).toISOString()}\n` +
+        `  why: ${why}\n` +
+        `  look it up later: npx payspeaker payments ${payment.id}`,
       EXIT.TIMEOUT,
     );
   }
 }
 
-function apiCliError(err: unknown, flags: PayFlags): Error {
-  if (err instanceof ApiUnreachableError) return new CliError(err.message, EXIT.UNREACHABLE);
-  if (!(err instanceof ApiRequestError)) return err as Error;
-  if (err.status === 401) {
-    const hint = flags.insecure
-      ? 'the broker is not --insecure: drop --insecure and point --data at its data directory'
-      : `point --data at the broker's data directory (it holds broker/backend.json)`;
-    return new CliError(`the notification API refused us: ${err.message}; ${hint}`, EXIT.REFUSED);
+/** Whether the speaker is connected, for the timeout's "why"; null if the API cannot say. */
+async function deviceLink(api: NotificationApi, id: string): Promise<DeviceLink | null> {
+  try {
+    const d = await api.device(id);
+    return { online: d.online === true, lastSeen: typeof d.lastSeen === 'number' ? d.lastSeen : null };
+  } catch {
+    // An --insecure broker may never have seen the device: the history alone has to do.
+    return null;
   }
-  return new CliError(
-    `the notification API refused the payment (HTTP ${err.status}, ${err.code}): ${err.message}`,
-    err.status < 500 ? EXIT.USAGE : EXIT.FAILURE,
-  );
+}
+
+/** "2 s", "500 ms", "1.5 min": a duration as the user reads it, with its unit. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${+(ms / 1000).toFixed(3)} s`;
+  if (ms < 3_600_000) return `${+(ms / 60_000).toFixed(2)} min`;
+  return `${+(ms / 3_600_000).toFixed(2)} h`;
 }
 
 function describePayment(p: PaymentView): string {

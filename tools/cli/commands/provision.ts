@@ -19,6 +19,7 @@ import { addDataOption, resolveDataDir, withRegistry, type DataFlags } from '../
 import { isDeviceId } from '../../../src/protocol/index.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
+import { loadDeviceConfig } from '../device-config.ts';
 
 /** What a device reads at boot: who it is, where the broker is, its credentials, whom to trust. */
 export interface DeviceConfigFile {
@@ -36,6 +37,7 @@ interface ProvisionFlags extends DataFlags {
   broker: string;
   out?: string;
   force?: boolean;
+  updateCa?: boolean;
   json?: boolean;
 }
 
@@ -50,14 +52,28 @@ export function provisionCommand(ctx: CliContext): Command {
       '--force',
       'provision again: issue a new secret (the old one stops working; a revoked device becomes active)',
     )
+    .option(
+      '--update-ca',
+      'rewrite the CA in the device\'s existing config (--out, default ./<device-id>.json) from DIR/certs/ca.pem, keeping its secret: how a device provisioned before "certs" moves to mqtts:// (with --broker URL, its broker too)',
+    )
     .addOption(commonOptions.json());
-  return addDataOption(cmd, s).action((id: string, flags: ProvisionFlags) => {
+  return addDataOption(cmd, s).action((id: string, flags: ProvisionFlags, command: Command) => {
     if (!isDeviceId(id))
       throw new CliError(
         `${JSON.stringify(id)} is not a valid device id: use 1-64 letters, digits, "-" or "_" (e.g. SPK-0001)`,
       );
     const dataDir = resolveDataDir(flags);
     const out = path.resolve(flags.out ?? `${id}.json`);
+    if (flags.updateCa) {
+      if (flags.force)
+        throw new CliError(
+          '--update-ca keeps the secret and --force replaces it: pass one of them (--update-ca to move to TLS)',
+        );
+      const brokerGiven = command.getOptionValueSource('broker') !== 'default';
+      for (const line of updateCa(id, out, dataDir, brokerGiven ? flags.broker : null, Boolean(flags.json)))
+        ctx.print(line);
+      return;
+    }
     // Made here if the broker has not started yet: a device config always names whom to trust.
     const backendPublicKey = loadOrCreateBackendKeys(brokerDir(dataDir)).publicKeyPem;
     const device = provisionInRegistry(dataDir, id, Boolean(flags.force), () => {
@@ -83,6 +99,56 @@ export function provisionCommand(ctx: CliContext): Command {
     }
     for (const line of report(device, out, dataDir, flags, backendPublicKey !== null, ca !== null)) ctx.print(line);
   });
+}
+
+/**
+ * Gives an existing device config the data directory's CA (and a new broker URL, if one was
+ * given), keeping everything else, above all the secret: the registry is not touched, so the
+ * device connects as before, now able to check the broker's certificate.
+ */
+function updateCa(id: string, out: string, dataDir: string, broker: string | null, json: boolean): string[] {
+  const ca = readCaCertificate(dataDir);
+  if (ca === null)
+    throw new CliError(
+      `no CA in ${tlsFiles(dataDir).ca}: make one with "npx payspeaker certs --data ${dataDir}" (then start the broker with --tls), or point --data at the broker's data directory`,
+    );
+  if (!fs.existsSync(out))
+    throw new CliError(
+      `no device config at ${out}: pass the one "provision ${id}" wrote with --out FILE (--update-ca rewrites an existing config; without it, provision makes a new one)`,
+    );
+  const config = loadDeviceConfig(out);
+  if (config.id !== id)
+    throw new CliError(`${out} is the config of ${config.id}, not ${id}: pass ${id}'s own config with --out FILE`);
+  let raw: Record<string, unknown>;
+  try {
+    // The file as written, so fields this version does not know survive the rewrite.
+    raw = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(`cannot read ${out}: ${(err as Error).message}`);
+  }
+  const changedCa = raw.ca !== ca;
+  const updated = { ...raw, ...(broker !== null && { broker }), ca };
+  try {
+    writeSecretFile(out, `${JSON.stringify(updated, null, 2)}\n`);
+  } catch (err) {
+    throw new CliError(`cannot write ${out}: ${(err as Error).message}`, EXIT.FAILURE);
+  }
+  if (json)
+    return [
+      JSON.stringify({
+        event: 'ca-updated',
+        id,
+        file: out,
+        broker: updated.broker,
+        ca: tlsFiles(dataDir).ca,
+        changed: changedCa,
+      }),
+    ];
+  return [
+    `${changedCa ? 'updated' : 'kept'} the CA in ${out}: ${id} trusts the broker certificate signed by ${tlsFiles(dataDir).ca}; its secret is unchanged`,
+    ...(broker !== null ? [`its broker is now ${broker}`] : []),
+    `next: npx payspeaker device --config ${path.relative(process.cwd(), out) || out}${broker === null ? ' --broker mqtts://HOST:8883' : ''}`,
+  ];
 }
 
 /** What the user reads: where the secret went, and that it is one. Never the secret itself. */

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { createTtsEngine, TTS_ENGINES, type TtsEngineName } from '../../../src/audio/tts/index.ts';
+import { sayUnsupported } from '../../../src/audio/tts/say.ts';
 import { LANGUAGES, type Language } from '../../../src/speech/index.ts';
 import {
   buildVoicePack,
@@ -65,6 +66,7 @@ function buildCommand(ctx: CliContext): Command {
     .addOption(commonOptions.logLevel(s))
     .action(async (flags: BuildFlags) => {
       const log = ctx.logger({ level: flags.logLevel, json: Boolean(flags.json), name: 'voicepack' });
+      if (flags.engine === 'say') refuseUnspeakableSay(flags.lang);
       const engine = createTtsEngine(flags.engine);
       const progress = progressPrinter(flags.lang);
       const started = performance.now();
@@ -86,6 +88,20 @@ function buildCommand(ctx: CliContext): Command {
       const ms = Math.round(performance.now() - started);
       ctx.print(flags.json ? JSON.stringify(packJson(pack, ms)) : describeBuilt(pack, ms));
     });
+}
+
+/**
+ * Refuses before recording anything when the system voice cannot read the language. The say
+ * engine's own reason ends with advice for `device --voice-engine`; here the flag is --engine.
+ */
+function refuseUnspeakableSay(lang: Language): void {
+  const why = sayUnsupported(lang, process.platform);
+  if (!why) return;
+  const reason = why.replace(/^say: /, '').replace(/: use --voice-engine .*$/, '');
+  throw new CliError(
+    `--engine say cannot record the ${lang} voice pack: ${reason}: use --engine espeak (the default), which reads every language`,
+    EXIT.USAGE,
+  );
 }
 
 function listCommand(ctx: CliContext): Command {
