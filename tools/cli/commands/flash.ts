@@ -21,6 +21,7 @@ import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts
 import { commonOptions, type CliContext } from '../context.ts';
 import { parseDuration } from '../duration.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
+import { parseBrokerUrl } from '../url-option.ts';
 
 interface FlashFlags extends DataFlags {
   config?: string;
@@ -92,7 +93,11 @@ export function flashCommand(ctx: CliContext): Command {
       '--restart-command <cmd>',
       'with --init none: the shell command, run on the device, that restarts the loader',
     )
-    .option('--broker <url>', "broker to watch the device come online on (default: the one in the device's config)")
+    .option(
+      '--broker <url>',
+      "broker to watch the device come online on (default: the one in the device's config)",
+      parseBrokerUrl(),
+    )
     .addOption(
       new Option(
         '--timeout <duration>',

@@ -21,6 +21,7 @@ import { parseDuration } from '../duration.ts';
 import { parseCount } from '../options.ts';
 import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
 import { brokerCliError, caOption, readCa } from '../broker-connection.ts';
+import { parseBrokerUrl } from '../url-option.ts';
 
 interface FleetFlags extends DataFlags {
   devices: number;
@@ -92,6 +93,7 @@ export function fleetCommand(ctx: CliContext): Command {
     .option(
       '--broker <url>',
       'an MQTT 3.1.1 broker (default: start the embedded aedes broker); a secure payspeaker broker needs --data',
+      parseBrokerUrl(),
     )
     .addOption(caOption())
     .addOption(

@@ -67,6 +67,7 @@ export function otaCommand(ctx: CliContext): Command {
     .option(
       '--download-url <url>',
       'the same HTTP server as the speaker reaches it, if not as --api (e.g. http://192.168.1.10:8081)',
+      parseApiUrl('--download-url'),
     )
     .addOption(commonOptions.broker(s))
     .addOption(caOption())

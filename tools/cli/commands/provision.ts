@@ -77,6 +77,12 @@ export function provisionCommand(ctx: CliContext): Command {
     // Made here if the broker has not started yet: a device config always names whom to trust.
     const backendPublicKey = loadOrCreateBackendKeys(brokerDir(dataDir)).publicKeyPem;
     const device = provisionInRegistry(dataDir, id, Boolean(flags.force), () => {
+      // Before the registry gets a device whose config could not be written anywhere.
+      const folder = path.dirname(out);
+      if (!fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory())
+        throw new CliError(
+          `--out ${out}: the folder ${folder} does not exist: create it, or choose another file with --out FILE`,
+        );
       if (fs.existsSync(out) && !flags.force)
         throw new CliError(`${out} already exists: choose another file with --out FILE, or pass --force to replace it`);
     });
