@@ -9,69 +9,26 @@
 import { X509Certificate } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startBroker, type SecurityOptions } from '../../../broker/broker.ts';
-import { DEFAULT_LIMITS, type Limits } from '../../../broker/limits.ts';
+import { DEFAULT_LIMITS } from '../../../broker/limits.ts';
 import { backendCredentialsFile, registryFile } from '../../../broker/data-dir.ts';
 import { loadServerTls, tlsFiles } from '../../../broker/tls.ts';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../../../broker/listeners.ts';
 import { normalizeOrigin } from '../../../broker/origins.ts';
 import type { Logger } from '../../../src/log.ts';
 import { PersistenceConfigError } from '../../../broker/persistence.ts';
-import { addDataOption, resolveDataDir, type DataFlags } from '../data-option.ts';
+import { addDataOption, resolveDataDir } from '../data-option.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { parseCount, parsePort } from '../options.ts';
 import { untilShutdown } from '../signals.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
-import { parseDuration } from '../duration.ts';
-import { DEFAULT_HTTP_PORT, MAX_TTL_MS, type ServiceOptions } from '../../../broker/service.ts';
+import { limitsFrom, originsFrom, serviceFrom, tlsFrom, type BrokerFlags } from './broker-options.ts';
+import { consoleLine, listeningLine, plainListenersWarning } from './broker-lines.ts';
 
-interface BrokerFlags extends DataFlags {
-  insecure?: boolean;
-  host: string;
-  port: number;
-  wsPort: number | false;
-  json?: boolean;
-  logLevel: 'info';
-  maxPacket: number;
-  maxTopicLevels: number;
-  maxClientId: number;
-  maxInflight: number;
-  connectRate: number;
-  connectBurst: number;
-  connectTimeout: number;
-  tls?: boolean;
-  tlsOnly?: boolean;
-  handshakeTimeout: number;
-  wsOrigin: string[];
-  tlsPort: number;
-  wssPort: number | false;
-  tlsCert?: string;
-  tlsKey?: string;
-  persistence: string;
-  cluster?: string;
-  httpPort: number | false;
-  paymentTtl: string;
-  retryAfter: string;
-  retryMax: string;
-  firmwareDir?: string;
-}
+export { plainListenersWarning };
+import { DEFAULT_HTTP_PORT } from '../../../broker/service.ts';
 
 const D = DEFAULT_LIMITS;
 
-function limitsFrom(f: BrokerFlags): Partial<Limits> {
-  return {
-    maxPacketBytes: f.maxPacket,
-    maxTopicLevels: f.maxTopicLevels,
-    maxClientIdLength: f.maxClientId,
-    maxInflightInbound: f.maxInflight,
-    connectTimeoutMs: f.connectTimeout,
-    connectRate: f.connectRate === 0 ? null : { perSecond: f.connectRate, burst: f.connectBurst },
-  };
-}
-
-/**
- * `--ws-origin` is repeatable and takes comma-separated lists (PAYSPEAKER_WS_ORIGIN holds one);
- * the first value given replaces the settings file's `wsOrigins`, later ones add to it.
- */
 function parseOrigins(fromSettings: string[]) {
   return (text: string, previous: string[]): string[] => {
     const base = previous === fromSettings ? [] : previous;
@@ -356,97 +313,4 @@ function reloadOnSighup(
   };
   process.on('SIGHUP', onHup);
   return () => process.off('SIGHUP', onHup);
-}
-
-/** --ws-origin values are checked as they are parsed; the settings file's `wsOrigins` only here. */
-function originsFrom(origins: string[]): string[] {
-  try {
-    return origins.map(normalizeOrigin);
-  } catch (err) {
-    throw new CliError(`wsOrigins in the settings file: ${(err as Error).message}`);
-  }
-}
-
-/** The outbox and its HTTP API: always on, in the data directory's broker database. */
-function serviceFrom(flags: BrokerFlags, dataDir: string): ServiceOptions {
-  const ttlMs = parseDuration(flags.paymentTtl, '--payment-ttl');
-  if (ttlMs > MAX_TTL_MS)
-    throw new CliError(
-      `--payment-ttl ${flags.paymentTtl} is longer than 24h: speakers refuse notifications older than that, so retrying longer cannot help`,
-    );
-  const baseMs = parseDuration(flags.retryAfter, '--retry-after');
-  const maxMs = parseDuration(flags.retryMax, '--retry-max');
-  if (maxMs < baseMs)
-    throw new CliError(
-      `--retry-max ${flags.retryMax} is shorter than --retry-after ${flags.retryAfter}: the longest wait cannot be shorter than the first`,
-    );
-  return {
-    dataDir,
-    httpPort: flags.httpPort === false ? null : flags.httpPort,
-    ttlMs,
-    retry: { baseMs, maxMs },
-    ...(flags.firmwareDir && { firmwareDir: flags.firmwareDir }),
-  };
-}
-
-/** The certificate and ports for --tls; the files default to what `payspeaker certs` wrote. */
-function tlsFrom(flags: BrokerFlags, dataDir: string) {
-  const files = tlsFiles(dataDir);
-  let pems;
-  try {
-    pems = loadServerTls(flags.tlsCert ?? files.cert, flags.tlsKey ?? files.key);
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
-  return { ...pems, port: flags.tlsPort, wssPort: flags.wssPort === false ? null : flags.wssPort };
-}
-
-/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
-}
-
-/**
- * One warning when plain (unencrypted) listeners face a network: device secrets, the backend's
- * token and every payment would cross it readable by anyone on the path. Null on loopback, or
- * when nothing plain listens.
- */
-export function plainListenersWarning(
-  host: string,
-  plain: { mqtt: string | null; ws: string | null; http: string | null },
-): string | null {
-  if (isLoopback(host)) return null;
-  const names = [
-    plain.mqtt && `MQTT (${plain.mqtt})`,
-    plain.ws && `WebSocket (${plain.ws})`,
-    plain.http && `the HTTP API (${plain.http})`,
-  ].filter((n): n is string => Boolean(n));
-  if (names.length === 0) return null;
-  const where = host === '0.0.0.0' || host === '::' ? `${host}, every network interface` : host;
-  const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0];
-  const fixes = [
-    (plain.mqtt || plain.ws) &&
-      'run "npx payspeaker certs" and start the broker with --tls --tls-only so devices use mqtts/wss',
-    plain.http &&
-      'the HTTP API has no TLS of its own: put a TLS-terminating proxy in front of it, or pass --no-http-port',
-  ].filter(Boolean);
-  return `listening on ${where}: ${list} ${names.length > 1 ? 'are' : 'is'} reachable from the network unencrypted, so passwords, the backend's token and payments can be read on the way: ${fixes.join('; ')}`;
-}
-
-/** Where to point a browser, and what the console will ask for there. */
-function consoleLine(url: string, backendCredentials: string | null): string {
-  const login = backendCredentials
-    ? `log in with the backend token: the "password" in ${backendCredentials}`
-    : 'no login: this broker is --insecure';
-  return `console: ${url} (open it in a browser; ${login})`;
-}
-
-function listeningLine(urls: string[], registry: string | null, api: string | null, tlsOnly: boolean): string {
-  const listening = `broker listening on ${urls.length > 1 ? `${urls.slice(0, -1).join(', ')} and ${urls.at(-1)}` : urls[0]}${tlsOnly ? ' (TLS only: no plain MQTT or WebSocket listener)' : ''}`;
-  const access = registry
-    ? `devices need credentials (npx payspeaker provision ID); registry ${registry}`
-    : 'INSECURE: no credentials needed';
-  const payments = api ? `; payments API on ${api}/v1/payments` : '';
-  return `${listening}${payments}; ${access} (Ctrl-C to stop)`;
 }
