@@ -87,10 +87,12 @@ describe('payspeaker ota: input checks before anything is sent', () => {
     }
   }, 60_000);
 
-  it('says the broker is unreachable (exit 5) when its HTTP server does not answer', async () => {
+  it('says the broker is unreachable (exit 5) before uploading anything', async () => {
     fs.writeFileSync(path.join(dir, 'payspeaker-firmware-1.0.0.tar.gz'), 'x'.repeat(10));
     const r = await ota(['SPK-1', '--release', path.join(dir, 'payspeaker-firmware-1.0.0.json'), '--insecure']);
     expect(r.code, r.stderr).toBe(5);
-    expect(r.stderr).toMatch(/cannot reach the notification API at http:\/\/127.0.0.1:9/);
+    // The device's presence is asked over MQTT first: nothing is uploaded to a broker that is not there.
+    expect(r.stderr).toMatch(/cannot connect to the broker at mqtt:\/\/127.0.0.1:9/);
+    expect(r.stderr).not.toMatch(/uploading/);
   });
 });

@@ -113,6 +113,8 @@ Example:
         `${JSON.stringify(device)} is not a device id: use letters, digits, "-" or "_" (e.g. SPK-0001)`,
       );
     const timeoutMs = parseDuration(flags.timeout, '--timeout');
+    // What was typed first (the release's JSON), then what the data directory holds.
+    const read = readRelease(flags.release!);
     const dataDir = resolveDataDir(flags);
     const backend = backendFromDataDir(dataDir, {
       insecure: Boolean(flags.insecure),
@@ -123,7 +125,8 @@ Example:
     // Checked first, before the release is read, uploaded (19 MB) and waited for (3 min): for
     // a device the registry has never heard of, none of that can help.
     const entry = checkProvisioned(dataDir, device, credentials !== null);
-    const { release, tarball } = readRelease(flags.release!, dataDir);
+    checkTarball(flags.release!, read, dataDir);
+    const { release, tarball } = read;
     const progress = (line: string) => process.stderr.write(`${line}\n`);
     const command = otaCommandFor(device, release, flags);
     const client = await connectBackend(flags, `backend-ota-${command.id}`, credentials);
@@ -164,7 +167,8 @@ Example:
 }
 
 /** The release JSON and its tar.gz, checked here first (with the backend key, if this data folder has it). */
-function readRelease(file: string, dataDir: string): { release: Release; tarball: string } {
+/** The release JSON, its shape checked: cheap, so a mistyped --release is said before anything else. */
+function readRelease(file: string): { release: Release; tarball: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -178,14 +182,22 @@ function readRelease(file: string, dataDir: string): { release: Release; tarball
   if (problem) throw new CliError(`--release ${file} is not a firmware release: ${problem}`);
   const release = parsed as Release;
   const tarball = path.join(path.dirname(file), release.file);
+  if (!fs.existsSync(tarball))
+    throw new CliError(`--release ${file}: its tarball ${tarball} is missing: keep it beside the release JSON`);
+  return { release, tarball };
+}
+
+/** The tarball against the release (hash, size, signature when the data dir has the backend's key): reads it all. */
+function checkTarball(
+  file: string,
+  { release, tarball }: { release: Release; tarball: string },
+  dataDir: string,
+): void {
   const pem = readBackendPublicKey(dataDir);
   if (pem) {
     const verdict = verifyReleaseFile(release, tarball, createPublicKey(pem));
     if (!verdict.ok) throw new CliError(`--release ${file}: ${verdict.reason}`);
-  } else if (!fs.existsSync(tarball)) {
-    throw new CliError(`--release ${file}: its tarball ${tarball} is missing: keep it beside the release JSON`);
   }
-  return { release, tarball };
 }
 
 function otaCommandFor(device: string, release: Release, flags: OtaFlags): OtaCommand {
