@@ -81,7 +81,7 @@ describe('a broker killed with SIGKILL', () => {
     ]);
     expect(paid.code, paid.stderr).toBe(4);
     expect(paid.stderr).toMatch(
-      /no final ack for PAY-\S+ within 1s; it is queued and the service keeps retrying until/,
+      /no final ack for PAY-\S+ within 1 s; it is queued and the service keeps retrying until/,
     );
 
     const api = new NotificationApi(apiUrl, readBackendCredentials(dir)!.password);

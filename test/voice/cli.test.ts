@@ -62,15 +62,15 @@ describe.skipIf(!espeakInstalled())(`voicepack command (skipped if ${ESPEAK_MISS
   });
 
   it.runIf(process.platform === 'linux')(
-    'fails with exit code 1 and a way out when the engine cannot speak the language',
+    'refuses (exit 2, before recording anything) and says the way out when the engine cannot speak the language',
     async () => {
       const err = await run(['build', '--lang', 'zh-CN', '--engine', 'say', '--out', tempDir('cli-say')]).catch(
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(CliError);
-      expect((err as CliError).exitCode).toBe(1);
+      expect((err as CliError).exitCode).toBe(2);
       expect((err as Error).message).toMatch(
-        /could not build the zh-CN voice pack: .*festival, which cannot read Chinese: use --voice-engine espeak/,
+        /--engine say cannot record the zh-CN voice pack: .*use --engine espeak \(the default\), which reads every language/,
       );
     },
   );
