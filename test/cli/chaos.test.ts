@@ -88,6 +88,32 @@ describe('payspeaker chaos', () => {
     }
   });
 
+  it('with --json, reports the end of a fault as well as its start', async () => {
+    const schedule = path.join(dir, 'blackhole.json');
+    fs.writeFileSync(schedule, JSON.stringify([{ atMs: 0, fault: 'blackhole', durationMs: 300 }]));
+    const json = new CliProcess([
+      'chaos',
+      '--target',
+      target(),
+      '--listen',
+      '127.0.0.1:0',
+      '--schedule',
+      schedule,
+      '--json',
+    ]);
+    try {
+      expect(await json.waitForEvent((e) => e.event === 'fault')).toMatchObject({ kind: 'blackhole', scope: 'all' });
+      const end = await json.waitForEvent<{ kind: string; lastedMs: number; how: string }>(
+        (e) => e.event === 'fault-end',
+      );
+      expect(end.kind).toBe('blackhole');
+      expect(end.lastedMs).toBeGreaterThanOrEqual(300);
+      expect(await json.stop('SIGTERM')).toBe(0);
+    } finally {
+      await json.stop();
+    }
+  });
+
   it('forwards an MQTT connection, reports faults as JSON lines, and prints totals on SIGTERM', async () => {
     const schedule = path.join(dir, 'schedule.json');
     fs.writeFileSync(schedule, JSON.stringify([{ atMs: 0, fault: 'delay', delayMs: 5 }]));

@@ -5,7 +5,13 @@
  */
 import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { startFaultProxy, type FaultEvent, type FaultProxyOptions, type ProxyStats } from '../../chaos/proxy.ts';
+import {
+  startFaultProxy,
+  type FaultEnd,
+  type FaultEvent,
+  type FaultProxyOptions,
+  type ProxyStats,
+} from '../../chaos/proxy.ts';
 import { parseFaultWeights, type RandomFaults } from '../../chaos/faults.ts';
 import { MAX_SEED } from '../../chaos/random.ts';
 import { parseSchedule, ScheduleError, type ScheduleStep } from '../../chaos/schedule.ts';
@@ -87,7 +93,11 @@ Examples:
       const log = ctx.logger({ level: flags.logLevel, json: Boolean(flags.json), name: 'chaos' });
       const options = proxyOptionsFrom(flags);
       const onFault = flags.json ? (e: FaultEvent) => ctx.print(JSON.stringify({ event: 'fault', ...e })) : undefined;
-      const proxy = await startFaultProxy({ ...options, log, onFault }).catch((err: Error) => {
+      // With --json a fault's end is an event too: a script can pair each start with its end.
+      const onFaultEnd = flags.json
+        ? (e: FaultEnd) => ctx.print(JSON.stringify({ event: 'fault-end', ...e }))
+        : undefined;
+      const proxy = await startFaultProxy({ ...options, log, onFault, onFaultEnd }).catch((err: Error) => {
         throw new CliError(err.message, EXIT.NOT_STARTED);
       });
       // Listening for the signal before saying "listening": whoever reads that line may send one at once.
@@ -108,7 +118,7 @@ Examples:
     });
 }
 
-function proxyOptionsFrom(flags: ChaosFlags): Omit<FaultProxyOptions, 'log' | 'onFault'> {
+function proxyOptionsFrom(flags: ChaosFlags): Omit<FaultProxyOptions, 'log' | 'onFault' | 'onFaultEnd'> {
   const randomOnly = (flag: string, given: string | undefined) => {
     if (given !== undefined && flags.meanFaultAfter === undefined) {
       throw new CliError(

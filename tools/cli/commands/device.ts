@@ -136,6 +136,8 @@ export function deviceCommand(ctx: CliContext): Command {
       name: 'device',
       ...(interactive ? { destination: logLines } : {}),
     });
+    // Listening for Ctrl-C/SIGTERM before boot prints anything: whoever reads "online" may signal at once.
+    const shutdown = untilShutdown();
     let quit: () => void = () => undefined;
     const quitPressed = new Promise<string>((resolve) => (quit = () => resolve('q')));
     const { speaker, board } = await bootSpeaker(
@@ -158,7 +160,7 @@ export function deviceCommand(ctx: CliContext): Command {
       (e) => print(eventLine(e, json)),
     );
     panel = board.panel;
-    const reason = await Promise.race([untilShutdown(), quitPressed]);
+    const reason = await Promise.race([shutdown, quitPressed]);
     log.info({ reason }, 'shutting down');
     await speaker.stop();
   });
