@@ -130,7 +130,7 @@ export class Dispatcher implements AckIntake {
       const full = this.inFlight.fullDevices(now);
       this.backlogged.clear();
       for (const device of full) this.backlogged.add(device);
-      work = this.outbox.tick(this.batch, (id, device) => this.decide(id, device, now, taken), full);
+      work = this.outbox.tick(this.batch, (id, device, attempt) => this.decide(id, device, attempt, now, taken), full);
     } catch (err) {
       // Nothing was sent: the copies recorded for this scan are not out.
       for (const id of taken) this.inFlight.release(id);
@@ -151,7 +151,7 @@ export class Dispatcher implements AckIntake {
   /** A newly accepted payment: out at once, unless its device already has its fill of copies in flight. */
   private publish(p: Publication): void {
     // Behind a backlog it waits its turn (its first retry puts it in line).
-    const verdict = this.backlogged.has(p.device) ? 'device-full' : this.take(p.id, p.device, Date.now());
+    const verdict = this.backlogged.has(p.device) ? 'device-full' : this.take(p.id, p.device, p.attempt, Date.now());
     // Not lost when skipped: the payment's first retry is already scheduled.
     if (verdict === 'ok') this.send(p);
     else
@@ -196,16 +196,17 @@ export class Dispatcher implements AckIntake {
    * speaker's dedupe memory (1,000 payments) is refused as a possible replay. A device not
    * connected here waits the longest step: its SUBSCRIBE makes everything due at once.
    */
-  private decide(id: string, device: string, now: number, taken: string[]): SendDecision {
+  private decide(id: string, device: string, attempt: number, now: number, taken: string[]): SendDecision {
     if (!this.mayRetry(device)) return 'away';
-    const verdict = this.take(id, device, now);
+    const verdict = this.take(id, device, attempt, now);
     if (verdict === 'ok') taken.push(id);
     if (verdict === 'device-full') this.backlogged.add(device);
     return verdict === 'ok' ? 'send' : verdict === 'device-full' ? 'hold' : 'later';
   }
 
-  private take(id: string, device: string, now: number): TakeVerdict {
-    return this.inFlight.take(id, device, now, this.connectedHere(device));
+  /** `attempt`: the copy's number (the outbox's `attempts` once it is sent), so its PUBACK names it. */
+  private take(id: string, device: string, attempt: number, now: number): TakeVerdict {
+    return this.inFlight.take(id, device, now, this.connectedHere(device), attempt);
   }
 
   /**
@@ -261,15 +262,19 @@ export class Dispatcher implements AckIntake {
     }
   }
 
-  /** A PUBACK for a notification: only the addressed device's own PUBACK counts as delivery. */
+  /**
+   * A PUBACK for a notification: only the addressed device's own PUBACK counts as delivery, and
+   * only for the copy it acknowledges. Every copy carries the same bytes, so which one it was is
+   * what this broker noted when it sent it (unknown for a copy it did not track: the outbox
+   * then takes the latest).
+   */
   private delivered(packet: PublishPacket | PubrelPacket | undefined, client: Client): void {
     if (packet?.cmd !== 'publish' || !packet.payload) return;
     const where = parseDeviceTopic(packet.topic);
     if (!where || where.leaf !== 'notify' || client?.id !== deviceClientId(where.deviceId)) return;
     const id = paymentIdOf(packet.payload as Buffer);
     if (!id) return;
-    this.inFlight.release(id);
-    this.outbox.recordDelivered(where.deviceId, id);
+    this.outbox.recordDelivered(where.deviceId, id, this.inFlight.release(id));
   }
 
   /**

@@ -11,6 +11,8 @@ export type TakeVerdict = 'ok' | 'already-out' | 'device-full';
 export class InFlight {
   /** payment id → its device */
   private readonly deviceOf = new Map<string, string>();
+  /** payment id → the attempt its copy out is, when the taker said: its PUBACK is for that copy. */
+  private readonly attemptOf = new Map<string, number>();
   /** device → (payment id → when its copy went out) */
   private readonly byDevice = new Map<string, Map<string, number>>();
 
@@ -22,14 +24,16 @@ export class InFlight {
   /**
    * Records a copy about to go out, or says why not. A device not connected to this broker
    * is not tracked: no PUBACK can come, and its next session is a fresh start (see forget).
+   * `attempt` is the copy's attempt number, handed back by release when its PUBACK comes.
    */
-  take(id: string, device: string, now: number, connected: boolean): TakeVerdict {
+  take(id: string, device: string, now: number, connected: boolean, attempt?: number): TakeVerdict {
     if (!connected) return 'ok';
     const at = this.byDevice.get(device)?.get(id);
     if (at !== undefined && now - at < this.timeoutMs) return 'already-out';
     if (at !== undefined) this.release(id);
     if (this.isFull(device, now)) return 'device-full';
     this.deviceOf.set(id, device);
+    if (attempt !== undefined) this.attemptOf.set(id, attempt);
     const copies = this.byDevice.get(device);
     if (copies) copies.set(id, now);
     else this.byDevice.set(device, new Map([[id, now]]));
@@ -49,18 +53,28 @@ export class InFlight {
     return [...this.byDevice.keys()].filter((device) => this.isFull(device, now));
   }
 
-  release(id: string): void {
+  /**
+   * The copy of `id` is no longer out (PUBACKed, lost or not sent). Returns its attempt, if
+   * known: a copy taken over after a timeout answers for the newer copy, which is what counts.
+   */
+  release(id: string): number | undefined {
     const device = this.deviceOf.get(id);
-    if (device === undefined) return;
+    if (device === undefined) return undefined;
+    const attempt = this.attemptOf.get(id);
     this.deviceOf.delete(id);
+    this.attemptOf.delete(id);
     const copies = this.byDevice.get(device)!;
     copies.delete(id);
     if (copies.size === 0) this.byDevice.delete(device);
+    return attempt;
   }
 
   /** The device went away: what it did not PUBACK is re-sent by aedes or by the outbox when it is back. */
   forget(device: string): void {
-    for (const id of this.byDevice.get(device)?.keys() ?? []) this.deviceOf.delete(id);
+    for (const id of this.byDevice.get(device)?.keys() ?? []) {
+      this.deviceOf.delete(id);
+      this.attemptOf.delete(id);
+    }
     this.byDevice.delete(device);
   }
 }

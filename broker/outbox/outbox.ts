@@ -18,7 +18,7 @@ import { ensureBrokerDir, registryFile } from '../data-dir.ts';
 import { openWalDatabase } from '../database.ts';
 import { newPaymentId } from '../../src/protocol/payment-ids.ts';
 import { GroupCommit } from './group-commit.ts';
-import { OUTBOX_SCHEMA } from './schema.ts';
+import { migrateOutbox, OUTBOX_SCHEMA } from './schema.ts';
 import { retryDelay } from './retry.ts';
 import { prepareStatements, type OutboxStatements } from './statements.ts';
 import {
@@ -82,11 +82,13 @@ export class Outbox {
   static open(dataDir: string, opts: OutboxOptions): Outbox {
     ensureBrokerDir(dataDir);
     const file = registryFile(dataDir);
-    let db: Database.Database;
+    let db: Database.Database | undefined;
     try {
       // An accepted payment must survive a power cut: every commit is fsynced (group commit pays for it).
       db = openWalDatabase(file, { synchronous: 'FULL', busyTimeoutMs: 2000, schema: OUTBOX_SCHEMA });
+      migrateOutbox(db);
     } catch (err) {
+      db?.close();
       throw new Error(`cannot open the payment outbox in ${file}: ${(err as Error).message}`, { cause: err });
     }
     return new Outbox(db, opts);
@@ -194,12 +196,15 @@ export class Outbox {
    * reboot. Its queue may be long, so the next copy (against a lost final ack) waits the
    * longest backoff step: re-sending delivered payments at the short steps only loads a
    * device that is behind.
+   *
+   * `attempt` is the copy the PUBACK acknowledges, if the dispatcher knows it: a PUBACK counts
+   * only for the latest copy, and only while the device has not answered it (statements.ts).
    */
-  recordDelivered(device: string, id: string): void {
+  recordDelivered(device: string, id: string, attempt?: number): void {
     this.commits.enqueue(() => {
       const now = this.now();
-      if (this.stmt.delivered.run({ now, later: now + this.opts.retry.maxMs, id, device }).changes > 0)
-        this.addEvent(id, now, 'delivered', 'delivered', null);
+      const change = { now, later: now + this.opts.retry.maxMs, id, device, attempt: attempt ?? null };
+      if (this.stmt.delivered.run(change).changes > 0) this.addEvent(id, now, 'delivered', 'delivered', null);
     });
   }
 
@@ -258,7 +263,7 @@ export class Outbox {
    */
   readonly tick = (
     limit: number,
-    decide: (id: string, device: string) => SendDecision = () => 'send',
+    decide: (id: string, device: string, attempt: number) => SendDecision = () => 'send',
     skipDevices: readonly string[] = [],
   ): { due: Publication[]; expired: string[] } => {
     const work = this.db
@@ -268,7 +273,7 @@ export class Outbox {
         for (const id of expired) this.addEvent(id, now, 'expired', 'expired', null);
         const due: Publication[] = [];
         for (const r of this.stmt.due.all({ now, limit, skip: JSON.stringify(skipDevices) })) {
-          const decision = decide(r.id, r.device);
+          const decision = decide(r.id, r.device, r.attempts + 1);
           // Waiting its turn behind the device's earlier payments: stays due, in order, untouched.
           if (decision === 'hold') continue;
           // Not sendable for a while: the same attempt, one step later (a copy is still out), or the longest step (the device is away).

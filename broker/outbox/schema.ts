@@ -3,6 +3,7 @@
  * per accepted payment, holding the exact signed notification it publishes on every attempt,
  * and an append-only history of what moved it.
  */
+import type Database from 'better-sqlite3';
 import type { PaymentView } from '../../src/api/types.ts';
 
 export const OUTBOX_SCHEMA = `
@@ -25,7 +26,10 @@ export const OUTBOX_SCHEMA = `
     finished_at      INTEGER,
     text             TEXT,
     reason           TEXT,
-    detail           TEXT
+    detail           TEXT,
+    -- The attempt (copy) the device's last audio-failed ack answered: a PUBACK of that copy or
+    -- an earlier one, processed after the ack, is old news (statements.ts, delivered).
+    answered_attempt INTEGER
   );
   -- Only pending payments have a next attempt: the dispatcher's scan reads just those.
   CREATE INDEX IF NOT EXISTS payments_due ON payments (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
@@ -40,6 +44,19 @@ export const OUTBOX_SCHEMA = `
   );
   CREATE INDEX IF NOT EXISTS payment_events_by_payment ON payment_events (payment_id, seq);
 `;
+
+/**
+ * Brings a payments table made by an older broker up to OUTBOX_SCHEMA (run after it, on every
+ * open). SQLite has no ADD COLUMN IF NOT EXISTS, so the table is asked what it has; inside an
+ * immediate transaction, so two processes opening one old file at once do not both add it.
+ * The added columns are nullable: an older broker sharing the file simply never writes them.
+ */
+export function migrateOutbox(db: Database.Database): void {
+  db.transaction(() => {
+    const columns = new Set((db.pragma('table_info(payments)') as { name: string }[]).map((c) => c.name));
+    if (!columns.has('answered_attempt')) db.exec('ALTER TABLE payments ADD COLUMN answered_attempt INTEGER');
+  }).immediate();
+}
 
 /**
  * A payments row with its columns renamed to camelCase by PAYMENT_COLUMNS: what the API shows

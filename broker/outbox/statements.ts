@@ -24,9 +24,15 @@ export function prepareStatements(db: Database.Database) {
       [string],
       { at: number; event: PaymentEventKind; status: PaymentStatus; detail: string | null }
     >('SELECT at, event, status, detail FROM payment_events WHERE payment_id = ? ORDER BY seq'),
-    delivered: db.prepare<[{ now: number; later: number; id: string; device: string }]>(
+    // A PUBACK counts only for the copy it acknowledges (@attempt; NULL when the dispatcher no
+    // longer knows, taken as the latest): not for an older copy once a newer one is out (that
+    // one's PUBACK will say it), and not for a copy the device has already answered with an
+    // audio-failed ack. A speaker PUBACKs before it plays, so such a PUBACK was sent before
+    // that ack and only reached the outbox after it: it must not undo the retry.
+    delivered: db.prepare<[{ now: number; later: number; id: string; device: string; attempt: number | null }]>(
       `UPDATE payments SET status = 'delivered', delivered_at = @now, updated_at = @now, next_attempt_at = max(next_attempt_at, @later)
-       WHERE id = @id AND device = @device AND status = 'queued'`,
+       WHERE id = @id AND device = @device AND status = 'queued'
+         AND attempts = coalesce(@attempt, attempts) AND attempts > coalesce(answered_attempt, 0)`,
     ),
     final: db.prepare<
       [
@@ -45,8 +51,12 @@ export function prepareStatements(db: Database.Database) {
          next_attempt_at = NULL
        WHERE id = @id AND device = @device AND (${PENDING} OR status = 'expired' OR (status = 'duplicate' AND @status IN ('played', 'summarized')))`,
     ),
+    // The ack does not say which copy it answers: the latest one out is taken. Should it have
+    // answered an earlier copy, the latest copy's PUBACK is ignored and the payment is simply
+    // re-sent at the short step: more copies, never a lost payment.
     retryLater: db.prepare<[{ detail: string; now: number; next: number; id: string; device: string }]>(
-      `UPDATE payments SET status = 'queued', detail = @detail, updated_at = @now, next_attempt_at = @next WHERE id = @id AND device = @device AND ${PENDING}`,
+      `UPDATE payments SET status = 'queued', detail = @detail, updated_at = @now, next_attempt_at = @next, answered_attempt = attempts
+       WHERE id = @id AND device = @device AND ${PENDING}`,
     ),
     dueNow: db.prepare<[{ now: number; device: string }]>(
       `UPDATE payments SET next_attempt_at = @now WHERE device = @device AND status = 'queued' AND next_attempt_at > @now`,
