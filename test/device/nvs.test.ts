@@ -1,5 +1,5 @@
 /**
- * NVS drivers through their public interface: the contract both drivers keep, the core's
+ * NVS drivers through their public interface: the contract every driver keeps (memory, file, IndexedDB), the core's
  * bookkeeping of changes (through a driver of our own), then the file driver's own duties
  * (journal and snapshot, atomic writes, coalescing, compaction, recovery from crashes and
  * corruption, stale temps and write errors) against a real temp directory.
@@ -12,6 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StagedNvs, type Nvs, type NvsChanges } from '../../device/drivers/nvs.ts';
 import { JOURNAL_LIMIT_BYTES, NVS_FORMAT, openFileNvs, type FileNvsOptions } from '../../device/drivers/nvs-file.ts';
 import { createMemoryNvs } from '../../device/drivers/nvs-memory.ts';
+import { openIndexedDbNvs } from '../../device/drivers/browser/nvs-indexeddb.ts';
+import { IDBFactory } from 'fake-indexeddb';
 import { captureLog, LEVEL } from '../fixtures/capture-log.ts';
 
 let dir: string;
@@ -72,6 +74,16 @@ const drivers: [string, (initial?: Record<string, unknown>) => Promise<Nvs>][] =
     'file',
     async (initial) => {
       const nvs = await openFileNvs(file);
+      if (initial) await nvs.set(initial);
+      return nvs;
+    },
+  ],
+  [
+    // The browser board's driver, on fake-indexeddb (a fresh database per test); it runs on
+    // Chromium's real IndexedDB in the console tests.
+    'IndexedDB',
+    async (initial) => {
+      const nvs = await openIndexedDbNvs('payspeaker-nvs-contract', new IDBFactory());
       if (initial) await nvs.set(initial);
       return nvs;
     },
