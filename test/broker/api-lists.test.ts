@@ -12,7 +12,7 @@ import { BACKEND_PUBLIC_KEY_FILE } from '../../broker/backend-keys.ts';
 import { brokerDir } from '../../broker/data-dir.ts';
 import { VERSION } from '../../src/version.ts';
 import { CliProcess, runCli } from '../support/cli.ts';
-import { backendCredentials, provision, tempDataDir } from './helpers.ts';
+import { provision, tempDataDir, startSecureService } from './helpers.ts';
 
 let dir: string;
 let broker: RunningBroker;
@@ -40,15 +40,7 @@ async function pay(device: string, amount: number): Promise<string> {
 }
 
 beforeAll(async () => {
-  dir = tempDataDir();
-  broker = await startBroker({
-    port: 0,
-    wsPort: null,
-    security: { mode: 'secure', dataDir: dir },
-    service: { dataDir: dir, httpPort: 0, retry: { baseMs: 300, maxMs: 1000 }, pollMs: 50 },
-  });
-  api = broker.service!.httpUrl!;
-  token = backendCredentials(dir).password;
+  ({ dir, broker, api, token } = await startSecureService({ retry: { baseMs: 300, maxMs: 1000 }, pollMs: 50 }));
   const config = path.join(dir, 'SPK-LIST.json');
   const r = await runCli(['provision', 'SPK-LIST', '--data', dir, '--broker', broker.mqttUrl, '--out', config]);
   expect(r.code, r.stderr).toBe(0);

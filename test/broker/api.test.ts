@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../broker/broker.ts';
 import { openRegistry } from '../../broker/registry.ts';
 import { CliProcess, runCli } from '../support/cli.ts';
-import { backendCredentials, tempDataDir } from './helpers.ts';
+import { tempDataDir, startSecureService } from './helpers.ts';
 
 let dir: string;
 let broker: RunningBroker;
@@ -64,15 +64,7 @@ const pay = (patch: Record<string, unknown> = {}, headers?: Record<string, strin
   );
 
 beforeAll(async () => {
-  dir = tempDataDir();
-  broker = await startBroker({
-    port: 0,
-    wsPort: null,
-    security: { mode: 'secure', dataDir: dir },
-    service: { dataDir: dir, httpPort: 0, retry: { baseMs: 300, maxMs: 1000 }, pollMs: 50 },
-  });
-  api = broker.service!.httpUrl!;
-  token = backendCredentials(dir).password;
+  ({ dir, broker, api, token } = await startSecureService({ retry: { baseMs: 300, maxMs: 1000 }, pollMs: 50 }));
   await startSpeaker('SPK-API');
   await provisioned('SPK-LATE');
   await provisioned('SPK-GONE');

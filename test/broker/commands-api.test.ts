@@ -15,7 +15,7 @@ import { Speaker } from '../../device/speaker.ts';
 import { createHeadlessBoard, type HeadlessBoard } from '../../device/boards/headless.ts';
 import { Trust } from '../../device/trust.ts';
 import { until } from '../support/mqtt.ts';
-import { backendCredentials, provision, tempDataDir } from './helpers.ts';
+import { provision, tempDataDir, startSecureService } from './helpers.ts';
 
 let dir: string;
 let broker: RunningBroker;
@@ -40,15 +40,7 @@ async function call(method: string, url: string, body?: unknown, auth = true) {
 const volume = () => board.nvs.get<number>('settings.volume');
 
 beforeAll(async () => {
-  dir = tempDataDir();
-  broker = await startBroker({
-    port: 0,
-    wsPort: null,
-    security: { mode: 'secure', dataDir: dir },
-    service: { dataDir: dir, httpPort: 0 },
-  });
-  api = broker.service!.httpUrl!;
-  token = backendCredentials(dir).password;
+  ({ dir, broker, api, token } = await startSecureService());
   const creds = provision(dir, 'SPK-CMD');
   provision(dir, 'SPK-OFF');
   provision(dir, 'SPK-GONE');

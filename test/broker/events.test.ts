@@ -15,7 +15,7 @@ import { DEFAULT_RETRY } from '../../broker/outbox/retry.ts';
 import { VERSION } from '../../src/version.ts';
 import type { Logger } from '../../src/log.ts';
 import { CliProcess, runCli } from '../support/cli.ts';
-import { backendCredentials, tempDataDir } from './helpers.ts';
+import { backendCredentials, tempDataDir, startSecureService } from './helpers.ts';
 
 interface SseEvent {
   event: string;
@@ -138,15 +138,7 @@ async function pay(device: string, amount: number): Promise<string> {
 }
 
 beforeAll(async () => {
-  dir = tempDataDir();
-  broker = await startBroker({
-    port: 0,
-    wsPort: null,
-    security: { mode: 'secure', dataDir: dir },
-    service: { dataDir: dir, httpPort: 0, retry: { baseMs: 300, maxMs: 1000 }, pollMs: 50 },
-  });
-  api = broker.service!.httpUrl!;
-  token = backendCredentials(dir).password;
+  ({ dir, broker, api, token } = await startSecureService({ retry: { baseMs: 300, maxMs: 1000 }, pollMs: 50 }));
   await startSpeaker('SPK-EV1');
 }, 60_000);
 

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { startBroker, type RunningBroker } from '../../broker/broker.ts';
+import type { ServiceOptions } from '../../broker/service.ts';
 import { openRegistry } from '../../broker/registry.ts';
 import { provisionDevice, readBackendCredentials, type Credentials } from '../../broker/credentials.ts';
 import { topics } from '../../src/protocol/index.ts';
@@ -31,6 +32,20 @@ export async function startSecureBroker(
     log,
     security: { mode: 'secure', dataDir, revocationPollMs },
   });
+}
+
+/** A secure broker with its notification service (API on an ephemeral port), and the backend's token for it. */
+export async function startSecureService(
+  service: Partial<Omit<ServiceOptions, 'dataDir' | 'httpPort'>> = {},
+): Promise<{ dir: string; broker: RunningBroker; api: string; token: string }> {
+  const dir = tempDataDir();
+  const broker = await startBroker({
+    port: 0,
+    wsPort: null,
+    security: { mode: 'secure', dataDir: dir },
+    service: { dataDir: dir, httpPort: 0, ...service },
+  });
+  return { dir, broker, api: broker.service!.httpUrl!, token: backendCredentials(dir).password };
 }
 
 /** Provisions through the library, as `payspeaker provision` does, and returns the credentials. */

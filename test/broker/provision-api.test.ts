@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../broker/broker.ts';
 import { backendPublicKeyFile } from '../../broker/data-dir.ts';
-import { backendCredentials, closed, connectDevice, end, tempDataDir } from './helpers.ts';
+import { closed, connectDevice, end, tempDataDir, startSecureService } from './helpers.ts';
 
 let dir: string;
 let broker: RunningBroker;
@@ -23,15 +23,7 @@ async function provisionCall(id: string, query = '', auth = true) {
 }
 
 beforeAll(async () => {
-  dir = tempDataDir();
-  broker = await startBroker({
-    port: 0,
-    wsPort: null,
-    security: { mode: 'secure', dataDir: dir },
-    service: { dataDir: dir, httpPort: 0 },
-  });
-  api = broker.service!.httpUrl!;
-  token = backendCredentials(dir).password;
+  ({ dir, broker, api, token } = await startSecureService());
 });
 
 afterAll(async () => {
