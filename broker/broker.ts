@@ -8,6 +8,7 @@
  * broker-limits.ts, and the log lines about clients and refused connections are broker-logs.ts.
  */
 import tls from 'node:tls';
+import type { KeyObject } from 'node:crypto';
 import { Aedes, type AedesOptions } from 'aedes';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
@@ -86,6 +87,12 @@ export interface BrokerOptions {
   wsOrigins?: readonly string[];
   /** With `tls`: do not open the plain MQTT and ws listeners; mqttUrl is then the mqtts URL. */
   tlsOnly?: boolean;
+  /**
+   * The backend key that signs time answers when there is no data directory to load it from:
+   * a fleet's embedded broker, whose speakers trust the key made for the run (otherwise they
+   * refuse the unsigned answers and ask again and again, 10,000 at a time).
+   */
+  timeKey?: KeyObject;
 }
 
 export interface BrokerTlsOptions {
@@ -197,7 +204,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
     // Time for speakers whose clock lost power (clock-service.ts), signed with the backend key
     // wherever this broker has one (secure mode, or the notification service's data dir).
     const keyDir = opts.security?.mode === 'secure' ? opts.security.dataDir : opts.service?.dataDir;
-    const timeKey = keyDir ? loadOrCreateBackendKeys(brokerDir(keyDir)).privateKey : null;
+    const timeKey = keyDir ? loadOrCreateBackendKeys(brokerDir(keyDir)).privateKey : (opts.timeKey ?? null);
     stopClock = startClockService(aedes, { sign: timeKey ? (a) => signTimeAnswer(a, timeKey) : undefined, log });
     if (opts.service) {
       // GET /v1/info shows the listeners: service.ts hands these parts on to the HTTP API as its fleet (FleetView.mqtt).

@@ -8,6 +8,7 @@
  * and kind (acked, rejected, malformed ack, malformed state) per second, then a count, with the
  * text a device sent (payment id, reason, detail, spoken text) cut to 200 characters.
  */
+import { subscribeInternal } from './internal-subscribe.ts';
 import type { Aedes, AedesPublishPacket } from 'aedes';
 import { isDeviceId, parseAck, parseDeviceTopic, topics, type Ack, type AckStatus } from '../src/protocol/index.ts';
 import type { Logger } from '../src/log.ts';
@@ -60,16 +61,7 @@ export class PlaybackTracker {
   /** Subscribes inside the broker: no extra connection, sees every device. */
   attach(aedes: Aedes): Promise<void> {
     const subscribe = (topic: string, handle: (packet: AedesPublishPacket) => void) =>
-      new Promise<void>((resolve) =>
-        aedes.subscribe(
-          topic,
-          (packet, done) => {
-            handle(packet);
-            done();
-          },
-          resolve,
-        ),
-      );
+      subscribeInternal(aedes, topic, handle);
     // aedes emits clientDisconnect after removing the client, so a listener already sees it offline.
     aedes.on('client', (client) => this.onPresence(client.id));
     aedes.on('clientDisconnect', (client) => this.onPresence(client.id));

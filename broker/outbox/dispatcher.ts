@@ -8,6 +8,7 @@ import type { Aedes, AedesPublishPacket, Client, PublishPacket, PubrelPacket, Su
 import { parseAck, parseDeviceTopic, topics, type Ack } from '../../src/protocol/index.ts';
 import type { AckIntake } from '../ack-intake.ts';
 import { deviceClientId, deviceOfClientId } from '../auth.ts';
+import { subscribeInternal } from '../internal-subscribe.ts';
 import { clip, ThrottledLog } from '../log-throttle.ts';
 import type { Logger } from '../../src/log.ts';
 import { InFlight, type TakeVerdict } from './in-flight.ts';
@@ -95,16 +96,7 @@ export class Dispatcher implements AckIntake {
     this.aedes.on('ack', this.onPuback);
     this.aedes.on('subscribe', this.onSubscribe);
     this.aedes.on('clientDisconnect', this.onDisconnect);
-    await new Promise<void>((resolve) =>
-      this.aedes.subscribe(
-        topics.allAcks,
-        (packet, done) => {
-          this.acked(packet);
-          done();
-        },
-        resolve,
-      ),
-    );
+    await subscribeInternal(this.aedes, topics.allAcks, (packet) => this.acked(packet));
     this.timer = setInterval(() => this.poll(), this.pollMs);
     this.timer.unref();
   }
