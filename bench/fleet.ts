@@ -9,60 +9,48 @@
  * creation → PCM ready, corrected for coordinated omission), then --rate max with --window
  * payments outstanding (capacity). The ratios (b)/(a) and (b)/(c) compare capacity (heard/s at
  * max) and latency at the first fixed rate.
+ * Before the first load each fleet settles and warms up (--warmup, tools/fleet/warmup.ts), and
+ * every fixed-rate row shows the generator's lag behind its schedule beside the latency it is in.
  * Usage: npm run bench [-- --devices 10000] [-- --rate 1000[,5000]] [-- --duration 10s]
- *        [-- --max-duration 10s] [-- --window 1000] [-- --only a,b,c] [-- --json] [-- --save FILE.json]
+ *        [-- --max-duration 10s] [-- --window 1000] [-- --warmup 2s] [-- --only a,b,c] [-- --json] [-- --save FILE.json]
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { FLEET_DEFAULTS, runFleet, type FleetOptions } from '../tools/fleet/run.ts';
-import { describeLoad, withoutCurves, type FleetReport, type LoadReport } from '../tools/fleet/report.ts';
-import type { Load } from '../tools/fleet/generator.ts';
-import { parseDuration } from '../tools/cli/duration.ts';
+import { withoutCurves, type FleetReport } from '../tools/fleet/report.ts';
 import { findMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
+import {
+  count,
+  fleetFlags,
+  fleetPlan,
+  fmt,
+  loadTable,
+  machine as machineInfo,
+  progress,
+  ratio,
+  runLabelled,
+  showRatio,
+  warmupLines,
+} from './fleet-common.ts';
 
 const { values } = parseArgs({
   options: {
-    devices: { type: 'string', default: '10000' },
-    rate: { type: 'string', default: '1000' },
-    duration: { type: 'string', default: '10s' },
-    'max-duration': { type: 'string', default: '10s' },
-    window: { type: 'string', default: '1000' },
-    drain: { type: 'string', default: '10s' },
+    ...fleetFlags({ devices: '10000', duration: '10s', drain: '10s' }),
     only: { type: 'string', default: 'a,b,c' },
-    json: { type: 'boolean', default: false },
     save: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
-    'Usage: npm run bench [-- --devices 10000] [-- --rate 1000[,5000]] [-- --duration 10s] [-- --max-duration 10s] [-- --window 1000] [-- --drain 10s] [-- --only a,b,c] [-- --json] [-- --save FILE.json]\n',
+    'Usage: npm run bench [-- --devices 10000] [-- --rate 1000[,5000]] [-- --duration 10s] [-- --max-duration 10s] [-- --window 1000] [-- --drain 10s] [-- --warmup 2s] [-- --only a,b,c] [-- --json] [-- --save FILE.json]\n',
   );
   process.exit(0);
 }
 
-const count = (text: string, flag: string) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got ${text}`);
-  return n;
-};
-const devices = count(values.devices, '--devices');
-const window = count(values.window, '--window');
 const rates = values.rate.split(',').map((r) => count(r.trim(), '--rate'));
-const loads: Load[] = [
-  ...rates.map((rate) => ({ rate, durationMs: parseDuration(values.duration, '--duration'), window })),
-  { rate: 'max', durationMs: parseDuration(values['max-duration'], '--max-duration'), window },
-];
+const base = fleetPlan(values, rates);
+const { devices, loads } = base;
 const only = new Set(values.only.split(',').map((s) => s.trim()));
-const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
-const base: Omit<FleetOptions, 'mode' | 'brokerUrl'> = {
-  ...FLEET_DEFAULTS,
-  devices,
-  loads,
-  drainMs: parseDuration(values.drain, '--drain'),
-};
 
 /** Mosquitto, installed with apt-get if it is missing and this is a Debian-like machine run as root. */
 function mosquittoBinary(): string | null {
@@ -84,29 +72,17 @@ function mosquittoBinary(): string | null {
   return findMosquitto();
 }
 
-async function fleet(label: string, opts: FleetOptions): Promise<FleetReport> {
-  progress(
-    `${label}: ${devices} ${opts.mode === 'raw' ? 'raw MQTT clients' : 'speakers'}; loads ${loads.map(describeLoad).join(', then ')}`,
-  );
-  const started = performance.now();
-  const report = await runFleet(opts);
-  progress(
-    `${label}: done in ${((performance.now() - started) / 1000).toFixed(0)} s (connect ${report.connect.seconds} s)`,
-  );
-  return report;
-}
-
 const reports: Record<string, FleetReport> = {};
 let mosquittoVersion: string | null = null;
-if (only.has('a')) reports.a = await fleet('(a) raw MQTT, aedes', { ...base, mode: 'raw', brokerUrl: null });
-if (only.has('b')) reports.b = await fleet('(b) speakers, aedes', { ...base, mode: 'speakers', brokerUrl: null });
+if (only.has('a')) reports.a = await runLabelled('(a) raw MQTT, aedes', { ...base, mode: 'raw', brokerUrl: null });
+if (only.has('b')) reports.b = await runLabelled('(b) speakers, aedes', { ...base, mode: 'speakers', brokerUrl: null });
 if (only.has('c')) {
   const bin = mosquittoBinary();
   if (bin) {
     const mosquitto = await startMosquitto(bin);
     mosquittoVersion = mosquitto.version;
     try {
-      reports.c = await fleet(`(c) speakers, ${mosquitto.version}`, {
+      reports.c = await runLabelled(`(c) speakers, ${mosquitto.version}`, {
         ...base,
         mode: 'speakers',
         brokerUrl: mosquitto.url,
@@ -119,8 +95,6 @@ if (only.has('c')) {
 
 const capacity = (r: FleetReport | undefined) => r?.loads.at(-1)?.heardPerSecond ?? NaN;
 const fixed = (r: FleetReport | undefined) => r?.loads[0];
-const ratio = (x: number | undefined, y: number | undefined) =>
-  x !== undefined && y !== undefined && y > 0 ? Math.round((x / y) * 100) / 100 : null;
 const ratios = {
   capacity: {
     bOverA: ratio(capacity(reports.b), capacity(reports.a)),
@@ -136,25 +110,12 @@ const ratios = {
   },
 };
 
-const machine = {
-  node: process.version,
-  cpus: os.cpus().length,
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
-};
+const machine = machineInfo();
 const json = `${JSON.stringify({ machine, mosquitto: mosquittoVersion, devices, loads, reports: Object.fromEntries(Object.entries(reports).map(([k, r]) => [k, withoutCurves(r)])), ratios })}\n`;
 if (values.save) fs.writeFileSync(values.save, json);
 process.stdout.write(values.json ? json : table());
 
 function table(): string {
-  const f = (x: number | undefined) =>
-    x === undefined || !Number.isFinite(x)
-      ? '—'
-      : Number.isInteger(x) || x >= 100
-        ? x.toFixed(0)
-        : x < 10
-          ? x.toFixed(2)
-          : x.toFixed(1);
   const names: Record<string, string> = {
     a: '(a) raw MQTT, aedes',
     b: '(b) speakers, aedes',
@@ -170,30 +131,15 @@ function table(): string {
   for (const [k, r] of Object.entries(reports)) {
     const c = r.cpuMsPerPayment;
     lines.push(
-      `${names[k]!.padEnd(32)} ${f(r.connect.seconds).padStart(9)} ${f(r.memory.perDeviceKB.rssConnected).padStart(10)}   ${[c.workers, c.broker ?? undefined, c.generator].map(f).join(', ')}`,
+      `${names[k]!.padEnd(32)} ${fmt(r.connect.seconds).padStart(9)} ${fmt(r.memory.perDeviceKB.rssConnected).padStart(10)}   ${[c.workers, c.broker, c.generator].map(fmt).join(', ')}`,
     );
   }
-  for (const [i, load] of loads.entries()) {
-    lines.push(
-      '',
-      `load: ${describeLoad({ rate: load.rate, window: load.rate === 'max' ? load.window : null })} for ${load.durationMs / 1000} s; latency ms, creation → PCM ready (raw: received), corrected`,
-    );
-    lines.push(
-      `${'fleet'.padEnd(32)} ${['sent', 'heard/s', 'lost', 'dup', 'p50', 'p90', 'p99', 'max'].map((h) => h.padStart(8)).join('')}`,
-    );
-    for (const [k, r] of Object.entries(reports)) {
-      const l: LoadReport = r.loads[i]!;
-      const c = l.latency.corrected;
-      lines.push(
-        `${names[k]!.padEnd(32)} ${[l.sent, l.heardPerSecond, l.lost, l.duplicates, c.p50, c.p90, c.p99, c.max].map((x) => f(x).padStart(8)).join('')}`,
-      );
-    }
-  }
-  const show = (x: number | null) => (x === null ? '—' : `${x}`);
+  lines.push('', ...warmupLines(reports, names));
+  for (const [i, load] of loads.entries()) lines.push('', ...loadTable(load, i, reports, names));
   lines.push(
     '',
-    `ratios (b)/(a), (b)/(c): capacity (heard/s at max) ${show(ratios.capacity.bOverA)}, ${show(ratios.capacity.bOverC)}; ` +
-      `p50 at ${rates[0]}/s ${show(ratios.p50AtFirstRate.bOverA)}, ${show(ratios.p50AtFirstRate.bOverC)}; p99 ${show(ratios.p99AtFirstRate.bOverA)}, ${show(ratios.p99AtFirstRate.bOverC)}`,
+    `ratios (b)/(a), (b)/(c): capacity (heard/s at max) ${showRatio(ratios.capacity.bOverA)}, ${showRatio(ratios.capacity.bOverC)}; ` +
+      `p50 at ${rates[0]}/s ${showRatio(ratios.p50AtFirstRate.bOverA)}, ${showRatio(ratios.p50AtFirstRate.bOverC)}; p99 ${showRatio(ratios.p99AtFirstRate.bOverA)}, ${showRatio(ratios.p99AtFirstRate.bOverC)}`,
     '',
   );
   return lines.join('\n');

@@ -7,7 +7,7 @@
  */
 // eventemitter3, not node:events: the firmware also runs in a browser tab, where node:events does not exist.
 import { EventEmitter } from 'eventemitter3';
-import mqtt, { type IClientOptions, type MqttClient, type IClientPublishOptions } from 'mqtt';
+import mqtt, { type IClientOptions, type IClientPublishOptions } from 'mqtt';
 import { disableNagle } from '../src/mqtt/no-delay.ts';
 import { describeTlsError } from '../src/mqtt/tls-errors.ts';
 import { describeWrongPort } from '../src/mqtt/wrong-port.ts';
@@ -33,6 +33,35 @@ export interface ConnectionOptions {
   backoff?: Backoff;
   /** Takes every incoming message; its PUBACK goes back only once this resolves. */
   intake: (topic: string, payload: Uint8Array) => Promise<void>;
+  /** How the MQTT client and its socket are made; default MQTT.js's own `mqtt.connect`. */
+  transport?: MqttTransport;
+}
+
+/**
+ * Makes the MQTT client for `brokerUrl` with these options, as `mqtt.connect` does. The board
+ * or tool that boots the speaker may open the socket its own way (a fleet binds each one to a
+ * source address of its choosing); every check above the socket stays the firmware's.
+ */
+export type MqttTransport = (brokerUrl: string, options: IClientOptions) => MqttLink;
+
+/**
+ * What this connection uses of an MQTT client. MQTT.js's MqttClient is one; a fleet may bring a
+ * lighter one (tools/fleet/light-mqtt) that keeps the same rules: messages handed over one at a
+ * time with the PUBACK after `done`, QoS 1 publishes resolved on their PUBACK.
+ */
+export interface MqttLink {
+  readonly connected: boolean;
+  readonly stream: { destroy(): void };
+  /** Assigned by the connection: every incoming PUBLISH, and `done` when it may be PUBACKed (method syntax: MQTT.js's packet type is wider). */
+  handleMessage(packet: { topic: string; payload: Uint8Array | string }, done: (err?: Error) => void): void;
+  on(event: 'connect' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error & { code?: string | number }) => void): unknown;
+  publishAsync(topic: string, payload: string, options: IClientPublishOptions): Promise<unknown>;
+  subscribeAsync(topics: string[], options: { qos: 1 }): Promise<unknown>;
+  endAsync(force?: boolean): Promise<unknown>;
+  readonly incomingStore?: IClientOptions['incomingStore'];
+  readonly outgoingStore?: IClientOptions['outgoingStore'];
+  reconnect(stores: Pick<IClientOptions, 'incomingStore' | 'outgoingStore'>): unknown;
 }
 
 /** 20 s: a black-holed link is noticed, by the broker and by us, within 30 s (why: FirmwareSettings.keepaliveMs). */
@@ -42,13 +71,13 @@ export const DEFAULT_KEEPALIVE_MS = 20_000;
 const GOODBYE_MS = 2000;
 
 export class Connection extends EventEmitter<{ online: []; offline: [] }> {
-  private client: MqttClient | null = null;
+  private client: MqttLink | null = null;
   private retryTimer: Timer | null = null;
   private stopping = false;
   private readonly backoff: Backoff;
   /** Publishes made before start() wait here instead of being lost. */
-  private readonly started: Promise<MqttClient>;
-  private markStarted!: (client: MqttClient) => void;
+  private readonly started: Promise<MqttLink>;
+  private markStarted!: (client: MqttLink) => void;
   /** Set while stopping: messages are no longer taken (nor PUBACKed), so the broker keeps them. */
   private closedForIntake = false;
   /** Publishes waiting to be made again after the next connect (or to give up on stop). */
@@ -71,7 +100,8 @@ export class Connection extends EventEmitter<{ online: []; offline: [] }> {
 
   start(): void {
     const { opts } = this;
-    const client = mqtt.connect(opts.brokerUrl, {
+    const connect: MqttTransport = opts.transport ?? mqtt.connect;
+    const client = connect(opts.brokerUrl, {
       clientId: opts.clientId,
       clean: false, // the broker keeps QoS 1 notifications for us while we are away
       // Whole seconds on the wire (MQTT 3.1.1 §3.1.2.10); 0 would turn keep-alive off, so at least 1.

@@ -15,7 +15,7 @@ import type { Voice } from '../src/voice/voice.ts';
 import { silentLogger, type Logger } from '../src/logger.ts';
 import { VERSION } from '../src/version.ts';
 import { Announcer } from './announcer.ts';
-import { Connection } from './connection.ts';
+import { Connection, type MqttTransport } from './connection.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { Trust } from './trust.ts';
 import {
@@ -49,6 +49,8 @@ export interface SpeakerOptions {
   settings?: Partial<FirmwareSettings>;
   /** Extra MQTT.js options (credentials, timings in tests). */
   mqtt?: IClientOptions;
+  /** How the MQTT socket is opened (connection.ts); default MQTT.js's own. */
+  transport?: MqttTransport;
   /** Reconnect timing (defaults: 1 s to 60 s, full jitter); tests inject their randomness. */
   backoff?: BackoffOptions;
   /** Which notifications may be spoken. Without it signatures are not checked (a warning says so). */
@@ -102,6 +104,7 @@ export class Speaker extends EventEmitter<{ event: [SpeakerEvent] }> {
       subscriptions: () => [...routes.keys()],
       keepaliveMs: opts.settings?.keepaliveMs,
       mqtt: opts.mqtt,
+      transport: opts.transport,
       backoff: new Backoff(opts.backoff),
       intake: async (topic, payload) => {
         const take = routes.get(topic);

@@ -14,6 +14,7 @@ import type { FirmwareSettings } from '../context.ts';
 import { Speaker } from '../speaker.ts';
 import { OtaExtension } from '../extensions/ota.ts';
 import type { Trust } from '../trust.ts';
+import type { MqttTransport } from '../connection.ts';
 import { openBoard, type BoardKind, type BoardSetup } from './boards.ts';
 import { loadImageVoice } from './voice.ts';
 
@@ -38,6 +39,8 @@ export interface SpeakerRecipe {
   credentials?: { username: string; password: string } | null;
   /** PEM of the CA the broker's certificate must be signed by (mqtts://, wss://); null: the system's CAs. */
   ca?: string | null;
+  /** How the MQTT socket is opened; default MQTT.js's own (a fleet binds source addresses). */
+  transport?: MqttTransport;
   /** Reported in the retained state; default the package version (an installed image passes its own). */
   firmwareVersion?: string;
   log?: Logger;
@@ -65,6 +68,7 @@ export async function composeSpeaker(recipe: SpeakerRecipe): Promise<ComposedSpe
     trust: recipe.trust,
     firmwareVersion: recipe.firmwareVersion,
     platformExtensions: (ctx) => [new OtaExtension(ctx)],
+    transport: recipe.transport,
     ...(Object.keys(mqtt).length > 0 ? { mqtt } : {}),
   });
   return { speaker, board };

@@ -76,8 +76,10 @@ export class PresenceExtension implements Extension {
   show(): void {
     const { ctx } = this;
     ctx.board.led.set(ctx.machine.state);
+    // Boards without a display (a fleet's headless speakers) skip formatting it after every payment.
+    if (!ctx.board.display) return;
     const last = ctx.payments.lastPayment();
-    ctx.board.display?.show({
+    ctx.board.display.show({
       device: ctx.id,
       state: ctx.machine.state,
       volume: ctx.volume.level,

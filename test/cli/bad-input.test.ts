@@ -263,6 +263,27 @@ const rows: Row[] = [
   { command: 'fleet', what: 'bad count', args: () => ['fleet', '--devices', '0'], code: USAGE },
   {
     command: 'fleet',
+    what: 'source address that is not an IP address',
+    args: () => ['fleet', '--source-addresses', 'nonsense'],
+    code: USAGE,
+    stderr: /--source-addresses: "nonsense" is not an IP address/,
+  },
+  {
+    command: 'fleet',
+    what: 'reconnect storm that is not a duration',
+    args: () => ['fleet', '--reconnect-storm', 'abc'],
+    code: USAGE,
+    stderr: /--reconnect-storm "abc" is not a duration/,
+  },
+  {
+    command: 'fleet',
+    what: 'reconnect storm after the load',
+    args: () => ['fleet', '--reconnect-storm', '20s', '--duration', '10s'],
+    code: USAGE,
+    stderr: /--reconnect-storm 20s is not within the load/,
+  },
+  {
+    command: 'fleet',
     what: 'broker unreachable',
     args: () => ['fleet', '--devices', '2', '--duration', '1s', '--broker', CLOSED_MQTT],
     code: UNREACHABLE,

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRegistry } from '../../broker/registry.ts';
-import { BIN, cleanEnv, type RunResult } from '../support/cli.ts';
+import { BIN, cleanEnv, collect, type RunResult } from '../support/cli.ts';
 
 /**
  * Runs the CLI with stdout on a pipe whose reading end this side closes: at once (`true`
@@ -89,15 +89,7 @@ describe('a closed stdout', () => {
 
   it('works through a shell pipeline into head, as a user types it', async () => {
     const script = `"${process.execPath}" "${BIN}" devices --data "${dataDir}" | head -1; echo "exit=\${PIPESTATUS[0]}" >&2`;
-    const result = await new Promise<RunResult>((resolve, reject) => {
-      const child = spawn('bash', ['-c', script], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d));
-      child.stderr.on('data', (d: Buffer) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const result = await collect(spawn('bash', ['-c', script], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
     expect(result.stderr.trim()).toBe('exit=0');
   });

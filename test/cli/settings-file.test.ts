@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, runCli, type RunResult } from '../support/cli.ts';
+import { BIN, cleanEnv, collect, runCli, type RunResult } from '../support/cli.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -36,20 +36,13 @@ function withSettings(content: string): string {
  */
 function runUnprivileged(args: string[], cwd: string): Promise<RunResult> {
   const asRoot = process.getuid?.() === 0;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd,
-      env: cleanEnv({ HOME: cwd }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(asRoot && { uid: 65534, gid: 65534 }),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: cleanEnv({ HOME: cwd }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(asRoot && { uid: 65534, gid: 65534 }),
   });
+  return collect(child);
 }
 
 describe('the settings file', () => {

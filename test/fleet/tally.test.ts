@@ -27,6 +27,15 @@ describe('Tally', () => {
     expect(t.heard).toBe(3);
   });
 
+  it("records the generator's lag behind its schedule (published - intended) for every payment sent, heard or not", () => {
+    const t = new Tally();
+    t.recordSent(0, 1000, 1000.25); // 0.25 ms late
+    t.recordSent(1, 1010, 1012); // 2 ms late
+    t.recordSent(2, 1020, 1019.9); // a hair early (clock rounding): counted as on time
+    expect(t.lag.totalCount).toBe(3);
+    expect([t.lag.minNonZeroValue, t.lag.maxValue, t.lag.getValueAtPercentile(0)]).toEqual([250, 2000, 0]);
+  });
+
   it('counts a second hearing as a duplicate, and an unknown sequence number or a missing time as unknown', () => {
     const t = new Tally();
     t.recordSent(0, 0, 0);

@@ -1,6 +1,6 @@
 /** Runs the real `payspeaker` CLI as a child process, the way a user does. */
 import { ChildLines } from './child-lines.ts';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,18 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   );
   // Brokers in parallel test files (or the developer's own on 8081) must not fight over the API port.
   return { ...env, PAYSPEAKER_DATA_DIR: DATA_DIR, PAYSPEAKER_HTTP_PORT: '0', ...extra };
+}
+
+/** A child's whole stdout and stderr, and its exit code, once it has closed (spawned with stdout and stderr piped). */
+export function collect(child: ChildProcess): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 export function runCli(

@@ -1,16 +1,31 @@
 /**
  * Forks one of the fleet's TypeScript entry points (worker.ts, broker-host.ts) as a Node
- * process with tsx, wherever the user runs payspeaker from, and talks to it over IPC.
+ * process — compiled once by esbuild (compiled.ts says why), or with tsx — wherever the user
+ * runs payspeaker from, and talks to it over IPC.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { compiledEntry } from './compiled.ts';
 
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
-export function forkEntry(file: string, execArgv: string[] = []): ChildProcess {
-  return fork(new URL(file, import.meta.url).pathname, [], {
-    execArgv: ['--import', tsx, ...execArgv],
+/**
+ * `PAYSPEAKER_FLEET_PROFILE=DIR` has every forked process (workers, the embedded broker) write a
+ * V8 CPU profile into DIR when it exits: how the figures in docs/BENCHMARKS.md were explained.
+ * (Node refuses `--cpu-prof` in NODE_OPTIONS, so it cannot be passed from outside.)
+ */
+function profiling(): string[] {
+  const dir = process.env.PAYSPEAKER_FLEET_PROFILE;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+}
+
+export function forkEntry(file: string, execArgv: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const source = new URL(file, import.meta.url).pathname;
+  const compiled = compiledEntry(source);
+  return fork(compiled ?? source, [], {
+    env: { ...process.env, ...env },
+    execArgv: [...(compiled ? ['--enable-source-maps'] : ['--import', tsx]), ...profiling(), ...execArgv],
     serialization: 'advanced', // typed arrays of heard payments pass without JSON
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

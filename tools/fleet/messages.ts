@@ -10,6 +10,8 @@ export type WorkerMode = 'speakers' | 'raw';
 
 export interface WorkerSetup {
   mode: WorkerMode;
+  /** The coordinator's clock (clock.ts: clockOffset), so a worker's times and the generator's subtract exactly. */
+  clockOffset: number;
   brokerUrl: string;
   /** Device ids are deviceId(prefix, i) for i in [from, to). */
   prefix: string;
@@ -27,6 +29,11 @@ export interface WorkerSetup {
   routeUrls: string[];
   /** PEM of the CA the broker's certificate must be signed by (mqtts, wss); null: the system's CAs. */
   caPem: string | null;
+  /**
+   * Local addresses the devices' sockets are bound to, device i of the fleet from
+   * sourceAddresses[i % length] (source-addresses.ts); empty: the system chooses.
+   */
+  sourceAddresses: string[];
 }
 
 export interface SlicePerDevice {
@@ -54,7 +61,11 @@ export type ToWorker =
   | { t: 'memory' }
   | { t: 'stop' }
   /** A merchant presses a button on device `index` (of the whole fleet). */
-  | { t: 'press'; index: number; button: ButtonName };
+  | { t: 'press'; index: number; button: ButtonName }
+  /** A reconnect storm: cut every device's link now (storm.ts). */
+  | { t: 'storm' }
+  /** Each dropped device's time back online so far. */
+  | { t: 'storm-result' };
 
 export interface HeardBatch {
   t: 'heard';
@@ -85,4 +96,8 @@ export type FromWorker =
   | ({ t: 'counters' } & WorkerCounters)
   | { t: 'memory'; memory: ProcessSample }
   | { t: 'stopped'; memory: ProcessSample }
+  /** The storm struck: `dropped` links cut at `at` (epoch ms, clock.ts). */
+  | { t: 'stormed'; dropped: number; at: number }
+  /** Per dropped device, ms from its cut until it was online again (NaN: not yet). */
+  | { t: 'storm-result'; reconnectMs: Float64Array }
   | { t: 'failed'; message: string };

@@ -31,6 +31,18 @@ export interface FleetOptions {
   ca: { pem: string; file: string } | null;
   /** `--scenario`: phases, mixes and trouble (scenario.ts); its phases replace `loads`. */
   scenario: Scenario | null;
+  /**
+   * `--source-addresses`: local addresses the device connections are spread over, for the
+   * ~28,000 ephemeral ports of one (source-addresses.ts). null: chosen for the fleet's size.
+   */
+  sourceAddresses: string[] | null;
+  /** `--reconnect-storm`: ms into the first load when every device link is cut at once (storm.ts); null: none. */
+  reconnectStormMs: number | null;
+  /**
+   * After connecting: wait for the fleet to go quiet, then offer the first load's rate for this
+   * long, heard but in no figure (warmup.ts). 0: neither, the first load starts at once.
+   */
+  warmupMs: number;
 }
 
 export const FLEET_DEFAULTS = {
@@ -45,6 +57,9 @@ export const FLEET_DEFAULTS = {
   dataDir: null,
   ca: null,
   scenario: null,
+  sourceAddresses: null,
+  reconnectStormMs: null,
+  warmupMs: 2000,
 } as const satisfies Partial<FleetOptions>;
 
 /** Outstanding payments at `rate: 'max'` unless told otherwise. */

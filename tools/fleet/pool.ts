@@ -8,8 +8,18 @@ import { forkEntry, nextMessage, reap } from './child.ts';
 import type { FromWorker, HeardBatch, ProcessSample, WorkerCounters, WorkerSetup } from './messages.ts';
 import type { ButtonName } from './scenario.ts';
 
+/**
+ * Connections being opened at once across all workers: under the broker's listen backlog (511
+ * in Node). Past it, SYNs are dropped and retried a second later; at 13 workers of 200 each a
+ * 100,000-speaker fleet would spend its connect time waiting on retransmits.
+ */
+const FLEET_CONNECTING_MAX = 400;
+
 /** The whole fleet's setup: the pool cuts each worker's slice, per-device lists included. */
-export type SliceSetup = Omit<WorkerSetup, 'from' | 'to'>;
+export type SliceSetup = Omit<WorkerSetup, 'from' | 'to'> & {
+  /** Worker w's broker, when the embedded one is sharded (broker-shards.ts); else all use brokerUrl. */
+  workerBrokerUrls?: string[];
+};
 
 export interface PoolMemory {
   /** Per worker, after a GC: before any device existed (voice pack loaded), all connected, at the end. */
@@ -55,7 +65,7 @@ export class WorkerPool {
   }
 
   /** Forks the workers, each with its slice of devices; resolves once all have loaded the voice. */
-  async boot(setup: SliceSetup): Promise<void> {
+  async boot({ workerBrokerUrls, ...setup }: SliceSetup): Promise<void> {
     const per = this.per;
     const booted: Promise<ProcessSample>[] = [];
     const cut = <T>(list: T[] | null, from: number, to: number) => list?.slice(from, to) ?? null;
@@ -72,7 +82,13 @@ export class WorkerPool {
         routes: cut(routes, from, to),
         passwords: cut(passwords, from, to),
       };
-      child.send({ t: 'setup', setup: { ...setup, from, to, perDevice } });
+      // The per-worker figure (FleetOptions.connectConcurrency, 200) holds for a few workers; many share the budget.
+      const connectConcurrency = Math.max(
+        1,
+        Math.min(setup.connectConcurrency, Math.ceil(FLEET_CONNECTING_MAX / this.workers)),
+      );
+      const brokerUrl = workerBrokerUrls?.[w] ?? setup.brokerUrl;
+      child.send({ t: 'setup', setup: { ...setup, brokerUrl, from, to, perDevice, connectConcurrency } });
     }
     await Promise.all(booted);
   }
@@ -94,6 +110,32 @@ export class WorkerPool {
         const connected = this.expect(w, 'connected', 'connecting its devices');
         child.send({ t: 'connect' });
         return connected;
+      }),
+    );
+  }
+
+  /** A reconnect storm: every worker cuts all its devices' links at once; per worker, how many and when (epoch ms). */
+  storm(): Promise<{ dropped: number; at: number }[]> {
+    return Promise.all(
+      this.children.map((child, w) => {
+        const reply = this.reply(
+          w,
+          (m) => (m.t === 'stormed' ? { dropped: m.dropped, at: m.at } : undefined),
+          'cutting its links',
+        );
+        child.send({ t: 'storm' });
+        return reply;
+      }),
+    );
+  }
+
+  /** Per worker, every dropped device's reconnect time so far, in ms (NaN: still offline). */
+  async stormResults(): Promise<Float64Array[]> {
+    return Promise.all(
+      this.children.map((child, w) => {
+        const reply = this.reply(w, (m) => (m.t === 'storm-result' ? m.reconnectMs : undefined), 'reporting the storm');
+        child.send({ t: 'storm-result' });
+        return reply;
       }),
     );
   }
@@ -128,6 +170,22 @@ export class WorkerPool {
     else if (m.t === 'booted') this.memory.booted[w] = m.memory;
     else if (m.t === 'connected') this.memory.connected[w] = m.memory;
     else if (m.t === 'stopped') this.memory.end[w] = m.memory;
+  }
+
+  /** The worker's next message that `pick` maps to a value; a `failed` message or an exit rejects. */
+  private reply<T>(w: number, pick: (m: FromWorker) => T | undefined, doing: string): Promise<T> {
+    return nextMessage<FromWorker, { value?: T; failure?: string }>(
+      this.children[w]!,
+      (m) => {
+        if (m.t === 'failed') return { failure: m.message };
+        const value = pick(m);
+        return value === undefined ? undefined : { value };
+      },
+      `fleet worker ${w + 1} (${doing})`,
+    ).then((r) => {
+      if (r.failure !== undefined) throw new Error(`fleet worker ${w + 1} failed while ${doing}: ${r.failure}`);
+      return r.value!;
+    });
   }
 
   /** The worker's next message of type `t`; a `failed` message or an exit rejects with its reason. */

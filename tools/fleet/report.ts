@@ -12,6 +12,8 @@ import type { Load } from './generator.ts';
 import type { FleetOptions } from './options.ts';
 import type { Tally } from './tally.ts';
 import type { ScenarioReport } from './scenario-report.ts';
+import type { WarmupReport } from './warmup.ts';
+import { formatStorm, withStorm, type StormReport } from './storm-report.ts';
 
 /** What one load of a run produced. */
 export interface LoadResult {
@@ -32,6 +34,12 @@ export interface ReportInput {
   loads: LoadResult[];
   /** A scenario's phases, groups and checks; null for plain loads. */
   scenario: ScenarioReport | null;
+  /** `--reconnect-storm`: the storm's section (storm-report.ts). */
+  storm?: StormReport | null;
+  /** What was done between connecting and the first load (warmup.ts); null: nothing. */
+  warmup?: WarmupReport | null;
+  /** Where CPU per payment counts from (after the warm-up); null: from all connected. */
+  cpuFrom?: { workers: ProcessSample[]; broker: ProcessSample | null } | null;
   startedAt: Date;
   counters: WorkerCounters;
   /** CPU time the coordinator (generator, tally) used over the loads. */
@@ -64,6 +72,11 @@ export interface LoadReport {
   unknown: number;
   publishErrors: number;
   drainedS: number;
+  /**
+   * How far behind its schedule the generator published (published - intended), ms; null at
+   * max rate, which has no schedule. Every corrected latency includes it (tally.ts).
+   */
+  generatorLag: { p50: number; p99: number; max: number } | null;
   /** Milliseconds, creation → PCM ready (raw mode: → message received). */
   latency: { corrected: LatencySummary; uncorrected: LatencySummary };
   curve: { corrected: Curve; uncorrected: Curve };
@@ -83,6 +96,8 @@ export interface FleetReport {
   };
   machine: { node: string; cpus: number; cpu: string; memoryGB: number; loadavg: number[] };
   connect: { devices: number; seconds: number };
+  /** Settling and the warm-up before the first load, heard and counted in no figure; null: none. */
+  warmup: WarmupReport | null;
   loads: LoadReport[];
   /** Over the whole run, from the devices. */
   devices: {
@@ -106,6 +121,7 @@ export interface FleetReport {
    */
   cpuMsPerPayment: { workers: number; broker: number | null; generator: number };
   scenario: ScenarioReport | null;
+  storm: StormReport | null;
   /** Nothing lost, nothing heard twice, in every load (a scenario: every check of its `expect`). */
   ok: boolean;
   /** Why ok is what it is, in a sentence: the first thing that failed, or what passed. */
@@ -167,9 +183,25 @@ function loadReport(r: LoadResult): LoadReport {
     unknown: t.unknown,
     publishErrors: r.publishErrors,
     drainedS: round(r.drainedMs / 1000, 2),
+    generatorLag: load.rate === 'max' ? null : lagSummary(t),
     latency: { corrected: summarizeHistogram(t.corrected), uncorrected: summarizeHistogram(t.uncorrected) },
     curve: { corrected: percentileCurve(t.corrected), uncorrected: percentileCurve(t.uncorrected) },
   };
+}
+
+function lagSummary(t: Tally): LoadReport['generatorLag'] {
+  const { p50, p99, max } = summarizeHistogram(t.lag);
+  return { p50, p99, max };
+}
+
+/** A generator lag above this (p99, ms) is worth a warning: it is in every latency figure of the load. */
+export const LAG_WARN_MS = 5;
+
+/** The warning for a load whose generator fell behind its schedule; null when it kept up. */
+export function lagWarning(l: Pick<LoadReport, 'generatorLag'>): string | null {
+  const lag = l.generatorLag;
+  if (!lag || !(lag.p99 > LAG_WARN_MS)) return null;
+  return `the generator fell behind its schedule (p99 ${f2(lag.p99)} ms, max ${f2(lag.max)} ms): the latencies include it; the coordinator's core was busy`;
 }
 
 export function buildReport(r: ReportInput): FleetReport {
@@ -180,7 +212,7 @@ export function buildReport(r: ReportInput): FleetReport {
   const loads = r.loads.map(loadReport);
   const heard = loads.reduce((a, l) => a + l.heard, 0);
   const perPayment = (ms: number) => (heard ? round(ms / heard, 3) : NaN);
-  const verdict = verdictOf(loads, r.scenario);
+  const verdict = withStorm(verdictOf(loads, r.scenario), r.storm ?? null);
   return {
     run: {
       mode: opts.mode,
@@ -200,6 +232,7 @@ export function buildReport(r: ReportInput): FleetReport {
       loadavg: os.loadavg().map((x) => round(x, 2)),
     },
     connect: { devices: opts.devices, seconds: round(r.connectMs / 1000, 2) },
+    warmup: r.warmup ?? null,
     loads,
     devices: {
       rejected: counters.rejected,
@@ -223,11 +256,12 @@ export function buildReport(r: ReportInput): FleetReport {
         : null,
     },
     cpuMsPerPayment: {
-      workers: perPayment(sum(w.end, cpu) - sum(w.connected, cpu)),
-      broker: b ? perPayment(b.end.cpuMs - b.connected.cpuMs) : null,
+      workers: perPayment(sum(w.end, cpu) - sum(r.cpuFrom?.workers ?? w.connected, cpu)),
+      broker: b ? perPayment(b.end.cpuMs - (r.cpuFrom?.broker ?? b.connected).cpuMs) : null,
       generator: perPayment(r.generatorCpuMs),
     },
     scenario: r.scenario,
+    storm: r.storm ?? null,
     ok: verdict.ok,
     verdict,
   };
@@ -254,6 +288,15 @@ export function describeLoad(l: Pick<LoadReport, 'rate' | 'window'> & { scenario
   return l.rate === 'max' ? `max rate (window ${l.window})` : `${l.rate}/s`;
 }
 
+function warmupLine(w: WarmupReport): string {
+  const settled = w.quiet
+    ? `quiet after ${w.settleS} s`
+    : w.busiest === null
+      ? `waited ${w.settleS} s`
+      : `not quiet after ${w.settleS} s (a process at ${Math.round(w.busiest * 100)} % of a core)`;
+  return `${w.sent} payments at ${describeLoad(w)} for ${w.durationS} s, ${w.heard} heard, not counted; ${settled}`;
+}
+
 /** The report as a table for a terminal. */
 export function formatReport(r: FleetReport): string {
   const { run, memory: m, devices: d } = r;
@@ -268,6 +311,7 @@ export function formatReport(r: FleetReport): string {
     `${r.run.startedAt}; Node ${r.machine.node}, ${r.machine.cpus} CPUs (${r.machine.cpu}), ${r.machine.memoryGB} GB, load average ${r.machine.loadavg.join(' ')}`,
     '',
     `connected + subscribed   ${run.devices} in ${r.connect.seconds} s`,
+    ...(r.warmup ? [`warm-up                  ${warmupLine(r.warmup)}`] : []),
   ];
   for (const l of r.loads) {
     lines.push(
@@ -280,6 +324,12 @@ export function formatReport(r: FleetReport): string {
       `  latency, ms, creation → ${run.mode === 'raw' ? 'received ' : 'PCM ready'}     p50     p90     p99   p99.9     max`,
       lat('corrected (from schedule)', l.latency.corrected),
       lat('uncorrected (from publish)', l.latency.uncorrected),
+      ...(l.generatorLag
+        ? [
+            `  generator lag          p50 ${f2(l.generatorLag.p50)} ms, p99 ${f2(l.generatorLag.p99)} ms, max ${f2(l.generatorLag.max)} ms behind its schedule`,
+          ]
+        : []),
+      ...[lagWarning(l)].filter((w) => w !== null).map((w) => `  WARNING: ${w}`),
     );
   }
   lines.push(
@@ -296,6 +346,7 @@ export function formatReport(r: FleetReport): string {
         ]
       : []),
     `CPU per payment          ${cpuLine(r.cpuMsPerPayment)}`,
+    ...(r.storm ? ['', ...formatStorm(r.storm)] : []),
     ...(r.scenario ? ['', ...formatScenario(r.scenario)] : []),
     '',
     r.ok ? `ok: ${r.verdict.reason}` : `NOT OK: ${r.verdict.reason}`,

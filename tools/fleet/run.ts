@@ -11,8 +11,8 @@ import type { MqttClient } from 'mqtt';
 import { connectOnce, endClient, tlsClientOptions } from '../../src/mqtt/connect.ts';
 import { publicKeyToString } from '../../src/protocol/signing-node.ts';
 import { createVoice } from '../../src/voice/index.ts';
-import { startBrokerProcess, type BrokerProcess } from './broker-process.ts';
-import { preciseNow } from './clock.ts';
+import { startBrokerShards, type BrokerShards } from './broker-shards.ts';
+import { clockOffset, preciseNow } from './clock.ts';
 import { PaymentGenerator, type Load } from './generator.ts';
 import { newRunId } from './ids.ts';
 import type { ProcessSample } from './messages.ts';
@@ -26,13 +26,16 @@ import { FleetNetwork, groupSpecs, planGroups } from './network.ts';
 import { ButtonPresser } from './buttons.ts';
 import { ScenarioError } from './scenario.ts';
 import { scenarioReport, type ScenarioReport } from './scenario-report.ts';
+import { chooseSourceAddresses } from './source-addresses.ts';
+import { ReconnectStorm } from './storm.ts';
+import { drainWarmup, settle, SETTLE_MAX_MS, warmupLoad, warmupReport, type WarmupReport } from './warmup.ts';
 
 export { DEFAULT_WINDOW, FLEET_DEFAULTS, type FleetOptions } from './options.ts';
 
 /** Sockets a worker may hold, well under the usual 20,000 (or lower) open-file limit. */
 const DEVICES_PER_WORKER_MAX = 8000;
 
-export type FleetPhase = 'starting' | 'connecting' | 'sending' | 'draining' | 'stopping';
+export type FleetPhase = 'starting' | 'connecting' | 'settling' | 'warming up' | 'sending' | 'draining' | 'stopping';
 
 export interface FleetSnapshot {
   phase: FleetPhase;
@@ -84,21 +87,26 @@ export async function runFleet(
     };
   };
   const ticker = setInterval(() => onProgress(snapshot()), 250);
-  let broker: BrokerProcess | null = null;
+  let broker: BrokerShards | null = null;
   let client: MqttClient | null = null;
   let network: FleetNetwork | null = null;
   let buttons: ButtonPresser | null = null;
+  const storm =
+    opts.reconnectStormMs === null ? null : new ReconnectStorm(pool, opts.reconnectStormMs, opts.devices, opts.mode);
   try {
-    broker = opts.brokerUrl ? null : await startBrokerProcess();
-    const brokerUrl = opts.brokerUrl ?? broker!.url;
-    const brokerBooted = broker ? await broker.memory() : null;
-    // A secure broker's speakers trust its backend key; otherwise a fresh key made for the run.
+    // A secure broker's speakers trust its backend key; otherwise a fresh key made for the run,
+    // which the embedded broker also signs its time answers with (else every speaker would
+    // refuse them and keep asking: 10,000 requests at 5 s, 15 s, 35 s… into the measurement).
     const keys =
       !opts.signed || !speakers
         ? null
         : security
           ? { privateKey: security.privateKey!, publicKeyPem: security.publicKeyPem }
           : freshKeys();
+    const timeKeyPem = keys && !security ? (keys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string) : null;
+    broker = opts.brokerUrl ? null : await startBrokerShards(timeKeyPem, opts.devices, workers, opts.prefix);
+    const brokerUrl = opts.brokerUrl ?? broker!.url;
+    const brokerBooted = broker ? await broker.memory() : null;
     // The backend connects first: an unreachable broker, or one that refuses the credentials,
     // fails here rather than as devices retrying forever.
     client = await connectOnce(
@@ -112,12 +120,15 @@ export async function runFleet(
       undefined,
       opts.ca?.file,
     );
+    // Past one process's open-file limit the embedded broker is sharded: publish to each speaker's shard.
+    const publisher = broker ? await broker.publisher(client, `payspeaker-fleet-${runId}`) : client;
     if (groups.length > 0) network = await FleetNetwork.start(brokerUrl, groups, opts.seed);
 
     // Recorded once here on first use, not by every worker at the same time.
     if (speakers) await createVoice('clips', { langs: [...new Set(langs)] });
     await pool.boot({
       mode: opts.mode,
+      clockOffset: clockOffset(),
       brokerUrl,
       prefix: opts.prefix,
       lang: opts.lang,
@@ -131,12 +142,41 @@ export async function runFleet(
       },
       routeUrls: network?.urls.slice(1) ?? [],
       caPem: opts.ca?.pem ?? null,
+      sourceAddresses: chooseSourceAddresses(brokerUrl, opts.devices, opts.sourceAddresses),
+      workerBrokerUrls: broker?.workerUrls(workers),
     });
     phase = 'connecting';
     const connectStart = preciseNow();
     await pool.connect();
     const connectMs = preciseNow() - connectStart;
     const brokerConnected = broker ? await broker.memory() : null;
+    const generatorFor = (tally: Tally, load: Load, seed: number) =>
+      new PaymentGenerator(publisher, tally, {
+        ...opts,
+        ...load,
+        mix,
+        runId,
+        seed,
+        privateKey: keys?.privateKey ?? null,
+      });
+
+    // Settle, then warm up on a tally of its own (warmup.ts); the loads' tallies start after it.
+    let warmup: WarmupReport | null = null;
+    if (opts.warmupMs > 0) {
+      phase = 'settling';
+      const settled = await settle(SETTLE_MAX_MS);
+      phase = 'warming up';
+      const load = warmupLoad(loads[0]!, opts.warmupMs);
+      generator = generatorFor(current(), load, opts.seed + loads.length);
+      await generator.run();
+      await drainWarmup(current(), opts.drainMs);
+      warmup = warmupReport(settled, load, current());
+      tallies.push(new Tally(current().sent));
+    }
+    // CPU per payment counts from here: the warm-up's payments are in no figure.
+    const cpuFrom = warmup
+      ? { workers: await pool.sampleMemory(), broker: broker ? await broker.memory() : null }
+      : null;
     const generatorCpu = process.cpuUsage();
 
     const results: LoadResult[] = [];
@@ -145,23 +185,18 @@ export async function runFleet(
       if (i > 0) tallies.push(new Tally(current().base + current().sent));
       const tally = current();
       phase = 'sending';
-      generator = new PaymentGenerator(client, tally, {
-        ...opts,
-        ...load,
-        mix,
-        runId,
-        seed: opts.seed + i,
-        privateKey: keys?.privateKey ?? null,
-      });
+      generator = generatorFor(tally, load, opts.seed + i);
       if (scenario) {
         buttons = new ButtonPresser(scenario.buttons, opts.devices, opts.seed, (d, b) => pool.press(d, b));
         network?.begin();
         buttons.begin();
       }
+      if (i === 0) storm?.arm();
       await generator.run();
       buttons?.stop();
       const sendMs = preciseNow() - generator.startTime;
       phase = 'draining';
+      if (i === 0) await storm?.settle(); // the last device back before the drain's clock starts
       const drainUntil = preciseNow() + opts.drainMs;
       while (tally.heard < tally.sent && preciseNow() < drainUntil) await new Promise((r) => setTimeout(r, 20));
       const drainedMs = preciseNow() - generator.startTime - sendMs;
@@ -189,6 +224,7 @@ export async function runFleet(
       });
     }
 
+    const stormResult = (await storm?.report(results[0]!.tally)) ?? null;
     phase = 'stopping';
     const { user, system } = process.cpuUsage(generatorCpu);
     const brokerEnd = broker ? await broker.memory() : null;
@@ -197,10 +233,13 @@ export async function runFleet(
     return buildReport({
       opts,
       workers,
-      brokerUrl: opts.brokerUrl ?? `${brokerUrl} (embedded aedes)`,
+      brokerUrl: opts.brokerUrl ?? broker!.description,
       connectMs,
       loads: results,
       scenario: scenarioResult,
+      storm: stormResult,
+      warmup,
+      cpuFrom,
       startedAt,
       counters: pool.totals,
       generatorCpuMs: (user + system) / 1000,
@@ -214,6 +253,7 @@ export async function runFleet(
     });
   } finally {
     clearInterval(ticker);
+    storm?.disarm();
     buttons?.stop();
     if (client) await endClient(client);
     await pool.stop().catch(() => undefined);

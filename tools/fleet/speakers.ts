@@ -19,6 +19,9 @@ import type { ButtonName } from './scenario.ts';
 import type { HeadlessBoard } from '../../device/boards/headless.ts';
 import type { ButtonEmitter } from '../../device/drivers/simulated.ts';
 import { nodeVerifyingKey } from '../../src/protocol/signing-node.ts';
+import { Links } from './links.ts';
+import { lightTransport } from './light-mqtt/transport.ts';
+import { sourceAddressOf } from './source-addresses.ts';
 
 export interface Slice {
   /** Resolves once every device of the slice is connected and subscribed. */
@@ -26,6 +29,8 @@ export interface Slice {
   stop(): Promise<void>;
   /** A button press on device `index` of the fleet (speakers only). */
   press?(index: number, button: ButtonName): void;
+  /** The devices' links: cut in a reconnect storm, and watched until they are back. */
+  readonly links: Links;
 }
 
 /** Where device i of the slice connects: the broker, or its group's fault proxy (network.ts). */
@@ -43,10 +48,12 @@ export async function speakerSlice(setup: WorkerSetup, reporter: HeardReporter):
   });
   const speakers: Speaker[] = [];
   const buttons = new Map<number, ButtonEmitter>();
+  const links = new Links(setup.to - setup.from);
   return {
+    links,
     async start(onOnline) {
       await forEachLimited(setup.to - setup.from, setup.connectConcurrency, async (i) => {
-        const { speaker, board } = await fleetSpeaker(i, setup, voice, trust, reporter);
+        const { speaker, board } = await fleetSpeaker(i, setup, voice, trust, reporter, links);
         speakers.push(speaker);
         buttons.set(setup.from + i, board.buttons);
         await speaker.start();
@@ -54,7 +61,11 @@ export async function speakerSlice(setup: WorkerSetup, reporter: HeardReporter):
       });
     },
     async stop() {
-      await Promise.all(speakers.map((s) => s.stop()));
+      // 2,000 at a time: 100,000 goodbyes at once (each a retained state, then DISCONNECT) once
+      // overflowed the embedded broker's call stack (since fixed in the broker), and a burst that
+      // size still keeps its cores busy for nothing. Not fewer at a time:
+      // each goodbye may wait 2 s for its PUBACK, and the pool gives a worker 15 s to stop.
+      await forEachLimited(speakers.length, 2000, (i) => speakers[i]!.stop());
     },
     press(index, button) {
       buttons.get(index)?.press(button);
@@ -68,6 +79,7 @@ async function fleetSpeaker(
   voice: Voice,
   trust: Trust,
   reporter: HeardReporter,
+  links: Links,
 ): Promise<{ speaker: Speaker; board: HeadlessBoard<ReadySink> }> {
   const id = deviceId(setup.prefix, setup.from + i);
   const sink = createReadySink();
@@ -81,10 +93,11 @@ async function fleetSpeaker(
     trust,
     credentials: password === undefined ? null : { username: id, password },
     ca: setup.caPem,
+    transport: speakerTransport(i, sourceAddressOf(setup.sourceAddresses, setup.from + i), links),
     // No power-on or network prompts: 10,000 of them at start would only measure themselves.
     settings: { prompts: false },
   });
-  speaker.on('event', (e) => observe(e, sink, reporter));
+  speaker.on('event', (e) => (e.event === 'online' ? links.online(i) : observe(e, sink, reporter)));
   // The headless board's buttons are pressed from code (device/drivers/simulated.ts).
   return { speaker, board: board as HeadlessBoard<ReadySink> };
 }
@@ -107,4 +120,14 @@ function observe(e: SpeakerEvent, sink: ReadySink, reporter: HeardReporter): voi
     case 'volume':
       return reporter.count('buttons');
   }
+}
+
+/**
+ * The fleet's speakers talk MQTT through the light client (light-mqtt/client.ts: a few KB per
+ * speaker instead of MQTT.js's ~13); PAYSPEAKER_FLEET_MQTT=mqttjs keeps MQTT.js, to compare.
+ */
+function speakerTransport(i: number, localAddress: string | null, links: Links) {
+  const mqttjs = links.transport(i, localAddress);
+  if (process.env.PAYSPEAKER_FLEET_MQTT === 'mqttjs') return mqttjs;
+  return lightTransport(localAddress, (client) => links.track(i, client), mqttjs);
 }

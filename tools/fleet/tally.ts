@@ -42,6 +42,11 @@ export class Tally {
   readonly corrected: Histogram = newHistogram();
   /** From the actual publish, for comparison: what a naive tool would report. */
   readonly uncorrected: Histogram = newHistogram();
+  /**
+   * The generator's lag behind its schedule, published - intended, per payment sent. Part of
+   * every corrected latency: when it is high, the coordinator's core (not the fleet) was busy.
+   */
+  readonly lag: Histogram = newHistogram();
   sent = 0;
   heard = 0;
   summarized = 0;
@@ -56,6 +61,7 @@ export class Tally {
   recordSent(seq: number, intendedAt: number, publishedAt: number): void {
     this.intended.set(seq, intendedAt);
     this.published.set(seq, publishedAt);
+    this.lag.recordValue(Math.max(0, Math.round((publishedAt - intendedAt) * 1000)));
     this.heardCount.set(seq, 0);
     this.sent = Math.max(this.sent, seq + 1);
   }

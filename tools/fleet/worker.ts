@@ -3,6 +3,7 @@
  * process holds a slice of the fleet: its own event loop on a core, and its own file table, so
  * 10,000 sockets are spread under the per-process open-file limit.
  */
+import { adoptClock } from './clock.ts';
 import type { FromWorker, ToWorker, WorkerSetup } from './messages.ts';
 import { sampleProcess } from './sample.ts';
 import { HeardReporter } from './reporter.ts';
@@ -17,6 +18,7 @@ let reporter: HeardReporter | null = null;
 let devices = 0;
 
 async function setUp(setup: WorkerSetup): Promise<void> {
+  adoptClock(setup.clockOffset);
   reporter = new HeardReporter(setup.runId, send);
   slice = setup.mode === 'raw' ? rawSlice(setup, reporter) : await speakerSlice(setup, reporter);
   devices = setup.to - setup.from;
@@ -28,6 +30,23 @@ async function connect(): Promise<void> {
   await slice!.start((count) => count % 100 === 0 && send({ t: 'online', count }));
   send({ t: 'online', count: devices });
   send({ t: 'connected', memory: sampleProcess() });
+}
+
+/**
+ * A reconnect storm: every link cut in the same turn of the event loop, then the online count
+ * sent as the devices come back (for the progress line and for the coordinator to know when all
+ * are back), every 250 ms until the last one is.
+ */
+function storm(): void {
+  const links = slice!.links;
+  const { dropped, at } = links.storm();
+  send({ t: 'stormed', dropped, at });
+  const report = () => send({ t: 'online', count: devices - dropped + links.counts.back });
+  report();
+  const timer = setInterval(() => {
+    report();
+    if (links.counts.back >= dropped) clearInterval(timer);
+  }, 250).unref();
 }
 
 async function stop(): Promise<void> {
@@ -49,6 +68,8 @@ process.on('message', (m: ToWorker) => {
   else if (m.t === 'memory') send({ t: 'memory', memory: sampleProcess() });
   else if (m.t === 'stop') stop().catch(fail);
   else if (m.t === 'press') slice?.press?.(m.index, m.button);
+  else if (m.t === 'storm') storm();
+  else if (m.t === 'storm-result') send({ t: 'storm-result', reconnectMs: slice!.links.reconnectMs() });
 });
 // The coordinator went away: nothing left to report to.
 process.on('disconnect', () => setTimeout(() => process.exit(0), 100).unref());

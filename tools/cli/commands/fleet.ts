@@ -14,6 +14,9 @@ import { formatReport, withoutCurves, type FleetReport } from '../../fleet/repor
 import { checkReportTarget, ReportPathError, writeReport, type ReportTarget } from '../../fleet/report-file.ts';
 import { loadScenario, ScenarioError, speedUp, type Scenario } from '../../fleet/scenario.ts';
 import { FleetDataError } from '../../fleet/credentials.ts';
+import { parseSourceAddresses, SourceAddressError } from '../../fleet/source-addresses.ts';
+import { EmbeddedBrokerError } from '../../fleet/broker-process.ts';
+import { OpenFilesError } from '../../fleet/open-files.ts';
 import { terminalProgress } from '../../fleet/progress.ts';
 import { commonOptions, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
@@ -35,12 +38,15 @@ interface FleetFlags extends DataFlags {
   raw?: boolean;
   window: number;
   drain: string;
+  warmup: string;
   prefix: string;
   seed: number;
   json?: boolean;
   report?: string;
   scenario?: string;
   speed: number;
+  sourceAddresses?: string[];
+  reconnectStorm?: string;
 }
 
 function parseRate(text: string): number | 'max' {
@@ -59,6 +65,15 @@ function parseSpeed(text: string): number {
       `--speed must be a number above 0 (e.g. 10: ten times faster), got ${JSON.stringify(text)}`,
     );
   return Number(text);
+}
+
+function parseAddresses(text: string): string[] {
+  try {
+    return parseSourceAddresses(text);
+  } catch (err) {
+    if (err instanceof SourceAddressError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
 }
 
 function parseWorkers(text: string): number | 'auto' {
@@ -111,6 +126,16 @@ export function fleetCommand(ctx: CliContext): Command {
     )
     .option('--raw', 'plain MQTT clients instead of speakers: what the broker alone delivers, as a baseline')
     .addOption(
+      new Option(
+        '--source-addresses <list>',
+        'local addresses to spread the device connections over, e.g. 127.0.0.2,127.0.0.3 (one address reaches a broker port ~28,000 times; default: 127.0.0.1, 127.0.0.2, … one per 10,000 devices for a broker on loopback)',
+      ).argParser(parseAddresses),
+    )
+    .option(
+      '--reconnect-storm <at>',
+      'at this moment of the load (e.g. 20s) cut every device connection at once; the report says how long until all were back and whether every payment was still heard once',
+    )
+    .addOption(
       new Option('--window <n>', 'with --rate max: payments sent and not yet heard')
         .argParser(parseCount('--window'))
         .default(DEFAULT_WINDOW),
@@ -119,6 +144,11 @@ export function fleetCommand(ctx: CliContext): Command {
       '--drain <duration>',
       'after the last payment, how long to wait for stragglers before counting them lost',
       '10s',
+    )
+    .option(
+      '--warmup <duration>',
+      'after connecting: wait for the fleet to go quiet, then send the first rate for this long, heard but counted in no figure (0: start measuring at once; with --scenario the default is 0)',
+      `${FLEET_DEFAULTS.warmupMs / 1000}s`,
     )
     .option('--prefix <prefix>', 'device ids are PREFIX-00001, PREFIX-00002, …', FLEET_DEFAULTS.prefix)
     .addOption(
@@ -154,7 +184,9 @@ Examples:
   npx payspeaker fleet --devices 10000 --rate 2000 --duration 60s --report fleet.html
   npx payspeaker fleet --scenario scenarios/lunch-rush.yaml --report lunch.html
   npx payspeaker fleet --devices 100 --broker mqtts://127.0.0.1:8883 --data ~/.local/share/payspeaker
-  npx payspeaker fleet --devices 10000 --rate max --raw --broker mqtt://127.0.0.1:1883`,
+  npx payspeaker fleet --devices 10000 --rate max --raw --broker mqtt://127.0.0.1:1883
+  npx payspeaker fleet --devices 10000 --rate 1000 --duration 60s --reconnect-storm 20s
+  npx payspeaker fleet --devices 100000 --rate 1000 --duration 60s   # docs/FLEET.md: what 100,000 need`,
     );
   return addDataOption(cmd, s).action(async (flags: FleetFlags, self: Command) => {
     const given = (name: string) => self.getOptionValueSource(name) === 'cli';
@@ -169,6 +201,9 @@ Examples:
       if (err instanceof ScenarioError) throw new CliError(err.message);
       if (err instanceof FleetDataError)
         throw new CliError(err.message, err.missingCredentials ? EXIT.REFUSED : EXIT.USAGE);
+      if (err instanceof SourceAddressError) throw new CliError(err.message);
+      if (err instanceof EmbeddedBrokerError || err instanceof OpenFilesError)
+        throw new CliError(err.message, EXIT.NOT_STARTED);
       throw brokerCliError(err);
     } finally {
       progress.end();
@@ -203,6 +238,8 @@ function fleetOptions(flags: FleetFlags, given: (name: string) => boolean): Flee
   if (!scenario && given('speed')) throw new CliError('--speed goes with --scenario FILE: it plays a scenario faster');
   const brokerUrl = flags.broker ?? null;
   const ca = brokerUrl && isTlsUrl(brokerUrl) ? readCa(flags.ca, dataDir ?? resolveDataDir(flags)) : null;
+  const duration = parseDuration(flags.duration, '--duration');
+  const storm = flags.reconnectStorm === undefined ? null : reconnectStorm(flags.reconnectStorm, duration, scenario);
   const drain =
     scenario?.drain !== undefined && !given('drain')
       ? scenario.drain
@@ -210,19 +247,37 @@ function fleetOptions(flags: FleetFlags, given: (name: string) => boolean): Flee
   return {
     ...FLEET_DEFAULTS,
     devices: scenario?.devices !== undefined && !given('devices') ? scenario.devices : flags.devices,
-    loads: [{ rate: flags.rate, durationMs: parseDuration(flags.duration, '--duration'), window: flags.window }],
+    loads: [{ rate: flags.rate, durationMs: duration, window: flags.window }],
     brokerUrl,
     workers: flags.workers,
     mode: flags.raw ? 'raw' : 'speakers',
     lang: flags.lang,
     signed: !flags.insecure,
     drainMs: drain,
+    // A scenario is a day from its first minute: it warms up only when asked.
+    warmupMs: scenario && !given('warmup') ? 0 : parseDuration(flags.warmup, '--warmup', { allowZero: true }),
     prefix,
     seed: scenario?.seed !== undefined && !given('seed') ? scenario.seed : flags.seed,
     dataDir,
     ca,
     scenario,
+    sourceAddresses: flags.sourceAddresses ?? null,
+    reconnectStormMs: storm,
   };
+}
+
+/** `--reconnect-storm AT`: a moment within the load, which a scenario's own `storms` would contradict. */
+function reconnectStorm(text: string, durationMs: number, scenario: Scenario | null): number {
+  if (scenario)
+    throw new CliError(
+      `--reconnect-storm does not go with --scenario: write the storm in ${scenario.file} (storms: [{ share: 1, at: 20s }])`,
+    );
+  const at = parseDuration(text, '--reconnect-storm', { allowZero: true });
+  if (at >= durationMs)
+    throw new CliError(
+      `--reconnect-storm ${text} is not within the load (--duration ${durationMs / 1000} s): give a moment before its end, e.g. ${Math.floor(durationMs / 3000)}s`,
+    );
+  return at;
 }
 
 function readScenario(file: string, given: (name: string) => boolean): Scenario {
