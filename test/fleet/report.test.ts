@@ -135,4 +135,16 @@ describe("the generator's lag behind its schedule", () => {
       'warm-up                  500 payments at 1000/s for 0.5 s, 500 heard, not counted; quiet after 0.5 s',
     );
   });
+
+  it('leaves out end-of-run memory and worker CPU when a worker sent no end sample, rather than print them wrong', () => {
+    const tally = new Tally(0);
+    for (let i = 0; i < 10; i++) tally.recordSent(i, i, i);
+    // Two workers, one end sample: the sum would be half the truth (a 100,000-speaker run printed -11 KB).
+    const workers = { booted: [sample(0), sample(0)], connected: [sample(100), sample(100)], end: [sample(300)] };
+    const report = buildReport(input([result(() => 1, 10, tally)], { workers: 2, memory: { workers, broker: null } }));
+    expect(report.memory.perDeviceKB.rssEnd).toBeNaN();
+    expect(report.cpuMsPerPayment.workers).toBeNaN();
+    expect(formatReport(report)).toContain('not sampled at the end (a worker missed the stop window)');
+    expect(formatReport(report)).toContain('CPU per payment          workers — ms');
+  });
 });

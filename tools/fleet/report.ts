@@ -212,6 +212,7 @@ export function buildReport(r: ReportInput): FleetReport {
   const loads = r.loads.map(loadReport);
   const heard = loads.reduce((a, l) => a + l.heard, 0);
   const perPayment = (ms: number) => (heard ? round(ms / heard, 3) : NaN);
+  const endComplete = w.end.filter(Boolean).length === r.workers;
   const verdict = withStorm(verdictOf(loads, r.scenario), r.storm ?? null);
   return {
     run: {
@@ -244,8 +245,9 @@ export function buildReport(r: ReportInput): FleetReport {
       perDeviceKB: {
         rssConnected: perDeviceKB(w.booted, w.connected, (m) => m.rss, opts.devices),
         heapConnected: perDeviceKB(w.booted, w.connected, heap, opts.devices),
-        rssEnd: perDeviceKB(w.booted, w.end, (m) => m.rss, opts.devices),
-        heapEnd: perDeviceKB(w.booted, w.end, heap, opts.devices),
+        // A worker that missed the stop window sent no end sample: no figure rather than a wrong one.
+        rssEnd: endComplete ? perDeviceKB(w.booted, w.end, (m) => m.rss, opts.devices) : NaN,
+        heapEnd: endComplete ? perDeviceKB(w.booted, w.end, heap, opts.devices) : NaN,
       },
       workersRssMB: round(sum(w.end.length ? w.end : w.connected, (m) => m.rss) / 1024 / 1024),
       brokerPerConnectionKB: b
@@ -256,7 +258,7 @@ export function buildReport(r: ReportInput): FleetReport {
         : null,
     },
     cpuMsPerPayment: {
-      workers: perPayment(sum(w.end, cpu) - sum(r.cpuFrom?.workers ?? w.connected, cpu)),
+      workers: endComplete ? perPayment(sum(w.end, cpu) - sum(r.cpuFrom?.workers ?? w.connected, cpu)) : NaN,
       broker: b ? perPayment(b.end.cpuMs - (r.cpuFrom?.broker ?? b.connected).cpuMs) : null,
       generator: perPayment(r.generatorCpuMs),
     },
@@ -339,7 +341,7 @@ export function formatReport(r: FleetReport): string {
       ? [`redeliveries             ${d.redelivered} recognised by the speakers and not announced again`]
       : []),
     ...(d.stray ? [`stray                    ${d.stray} payments from an earlier run, ignored`] : []),
-    `memory per device        ${m.perDeviceKB.rssConnected} KB RSS, ${m.perDeviceKB.heapConnected} KB heap connected; ${m.perDeviceKB.rssEnd} KB RSS, ${m.perDeviceKB.heapEnd} KB heap at the end`,
+    `memory per device        ${m.perDeviceKB.rssConnected} KB RSS, ${m.perDeviceKB.heapConnected} KB heap connected; ${Number.isFinite(m.perDeviceKB.rssEnd) ? `${m.perDeviceKB.rssEnd} KB RSS, ${m.perDeviceKB.heapEnd} KB heap at the end` : 'not sampled at the end (a worker missed the stop window)'}`,
     ...(m.brokerPerConnectionKB
       ? [
           `broker per connection    ${m.brokerPerConnectionKB.rssConnected} KB RSS, ${m.brokerPerConnectionKB.heapConnected} KB heap`,
