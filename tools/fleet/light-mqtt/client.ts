@@ -121,7 +121,7 @@ export class LightMqttClient extends EventEmitter<{
       this.write(encodePublish(topic, payload, 0, options.retain ?? false, 0));
       return Promise.resolve();
     }
-    const id = this.allocate(this.publishes);
+    const id = this.allocate();
     return new Promise<void>((resolve, reject) => {
       this.publishes.set(id, { resolve, reject });
       this.write(encodePublish(topic, payload, 1, options.retain ?? false, id));
@@ -131,7 +131,7 @@ export class LightMqttClient extends EventEmitter<{
   subscribeAsync(topics: string | string[], options: { qos?: number } = {}): Promise<void> {
     const list = typeof topics === 'string' ? [topics] : topics;
     if (!this.connected) return Promise.reject(new Error('client disconnected'));
-    const id = this.allocate(this.subscribes);
+    const id = this.allocate();
     return new Promise<void>((resolve, reject) => {
       this.subscribes.set(id, { resolve, reject, count: list.length });
       this.write(encodeSubscribe(id, list, Math.min(1, options.qos ?? 0)));
@@ -278,9 +278,10 @@ export class LightMqttClient extends EventEmitter<{
     if (this.publishes.size === 0) for (const wake of this.onDrained.splice(0)) wake();
   }
 
-  private allocate(inUse: Map<number, unknown>): number {
+  /** The next packet id (1-65535) that no publish or subscribe in flight holds. */
+  private allocate(): number {
     do this.nextId = (this.nextId % 65535) + 1;
-    while (this.publishes.has(this.nextId) || this.subscribes.has(this.nextId) || inUse.has(this.nextId));
+    while (this.publishes.has(this.nextId) || this.subscribes.has(this.nextId));
     return this.nextId;
   }
 
